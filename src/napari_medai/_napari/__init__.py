@@ -1,0 +1,1 @@
+"""Thin napari adapters: reader/writer hooks, sample data, widgets. Core logic lives in ``core``."""

@@ -1,0 +1,210 @@
+"""Volume <-> napari layer conversion: the one place geometry crosses into the viewer.
+
+A Volume's spacing becomes the layer ``scale``; an axis-aligned volume gets its origin as
+``translate``; an oblique or flipped one gets ``affine = [[direction, origin], [0, 1]]`` so that
+``world = direction @ (spacing * index) + origin`` exactly as in the core. The full geometry and
+the header facts also travel in ``layer.metadata["napari_medai"]`` so that saving a layer gives the
+source file's header back.
+
+This module does not import napari itself (layer data tuples are plain tuples), so it can be used
+by the reader before napari has created any layer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..core.volume import Volume
+
+META_KEY = "napari_medai"
+
+#: Colours of well-known label names (BraTS, CAC, lesions), RGBA 0..1.
+_LABEL_COLOURS = {
+    "NCR": (0.85, 0.2, 0.2, 1.0),
+    "NETC": (0.85, 0.2, 0.2, 1.0),
+    "NCR/NET": (0.85, 0.2, 0.2, 1.0),
+    "necrosis": (0.85, 0.2, 0.2, 1.0),
+    "ED": (0.2, 0.8, 0.2, 1.0),
+    "SNFH": (0.2, 0.8, 0.2, 1.0),
+    "oedema": (0.2, 0.8, 0.2, 1.0),
+    "ET": (1.0, 0.85, 0.1, 1.0),
+    "enhancing": (1.0, 0.85, 0.1, 1.0),
+    "non-enhancing": (0.9, 0.45, 0.1, 1.0),
+    "LM": (1.0, 0.3, 0.3, 1.0),
+    "LAD": (0.3, 0.6, 1.0, 1.0),
+    "LCX": (0.3, 0.9, 0.3, 1.0),
+    "RCA": (1.0, 0.8, 0.2, 1.0),
+    "non-coronary": (0.6, 0.6, 0.6, 1.0),
+    "lesion": (1.0, 0.2, 0.6, 1.0),
+    "infarct": (1.0, 0.2, 0.6, 1.0),
+}
+
+
+def geometry_meta(vol: Volume) -> dict[str, Any]:
+    """Plain-data record of a volume's geometry and header facts (JSON-friendly)."""
+    return {
+        "spacing": list(vol.spacing),
+        "origin": list(vol.origin),
+        "direction": np.asarray(vol.direction).tolist(),
+        "modality": vol.modality,
+        "units": vol.units,
+        "source": vol.source,
+        "header": _jsonable(vol.meta),
+        "label_names": {int(k): v for k, v in (vol.label_names or {}).items()},
+        "channel_kind": vol.channel_kind,
+    }
+
+
+def _jsonable(meta: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in meta.items():
+        if isinstance(v, np.ndarray):
+            out[k] = v.tolist()
+        elif isinstance(v, (str, int, float, bool, type(None), list, tuple, dict)):
+            out[k] = v
+        elif isinstance(v, np.generic):
+            out[k] = v.item()
+    return out
+
+
+def spatial_transform_kwargs(vol: Volume) -> dict[str, Any]:
+    """``scale`` / ``translate`` / ``affine`` for the spatial axes of ``vol``."""
+    nd = vol.ndim_spatial
+    kw: dict[str, Any] = {"scale": tuple(vol.spacing)}
+    if vol.is_axis_aligned:
+        kw["translate"] = tuple(vol.origin)
+    else:
+        aff = np.eye(nd + 1)
+        aff[:nd, :nd] = vol.direction
+        aff[:nd, nd] = vol.origin
+        kw["affine"] = aff
+    return kw
+
+
+def label_colormap(label_names: dict[int, str] | None) -> dict[int | None, tuple] | None:
+    """A napari ``colormap`` dict for named labels, or None to keep napari's default."""
+    if not label_names:
+        return None
+    cmap: dict[int | None, tuple] = {0: (0.0, 0.0, 0.0, 0.0)}
+    rng = np.random.default_rng(7)
+    for value, name in label_names.items():
+        colour = _LABEL_COLOURS.get(name)
+        if colour is None:
+            colour = (*rng.uniform(0.3, 1.0, 3).tolist(), 1.0)
+        cmap[int(value)] = colour
+    cmap[None] = (0.5, 0.5, 0.5, 1.0)
+    return cmap
+
+
+def _contrast_limits(data: np.ndarray, modality: str) -> tuple[float, float] | None:
+    if data.size == 0:
+        return None
+    if modality == "CT":
+        return (-160.0, 240.0) if data.ndim == 2 else (-1000.0, 1000.0)
+    sample = data[tuple(slice(None, None, max(1, s // 64)) for s in data.shape)]
+    nz = sample[sample != 0]
+    if nz.size == 0:
+        return None
+    lo, hi = np.percentile(nz, [0.5, 99.5])
+    if not np.isfinite(lo) or not np.isfinite(hi) or hi <= lo:
+        return None
+    return float(lo), float(hi)
+
+
+def volume_to_layer_data(vol: Volume, *, as_label: bool | None = None) -> list[tuple]:
+    """napari ``LayerDataTuple`` list for a volume (one tuple; channels via ``channel_axis``)."""
+    label = vol.is_label if as_label is None else as_label
+    meta = {META_KEY: geometry_meta(vol)}
+    kw: dict[str, Any] = {"name": vol.name, "metadata": meta}
+    spatial = spatial_transform_kwargs(vol)
+    if vol.channel_axis is not None and vol.channel_kind == "time":
+        # time is a real (sliced) axis: prepend an identity-scaled dim
+        step = float(vol.meta.get("time_step", 1.0) or 1.0)
+        kw["scale"] = (step, *spatial["scale"])
+        if "translate" in spatial:
+            kw["translate"] = (0.0, *spatial["translate"])
+        else:
+            aff = np.eye(vol.ndim_spatial + 2)
+            aff[1:, 1:] = spatial["affine"]
+            kw["affine"] = aff
+        kw["axis_labels"] = ("t", *_spatial_axis_labels(vol.ndim_spatial))
+    else:
+        kw.update(spatial)
+        if vol.channel_axis is not None:
+            kw["channel_axis"] = 0
+            names = vol.channel_names or [f"{vol.name}[{i}]" for i in range(vol.n_channels)]
+            kw["name"] = list(names)
+            kw["metadata"] = [dict(meta) for _ in names]
+    if label:
+        data = vol.data
+        if not np.issubdtype(data.dtype, np.integer):
+            data = data.astype(np.int32)
+        cmap = label_colormap(vol.label_names)
+        if cmap is not None:
+            kw["colormap"] = _direct_colormap(cmap)
+        kw.pop("channel_axis", None)
+        kw["opacity"] = 0.6
+        return [(data, kw, "labels")]
+    if vol.channel_axis is None or vol.channel_kind == "time":
+        cl = _contrast_limits(vol.data, vol.modality)
+        if cl is not None:
+            kw["contrast_limits"] = cl
+    kw["colormap"] = "gray"
+    if vol.channel_axis is not None and vol.channel_kind == "channel":
+        kw["blending"] = "additive"
+        kw["visible"] = [i == 0 for i in range(vol.n_channels)]
+    return [(vol.data, kw, "image")]
+
+
+def _direct_colormap(cmap: dict) -> Any:
+    """Build napari's DirectLabelColormap lazily (keeps this module importable without napari)."""
+    from napari.utils.colormaps import DirectLabelColormap
+
+    return DirectLabelColormap(color_dict=cmap)
+
+
+def _spatial_axis_labels(nd: int) -> tuple[str, ...]:
+    return ("z", "y", "x")[-nd:]
+
+
+def layer_to_volume(layer: Any, *, reference: Volume | None = None) -> Volume:
+    """Rebuild a Volume from a napari Image/Labels layer, geometry included.
+
+    The geometry comes from the layer's own transform (``scale``, ``translate``, ``affine``), so a
+    layer the user moved keeps the move; the header facts (NIfTI codes, modality) come from the
+    metadata record when present, else from ``reference``.
+    """
+    data = np.asarray(layer.data)
+    nd = data.ndim
+    if nd not in (2, 3):
+        raise ValueError(f"layer {layer.name!r} has {nd} dimensions; only 2-D and 3-D layers convert")
+    # Probe the layer's full data->world transform with its public mapping: exact for any
+    # combination of scale, translate, rotate, shear and affine.
+    origin = np.asarray(layer.data_to_world(np.zeros(nd)), dtype=float)
+    columns = np.stack(
+        [np.asarray(layer.data_to_world(np.eye(nd)[i]), dtype=float) - origin for i in range(nd)], axis=1
+    )
+    spacing = np.linalg.norm(columns, axis=0)
+    spacing[spacing == 0] = 1.0
+    direction = columns / spacing
+    md = (getattr(layer, "metadata", None) or {}).get(META_KEY, {})
+    header = dict(md.get("header", {})) if md else (dict(reference.meta) if reference is not None else {})
+    modality = md.get("modality") if md else (reference.modality if reference is not None else "unknown")
+    units = md.get("units", "") if md else (reference.units if reference is not None else "")
+    is_label = type(layer).__name__ == "Labels"
+    label_names = {int(k): v for k, v in md.get("label_names", {}).items()} if md else None
+    return Volume(
+        data=data,
+        spacing=tuple(spacing),
+        origin=tuple(origin),
+        direction=direction,
+        is_label=is_label,
+        modality=modality or "unknown",
+        units=units or "",
+        name=layer.name,
+        source=None,
+        meta=header,
+        label_names=label_names or None,
+    )
