@@ -29,3 +29,12 @@ def cube_pair(tmp_path):
     p_img = write_nifti(tmp_path / "case_t1.nii.gz", img, aff)
     p_lab = write_nifti(tmp_path / "case_seg.nii.gz", lab, aff)
     return p_img, p_lab, aff
+
+
+@pytest.fixture(autouse=True)
+def _drain_qt_thread_pool():
+    """Let every worker thread of a test finish before the next test (and before exit)."""
+    yield
+    from qtpy.QtCore import QThreadPool
+
+    QThreadPool.globalInstance().waitForDone(30000)

@@ -1,0 +1,33 @@
+"""File > Open Sample > napari-medai: the package's own seeded phantoms, one per clinical task."""
+
+from __future__ import annotations
+
+from ..core.phantoms import make_phantom
+from .layers import volume_to_layer_data
+
+
+def _sample(name: str) -> list[tuple]:
+    layers: list[tuple] = []
+    for vol in make_phantom(name, seed=0).values():
+        layers.extend(volume_to_layer_data(vol))
+    return layers
+
+
+def brain_tumour() -> list[tuple]:
+    return _sample("brain_tumour")
+
+
+def stroke() -> list[tuple]:
+    return _sample("stroke")
+
+
+def cardiac_ct() -> list[tuple]:
+    return _sample("cardiac_ct")
+
+
+def ldct() -> list[tuple]:
+    return _sample("ldct")
+
+
+def alzheimer_cohort() -> list[tuple]:
+    return _sample("alzheimer_cohort")

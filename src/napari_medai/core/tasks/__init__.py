@@ -1,0 +1,1 @@
+"""One module per clinical task (brain tumour, stroke, CAC, Alzheimer, LDCT)."""
