@@ -261,3 +261,20 @@ def test_real_single_files(shared_file) -> None:  # type: ignore[no-untyped-def]
     np.testing.assert_allclose(ct.origin[::-1], ref.GetOrigin(), atol=1e-5)
     mr = read_volume(shared_file("ct_dicom_jpeg2000/MR_small.dcm"))
     assert mr.modality == "MR" and mr.units == ""
+
+
+def test_compressed_fast_path_equals_pydicom_decoding(shared_data):
+    """The SimpleITK decode of a JPEG 2000 series gives the same voxels as pydicom's decoder."""
+    from napari_medai.core.io import dicom as d
+
+    folder = shared_data / "ct_dicom_jpeg2000" / "series"
+    if not folder.is_dir():
+        pytest.skip(f"{folder} not found (needs ../shared/data)")
+    paths, _ = d._scan_folder(folder)
+    slices = [sl for p in paths for sl in d._slices_of(d._dcmread(str(p)), str(p))]
+    slices.sort(key=lambda s: float(s.position[2]))
+    fast = d._decode_compressed_series(slices)
+    assert fast is not None, "the fast path did not apply to a JPEG 2000 series"
+    slow = d._decode_slices(slices, n=len(slices), where=str(folder))
+    assert fast.dtype == slow.dtype
+    np.testing.assert_array_equal(fast, slow)

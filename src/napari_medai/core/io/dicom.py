@@ -270,26 +270,9 @@ def _assemble(slices: list[_Slice], *, where: str, name: str, source: str, extra
         spacing = (step, pixel_spacing[0], pixel_spacing[1])
         origin, direction = None, None
 
-    # Pixels: each file is decoded once, straight into one preallocated stack.
-    cache: dict[int, np.ndarray] = {}
-    stack: np.ndarray | None = None
-    for idx, s in enumerate(slices):
-        if s.frame is None:
-            img = _decode(s.ds, s.path)
-        else:
-            key = id(s.ds)
-            if key not in cache:
-                cache = {key: _decode(s.ds, s.path)}
-            img = cache[key][s.frame]
-        if stack is None:
-            stack = np.empty((n, *img.shape), dtype=img.dtype)
-        if img.shape != stack.shape[1:]:
-            raise ImageReadError(s.path, f"decoded to shape {img.shape}, not {stack.shape[1:]}",
-                                 "point at a folder holding one series")
-        stack[idx] = img
-    if stack is None:  # pragma: no cover - callers never pass an empty list
-        raise ImageReadError(where, "holds no slices", None)
-    data = _rescale(stack, np.array([s.slope for s in slices]), np.array([s.intercept for s in slices]))
+    data = _decode_compressed_series(slices)
+    if data is None:
+        data = _decode_slices(slices, n=n, where=where)
     channel_axis = None
     if data.ndim == 4:  # colour samples last -> channels first
         data = np.moveaxis(data, -1, 0)
@@ -324,6 +307,70 @@ def _assemble(slices: list[_Slice], *, where: str, name: str, source: str, extra
         data=data, spacing=spacing, origin=origin, direction=direction, channel_axis=channel_axis,
         modality=modality, units=units, name=name, source=source, meta=meta,
     )
+
+
+
+def _decode_slices(slices: list[_Slice], *, n: int, where: str) -> np.ndarray:
+    """Decode every slice with pydicom (once per file) into one stack, then rescale."""
+    # Pixels: each file is decoded once, straight into one preallocated stack.
+    cache: dict[int, np.ndarray] = {}
+    stack: np.ndarray | None = None
+    for idx, s in enumerate(slices):
+        if s.frame is None:
+            img = _decode(s.ds, s.path)
+        else:
+            key = id(s.ds)
+            if key not in cache:
+                cache = {key: _decode(s.ds, s.path)}
+            img = cache[key][s.frame]
+        if stack is None:
+            stack = np.empty((n, *img.shape), dtype=img.dtype)
+        if img.shape != stack.shape[1:]:
+            raise ImageReadError(s.path, f"decoded to shape {img.shape}, not {stack.shape[1:]}",
+                                 "point at a folder holding one series")
+        stack[idx] = img
+    if stack is None:  # pragma: no cover - callers never pass an empty list
+        raise ImageReadError(where, "holds no slices", None)
+    data = _rescale(stack, np.array([s.slope for s in slices]), np.array([s.intercept for s in slices]))
+    return data
+
+
+
+def _decode_compressed_series(slices: list[_Slice]) -> np.ndarray | None:
+    """Compressed single-frame grey series: decode with SimpleITK/GDCM, which decodes on several
+    threads (pylibjpeg holds the GIL). Files are passed in our sorted order; SimpleITK applies the
+    rescale. Returns None (the pydicom path is used) whenever this fast path does not apply."""
+    first = slices[0].ds
+    meta = getattr(first, "file_meta", None)
+    ts = meta.get("TransferSyntaxUID") if meta is not None else None
+    if (
+        ts is None
+        or not ts.is_compressed
+        or len(slices) < 2
+        or any(s.frame is not None or len(s.shape) != 2 for s in slices)
+        or len({(s.slope, s.intercept) for s in slices}) != 1
+        or int(first.get("BitsAllocated", 0) or 0) not in (8, 16)
+    ):
+        return None
+    try:
+        import SimpleITK as sitk
+    except ImportError:  # pragma: no cover - SimpleITK is a dependency
+        return None
+    reader = sitk.ImageSeriesReader()
+    reader.SetFileNames([s.path for s in slices])
+    try:
+        arr = sitk.GetArrayFromImage(reader.Execute())
+    except RuntimeError:
+        return None
+    if arr.shape != (len(slices), *slices[0].shape):
+        return None
+    slope, intercept = slices[0].slope, slices[0].intercept
+    if slope == 1.0 and intercept == round(intercept):
+        lo, hi = float(arr.min()), float(arr.max())
+        for dt in (np.int16, np.int32):
+            if np.iinfo(dt).min <= lo and hi <= np.iinfo(dt).max:
+                return arr.astype(dt, copy=False)
+    return arr.astype(np.float32, copy=False)
 
 
 def _rescale(stack: np.ndarray, slopes: np.ndarray, intercepts: np.ndarray) -> np.ndarray:

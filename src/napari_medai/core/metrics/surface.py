@@ -127,10 +127,14 @@ def _surface_indices(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 @functools.lru_cache(maxsize=64)
 def _ring(spacing: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray, float, tuple[int, ...]]:
-    """Lattice offsets sorted by length in mm, the radius they cover, and the half-widths."""
+    """Lattice offsets sorted by length in mm, the radius they cover, and the half-widths.
+
+    The radius is the largest multiple (1 to 8) of the finest voxel size whose ball holds at most
+    :data:`_MAX_OFFSETS` offsets (always at least the first multiple).
+    """
     sp = np.asarray(spacing, dtype=float)
     smin = float(sp.min())
-    best: tuple[np.ndarray, np.ndarray, float, tuple[int, ...]] | None = None
+    chosen: tuple[np.ndarray, np.ndarray, float, tuple[int, ...]] | None = None
     for k in range(1, 9):
         radius = k * smin * (1 + 1e-9)
         half = tuple(int(math.floor(radius / s)) for s in spacing)
@@ -138,12 +142,11 @@ def _ring(spacing: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray, float, tu
         offs = np.stack([g.ravel() for g in grids], axis=1)
         dist = np.sqrt(((offs * sp) ** 2).sum(axis=1))
         keep = dist <= radius
-        if best is not None and int(keep.sum()) > _MAX_OFFSETS:
+        if chosen is not None and int(keep.sum()) > _MAX_OFFSETS:
             break
         order = np.argsort(dist[keep], kind="stable")
-        best = (offs[keep][order], dist[keep][order], radius, half)
-    assert best is not None
-    return best
+        chosen = (offs[keep][order], dist[keep][order], radius, half)
+    return chosen  # type: ignore[return-value]
 
 
 def ring_pad(spacing: tuple[float, ...]) -> tuple[int, ...]:
