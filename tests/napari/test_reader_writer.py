@@ -107,3 +107,51 @@ def test_dicom_jpeg2000_folder_opens_in_hu(make_napari_viewer):
     # 3 mm thick slices reconstructed every 2 mm: spacing is the distance between positions
     assert layer.scale[0] == pytest.approx(2.0, abs=1e-3)
     assert layer.scale[1] == pytest.approx(0.9765625, abs=1e-6)
+
+
+def test_folder_without_dicom_gets_a_specific_message(make_napari_viewer, tmp_path):
+    folder = tmp_path / "not_dicom"
+    folder.mkdir()
+    (folder / "readme.txt").write_text("no images here")
+    viewer = make_napari_viewer()
+    with pytest.raises(Exception) as info:
+        viewer.open(str(folder), plugin="napari-medai")
+    text = str(info.value) + str(getattr(info.value, "__cause__", ""))
+    assert "not_dicom" in text and "DICOM" in text
+
+
+def test_tiff_folder_is_left_to_other_readers(tmp_path):
+    from napari_medai._napari.reader import get_reader_auto
+
+    (tmp_path / "a.tif").write_bytes(b"II*\x00")
+    assert get_reader_auto(str(tmp_path)) is None
+
+
+def test_four_d_channels_open_as_separate_layers(make_napari_viewer, tmp_path):
+    data = np.zeros((8, 10, 12, 2), np.float32)  # i, j, k, channel
+    data[..., 0] = 1.0
+    data[..., 1] = 2.0
+    img = nib.Nifti1Image(data, np.diag([1.5, 1.5, 3.0, 1.0]))
+    path = tmp_path / "two_channels.nii.gz"
+    nib.save(img, str(path))
+    viewer = make_napari_viewer()
+    viewer.open(str(path), plugin="napari-medai")
+    assert len(viewer.layers) == 2
+    assert {float(ly.data.max()) for ly in viewer.layers} == {1.0, 2.0}
+    assert viewer.layers[0].data.shape == (12, 10, 8)
+    np.testing.assert_allclose(viewer.layers[0].scale, (3.0, 1.5, 1.5))
+
+
+def test_four_d_time_series_opens_as_one_layer_with_time_axis(make_napari_viewer, tmp_path):
+    data = np.random.default_rng(0).random((8, 10, 12, 5)).astype(np.float32)
+    img = nib.Nifti1Image(data, np.diag([2.0, 2.0, 2.0, 1.0]))
+    img.header.set_xyzt_units("mm", "sec")
+    img.header["pixdim"][4] = 2.5
+    path = tmp_path / "bold.nii.gz"
+    nib.save(img, str(path))
+    viewer = make_napari_viewer()
+    viewer.open(str(path), plugin="napari-medai")
+    assert len(viewer.layers) == 1
+    layer = viewer.layers[0]
+    assert layer.data.shape == (5, 12, 10, 8)
+    assert layer.scale[0] == pytest.approx(2.5)

@@ -28,25 +28,44 @@ def _single_path(path: PathLike) -> str | None:
     return str(path)
 
 
-def _make_reader(as_label: bool | None, *, any_folder: bool) -> Callable[[PathLike], Callable | None]:
-    def get_reader(path: PathLike):
-        p = _single_path(path)
-        if p is None:
+#: Folders with files of these kinds belong to napari's other readers (image stacks, zarr, ...).
+_OTHER_READERS_EXTENSIONS = {
+    ".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".zarr", ".zarray", ".zgroup",
+    ".zattrs", ".csv", ".h5", ".hdf5", ".czi", ".lif", ".nd2", ".svs", ".ome",
+}
+
+
+def _claims_folder(folder: str) -> bool:
+    """A folder is ours when it holds DICOM files, or when no other reader would take it (so that
+    the user gets napari-medai's specific message, e.g. "no DICOM files in ...")."""
+    if is_supported_path(folder):
+        return True
+    if folder.rstrip("/\\").lower().endswith(".zarr"):
+        return False
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if os.path.splitext(entry.name)[1].lower() in _OTHER_READERS_EXTENSIONS:
+                    return False
+    except OSError:
+        return False
+    return True
+
+
+def get_reader_auto(path: PathLike) -> Callable[[PathLike], list[tuple]] | None:
+    """The npe2 reader hook: every supported file, and folders holding DICOM files (or nothing
+    another reader would open)."""
+    p = _single_path(path)
+    if p is None:
+        return None
+    if os.path.isdir(p):
+        if not _claims_folder(p):
             return None
-        if os.path.isdir(p):
-            if not (any_folder or is_supported_path(p)):
-                return None
-        elif not is_supported_path(p):
-            return None
+    elif not is_supported_path(p):
+        return None
 
-        def read(path_arg: PathLike) -> list[tuple]:
-            vol = read_volume(Path(_single_path(path_arg) or p), as_label=as_label)
-            return volume_to_layer_data(vol)
+    def read(path_arg: PathLike) -> list[tuple]:
+        vol = read_volume(Path(_single_path(path_arg) or p))
+        return volume_to_layer_data(vol)
 
-        return read
-
-    return get_reader
-
-
-#: The npe2 reader hook: every supported file, and folders holding DICOM files.
-get_reader_auto = _make_reader(None, any_folder=False)
+    return read
