@@ -88,6 +88,8 @@ class AgreementWidget(QWidget):
         self._connected: list[Any] = []
         self._grid_ok = True
         self._remarks: list[str] = []
+        self._buffers: dict[str, np.ndarray] = {}
+        self._lesion_cache: dict = {}
         self.n_updates = 0
 
         self.pred_combo = QComboBox()
@@ -274,9 +276,18 @@ class AgreementWidget(QWidget):
             return None
         pv = layer_to_volume(pred)
         gv = layer_to_volume(gt)
-        pv = pv.with_data(np.array(pv.data, copy=True))
-        gv = gv.with_data(np.array(gv.data, copy=True))
-        return pv, gv
+        # The worker reads a snapshot, so painting during a computation cannot tear it. The
+        # snapshot buffers are reused between updates (a fresh 36 MB allocation per stroke costs
+        # more than the copy itself).
+        return pv.with_data(self._copy_into("pred", pv.data)), gv.with_data(self._copy_into("gt", gv.data))
+
+    def _copy_into(self, key: str, data: np.ndarray) -> np.ndarray:
+        buf = self._buffers.get(key)
+        if buf is None or buf.shape != data.shape or buf.dtype != data.dtype:
+            buf = np.empty(data.shape, dtype=data.dtype)
+            self._buffers[key] = buf
+        np.copyto(buf, data)
+        return buf
 
     def compute(self) -> None:
         """Recompute the table off the GUI thread (a running job is followed by one more)."""
@@ -334,7 +345,7 @@ class AgreementWidget(QWidget):
         conv = kwargs["convention"]
         regions = list(conv.regions.values())
         union = tuple(sorted({v for r in regions for v in r}))
-        lesions = lesion_list(np.isin(pv.data, union), np.isin(gv.data, union), spacing=gv.spacing)
+        lesions = lesion_list(pv.data, gv.data, spacing=gv.spacing, labels=union, cache=self._lesion_cache)
         return result, lesions
 
     def _show(self, payload: Any) -> None:

@@ -45,32 +45,79 @@ def error_counts(emap: np.ndarray) -> dict[str, int]:
     return {"tp": int(counts[TP]), "fp": int(counts[FP]), "fn": int(counts[FN])}
 
 
+def _components(mask: np.ndarray, cache: dict | None) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
+    """26-connected components of ``mask``: labels, count, sizes and centroids (cached by content)."""
+    from scipy import ndimage as ndi
+
+    from .metrics._arrays import fingerprint
+
+    key = fingerprint(mask) if cache is not None else None
+    if key is not None and key in cache:
+        return cache[key]
+    lab, n = ndi.label(mask, structure=np.ones((3,) * mask.ndim, dtype=bool))
+    flat = lab.ravel()
+    sizes = np.bincount(flat, minlength=n + 1)
+    coords = np.indices(mask.shape).reshape(mask.ndim, -1)
+    sel = flat > 0
+    sums = np.stack([np.bincount(flat[sel], weights=c[sel], minlength=n + 1) for c in coords], axis=1)
+    centroids = sums[1:] / np.maximum(sizes[1:, None], 1)
+    out = (lab, n, sizes[1:], centroids)
+    if key is not None:
+        if len(cache) > 8:
+            cache.clear()
+        cache[key] = out
+    return out
+
+
 def lesion_list(
-    pred: np.ndarray, gt: np.ndarray, *, spacing: tuple[float, ...]
+    pred: np.ndarray,
+    gt: np.ndarray,
+    *,
+    spacing: tuple[float, ...],
+    labels: tuple[int, ...] | None = None,
+    cache: dict | None = None,
 ) -> list[dict[str, object]]:
     """Every connected lesion of both masks with its status, for a clickable lesion table.
+
+    Parameters
+    ----------
+    pred, gt
+        Masks, or label maps when ``labels`` is given.
+    spacing
+        Voxel size in mm per array axis.
+    labels
+        Label values that make up the lesion mask (default: any non-zero value).
+    cache
+        Optional dict reused between calls: components of an unchanged mask (e.g. the ground
+        truth while the prediction is painted) are not recomputed.
 
     Lesions are 26-connected (8 in 2-D) components. A reference lesion overlapping any predicted
     voxel is ``TP`` (ISLES 2022 matching), else ``FN``; a predicted lesion overlapping no
     reference voxel is ``FP``. Centroids are array indices (float), volumes in ml.
     """
-    from scipy import ndimage as ndi
+    from .metrics._arrays import bounding_box, union_box
 
-    p = np.asarray(pred, dtype=bool)
-    g = np.asarray(gt, dtype=bool)
-    if p.shape != g.shape:
-        raise InvalidInputError(f"masks differ in shape {p.shape} vs {g.shape}; resample first")
-    structure = np.ones((3,) * p.ndim, dtype=bool)
-    voxel_ml = float(np.prod(spacing)) / 1000.0
+    pred = np.asarray(pred)
+    gt = np.asarray(gt)
+    if pred.shape != gt.shape:
+        raise InvalidInputError(f"masks differ in shape {pred.shape} vs {gt.shape}; resample first")
     out: list[dict[str, object]] = []
+    # only the bounding box of all foreground matters (a brain volume is mostly background)
+    box = union_box(bounding_box(pred), bounding_box(gt))
+    if box is None:
+        return out
+    sl = tuple(slice(a, b) for a, b in box)
+    offset = np.asarray([a for a, _ in box], dtype=float)
+    if labels is None:
+        p, g = pred[sl] != 0, gt[sl] != 0
+    else:
+        p, g = np.isin(pred[sl], labels), np.isin(gt[sl], labels)
+    voxel_ml = float(np.prod(spacing)) / 1000.0
     for source, mask, other, hit, miss in (("gt", g, p, "TP", "FN"), ("pred", p, g, None, "FP")):
-        lab, n = ndi.label(mask, structure=structure)
+        lab, n, sizes, centroids = _components(mask, cache)
         if n == 0:
             continue
-        idx = np.arange(1, n + 1)
-        sizes = ndi.sum_labels(np.ones_like(lab), lab, idx)
-        overlap = ndi.sum_labels(other, lab, idx)
-        centroids = ndi.center_of_mass(mask, lab, idx)
+        overlap = np.bincount(lab[other].ravel(), minlength=n + 1)[1:]
         for i in range(n):
             found = overlap[i] > 0
             if source == "pred" and found:
@@ -80,7 +127,7 @@ def lesion_list(
                 "status": hit if found else miss,
                 "voxels": int(sizes[i]),
                 "volume_ml": float(sizes[i]) * voxel_ml,
-                "centroid": tuple(float(c) for c in centroids[i]),
+                "centroid": tuple(float(c) for c in centroids[i] + offset),
             })
     order = {"FN": 0, "FP": 1, "TP": 2}
     out.sort(key=lambda d: (order[str(d["status"])], -float(d["volume_ml"])))
