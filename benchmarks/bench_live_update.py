@@ -57,9 +57,9 @@ def main() -> None:
         display = Display(visible=False, size=(1280, 1024), color_depth=24)
         display.start()
     try:
-        import napari
         from qtpy.QtWidgets import QApplication
 
+        import napari
         from napari_medai._napari.agreement_widget import AgreementWidget
         from napari_medai._napari.layers import spatial_transform_kwargs
 
