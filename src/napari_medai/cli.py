@@ -19,6 +19,10 @@ COMMAND_MODULES = (
     "info",
     "demo",
     "evaluate",
+    "train",
+    "brain_tumour",
+    "cac",
+    "cac_agreement",
 )
 
 

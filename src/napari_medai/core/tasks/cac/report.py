@@ -1,0 +1,148 @@
+"""JSON, CSV and text reports of a :class:`~napari_medai.core.tasks.cac.scoring.CACResult`.
+
+Files are written atomically and never over an input (the writers of
+:mod:`napari_medai.core.evaluate` are reused).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from ...evaluate import _atomic_write, check_output_path
+from ...evaluate import write_json as _write_json_document
+from ._common import ARTERIES, SCORE_KEYS
+from .scoring import CACResult, per_artery_rows
+
+#: Columns of the CSV export (one table: per-artery summary rows, then per-lesion rows).
+CSV_COLUMNS = (
+    "kind", "artery", "id", "slice", "area_mm2", "peak_hu", "weight", "agatston", "volume_mm3", "mass_mg",
+    "lesion_count", "mean_hu", "n_voxels", "centroid_slice", "centroid_row", "centroid_col",
+)
+
+
+def to_json_dict(result: CACResult) -> dict[str, Any]:
+    """The JSON document of a result.
+
+    Layout (these keys always, in this order; the rest are extras)::
+
+        {"agatston": {"total", "LM", "LAD", "LCX", "RCA"}, "volume_mm3": {...}, "mass_mg": {...},
+         "category": "0|1-10|11-100|101-400|>400", "slice_thickness_mm": float,
+         "lesions": [{"id", "artery", "slice", "area_mm2", "peak_hu", "weight", "agatston", ...}],
+         "lesion_count": {...}, "non_coronary": {...}, "conventions": {...}, "notes": [...]}
+    """
+    def keyed(d: dict[str, Any]) -> dict[str, Any]:
+        return {k: d[k] for k in SCORE_KEYS}
+
+    return {
+        "agatston": keyed(result.agatston),
+        "volume_mm3": keyed(result.volume_mm3),
+        "mass_mg": keyed(result.mass_mg),
+        "category": result.category,
+        "slice_thickness_mm": result.slice_thickness_mm,
+        "lesions": [les.as_dict() for les in result.lesions],
+        "lesion_count": keyed(result.lesion_count),
+        "non_coronary": dict(result.non_coronary),
+        "name": result.name,
+        "pixel_spacing_mm": list(result.pixel_spacing_mm),
+        "min_area_mm2": result.min_area_mm2,
+        "calibration_factor": result.calibration_factor,
+        "slice_correction": result.slice_correction,
+        "slice_factor": result.slice_factor,
+        "n_dropped_small": result.n_dropped_small,
+        "conventions": {
+            "threshold_hu": result.threshold_hu,
+            "lesion": f"2-D {result.connectivity}-connected components per artery and axial slice",
+            "min_area_rule": "lesions with area < min_area_mm2 are dropped (exactly the minimum counts)",
+            "density_weights": {"130-199": 1, "200-299": 2, "300-399": 3, ">=400": 4},
+            "slice_correction": (
+                "lesion Agatston x slice spacing / 3 mm" if result.slice_correction == "scale"
+                else "none (Agatston not corrected for slice spacing)"
+            ),
+            "volume": "lesion voxels x voxel volume (mm^3)",
+            "mass": "calibration factor x sum over lesions of lesion volume x mean HU (mg)",
+            "total": "LM + LAD + LCX + RCA (non-coronary reported separately)",
+            "hu_evidence": result.hu_evidence,
+        },
+        "notes": list(result.notes),
+    }
+
+
+def write_json(result: CACResult, path: str | os.PathLike[str], *,
+               protect: Iterable[str | os.PathLike[str]] = ()) -> Path:
+    """Write :func:`to_json_dict` of ``result`` atomically, never over a path in ``protect``."""
+    return _write_json_document(to_json_dict(result), path, protect=protect)
+
+
+def _cell(v: Any) -> Any:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return "" if not math.isfinite(v) else repr(v)
+    return v
+
+
+def csv_rows(result: CACResult) -> list[dict[str, Any]]:
+    """Rows of the CSV export: ``kind='artery'`` summary rows, then ``kind='lesion'`` rows."""
+    rows: list[dict[str, Any]] = [{"kind": "artery", **r} for r in per_artery_rows(result)]
+    for les in result.lesions:
+        rows.append({
+            "kind": "lesion", "artery": les.artery, "id": les.id, "slice": les.slice, "area_mm2": les.area_mm2,
+            "peak_hu": les.peak_hu, "weight": les.weight, "agatston": les.agatston,
+            "volume_mm3": les.volume_mm3, "mass_mg": les.mass_mg, "mean_hu": les.mean_hu,
+            "n_voxels": les.n_voxels, "centroid_slice": les.centroid[0], "centroid_row": les.centroid[1],
+            "centroid_col": les.centroid[2],
+        })
+    return rows
+
+
+def write_csv(result: CACResult, path: str | os.PathLike[str], *,
+              protect: Iterable[str | os.PathLike[str]] = ()) -> Path:
+    """Write the per-artery summary and the per-lesion table as one CSV (column ``kind``), atomically."""
+    out = check_output_path(path, protect)
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(CSV_COLUMNS), lineterminator="\n")
+    w.writeheader()
+    for row in csv_rows(result):
+        w.writerow({k: _cell(row.get(k)) for k in CSV_COLUMNS})
+    _atomic_write(out, buf.getvalue())
+    return out
+
+
+def format_result(result: CACResult, *, max_lesions: int = 40) -> str:
+    """A readable fixed-width report: per-artery table, category, conventions, then lesions."""
+    lines = [
+        f"CAC score {result.name}  (slice spacing {result.slice_thickness_mm:g} mm, pixel "
+        f"{result.pixel_spacing_mm[0]:.3g} x {result.pixel_spacing_mm[1]:.3g} mm, threshold "
+        f"{result.threshold_hu:g} HU, min area {result.min_area_mm2:g} mm^2, {result.connectivity}-connected)",
+        f"{'artery':<13}{'Agatston':>10}{'volume mm3':>12}{'mass mg':>11}{'lesions':>9}",
+    ]
+    for r in per_artery_rows(result):
+        if r["artery"] == "total":
+            lines.append("-" * 55)
+        lines.append(f"{r['artery']:<13}{r['agatston']:>10.1f}{r['volume_mm3']:>12.1f}{r['mass_mg']:>11.1f}"
+                     f"{r['lesion_count']:>9d}")
+    lines.append(f"risk category: {result.category}   (non-coronary calcium is not in the total)")
+    if result.slice_factor != 1.0:
+        lines.append(f"slice correction: {result.slice_correction} (lesion Agatston x {result.slice_factor:.4g})")
+    elif result.slice_correction == "none" and abs(result.slice_thickness_mm - 3.0) > 1e-3:
+        lines.append("slice correction: none (scores not comparable with 3 mm scoring)")
+    if result.n_dropped_small:
+        lines.append(f"{result.n_dropped_small} lesion(s) under {result.min_area_mm2:g} mm^2 dropped")
+    if result.lesions:
+        lines.append("")
+        lines.append(f"{'id':>4} {'artery':<13}{'slice':>6}{'area mm2':>10}{'peak HU':>9}{'w':>3}{'Agatston':>10}")
+        coronary = [les for les in result.lesions if les.artery in ARTERIES]
+        other = [les for les in result.lesions if les.artery not in ARTERIES]
+        shown = (coronary + other)[:max_lesions]
+        for les in shown:
+            lines.append(f"{les.id:>4} {les.artery:<13}{les.slice:>6}{les.area_mm2:>10.2f}{les.peak_hu:>9g}"
+                         f"{les.weight:>3}{les.agatston:>10.2f}")
+        if len(result.lesions) > len(shown):
+            lines.append(f"... {len(result.lesions) - len(shown)} more lesion(s) in the JSON/CSV export")
+    return "\n".join(lines)
