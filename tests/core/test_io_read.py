@@ -187,7 +187,7 @@ def test_4d_round_trip(kind: str, ext: str, tmp_path: Path) -> None:
     ["OTMultiClass.nii.gz", "case_seg.nii.gz", "case-seg.nrrd", "lung1_label.nrrd", "sub-01_msk.nii.gz",
      "brainmask.nii.gz", "BraTS-GLI-00001-000-seg.nii.gz", "liver_GT.mha", "groundtruth.nii", "Segmentation.nrrd",
      "patient_labels.nii.gz", "manual_annotation.nii.gz", "aseg.nii.gz", "labelsTr/case_001.nii.gz",
-     "case_ground_truth.nii.gz", "TumorMask.nii.gz"],
+     "case_ground_truth.nii.gz", "TumorMask.nii.gz", "lung1_image_cac_assignment.nii.gz"],
 )
 def test_label_names(name: str) -> None:
     assert is_label_name(name)

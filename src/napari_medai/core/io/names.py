@@ -50,7 +50,7 @@ _LABEL_WORDS = frozenset(
     {
         "seg", "segs", "segmentation", "segmentations", "label", "labels", "labelmap", "labelmaps",
         "lbl", "mask", "masks", "msk", "gt", "groundtruth", "annotation", "annotations", "annot",
-        "ot", "parc", "parcellation", "aparc",
+        "ot", "parc", "parcellation", "aparc", "assignment", "lesion", "lesions",
     }
 )
 # A token ending with one of these also marks a label map (brainmask, lungmask, aseg, dseg, ...).

@@ -962,6 +962,8 @@ def load_model(
             f"{p}: neither a napari-medai model folder (model.json + model.pt) nor a MONAI bundle "
             "(configs/metadata.json, configs/inference.json, models/model.pt)"
         )
+    if p.name == "model.json":
+        return _load_medai_folder(p.parent)
     if p.suffix.lower() == ".zip" and not _is_torchscript_file(p):
         root = _extract_zip(p, cache_p or cache_dir())
         return _load_bundle(root, source=f"MONAI bundle zip {p}")
