@@ -82,15 +82,15 @@ def bench(args: argparse.Namespace) -> None:
         elif m == "trained":
             import tempfile
 
+            from napari_medai.core.models.contract import NetworkSpec
             from napari_medai.core.models.loading import save_model_folder
             from napari_medai.core.models.redcnn import build_redcnn
             from napari_medai.core.tasks.ldct import DenoiserContract
-            from napari_medai.core.models.contract import NetworkSpec
 
             tmp = tempfile.TemporaryDirectory()
             c = DenoiserContract(name="bench", network=NetworkSpec("REDCNN", {"filters": 32}))
             save_model_folder(tmp.name, build_redcnn("standard", filters=32), c)
-            t, _ = _median(lambda: denoise(img, method="trained", weights=tmp.name, device="cpu"), args.repeat)
+            t, _ = _median(lambda w=tmp.name: denoise(img, method="trained", weights=w, device="cpu"), args.repeat)
             rows.append((m, t, "RED-CNN 32 filters (random weights: speed only)"))
         elif m == "noise2self":
             r = denoise(img, method="noise2self", options={"iterations": args.n2s_iterations, "seed": 0},
@@ -124,9 +124,9 @@ def tune(args: argparse.Namespace) -> None:
             ph = ldct_phantom(seed=seed, n_slices=1, size=256, i0=i0)
             cases.append((ph["low_dose"].data[0], ph["full_dose"].data[0]))
     grids = {
-        "gaussian": ("sigma_px", None, [0.5, 0.7, 0.9, 1.1, 1.3, 1.6, 2.0]),
-        "tv": ("weight", "factor", [0.2, 0.3, 0.45, 0.6, 0.8, 1.0, 1.3]),
-        "nlm": ("h", "factor", [0.4, 0.6, 0.8, 1.0, 1.2, 1.5]),
+        "gaussian": ("sigma_px", None, [0.5, 0.7, 0.8, 0.9, 1.0, 1.1, 1.3, 1.6]),
+        "tv": ("weight", "factor", [0.3, 0.6, 0.8, 1.0, 1.3, 1.6, 2.0, 2.5]),
+        "nlm": ("h", "factor", [0.6, 0.8, 1.0, 1.2, 1.5, 2.0, 2.5]),
         "bilateral": ("sigma_color", "factor", [0.5, 1.0, 1.5, 2.0, 3.0, 4.0]),
     }
     for method, (param, kind, values) in grids.items():

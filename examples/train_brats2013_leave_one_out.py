@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--resume", action="store_true", help="continue a run found in --out")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     args = parser.parse_args(argv)
 
     from napari_medai.core.evaluate import evaluate_volumes
@@ -58,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     result = brain_tumour.train_brain_tumour(
         args.data, out_dir=args.out, cases=train_cases, seed=args.seed, max_epochs=args.epochs,
         device=args.device, resume=args.resume, val_fraction=0.0, time_limit_s=args.minutes * 60.0,
+        num_threads=args.threads,
         trained_on=f"BraTS 2013 leave-one-out: {', '.join(c.name for c in train_cases)} (test case {test.name} unseen)",
         progress=lambda f, m: print(f"[{time.perf_counter() - t0:7.0f} s] {m}", flush=True),
     )

@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
     parser.add_argument("--resume", action="store_true", help="continue a run found in --out")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--tiny", action="store_true", help="smoke test: 3 small phantoms, 1 short epoch")
     args = parser.parse_args(argv)
 
@@ -82,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     cases = build_cases(seeds, shape)
     t0 = time.perf_counter()
     result = train(
-        task, cases, out_dir=out, seed=args.seed, device=args.device, resume=args.resume,
+        task, cases, out_dir=out, seed=args.seed, device=args.device, resume=args.resume, num_threads=args.threads,
         trained_on=(f"napari-medai synthetic brain-tumour phantoms (seeds {seeds[0]}-{seeds[-1]}, {shape[0]}x"
                     f"{shape[1]}x{shape[2]} at 1 mm){' - smoke run, not a usable model' if args.tiny else ''}"),
         progress=lambda f, m: print(f"[{time.perf_counter() - t0:6.0f} s] {m}", flush=True),

@@ -13,7 +13,7 @@ pytest.importorskip("monai")
 
 from napari_medai.cli import main  # noqa: E402
 
-from .core.test_models_support import write_phantom_cases  # noqa: E402
+from .core.test_models_support import one_torch_thread, write_phantom_cases  # noqa: E402, F401
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 TINY = ["--epochs", "1", "--patch", "32", "--steps", "1", "--batch", "1", "--init-filters", "8",

@@ -23,6 +23,8 @@ COMMAND_MODULES = (
     "brain_tumour",
     "cac",
     "cac_agreement",
+    "simulate_low_dose",
+    "denoise",
 )
 
 

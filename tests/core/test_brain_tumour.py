@@ -16,6 +16,8 @@ from napari_medai.core.tasks.brain_tumour import (
     label_rules_for,
 )
 
+from .test_models_support import one_torch_thread  # noqa: F401
+
 
 def _touch(folder: Path, *names: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)

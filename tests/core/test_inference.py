@@ -23,7 +23,7 @@ from napari_medai.core.models import REGISTRY, Cancelled, MissingChannelError  #
 from napari_medai.core.models.loading import LoadedModel  # noqa: E402
 from napari_medai.core.volume import Volume  # noqa: E402
 
-from .test_models_support import BRATS_LAMBDA, small_brain_case  # noqa: E402
+from .test_models_support import BRATS_LAMBDA, one_torch_thread, small_brain_case  # noqa: E402, F401
 
 BRATS = REGISTRY["brats_mri_segmentation"].contract
 

@@ -32,7 +32,7 @@ from napari_medai.core.models.loading import (  # noqa: E402
 )
 from napari_medai.core.models.registry import BRATS_BUNDLE, DEFAULT_BRAIN_MODEL  # noqa: E402
 
-from .test_models_support import make_bundle, zip_folder  # noqa: E402
+from .test_models_support import make_bundle, one_torch_thread, zip_folder  # noqa: E402, F401
 
 
 @pytest.fixture(scope="module")

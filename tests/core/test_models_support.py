@@ -10,8 +10,26 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from napari_medai.core.volume import Volume
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Run each test with one torch thread (restored after): tiny networks gain nothing from more, and
+    on a machine whose cores are busy with other jobs, several threads wait for each other."""
+    try:
+        import torch
+    except ImportError:
+        yield
+        return
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
 
 #: The real brats_mri_segmentation network (inference.json of the model zoo).
 BRATS_NETWORK = {

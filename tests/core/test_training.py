@@ -16,7 +16,7 @@ from napari_medai.core.models import Cancelled, load_model  # noqa: E402
 from napari_medai.core.tasks.brain_tumour import brain_tumour_task, find_cases  # noqa: E402
 from napari_medai.core.training import TaskSpec, split_cases, train  # noqa: E402
 
-from .test_models_support import write_phantom_cases  # noqa: E402
+from .test_models_support import one_torch_thread, write_phantom_cases  # noqa: E402, F401
 
 TINY = {"patch_size": (32, 32, 32), "batch_size": 1, "iterations_per_epoch": 2, "val_overlap": 0.0, "device": "cpu"}
 

@@ -11,6 +11,8 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("monai")
 
+from .test_models_support import one_torch_thread  # noqa: E402, F401
+
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "train_default_brain_model.py"
 
 

@@ -5,6 +5,11 @@ case folders in ``DIR`` (BraTS 2013, 2021 or 2023 naming) and writes a self-desc
 folder, usable with ``napari-medai brain-tumour --model MODEL_DIR``. Progress is printed one
 line per step group and per epoch; Ctrl-C stops after keeping the last finished epoch, and
 ``--resume`` continues from it.
+
+``napari-medai train ldct --full-dose FD [--low-dose LD | --simulate-dose 0.25] --out DIR`` trains a
+RED-CNN low-dose CT denoiser on (low dose, full dose) pairs -- real ones, or low-dose scans simulated
+from the full-dose images -- and writes a model folder usable with
+``napari-medai denoise --method trained --weights DIR``.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import time
 from pathlib import Path
 
 NAME = "train"
-HELP = "train a segmentation model on your own labelled cases (brain-tumour)"
+HELP = "train a model on your own data: brain-tumour segmentation, or an ldct denoiser"
 
 _DEFAULT_OUT = Path("brain-tumour-model")
 
@@ -46,6 +51,85 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--spacing", type=float, default=None, metavar="MM",
                    help="isotropic working voxel size in mm (default 2)")
     p.add_argument("--window", type=int, default=None, metavar="W", help="inference window edge in voxels (default 96)")
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="CPU threads for torch (default: torch's; on a busy shared machine 1 is often faster)")
+    _add_ldct_arguments(sub)
+
+
+def _add_ldct_arguments(sub: argparse._SubParsersAction) -> None:
+    q = sub.add_parser(
+        "ldct", help="low-dose CT denoising (RED-CNN) from full-dose / low-dose pairs",
+        description="Train a RED-CNN (Chen 2017) to turn low-dose CT slices into full-dose ones. Give the full-dose "
+                    "images, and either their low-dose scans (--low-dose, same order, same grids) or a dose to "
+                    "simulate them with (--simulate-dose; projection-domain Poisson noise, target = the noise-free "
+                    "reconstruction). Every slice of a 3-D image is a training sample.",
+    )
+    q.add_argument("--full-dose", required=True, nargs="+", type=Path, metavar="FD",
+                   help="full-dose CT image(s) in HU (any format napari-medai reads, incl. .npy and .raw)")
+    q.add_argument("--low-dose", nargs="+", type=Path, default=None, metavar="LD",
+                   help="their low-dose scans, one per full-dose image, in the same order")
+    q.add_argument("--simulate-dose", type=float, default=None, metavar="D",
+                   help="simulate the low-dose scans at this dose fraction instead (e.g. 0.25)")
+    q.add_argument("--i0", type=float, default=1e5, metavar="N", help="full-dose photons per ray of the simulation "
+                   "(default 1e5)")
+    q.add_argument("--pixel-size", type=float, default=None, metavar="MM",
+                   help="in-plane pixel size for .npy/.raw inputs (which store none); needed to simulate")
+    q.add_argument("--out", required=True, type=Path, metavar="MODEL_DIR", help="model folder to write")
+    q.add_argument("--epochs", type=int, default=30, metavar="N", help="epoch limit (default 30)")
+    q.add_argument("--steps", type=int, default=50, metavar="S", help="training steps per epoch (default 50)")
+    q.add_argument("--batch", type=int, default=8, metavar="B", help="patches per step (default 8)")
+    q.add_argument("--patch", type=int, default=64, metavar="P", help="patch side in pixels (default 64)")
+    q.add_argument("--filters", type=int, default=32, metavar="F",
+                   help="RED-CNN channels (default 32 for CPU budgets; the paper uses 96)")
+    q.add_argument("--lr", type=float, default=5e-4, metavar="LR", help="initial learning rate (default 5e-4)")
+    q.add_argument("--val-fraction", type=float, default=0.2, metavar="F",
+                   help="fraction of the pairs held out for validation (default 0.2; 0 = none)")
+    q.add_argument("--patience", type=int, default=8, metavar="N",
+                   help="epochs without improvement before stopping (default 8)")
+    q.add_argument("--minutes", type=float, default=None, metavar="M",
+                   help="wall-time budget; no epoch starts that would end after it")
+    q.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    q.add_argument("--resume", action="store_true", help="continue the run found in --out")
+    q.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="compute device (default auto)")
+
+
+def _run_ldct(args: argparse.Namespace) -> int:
+    from ..core.errors import InvalidInputError
+    from ..core.tasks.ldct import LdctPair, train_ldct
+
+    if args.low_dose is not None and args.simulate_dose is not None:
+        raise InvalidInputError("give either --low-dose or --simulate-dose, not both")
+    if args.low_dose is None and args.simulate_dose is None:
+        raise InvalidInputError("give the low-dose scans (--low-dose LD ...) or a dose to simulate them "
+                                "(--simulate-dose 0.25)")
+    if args.low_dose is not None and len(args.low_dose) != len(args.full_dose):
+        raise InvalidInputError(f"{len(args.full_dose)} full-dose but {len(args.low_dose)} low-dose images; give one "
+                                "low-dose scan per full-dose image, in the same order")
+    if args.minutes is not None and args.minutes <= 0:
+        raise InvalidInputError(f"--minutes must be > 0, got {args.minutes}")
+    stems = [f.name.split(".")[0] or f"pair{i + 1}" for i, f in enumerate(args.full_dose)]
+    names = [s if stems.count(s) == 1 else f"{s}-{i + 1}" for i, s in enumerate(stems)]
+    lows = args.low_dose or [None] * len(args.full_dose)
+    pairs = [LdctPair(full_dose=fd, low_dose=ld, name=n, pixel_size_mm=args.pixel_size)
+             for fd, ld, n in zip(args.full_dose, lows, names)]
+    print(f"{len(pairs)} pair(s): " + ", ".join(names)
+          + (f"; low dose simulated at {args.simulate_dose:g} x dose, I0 {args.i0:g}" if args.simulate_dose else ""))
+    print(f"model folder: {args.out}", flush=True)
+    t0 = time.perf_counter()
+
+    def progress(fraction: float, message: str) -> None:
+        print(f"[{time.perf_counter() - t0:6.0f} s {100 * fraction:3.0f}%] {message}", flush=True)
+
+    result = train_ldct(
+        pairs, out_dir=args.out, simulate_dose=args.simulate_dose, i0=args.i0, filters=args.filters,
+        patch=args.patch, batch_size=args.batch, steps_per_epoch=args.steps, max_epochs=args.epochs,
+        patience=args.patience, val_fraction=args.val_fraction, learning_rate=args.lr, seed=args.seed,
+        device=args.device, time_limit_s=None if args.minutes is None else args.minutes * 60.0,
+        resume=args.resume, progress=progress,
+    )
+    print(result.summary())
+    print(f"denoise with: napari-medai denoise --method trained --weights {args.out} --ct LOW_DOSE --out OUT")
+    return 0
 
 
 def _free_default_out() -> Path:
@@ -59,6 +143,8 @@ def _free_default_out() -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from ..core.errors import InvalidInputError
+    if args.task == "ldct":
+        return _run_ldct(args)
     from ..core.tasks.brain_tumour import LAYOUTS, common_channels, find_cases, train_brain_tumour
 
     if args.task != "brain-tumour":  # pragma: no cover - argparse restricts choices
@@ -84,6 +170,8 @@ def run(args: argparse.Namespace) -> int:
         recipe["target_spacing"] = (args.spacing,) * 3
     if args.window is not None:
         recipe["roi_size"] = (args.window,) * 3
+    if args.threads is not None:
+        recipe["num_threads"] = args.threads
     out = args.out
     if out is None:
         out = _DEFAULT_OUT if args.resume else _free_default_out()

@@ -16,8 +16,9 @@ trained on (see :data:`SHARED_INPUT_OFFSET_HU` for the shared weights); images s
 21 x 21 pixels are refused because the encoder would shrink them to nothing.
 
 :func:`load_shared_redcnn` reads the shared weights with ``torch.load(..., weights_only=True)``
-and strict key checking. torch is imported inside the functions and classes are built lazily, so
-importing this module does not import torch.
+and strict key checking. torch is imported inside the functions and the two classes are built on
+first use (``from napari_medai.core.models.redcnn import REDCNN`` works, through the module's
+``__getattr__``), so importing this module does not import torch.
 """
 
 from __future__ import annotations
@@ -33,8 +34,6 @@ __all__ = [
     "MIN_SIDE",
     "SHARED_INPUT_OFFSET_HU",
     "SHARED_KEYS",
-    "REDCNN",
-    "SharedREDCNN",
     "build_redcnn",
     "check_state_dict",
     "load_shared_redcnn",

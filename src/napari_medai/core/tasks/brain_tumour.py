@@ -365,7 +365,8 @@ def train_brain_tumour(
     from ..training import train
 
     unknown = sorted(set(recipe) - set(DEFAULT_RECIPE) - {"batch_size", "pos_fraction", "val_overlap",
-                                                            "weight_decay", "amp", "deterministic", "model_name"})
+                                                            "weight_decay", "amp", "deterministic", "model_name",
+                                                            "num_threads"})
     if unknown:
         raise InvalidInputError(f"unknown recipe option(s) {unknown}; known: {', '.join(sorted(DEFAULT_RECIPE))}")
     r = {**DEFAULT_RECIPE, **recipe}

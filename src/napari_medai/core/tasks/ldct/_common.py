@@ -170,3 +170,21 @@ def plain(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+def pixel_size_of(volume: Volume) -> float | None:
+    """In-plane pixel size (mm) a Volume's file stated, or ``None`` for ``.npy``/``.raw`` (1 mm by default only).
+
+    Raises
+    ------
+    InvalidInputError
+        When the in-plane pixels are not square (the simulation assumes square pixels).
+    """
+    if volume.meta.get("format") in ("npy", "raw"):
+        return None
+    row, col = float(volume.spacing[-2]), float(volume.spacing[-1])
+    if abs(row - col) > 1e-3 * max(row, col):
+        raise InvalidInputError(
+            f"{volume.name}: pixels of {row:g} x {col:g} mm are not square; resample the slices to square pixels first"
+        )
+    return col

@@ -594,7 +594,13 @@ def train_ldct(
     from ...metrics.image_quality import psnr
     from ...models.loading import read_model_json, save_model_folder, write_model_json
     from ...models.redcnn import build_redcnn
-    from ...training import CHECKPOINT_FORMAT, _atomic_torch_save, _plain_state, _versions, split_cases
+    from ...training import (
+        CHECKPOINT_FORMAT,
+        _atomic_torch_save,
+        _plain_state,
+        _versions,
+        split_cases,
+    )
 
     t_start = time.perf_counter()
     if not isinstance(pairs, Sequence) or isinstance(pairs, (str, bytes)) or not pairs:
