@@ -117,3 +117,22 @@ def test_real_case_folders_are_found(shared_data):
     assert all(c.layout == "brats2013" and c.brainmask is not None for c in b13)
     b23 = find_cases(shared_data / "brats2023_gli_00001")
     assert len(b23) == 1 and b23[0].layout == "brats2023" and set(b23[0].channels) == {"flair", "t1", "t1c", "t2"}
+
+
+def test_drop_small_components():
+    from napari_medai.core.tasks.brain_tumour import drop_small_components
+    from napari_medai.core.volume import Volume
+
+    lab = np.zeros((20, 20, 20), np.uint8)
+    lab[2:12, 2:12, 2:12] = 2
+    lab[4:8, 4:8, 4:8] = 4
+    lab[16:18, 16:18, 16:18] = 1  # 8 voxels: a far-away blob
+    lab[15, 2, 2] = 2
+    out, n = drop_small_components(Volume(lab, is_label=True, meta={"convention": "brats2021"}), fraction=0.1)
+    assert n == 2 and out.data[16:18, 16:18, 16:18].max() == 0 and out.data[15, 2, 2] == 0
+    np.testing.assert_array_equal(out.data[:13, :13, :13], lab[:13, :13, :13])
+    assert "postprocessing" in out.meta and out.meta["convention"] == "brats2021"
+    same, n0 = drop_small_components(out, fraction=0.1)
+    assert n0 == 0 and same is out
+    with pytest.raises(InvalidInputError, match="min_component_fraction"):
+        drop_small_components(out, fraction=0)

@@ -145,6 +145,19 @@ def test_registry_bundle_offline_says_how_to_use_a_local_copy(tmp_path, monkeypa
         load_model(BRATS_BUNDLE, cache=tmp_path, allow_download=False)
 
 
+def test_registry_bundle_without_the_downloader_dependency(tmp_path, monkeypatch):
+    import monai.bundle
+    from monai.utils import OptionalImportError
+
+    def missing_dependency(**kw):
+        raise OptionalImportError("import huggingface_hub (No module named 'huggingface_hub').")
+
+    monkeypatch.setattr(monai.bundle, "download", missing_dependency)
+    with pytest.raises(ModelDownloadError) as exc:
+        load_model(BRATS_BUNDLE, cache=tmp_path)
+    assert "pip install huggingface_hub" in str(exc.value) and "DIR/brats_mri_segmentation" in str(exc.value)
+
+
 def test_verify_md5_on_a_small_file(tmp_path):
     f = tmp_path / "w.bin"
     f.write_bytes(b"napari-medai")

@@ -159,7 +159,8 @@ def test_split_is_deterministic_and_checked():
 @pytest.mark.parametrize(
     ("kw", "fragment"),
     [({"patch_size": (4, 4, 4)}, "patch_size"), ({"max_epochs": 0}, "max_epochs"),
-     ({"pos_fraction": 2.0}, "pos_fraction"), ({"val_fraction": 1.0}, "val_fraction")],
+     ({"pos_fraction": 2.0}, "pos_fraction"), ({"val_fraction": 1.0}, "val_fraction"),
+     ({"num_threads": 0}, "num_threads"), ({"time_limit_s": -1}, "time_limit_s")],
 )
 def test_bad_options_are_refused(setup, tmp_path, kw, fragment):
     task, cases = setup

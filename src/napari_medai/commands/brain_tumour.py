@@ -28,6 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--convention", default=None, choices=("brats2013", "brats2021", "brats2023"),
                         help="write labels in this BraTS convention (default: the model's)")
     parser.add_argument("--tta", action="store_true", help="test-time augmentation by flips (8x slower)")
+    parser.add_argument("--min-component-fraction", type=float, default=None, metavar="F",
+                        help="drop tumour components smaller than F times the largest (e.g. 0.1; default: keep all)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="compute device (default auto)")
     parser.add_argument("--probabilities", type=Path, default=None, metavar="P",
                         help="also write the per-region probabilities (one channel per region)")
@@ -74,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
     pred = segment(
         channels, model=model, brainmask=mask, convention=args.convention, device=args.device, tta=args.tta,
         uncertainty=uncertainty if args.uncertainty is not None else None,
-        return_probabilities=args.probabilities is not None, progress=progress,
+        return_probabilities=args.probabilities is not None, min_component_fraction=args.min_component_fraction,
+        progress=progress,
     )
     written = write_volume(pred.labels, args.out, overwrite=args.overwrite, protect=protect)
     print(pred.summary())

@@ -478,6 +478,8 @@ def train(
         raise InvalidInputError(f"pos_fraction must lie in [0, 1], got {pos_fraction}")
     if learning_rate <= 0:
         raise InvalidInputError(f"learning_rate must be > 0, got {learning_rate}")
+    if num_threads is not None and int(num_threads) < 1:
+        raise InvalidInputError(f"num_threads must be >= 1, got {num_threads}")
     if time_limit_s is not None and time_limit_s <= 0:
         raise InvalidInputError(f"time_limit_s must be > 0, got {time_limit_s}")
     if not cases:
@@ -545,8 +547,6 @@ def train(
     prev_warn = torch.is_deterministic_algorithms_warn_only_enabled()
     prev_threads = torch.get_num_threads()
     if num_threads is not None:
-        if int(num_threads) < 1:
-            raise InvalidInputError(f"num_threads must be >= 1, got {num_threads}")
         torch.set_num_threads(int(num_threads))
     if deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)

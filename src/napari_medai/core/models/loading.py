@@ -739,6 +739,11 @@ def download_bundle(
             from monai.bundle import download
 
             download(name=name, version=version, bundle_dir=str(bundles), progress=False)
+        except ImportError as exc:  # MONAI >= 1.4 fetches zoo bundles through huggingface_hub
+            raise ModelDownloadError(
+                f"could not download MONAI bundle {name!r}: MONAI's downloader needs a package that is not "
+                f"installed ({str(exc).strip().splitlines()[0][:120]}); pip install huggingface_hub, or {local_hint}"
+            ) from exc
         except (OSError, ValueError, RuntimeError, KeyError) as exc:
             reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
             raise ModelDownloadError(f"could not download MONAI bundle {name!r} ({reason}); {local_hint}") from exc
