@@ -16,30 +16,25 @@ class MedaiWarning(UserWarning):
     """Warnings napari-medai issues itself (tests turn them into errors)."""
 
 
-class ImageReadError(MedaiError):
+class _FileError(MedaiError):
+    """An error about one file: ``"<path>: <problem> (<fix>)"``."""
+
+    def __init__(self, path: str | Path, problem: str, fix: str | None = None) -> None:
+        self.path = str(path)
+        self.problem = problem
+        self.fix = fix
+        msg = f"{self.path}: {problem}"
+        if fix:
+            msg += f" ({fix})"
+        super().__init__(msg)
+
+
+class ImageReadError(_FileError):
     """A file or folder could not be read as a medical image."""
 
-    def __init__(self, path: str | Path, problem: str, fix: str | None = None) -> None:
-        self.path = str(path)
-        self.problem = problem
-        self.fix = fix
-        msg = f"{self.path}: {problem}"
-        if fix:
-            msg += f" ({fix})"
-        super().__init__(msg)
 
-
-class ImageWriteError(MedaiError):
+class ImageWriteError(_FileError):
     """An image could not be written (nothing half-written is left behind)."""
-
-    def __init__(self, path: str | Path, problem: str, fix: str | None = None) -> None:
-        self.path = str(path)
-        self.problem = problem
-        self.fix = fix
-        msg = f"{self.path}: {problem}"
-        if fix:
-            msg += f" ({fix})"
-        super().__init__(msg)
 
 
 class GeometryMismatchError(MedaiError):
