@@ -37,6 +37,7 @@ from ..core.error_map import (
 from ..core.errors import MedaiError
 from ..core.evaluate import CaseResult, evaluate_volumes, resample_to_grid, write_csv, write_json
 from ..core.metrics import CONVENTIONS, TableCache, get_convention
+from ._qt_helpers import centre_on, process_events_until
 from .layers import layer_to_volume, spatial_transform_kwargs
 
 if TYPE_CHECKING:
@@ -250,15 +251,7 @@ class AgreementWidget(QWidget):
 
     def wait_idle(self, timeout_s: float = 60.0) -> bool:
         """Process Qt events until no computation is running or scheduled (scripts, screenshots)."""
-        import time
-
-        from qtpy.QtWidgets import QApplication
-
-        end = time.monotonic() + timeout_s
-        while self.busy and time.monotonic() < end:
-            QApplication.processEvents()
-            time.sleep(0.01)
-        return not self.busy
+        return process_events_until(lambda: not self.busy, timeout_s)
 
     # ------------------------------------------------------------------ computing
     def convention(self) -> str:
@@ -471,13 +464,7 @@ class AgreementWidget(QWidget):
         gt = self._layer(self.gt_combo.currentText())
         if gt is None:
             return
-        world = np.asarray(gt.data_to_world(self.lesions[row]["centroid"]), dtype=float)
-        nd = len(world)
-        offset = self.viewer.dims.ndim - nd
-        for axis in range(nd):
-            self.viewer.dims.set_point(offset + axis, world[axis])
-        displayed = list(self.viewer.dims.displayed)
-        self.viewer.camera.center = tuple(world[a - offset] for a in displayed if a >= offset)
+        centre_on(self.viewer, gt, self.lesions[row]["centroid"])
 
     def export_csv(self, path: str) -> str:
         if self.result is None:

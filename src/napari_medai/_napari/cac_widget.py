@@ -54,6 +54,7 @@ from qtpy.QtWidgets import (
 
 from ..core.errors import MedaiError, MedaiWarning
 from ..core.tasks import cac
+from ._qt_helpers import centre_on, process_events_until
 from .layers import META_KEY, geometry_meta, label_colormap, layer_to_volume
 
 if TYPE_CHECKING:
@@ -706,15 +707,7 @@ class CACWidget(QWidget):
 
     def wait_idle(self, timeout_s: float = 60.0) -> bool:
         """Process Qt events until nothing runs or is scheduled (scripts, tests)."""
-        import time
-
-        from qtpy.QtWidgets import QApplication
-
-        end = time.monotonic() + timeout_s
-        while self.busy and time.monotonic() < end:
-            QApplication.processEvents()
-            time.sleep(0.01)
-        return not self.busy
+        return process_events_until(lambda: not self.busy, timeout_s)
 
     def score_options(self) -> dict[str, Any]:
         return {
@@ -830,13 +823,7 @@ class CACWidget(QWidget):
         layer = self.assignment_layer or self.ct_layer()
         if layer is None:
             return
-        world = np.asarray(layer.data_to_world(self.result.lesions[row].centroid), dtype=float)
-        nd = len(world)
-        offset = self.viewer.dims.ndim - nd
-        for axis in range(nd):
-            self.viewer.dims.set_point(offset + axis, world[axis])
-        displayed = list(self.viewer.dims.displayed)
-        self.viewer.camera.center = tuple(world[a - offset] for a in displayed if a >= offset)
+        centre_on(self.viewer, layer, self.result.lesions[row].centroid)
 
     # ------------------------------------------------------------------ files
     def _protect(self) -> list[str]:

@@ -25,7 +25,8 @@ def _key(p: str | os.PathLike[str]) -> str:
     return os.path.normcase(str(Path(p).expanduser().resolve()))
 
 
-def _same_file(a: Path, b: str | os.PathLike[str]) -> bool:
+def same_file(a: Path, b: str | os.PathLike[str]) -> bool:
+    """True when ``a`` and ``b`` name the same file (resolved paths, or the same inode)."""
     try:
         if a.exists() and Path(b).exists():
             return os.path.samefile(a, b)
@@ -35,13 +36,13 @@ def _same_file(a: Path, b: str | os.PathLike[str]) -> bool:
 
 
 def _check_target(target: Path, volume: Volume, protect: list[str], *, overwrite: bool) -> None:
-    if volume.source and _same_file(target, volume.source):
+    if volume.source and same_file(target, volume.source):
         raise ImageWriteError(
             target, "is the file this volume was read from; refusing to overwrite an input",
             "write to another file name",
         )
     for q in protect:
-        if _same_file(target, q):
+        if same_file(target, q):
             raise ImageWriteError(target, "is a protected input file; refusing to overwrite it", "write to another file name")
     if target.is_dir():
         raise ImageWriteError(target, "is a folder", "give a file name ending in " + ", ".join(WRITE_EXTENSIONS))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -235,3 +236,26 @@ def check_assignment(assignment: Volume, ct: Volume, *, what: str = "assignment"
         raise InvalidInputError(f"{what} holds codes {bad[:8]} outside 0-5 (0 unassigned, "
                                 + ", ".join(f"{v} {k}" for k, v in CODES.items()) + "); relabel it")
     return data
+
+
+def component_stats(labels: np.ndarray, data: np.ndarray, n: int) -> dict[str, Any]:
+    """Voxel count, HU sum, peak HU and centroid (array index) of components ``1..n``.
+
+    Returns arrays indexed by component id (entry 0 is background): ``counts``, ``sums``,
+    ``peaks``, ``centroids`` (``(n + 1, ndim)``), plus ``index`` (``np.nonzero(labels)``) and ``ids``.
+    """
+    idx = np.nonzero(labels)
+    ids = labels[idx]
+    vals = data[idx].astype(np.float64)
+    counts = np.bincount(ids, minlength=n + 1)
+    peaks = np.full(n + 1, -np.inf)
+    np.maximum.at(peaks, ids, vals)
+    sums_xyz = [np.bincount(ids, weights=c.astype(np.float64), minlength=n + 1) for c in idx]
+    return {
+        "index": idx,
+        "ids": ids,
+        "counts": counts,
+        "sums": np.bincount(ids, weights=vals, minlength=n + 1),
+        "peaks": peaks,
+        "centroid_sums": sums_xyz,
+    }

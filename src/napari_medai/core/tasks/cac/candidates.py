@@ -17,7 +17,15 @@ from scipy import ndimage as ndi
 
 from ...errors import InvalidInputError
 from ...volume import Volume
-from ._common import AREA_RTOL, MIN_AREA_MM2, THRESHOLD_HU, check_ct, check_positive, structure_2d
+from ._common import (
+    AREA_RTOL,
+    MIN_AREA_MM2,
+    THRESHOLD_HU,
+    check_ct,
+    check_positive,
+    component_stats,
+    structure_2d,
+)
 
 
 def structure_3d(connectivity: int) -> np.ndarray:
@@ -97,14 +105,9 @@ def _describe(labels: np.ndarray, data: np.ndarray, pixel_area: float, group_of:
     n = len(group_of) - 1
     if n <= 0:
         return []
-    idx = np.nonzero(labels)
-    ids = labels[idx]
-    vals = data[idx].astype(np.float64)
-    counts = np.bincount(ids, minlength=n + 1)
-    sums = np.bincount(ids, weights=vals, minlength=n + 1)
-    peaks = np.full(n + 1, -np.inf)
-    np.maximum.at(peaks, ids, vals)
-    cents = [np.bincount(ids, weights=c.astype(np.float64), minlength=n + 1) for c in idx]
+    st = component_stats(labels, data, n)
+    counts, sums, peaks = st["counts"], st["sums"], st["peaks"]
+    cents = st["centroid_sums"]
     integer = bool(np.issubdtype(data.dtype, np.integer))
     out = []
     for i in range(1, n + 1):

@@ -41,6 +41,7 @@ from ._common import (
     check_assignment,
     check_ct,
     check_positive,
+    component_stats,
     density_weight,
     structure_2d,
 )
@@ -146,14 +147,9 @@ def _lesions_of(hot_code: np.ndarray, data: np.ndarray, structure: np.ndarray) -
     lab, n = ndi.label(hot_code, structure=structure)
     if n == 0:
         return []
-    idx = np.nonzero(lab)
-    ids = lab[idx]
-    vals = data[idx].astype(np.float64)
-    counts = np.bincount(ids, minlength=n + 1)
-    sums = np.bincount(ids, weights=vals, minlength=n + 1)
-    peaks = np.full(n + 1, -np.inf)
-    np.maximum.at(peaks, ids, vals)
-    cents = [np.bincount(ids, weights=c.astype(np.float64), minlength=n + 1) for c in idx]
+    st = component_stats(lab, data, n)
+    idx, ids, counts, sums, peaks = st["index"], st["ids"], st["counts"], st["sums"], st["peaks"]
+    cents = st["centroid_sums"]
     slices = np.zeros(n + 1, dtype=np.int64)
     slices[ids] = idx[0]
     out = []

@@ -25,18 +25,10 @@ import numpy as np
 from ...errors import ImageWriteError
 from ...io import write_volume
 from ...io.names import raw_name_facts, split_extension
+from ...io.writer import same_file
 from ...volume import Volume
 
 __all__ = ["write_ct_image"]
-
-
-def _same(a: Path, b: str | os.PathLike[str]) -> bool:
-    try:
-        if a.exists() and Path(b).exists():
-            return os.path.samefile(a, b)
-    except OSError:
-        pass
-    return os.path.normcase(str(a.resolve())) == os.path.normcase(str(Path(b).expanduser().resolve()))
 
 
 def _atomic_bytes(target: Path, write: Callable[[str], None]) -> None:
@@ -130,9 +122,9 @@ def write_ct_image(
         vol = like.with_data(arr, source=None) if like is not None else Volume(data=arr, modality="CT", units="HU")
     protected = [str(p) for p in protect if p is not None]
     for q in protected:
-        if _same(target, q):
+        if same_file(target, q):
             raise ImageWriteError(target, "is an input file; refusing to overwrite it", "write to another file name")
-    if vol.source and _same(target, vol.source):
+    if vol.source and same_file(target, vol.source):
         raise ImageWriteError(target, "is the file this image was read from; refusing to overwrite an input",
                               "write to another file name")
     _, ext = split_extension(target)
