@@ -1071,7 +1071,7 @@ class CACAgreementWidget(QWidget):
         return self._load(path, "auto")
 
     def _load(self, path: str, which: str) -> bool:
-        from ..commands.cac_agreement import read_scores
+        from ..core.tasks.cac.report import read_scores
 
         try:
             scores = read_scores(Path(path), what="reference scores" if which == "ref" else "automatic scores")
@@ -1242,7 +1242,7 @@ class CACAgreementWidget(QWidget):
 
 
 def _measures() -> tuple[str, ...]:
-    from ..commands.cac_agreement import MEASURES
+    from ..core.tasks.cac.report import SCORE_MEASURES as MEASURES
 
     return MEASURES
 

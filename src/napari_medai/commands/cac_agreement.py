@@ -11,7 +11,6 @@ reference).
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 import sys
 from pathlib import Path
@@ -20,69 +19,11 @@ NAME = "cac-agreement"
 HELP = ("agreement of automatic with reference Agatston scores over cases (Pearson r, ICC(2,1), "
         "Bland-Altman, weighted kappa and confusion matrix of the risk categories)")
 
-MEASURES = ("total", "LM", "LAD", "LCX", "RCA")
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--auto", required=True, metavar="A.csv", help="automatic scores: case, total[, LM, LAD, LCX, RCA]")
     parser.add_argument("--ref", required=True, metavar="R.csv", help="reference scores, same columns")
     parser.add_argument("--json", default=None, metavar="OUT", help="write the statistics as JSON")
     parser.add_argument("--plot", default=None, metavar="OUT.png", help="write a Bland-Altman plot of the total")
-
-
-def read_scores(path: Path, *, what: str) -> dict[str, dict[str, float]]:
-    """``{case: {measure: score}}`` from a CSV (see module docstring)."""
-    from ..core.errors import InvalidInputError
-
-    if not path.is_file():
-        raise InvalidInputError(f"{what} {path}: no such file")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInputError(f"{what} {path}: cannot read it as a text CSV ({exc})") from exc
-    rows = list(csv.reader(text.splitlines()))
-    if not rows:
-        raise InvalidInputError(f"{what} {path}: the file is empty; it needs a header 'case,total,...'")
-    header = [h.strip() for h in rows[0]]
-    names = {}
-    for i, h in enumerate(header):
-        key = h.lower()
-        if key.startswith("agatston_"):
-            key = key[len("agatston_"):]
-        if key == "agatston":
-            key = "total"
-        for m in ("case", *MEASURES):
-            if key == m.lower():
-                names[m] = i
-    if "case" not in names or "total" not in names:
-        raise InvalidInputError(f"{what} {path}: the header needs columns 'case' and 'total' (got {', '.join(header)})")
-    out: dict[str, dict[str, float]] = {}
-    for n, row in enumerate(rows[1:], start=2):
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) < len(header):
-            raise InvalidInputError(f"{what} {path}, line {n}: {len(row)} cells for {len(header)} columns")
-        case = row[names["case"]].strip()
-        if not case:
-            raise InvalidInputError(f"{what} {path}, line {n}: empty case name")
-        if case in out:
-            raise InvalidInputError(f"{what} {path}, line {n}: case {case!r} appears twice")
-        vals = {}
-        for m in MEASURES:
-            if m not in names:
-                continue
-            cell = row[names[m]].strip()
-            try:
-                v = float(cell)
-            except ValueError as exc:
-                raise InvalidInputError(f"{what} {path}, line {n}: {m} {cell!r} is not a number") from exc
-            if not math.isfinite(v) or v < 0:
-                raise InvalidInputError(f"{what} {path}, line {n}: {m} must be a finite score >= 0, got {cell!r}")
-            vals[m] = v
-        out[case] = vals
-    if not out:
-        raise InvalidInputError(f"{what} {path}: no cases")
-    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -96,6 +37,8 @@ def run(args: argparse.Namespace) -> int:
         icc_2_1,
         pearson_r,
     )
+    from ..core.tasks.cac.report import SCORE_MEASURES as MEASURES
+    from ..core.tasks.cac.report import read_scores
 
     a_path, r_path = Path(args.auto), Path(args.ref)
     inputs = [a_path, r_path]

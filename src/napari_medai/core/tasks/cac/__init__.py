@@ -17,7 +17,8 @@ Workflow (each step a plain function on :class:`~napari_medai.core.volume.Volume
 * :func:`auto_assign` assigns groups with an anatomical heuristic (no trained model; see
   :mod:`~napari_medai.core.tasks.cac.assign` for the rules and their limits) or a territory model;
 * :func:`score` applies the Agatston rule (see :mod:`~napari_medai.core.tasks.cac.scoring`);
-* :func:`to_json_dict`, :func:`write_json`, :func:`write_csv`, :func:`format_result` report it.
+* :func:`to_json_dict`, :func:`write_json`, :func:`write_csv`, :func:`format_result` report it;
+  :func:`read_scores` reads per-case score CSVs for agreement over a cohort.
 
 Assignment codes: 0 unassigned, 1 LM, 2 LAD, 3 LCX, 4 RCA, 5 non-coronary (:data:`CODES`).
 Agreement statistics across cases live in :mod:`napari_medai.core.metrics.agreement_stats`.
@@ -40,7 +41,15 @@ from ._common import (
 from .anatomy import CardiacAnatomy, analyse_anatomy
 from .assign import METHOD_HEURISTIC, auto_assign, reassign, sector, territory_angle
 from .candidates import candidate_groups, find_candidates
-from .report import csv_rows, format_result, to_json_dict, write_csv, write_json
+from .report import (
+    SCORE_MEASURES,
+    csv_rows,
+    format_result,
+    read_scores,
+    to_json_dict,
+    write_csv,
+    write_json,
+)
 from .scoring import CACResult, Lesion, per_artery_rows, score
 
 __all__ = [
@@ -49,6 +58,7 @@ __all__ = [
     "NAMES",
     "REFERENCE_SLICE_MM",
     "RISK_CATEGORIES",
+    "SCORE_MEASURES",
     "SLICE_CORRECTIONS",
     "METHOD_HEURISTIC",
     "CACResult",
@@ -65,6 +75,7 @@ __all__ = [
     "find_candidates",
     "format_result",
     "per_artery_rows",
+    "read_scores",
     "reassign",
     "risk_category",
     "score",

@@ -14,10 +14,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ...errors import InvalidInputError
 from ...evaluate import _atomic_write, check_output_path
 from ...evaluate import write_json as _write_json_document
 from ._common import ARTERIES, SCORE_KEYS
 from .scoring import CACResult, per_artery_rows
+
+#: Score columns of a per-case score CSV (:func:`read_scores`).
+SCORE_MEASURES = ("total", "LM", "LAD", "LCX", "RCA")
 
 #: Columns of the CSV export (one table: per-artery summary rows, then per-lesion rows).
 CSV_COLUMNS = (
@@ -146,3 +150,67 @@ def format_result(result: CACResult, *, max_lesions: int = 40) -> str:
         if len(result.lesions) > len(shown):
             lines.append(f"... {len(result.lesions) - len(shown)} more lesion(s) in the JSON/CSV export")
     return "\n".join(lines)
+
+
+def read_scores(path: Path, *, what: str) -> dict[str, dict[str, float]]:
+    """``{case: {measure: score}}`` from a per-case score CSV.
+
+    The file holds one row per case: a ``case`` column and Agatston scores in ``total`` and,
+    optionally, ``LM``, ``LAD``, ``LCX``, ``RCA`` (case-insensitive; an ``agatston_`` prefix and a
+    bare ``agatston`` column for the total are accepted). ``what`` names the file in errors.
+
+    Raises
+    ------
+    InvalidInputError
+        Missing or unreadable file, missing columns, repeated or empty case names, and scores that
+        are not finite numbers >= 0, each with the file, line and fix.
+    """
+    if not path.is_file():
+        raise InvalidInputError(f"{what} {path}: no such file")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(f"{what} {path}: cannot read it as a text CSV ({exc})") from exc
+    rows = list(csv.reader(text.splitlines()))
+    if not rows:
+        raise InvalidInputError(f"{what} {path}: the file is empty; it needs a header 'case,total,...'")
+    header = [h.strip() for h in rows[0]]
+    names = {}
+    for i, h in enumerate(header):
+        key = h.lower()
+        if key.startswith("agatston_"):
+            key = key[len("agatston_"):]
+        if key == "agatston":
+            key = "total"
+        for m in ("case", *SCORE_MEASURES):
+            if key == m.lower():
+                names[m] = i
+    if "case" not in names or "total" not in names:
+        raise InvalidInputError(f"{what} {path}: the header needs columns 'case' and 'total' (got {', '.join(header)})")
+    out: dict[str, dict[str, float]] = {}
+    for n, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) < len(header):
+            raise InvalidInputError(f"{what} {path}, line {n}: {len(row)} cells for {len(header)} columns")
+        case = row[names["case"]].strip()
+        if not case:
+            raise InvalidInputError(f"{what} {path}, line {n}: empty case name")
+        if case in out:
+            raise InvalidInputError(f"{what} {path}, line {n}: case {case!r} appears twice")
+        vals = {}
+        for m in SCORE_MEASURES:
+            if m not in names:
+                continue
+            cell = row[names[m]].strip()
+            try:
+                v = float(cell)
+            except ValueError as exc:
+                raise InvalidInputError(f"{what} {path}, line {n}: {m} {cell!r} is not a number") from exc
+            if not math.isfinite(v) or v < 0:
+                raise InvalidInputError(f"{what} {path}, line {n}: {m} must be a finite score >= 0, got {cell!r}")
+            vals[m] = v
+        out[case] = vals
+    if not out:
+        raise InvalidInputError(f"{what} {path}: no cases")
+    return out
