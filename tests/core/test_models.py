@@ -154,5 +154,7 @@ def test_every_registry_entry_is_consistent():
     for name, entry in REGISTRY.items():
         assert entry.name == name
         assert entry.how_to_get
+        assert entry.task
         if entry.contract is not None:
             assert entry.contract.name == name
+            assert entry.contract.task == entry.task

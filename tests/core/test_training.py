@@ -84,6 +84,51 @@ def test_checkpoint_is_plain_and_resume_continues_exactly(setup, tmp_path):
     assert [h["train_loss"] for h in full.history] == [h["train_loss"] for h in resumed.history]
 
 
+def test_epoch_and_step_callbacks_report_every_finished_epoch_and_replay_on_resume(setup, tmp_path):
+    task, cases = setup
+    epochs, steps = [], []
+    first = train(task, cases, out_dir=tmp_path / "cb", seed=5, max_epochs=1, on_epoch=epochs.append,
+                  on_step=lambda *a: steps.append(a), **TINY)
+    assert [e["epoch"] for e in epochs] == [1] and not epochs[0]["replayed"]
+    # 1 epoch x iterations_per_epoch 2 steps, each a finite loss
+    assert [s[:3] for s in steps] == [(1, 1, 2), (1, 2, 2)] and all(np.isfinite(s[3]) for s in steps)
+    e = epochs[0]
+    assert np.isfinite(e["train_loss"]) and 0.0 <= e["val_mean_dice"] <= 1.0
+    assert set(e["val_dice"]) == {"TC", "WT", "ET"} and all(0.0 <= v <= 1.0 for v in e["val_dice"].values())
+    assert {k: v for k, v in e.items() if k != "replayed"} == first.history[0]
+    e["val_dice"]["TC"] = -1.0  # the callback gets a copy: the run's history is untouched
+    assert first.history[0]["val_dice"]["TC"] != -1.0
+    # resumed: the finished epoch is replayed first, then one entry per new epoch
+    epochs.clear()
+    steps.clear()
+    resumed = train(task, cases, out_dir=tmp_path / "cb", seed=5, max_epochs=2, resume=True,
+                    on_epoch=epochs.append, on_step=lambda *a: steps.append(a), **TINY)
+    assert [(e["epoch"], e["replayed"]) for e in epochs] == [(1, True), (2, False)]
+    assert [s[0] for s in steps] == [2, 2]
+    assert [{k: v for k, v in e.items() if k != "replayed"} for e in epochs] == resumed.history
+
+
+def test_train_brain_tumour_takes_chosen_sequences_and_output_convention(phantom_dir, tmp_path):
+    import dataclasses
+
+    from napari_medai.core.tasks.brain_tumour import train_brain_tumour
+
+    cases = find_cases(phantom_dir, require_labels=True)
+    tiny = {"patch_size": (32, 32, 32), "roi_size": (32, 32, 32), "batch_size": 1, "iterations_per_epoch": 1,
+            "val_fraction": 0.0, "target_spacing": (2.0, 2.0, 2.0), "num_threads": 1}
+    no_t2 = [dataclasses.replace(cases[0], channels={k: v for k, v in cases[0].channels.items() if k != "t2"}),
+             *cases[1:]]
+    with pytest.raises(InvalidInputError, match="t2 is missing in case.*phantom001"):
+        train_brain_tumour(phantom_dir, cases=no_t2, out_dir=tmp_path / "x", channels=["T2", "flair"], **tiny)
+    with pytest.raises(InvalidInputError, match="no MR sequence chosen"):
+        train_brain_tumour(phantom_dir, cases=cases, out_dir=tmp_path / "x", channels=[], **tiny)
+    assert not (tmp_path / "x").exists()
+    r = train_brain_tumour(phantom_dir, cases=cases, out_dir=tmp_path / "m", max_epochs=1, device="cpu",
+                           channels=["flair", "t1ce"], convention="brats2023", **tiny)
+    assert r.contract.channels == ("t1c", "flair") and r.contract.label_convention == "brats2023"
+    assert dict(r.contract.label_rules)["ET"] == 3  # BraTS 2023 writes enhancing tumour as 3
+
+
 def test_existing_runs_and_foreign_folders_are_protected(setup, tmp_path):
     task, cases = setup
     train(task, cases, out_dir=tmp_path / "run", seed=1, max_epochs=1, **TINY)

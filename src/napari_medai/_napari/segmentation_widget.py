@@ -9,6 +9,7 @@ panel on the pair.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 from qtpy.QtCore import QObject, Signal
@@ -63,7 +64,7 @@ class SegmentationWidget(QWidget):
 
         self.model_combo = QComboBox()
         self.model_combo.setEditable(True)
-        self.model_combo.addItems([n for n, e in REGISTRY.items() if _entry_task(e) in (task, None)])
+        self.model_combo.addItems([n for n, e in REGISTRY.items() if e.task == task])
         self.browse_button = QPushButton("Folder…")
         self.load_button = QPushButton("Load model")
         self.model_info = QLabel("No model loaded.")
@@ -132,6 +133,14 @@ class SegmentationWidget(QWidget):
             self._build_channel_rows(entry.contract.channels)
             self.model_info.setText(f"{entry.summary}. Press 'Load model' to load its weights.")
             self.model = None
+
+    def load_model_source(self, source: str | os.PathLike[str]) -> bool:
+        """Choose ``source`` (registry name, model folder, bundle, TorchScript file) and load it.
+
+        Returns False, with the reason in the status line, when it cannot be loaded.
+        """
+        self.model_combo.setCurrentText(str(source))
+        return self.load_model()
 
     def load_model(self) -> bool:
         """Load the chosen model (registry name, model folder, bundle folder/zip, TorchScript)."""
@@ -318,14 +327,6 @@ class SegmentationWidget(QWidget):
     def _set_status(self, text: str, *, error: bool = False) -> None:
         self.status.setText(text)
         self.status.setStyleSheet("color: #ff7070;" if error else "")
-
-
-def _entry_task(entry: Any) -> str | None:
-    """Task of a registry entry (None when only its downloaded model says)."""
-    task = getattr(entry, "task", None)
-    if task:
-        return task
-    return entry.contract.task if entry.contract is not None else None
 
 
 def _canonical(name: str) -> str:

@@ -54,6 +54,8 @@ from .volume import Volume
 __all__ = [
     "CHECKPOINT_FORMAT",
     "Cancelled",
+    "EpochFn",
+    "StepFn",
     "TaskSpec",
     "TrainingCase",
     "TrainingResult",
@@ -63,6 +65,10 @@ __all__ = [
 
 ProgressFn = Callable[[float, str], None]
 StopFn = Callable[[], bool]
+#: ``on_epoch(entry)``: a copy of the history entry of a finished epoch, plus ``"replayed"``.
+EpochFn = Callable[[dict[str, Any]], None]
+#: ``on_step(epoch, step, steps, loss)``: 1-based epoch and step, steps per epoch, the step's loss.
+StepFn = Callable[[int, int, int, float], None]
 CHECKPOINT_FORMAT = "napari-medai-checkpoint"
 _RESUMABLE_CHANGES = {"max_epochs", "patience", "time_limit_s"}
 
@@ -361,6 +367,12 @@ def _plain_state(sd: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v.detach().cpu().clone() for k, v in sd.items()}
 
 
+def _epoch_entry(entry: Mapping[str, Any], *, replayed: bool) -> dict[str, Any]:
+    """What ``on_epoch`` receives: a copy of a history entry (callers may keep or change it)."""
+    vd = entry.get("val_dice")
+    return {**entry, "val_dice": None if vd is None else dict(vd), "replayed": replayed}
+
+
 # ---------------------------------------------------------------------------------------------
 # the engine
 # ---------------------------------------------------------------------------------------------
@@ -390,6 +402,8 @@ def train(
     progress: ProgressFn | None = None,
     should_stop: StopFn | None = None,
     resume: bool = True,
+    on_epoch: EpochFn | None = None,
+    on_step: StepFn | None = None,
 ) -> TrainingResult:
     """Train a segmentation network for a task (see the module docstring for the recipe).
 
@@ -438,6 +452,14 @@ def train(
         :class:`Cancelled` is raised only if no epoch had finished).
     resume
         Continue a run found in ``out_dir``.
+    on_epoch
+        Called after every finished epoch (once its checkpoint is written) with a copy of the
+        epoch's history entry (``epoch``, ``train_loss``, ``val_dice``, ``val_mean_dice``, ``lr``,
+        ``seconds``) plus ``replayed=False``. When a run is resumed, it is first called once per
+        epoch done before, in order, with ``replayed=True``, so a live plot shows the whole run.
+    on_step
+        Called after every training step as ``on_step(epoch, step, steps, loss)`` (1-based epoch
+        and step), so a loss curve moves within long epochs.
 
     Returns
     -------
@@ -573,6 +595,9 @@ def train(
             elapsed_before = float(ckpt["elapsed_s"])
             best_dice = json.loads(ckpt["best_dice"]) if ckpt.get("best_dice") else None
         resumed_from = done_epochs
+        if on_epoch is not None:
+            for past in history:
+                on_epoch(_epoch_entry(past, replayed=True))
         monitor = "val_mean_dice" if val_set else "-train_loss"
         name = model_name or c0.name
         versions = _versions()
@@ -665,6 +690,8 @@ def train(
                     loss.backward()
                     opt.step()
                 losses.append(float(loss.detach()))
+                if on_step is not None:
+                    on_step(epoch + 1, it + 1, int(iterations_per_epoch), losses[-1])
                 if progress is not None and (it + 1) % max(1, int(iterations_per_epoch) // 5) == 0:
                     report((epoch + (it + 1) / (int(iterations_per_epoch) + 1)) * per_epoch_frac,
                            f"epoch {epoch + 1}/{max_epochs}: step {it + 1}/{iterations_per_epoch}, "
@@ -724,6 +751,8 @@ def train(
                 "best_dice": json.dumps(best_dice) if best_dice else "", "since_best": since_best,
                 "elapsed_s": wall, "config": json.dumps(config),
             }, ckpt_path)
+            if on_epoch is not None:
+                on_epoch(_epoch_entry(history[-1], replayed=False))
             vd = (" val Dice " + ", ".join(f"{k} {v:.3f}" for k, v in val_dice.items())) if val_dice else ""
             report(done_epochs * per_epoch_frac,
                    f"epoch {done_epochs}/{max_epochs}: loss {train_loss:.4f}{vd}"

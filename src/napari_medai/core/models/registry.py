@@ -59,6 +59,9 @@ class RegistryEntry:
         :func:`model_search_dirs`.
     summary
         One line for listings.
+    task
+        The task the model serves (``"brain_tumour"``, ...; the contract's ``task``), so widgets
+        and commands can offer a task's models before any weights are downloaded.
     contract
         What the model takes and gives, as published (for bundles the contract actually used is
         parsed from the downloaded configs and must agree with this one).
@@ -77,6 +80,7 @@ class RegistryEntry:
     name: str
     kind: EntryKind
     summary: str
+    task: str
     contract: ModelContract | None = None
     bundle_name: str | None = None
     bundle_version: str | None = None
@@ -118,6 +122,7 @@ REGISTRY: dict[str, RegistryEntry] = {
         name=BRATS_BUNDLE,
         kind="monai-bundle",
         summary="MONAI zoo SegResNet for glioma (T1c, T1, T2, FLAIR -> BraTS 2021 labels), BraTS 2018 weights",
+        task="brain_tumour",
         contract=_BRATS_CONTRACT,
         bundle_name=BRATS_BUNDLE,
         bundle_version="0.5.2",
@@ -134,6 +139,7 @@ REGISTRY: dict[str, RegistryEntry] = {
         kind="packaged",
         summary="napari-medai SegResNet for brain tumours trained on the project's synthetic phantoms "
                 "(FLAIR, T1, T1c, T2 -> BraTS 2021 labels); a demo model, not for real scans",
+        task="brain_tumour",
         folder="brain_tumour_default",
         licence="BSD-3-Clause",
         how_to_get=(

@@ -339,6 +339,10 @@ def train_brain_tumour(
     trained_on: str | None = None,
     progress: ProgressFn | None = None,
     should_stop: StopFn | None = None,
+    channels: Sequence[str] | None = None,
+    convention: str | None = None,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    on_step: Callable[[int, int, int, float], None] | None = None,
     **recipe: Any,
 ) -> Any:
     """Train a brain-tumour model on the cases of ``data_dir`` with the default recipe.
@@ -351,8 +355,14 @@ def train_brain_tumour(
         Model folder to write.
     cases
         Use these cases (e.g. a subset of :func:`find_cases`) instead of all in ``data_dir``.
-    seed, max_epochs, device, resume, progress, should_stop
+    seed, max_epochs, device, resume, progress, should_stop, on_epoch, on_step
         See :func:`napari_medai.core.training.train` (``max_epochs`` defaults to the recipe's).
+    channels
+        MR sequences the model takes (default: those present in every case, :func:`common_channels`);
+        each must be present in every case.
+    convention
+        Label convention of the model's output map (default: the cases' convention when they share
+        one, else BraTS 2021); the training targets are WT/TC/ET regions in any case.
     trained_on
         Description of the data for ``model.json`` (default: layout, folder and case names).
     **recipe
@@ -378,8 +388,21 @@ def train_brain_tumour(
         if c.label is None:
             raise InvalidInputError(f"case {c.name!r} has no label map; it cannot be trained on")
     chans = common_channels(found)
+    if channels is not None:
+        chosen = [canonical_channel(c) for c in channels]
+        if not chosen:
+            raise InvalidInputError("no MR sequence chosen; choose at least one of " + ", ".join(chans))
+        for ch in chosen:
+            missing = [c.name for c in found if ch not in c.channels]
+            if missing:
+                raise InvalidInputError(
+                    f"{ch} is missing in case(s) {', '.join(missing)}; leave it out or add its file to those cases "
+                    f"(sequences present in every case: {', '.join(chans)})"
+                )
+        chans = tuple(c for c in CHANNEL_ORDER if c in chosen)
     conventions = sorted({c.convention for c in found})
-    convention = conventions[0] if len(conventions) == 1 else "brats2021"
+    if convention is None:
+        convention = conventions[0] if len(conventions) == 1 else "brats2021"
     task = brain_tumour_task(chans, convention=convention, init_filters=r.pop("init_filters"),
                              target_spacing=r.pop("target_spacing"), roi_size=r.pop("roi_size"),
                              name=r.pop("model_name", "brain-tumour-segresnet"))
@@ -388,7 +411,8 @@ def train_brain_tumour(
         f"{Path(data_dir).name}: {', '.join(c.name for c in found)} (channels {', '.join(chans)})"
     )
     return train(task, [c.to_training_case(chans) for c in found], out_dir=out_dir, seed=seed, device=device,
-                 resume=resume, trained_on=desc, progress=progress, should_stop=should_stop, **r)
+                 resume=resume, trained_on=desc, progress=progress, should_stop=should_stop, on_epoch=on_epoch,
+                 on_step=on_step, **r)
 
 
 def segment(
