@@ -139,6 +139,34 @@ def test_noise2self_learns_to_denoise_a_flat_image():
     assert noise_sd(r.image, roi) < 0.7 * noise_sd(noisy, roi)
 
 
+def test_noise2self_reports_each_step_and_stop_training_keeps_the_network():
+    """on_metrics sees every step's finite loss, falling as the U-Net learns the anatomy;
+    stop_training ends training early and still denoises (should_stop would discard everything)."""
+    pytest.importorskip("torch")
+    from napari_medai.core.phantoms import ldct_phantom
+
+    img = ldct_phantom(seed=0, n_slices=1, size=64)["low_dose"].data[0]
+    opts = {"iterations": 40, "batch_size": 4, "patch": 32, "width": 8, "learning_rate": 3e-3}
+    seen = []
+    r = denoise(img, method="noise2self", options=opts, device="cpu", on_metrics=seen.append)
+    assert [m["step"] for m in seen] == list(range(1, 41))
+    loss = np.array([m["loss"] for m in seen])
+    assert np.isfinite(loss).all() and (loss > 0).all()
+    # the first steps predict air/bone/tissue badly; the last ones are near the noise floor
+    assert loss[-10:].mean() < 0.5 * loss[:5].mean(), loss
+    np.testing.assert_allclose([m["masked_rmse_hu"] for m in seen], np.sqrt(loss) * 400.0, rtol=1e-6)
+    assert r.parameters["stop_reason"] == "iterations" and r.parameters["iterations_run"] == 40
+
+    seen2 = []
+    stopped = denoise(img, method="noise2self", options=opts, device="cpu", on_metrics=seen2.append,
+                      stop_training=lambda: len(seen2) >= 5)
+    assert len(seen2) == 5 and stopped.parameters["iterations_run"] == 5
+    assert stopped.parameters["stop_reason"] == "stopped"
+    assert stopped.image.shape == img.shape and np.isfinite(stopped.image).all()
+    # the same seed: the 5 steps before the stop are the first 5 of the full run
+    np.testing.assert_allclose([m["loss"] for m in seen2], loss[:5], rtol=1e-5)
+
+
 def test_redcnn_through_denoise(tmp_path):
     torch = pytest.importorskip("torch")
     from napari_medai.core.models.redcnn import build_redcnn

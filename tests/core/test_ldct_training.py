@@ -56,6 +56,25 @@ def test_train_on_real_pairs_writes_a_loadable_model_folder(tmp_path, phantom_pa
     assert "REDCNN" in r.parameters["model"]
 
 
+def test_on_metrics_reports_steps_and_epochs(tmp_path, phantom_pairs):
+    seen = []
+    recipe = {**TINY, "steps_per_epoch": 6, "max_epochs": 3, "batch_size": 4, "filters": 8}
+    res = train_ldct(phantom_pairs, out_dir=tmp_path / "m", val_fraction=0.5, seed=0, learning_rate=2e-3,
+                     on_metrics=seen.append, **recipe)
+    steps = [m for m in seen if m["kind"] == "step"]
+    epochs = [m for m in seen if m["kind"] == "epoch"]
+    assert [m["global_step"] for m in steps] == list(range(1, 19))
+    assert [m["epoch"] for m in epochs] == [1, 2, 3] and [m["global_step"] for m in epochs] == [6, 12, 18]
+    loss = np.array([m["loss"] for m in steps])
+    assert np.isfinite(loss).all() and loss[-6:].mean() < loss[:3].mean(), loss
+    # the epoch records are the history the model folder keeps
+    for m, h in zip(epochs, res.history):
+        assert m["train_rmse_hu"] == pytest.approx(h["train_rmse_hu"], abs=1e-3)
+        assert m["val_psnr"] == pytest.approx(h["val_psnr"], abs=1e-3) and np.isfinite(m["val_psnr"])
+        assert m["train_loss"] == pytest.approx(np.mean([s["loss"] for s in steps if s["epoch"] == m["epoch"]]))
+    assert epochs[-1]["best_epoch"] == res.best_epoch
+
+
 def test_same_seed_same_weights_and_resume_continues(tmp_path, phantom_pairs):
     a = train_ldct(phantom_pairs, out_dir=tmp_path / "a", val_fraction=0.0, seed=3, **TINY)
     train_ldct(phantom_pairs, out_dir=tmp_path / "b", val_fraction=0.0, seed=3, **TINY)

@@ -249,6 +249,40 @@ def test_model_folder_round_trip_and_packaged_lookup(bundle, tmp_path, monkeypat
     assert load_model(DEFAULT_BRAIN_MODEL).contract == c
 
 
+def test_ldct_model_folder_is_handed_to_the_denoiser_loader(tmp_path):
+    """A folder written by train_ldct holds a denoiser contract (no channels or labels): load_model
+    dispatches on the contract's task instead of failing on it."""
+    from napari_medai.core.phantoms import ldct_phantom
+    from napari_medai.core.tasks.ldct import DenoiserContract, LdctPair, load_denoiser, train_ldct
+
+    ph = ldct_phantom(seed=0, n_slices=1, size=64)
+    out = tmp_path / "ldct"
+    train_ldct([LdctPair(ph["full_dose"], ph["low_dose"])], out_dir=out, filters=2, patch=32, batch_size=1,
+               steps_per_epoch=1, max_epochs=1, val_fraction=0.0, device="cpu")
+    m = load_model(out)
+    assert isinstance(m.contract, DenoiserContract) and m.contract.task == "ldct_denoising"
+    assert m.is_trained and m.path == out
+    assert _same_weights(m.network, load_denoiser(out).network)
+    assert load_model(out / "model.json").contract == m.contract
+    assert load_model(out / "model.pt").contract == m.contract
+    with pytest.raises(ModelLoadError, match="load the folder"):
+        load_model(out / "checkpoint.pt")
+    # ... and code that segments refuses it with a message, not an AttributeError
+    from napari_medai.core.inference import predict
+
+    with pytest.raises(ModelLoadError, match="ldct_denoising model, not a segmentation model"):
+        predict(out, [ph["full_dose"]])
+
+
+def test_a_model_of_another_task_is_refused(bundle):
+    from napari_medai.core.models.loading import require_segmentation_model
+
+    m = load_model(bundle)
+    assert require_segmentation_model(m, task="brain_tumour") is m
+    with pytest.raises(ModelLoadError, match="segments 'brain_tumour', not 'stroke'; choose a stroke model"):
+        require_segmentation_model(m, task="stroke")
+
+
 def test_random_model_is_marked_untrained(bundle):
     ref = load_model(bundle)
     m = LoadedModel.random(ref.contract, seed=0)

@@ -21,6 +21,13 @@ def test_every_python_name_imports():
         assert callable(obj), f"{cmd.python_name} is not callable"
 
 
+def test_ldct_widget_is_registered():
+    manifest = npe2.PluginManifest.from_file(MANIFEST)
+    cmd = next(c for c in manifest.contributions.commands if c.id == "napari-medai.ldct_widget")
+    assert cmd.title == "Low-dose CT denoising" and cmd.python_name.endswith("ldct_widget:LdctWidget")
+    assert "napari-medai.ldct_widget" in [w.command for w in manifest.contributions.widgets]
+
+
 def test_manifest_is_registered_as_entry_point():
     pm = npe2.PluginManager.instance()
     pm.discover()

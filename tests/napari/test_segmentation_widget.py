@@ -99,3 +99,18 @@ def test_missing_channel_layer_is_reported(make_napari_viewer):
     widget._build_channel_rows(widget.model.contract.channels)
     widget.run()
     assert "pick an image layer" in widget.status.text()
+
+
+def test_a_denoiser_model_is_refused(make_napari_viewer, tmp_path):
+    from napari_medai._napari.segmentation_widget import BrainTumourWidget
+    from napari_medai.core.phantoms import ldct_phantom
+    from napari_medai.core.tasks.ldct import LdctPair, train_ldct
+
+    ph = ldct_phantom(seed=0, n_slices=1, size=64)
+    out = tmp_path / "ldct"
+    train_ldct([LdctPair(ph["full_dose"], ph["low_dose"])], out_dir=out, filters=2, patch=32, batch_size=1,
+               steps_per_epoch=1, max_epochs=1, val_fraction=0.0, device="cpu")
+    widget = BrainTumourWidget(make_napari_viewer())
+    assert widget.load_model_source(out) is False
+    assert widget.model is None
+    assert "not a segmentation model" in widget.status.text()

@@ -145,10 +145,11 @@ class SegmentationWidget(QWidget):
     def load_model(self) -> bool:
         """Load the chosen model (registry name, model folder, bundle folder/zip, TorchScript)."""
         from ..core.models import load_model
+        from ..core.models.loading import require_segmentation_model
 
         source = self.model_combo.currentText().strip()
         try:
-            self.model = load_model(source)
+            self.model = require_segmentation_model(load_model(source), task=self.task)
         except MedaiError as exc:
             self.model = None
             self._set_status(str(exc), error=True)

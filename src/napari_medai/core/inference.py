@@ -582,10 +582,10 @@ def predict(
     import torch
 
     from .device import resolve_device
-    from .models.loading import LoadedModel, load_model
+    from .models.loading import LoadedModel, load_model, require_segmentation_model
 
     t0 = time.perf_counter()
-    lm: LoadedModel = load_model(model)
+    lm: LoadedModel = require_segmentation_model(load_model(model))
     c = lm.contract
     vols = match_channels(c, channels)
     ref = vols[0]

@@ -9,7 +9,9 @@ Sources understood by :func:`load_model`:
 * a MONAI bundle folder or ``.zip`` in the model-zoo layout (``configs/metadata.json``,
   ``configs/inference.json``, ``models/model.pt`` and/or ``models/model.ts``);
 * a napari-medai model folder (``model.json`` + ``model.pt``), as written by
-  :func:`napari_medai.core.training.train`;
+  :func:`napari_medai.core.training.train`; a folder whose contract is a CT denoiser's (task
+  ``ldct_denoising``, written by :func:`napari_medai.core.tasks.ldct.train_ldct`) is handed to
+  :func:`napari_medai.core.tasks.ldct.load_denoiser`;
 * a TorchScript file (``.ts``/``.pt``) -- its contract comes from a ``model.json`` beside it, the
   bundle it sits in, or the ``contract=`` argument.
 
@@ -768,8 +770,49 @@ def read_model_json(folder: str | os.PathLike[str]) -> dict[str, Any]:
     return doc
 
 
+#: ``contract.task`` of the model folders :func:`load_model` hands to the LDCT denoiser loader.
+DENOISER_TASK = "ldct_denoising"
+
+
+def _is_denoiser(doc: Mapping[str, Any]) -> bool:
+    c = doc.get("contract")
+    return isinstance(c, Mapping) and (c.get("task") == DENOISER_TASK or c.get("kind") == "denoiser")
+
+
+def require_segmentation_model(model: Any, *, task: str | None = None) -> Any:
+    """Return ``model`` if it is a segmentation model (of ``task``, when given); else raise.
+
+    :func:`load_model` also opens CT denoisers; code that segments calls this first so that a
+    denoiser (or another task's model) is refused with a message instead of failing later.
+
+    Raises
+    ------
+    ModelLoadError
+        The model is not a segmentation model, or is one of another task.
+    """
+    c = getattr(model, "contract", None)
+    if not isinstance(c, ModelContract):
+        kind = getattr(c, "task", None) or type(c).__name__
+        raise ModelLoadError(
+            f"{getattr(model, 'source', 'this model')} is a {kind} model, not a segmentation model; "
+            "use it in the low-dose CT widget or 'napari-medai denoise --method trained --weights ...'"
+        )
+    if task is not None and c.task != task:
+        raise ModelLoadError(
+            f"{getattr(model, 'source', 'this model')} segments {c.task!r}, not {task!r}; choose a {task} model"
+        )
+    return model
+
+
 def _load_medai_folder(folder: Path, *, source: str | None = None) -> LoadedModel:
     doc = read_model_json(folder)
+    if _is_denoiser(doc):  # dispatch by contract type: a denoiser has no segmentation contract
+        from ..tasks.ldct.supervised import load_denoiser
+
+        model = load_denoiser(folder)
+        if source is not None:
+            model.source = source
+        return model
     try:
         contract = ModelContract.from_dict(doc.get("contract") or {})
     except InvalidInputError as exc:
@@ -973,6 +1016,11 @@ def load_model(
         root = _extract_zip(p, cache_p or cache_dir())
         return _load_bundle(root, source=f"MONAI bundle zip {p}")
     # a lone weights file
+    if (p.parent / "model.json").is_file() and _is_denoiser(read_model_json(p.parent)):
+        if p.name != "model.pt":
+            raise ModelLoadError(f"{p}: the model.json beside it describes a CT denoiser whose weights are "
+                                 f"model.pt; load the folder {p.parent} instead")
+        return _load_medai_folder(p.parent)
     near, where = _contract_near(p)
     c = contract or near
     if c is None:

@@ -36,7 +36,7 @@ torch is imported only by the network methods.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -134,6 +134,8 @@ def denoise(
     device: str = "auto",
     progress: ProgressFn | None = None,
     should_stop: StopFn | None = None,
+    on_metrics: Callable[[dict[str, Any]], None] | None = None,
+    stop_training: StopFn | None = None,
 ) -> DenoiseResult:
     """Denoise a CT slice or stack (slice by slice) with one of :data:`METHODS`.
 
@@ -157,6 +159,11 @@ def denoise(
     progress, should_stop
         ``progress(fraction, message)`` and ``should_stop()``; cancelling raises
         :class:`~napari_medai.core.models.Cancelled`.
+    on_metrics, stop_training
+        ``noise2self`` only (ignored by the other methods, which do not train): a callable given
+        ``{"step", "loss", "masked_rmse_hu"}`` after every training step (a live loss curve), and
+        ``stop_training()`` polled every step -- True ends training early and denoises with the
+        network trained so far (``parameters["stop_reason"]`` then says ``"stopped"``).
 
     Returns
     -------
@@ -197,8 +204,9 @@ def denoise(
             ) from exc
         if "device" not in opts:
             n2s_opts = Noise2SelfOptions(**{**n2s_opts.to_dict(), "device": device})
-        out, info = noise2self(arr, options=n2s_opts, progress=progress, should_stop=should_stop)
-        params = {**info["options"], "iterations_run": info["iterations_run"],
+        out, info = noise2self(arr, options=n2s_opts, progress=progress, should_stop=should_stop,
+                               on_metrics=on_metrics, stop_training=stop_training)
+        params = {**info["options"], "iterations_run": info["iterations_run"], "stop_reason": info["stop_reason"],
                   "final_masked_rmse_hu": info["final_masked_rmse_hu"], "train_seconds": info["train_seconds"]}
     else:
         model = load_denoiser(weights)

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +41,8 @@ import numpy as np
 from ._common import ProgressFn, StopFn, check_int, check_real, check_stop, report
 
 __all__ = ["Noise2SelfOptions", "noise2self"]
+
+MetricsFn = Callable[[dict[str, Any]], None]
 
 _CENTRE_HU = 40.0
 _SCALE_HU = 400.0
@@ -150,6 +153,8 @@ def noise2self(
     options: Noise2SelfOptions | None = None,
     progress: ProgressFn | None = None,
     should_stop: StopFn | None = None,
+    on_metrics: MetricsFn | None = None,
+    stop_training: StopFn | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Train a blind-spot U-Net on ``image`` itself and return the denoised image.
 
@@ -163,12 +168,20 @@ def noise2self(
     progress, should_stop
         ``progress(fraction, message)`` every few steps and per slice of the final pass;
         ``should_stop()`` polled every step (raises :class:`~napari_medai.core.models.Cancelled`).
+    on_metrics
+        Called after every optimiser step with ``{"step": int, "loss": float, "masked_rmse_hu":
+        float}``: the step's masked-pixel mean squared error in network units (``(HU - 40) / 400``)
+        and its square root in HU. For live loss curves; it must return quickly.
+    stop_training
+        Polled every step: when it returns True, training ends there and the network trained so
+        far denoises the image (unlike ``should_stop``, which discards everything).
 
     Returns
     -------
     denoised, info
-        float32 array of the input's shape, and ``{"options", "iterations_run", "final_loss",
-        "train_seconds", "device"}``.
+        float32 array of the input's shape, and ``{"options", "iterations_run",
+        "final_masked_rmse_hu", "train_seconds", "device", "stop_reason"}``; ``stop_reason`` is ``"iterations"``,
+        ``"time_limit"`` or ``"stopped"`` (``stop_training``).
     """
     import torch
 
@@ -191,9 +204,15 @@ def noise2self(
     losses: list[float] = []
     every = max(1, o.iterations // 20)
     it = 0
+    stop_reason = "iterations"
     net.train()
     for it in range(1, o.iterations + 1):
         check_stop(should_stop, "noise2self training")
+        if it > 1 and stop_training is not None and stop_training():
+            it -= 1
+            stop_reason = "stopped"
+            report(progress, 0.9, f"noise2self: training stopped after {it} steps; denoising with it")
+            break
         ks = rng.integers(0, n_sl, o.batch_size)
         rs = rng.integers(0, rows - p + 1, o.batch_size)
         cs = rng.integers(0, cols - p + 1, o.batch_size)
@@ -218,12 +237,15 @@ def noise2self(
         loss.backward()
         opt.step()
         losses.append(float(loss.detach()))
+        if on_metrics is not None:
+            on_metrics({"step": it, "loss": losses[-1], "masked_rmse_hu": math.sqrt(losses[-1]) * _SCALE_HU})
         if it % every == 0:
             recent = float(np.mean(losses[-every:])) * _SCALE_HU**2
             report(progress, 0.9 * it / o.iterations,
                    f"noise2self: step {it}/{o.iterations}, masked-pixel RMSE {math.sqrt(recent):.1f} HU")
         if o.time_limit_s is not None and time.perf_counter() - t0 > o.time_limit_s:
             report(progress, 0.9, f"noise2self: time limit reached after {it} steps")
+            stop_reason = "time_limit"
             break
     train_s = time.perf_counter() - t0
     net.eval()
@@ -242,5 +264,6 @@ def noise2self(
         "final_masked_rmse_hu": round(math.sqrt(float(np.mean(last))) * _SCALE_HU, 2),
         "train_seconds": round(train_s, 2),
         "device": dev,
+        "stop_reason": stop_reason,
     }
     return (out_stack[0] if image.ndim == 2 else out_stack), info

@@ -38,7 +38,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -543,6 +543,7 @@ def train_ldct(
     trained_on: str | None = None,
     progress: ProgressFn | None = None,
     should_stop: StopFn | None = None,
+    on_metrics: Callable[[dict[str, Any]], None] | None = None,
 ) -> LdctTrainingResult:
     """Train a RED-CNN denoiser on (low dose, full dose) pairs; write a model folder.
 
@@ -583,6 +584,13 @@ def train_ldct(
     progress, should_stop
         ``progress(fraction, message)``; ``should_stop()`` polled every step (stops after saving
         what was done; :class:`~napari_medai.core.models.Cancelled` when no epoch had finished).
+    on_metrics
+        For live curves; must return quickly. Called after every step with ``{"kind": "step",
+        "epoch": e, "step": s, "global_step": n, "loss": mse, "rmse_hu": ...}`` (``loss`` in network
+        units, ``HU / input_scale_hu``; ``epoch`` counts from 1, ``global_step`` over the whole run)
+        and after every finished epoch with ``{"kind": "epoch", "epoch": e, "global_step": n,
+        "train_loss": mean mse, "train_rmse_hu": ..., "val_psnr": dB or None, "lr": ...,
+        "best_epoch": ..., "improved": bool}``.
 
     Returns
     -------
@@ -762,6 +770,10 @@ def train_ldct(
                 loss.backward()
                 opt.step()
                 losses.append(float(loss.detach()))
+                if on_metrics is not None:
+                    on_metrics({"kind": "step", "epoch": epoch + 1, "step": step + 1,
+                                "global_step": epoch * steps_per_epoch + step + 1, "loss": losses[-1],
+                                "rmse_hu": math.sqrt(losses[-1]) * input_scale_hu})
                 if (step + 1) % max(1, steps_per_epoch // 5) == 0:
                     rep((epoch + (step + 1) / (steps_per_epoch + 1)) / max_epochs,
                         f"epoch {epoch + 1}/{max_epochs}: step {step + 1}/{steps_per_epoch}, RMSE "
@@ -804,6 +816,10 @@ def train_ldct(
                 save_model_folder(out, net, trained_contract(), training=summary_doc(None, wall))
             else:
                 since_best += 1
+            if on_metrics is not None:
+                on_metrics({"kind": "epoch", "epoch": done, "global_step": done * steps_per_epoch,
+                            "train_loss": train_loss, "train_rmse_hu": math.sqrt(train_loss) * input_scale_hu,
+                            "val_psnr": val_psnr, "lr": lr, "best_epoch": best_epoch, "improved": improved})
             _atomic_torch_save({
                 "format": CHECKPOINT_FORMAT, "task": TASK, "version": 1, "epoch": done,
                 "model": _plain_state(net.state_dict()), "optimizer": opt.state_dict(),
