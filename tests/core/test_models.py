@@ -15,6 +15,7 @@ from napari_medai.core.models import (
     UnknownModelError,
     canonical_channel,
     get_entry,
+    guess_channel,
     list_models,
 )
 from napari_medai.core.models.registry import (
@@ -158,3 +159,15 @@ def test_every_registry_entry_is_consistent():
         if entry.contract is not None:
             assert entry.contract.name == name
             assert entry.contract.task == entry.task
+
+
+@pytest.mark.parametrize(("name", "channel"), [
+    ("FLAIR", "flair"), ("BraTS-GLI-00001-000-t2f", "flair"), ("BraTS-GLI-00001-000-t1n", "t1"),
+    ("BraTS-GLI-00001-000-t1c", "t1c"), ("BraTS-GLI-00001-000-t2w", "t2"), ("BraTS2021_00001_t1ce", "t1c"),
+    ("BraTS2021_00001_t1", "t1"), ("Flair_subtrMeanDivStd", "flair"), ("T1c_subtrMeanDivStd", "t1c"),
+    ("sub-01_T2_FLAIR", "flair"), ("case t1 ce", "t1c"), ("t2 [1]", "t2"),
+    ("BraTS-GLI-00001-000-seg", None), ("brainmask", None), ("ct", None),
+])
+def test_guess_channel_from_layer_and_file_names(name, channel):
+    assert guess_channel(name) == channel
+

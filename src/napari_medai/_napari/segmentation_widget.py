@@ -27,7 +27,7 @@ from qtpy.QtWidgets import (
 )
 
 from ..core.errors import MedaiError
-from ..core.models import REGISTRY, canonical_channel, get_entry
+from ..core.models import REGISTRY, get_entry, guess_channel
 from .layers import layer_to_volume, volume_to_layer_data
 
 if TYPE_CHECKING:
@@ -331,10 +331,7 @@ class SegmentationWidget(QWidget):
 
 
 def _canonical(name: str) -> str:
-    try:
-        return canonical_channel(name)
-    except MedaiError:
-        return ""
+    return guess_channel(name) or ""
 
 
 class BrainTumourWidget(SegmentationWidget):

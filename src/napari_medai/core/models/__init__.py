@@ -19,6 +19,7 @@ from .contract import (
     NetworkSpec,
     canonical_channel,
     channel_aliases,
+    guess_channel,
 )
 from .errors import (
     Cancelled,
@@ -45,6 +46,7 @@ __all__ = [
     "UnknownModelError",
     "cache_dir",
     "canonical_channel",
+    "guess_channel",
     "channel_aliases",
     "get_entry",
     "list_models",

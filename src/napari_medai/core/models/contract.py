@@ -56,6 +56,7 @@ __all__ = [
     "NetworkSpec",
     "canonical_channel",
     "channel_aliases",
+    "guess_channel",
 ]
 
 OutputKind = Literal["sigmoid-regions", "softmax-labels"]
@@ -92,6 +93,28 @@ def canonical_channel(name: str) -> str:
     if not s:
         raise InvalidInputError(f"channel name {name!r} has no letters or digits")
     return _ALIAS_TO_CANONICAL.get(s, s)
+
+
+def guess_channel(name: str) -> str | None:
+    """The MR sequence a layer or file name refers to, or ``None``.
+
+    The whole name is tried first (``"FLAIR"``), then its parts split at punctuation and spaces from
+    the last to the first, alone and joined with the next part: ``"BraTS-GLI-00001-000-t2f"`` ->
+    ``"flair"``, ``"BraTS2021_00001_t1ce"`` -> ``"t1c"``, ``"Flair_subtrMeanDivStd"`` -> ``"flair"``,
+    ``"sub-01_T2_FLAIR"`` -> ``"flair"``. Names without a known sequence give ``None``.
+    """
+    if not isinstance(name, str):
+        return None
+    whole = _squash(name)
+    if whole in _ALIAS_TO_CANONICAL:
+        return _ALIAS_TO_CANONICAL[whole]
+    parts = [p for p in re.split(r"[^a-z0-9]+", name.lower()) if p]
+    for i in range(len(parts) - 1, -1, -1):
+        if i + 1 < len(parts) and parts[i] + parts[i + 1] in _ALIAS_TO_CANONICAL:
+            return _ALIAS_TO_CANONICAL[parts[i] + parts[i + 1]]
+        if parts[i] in _ALIAS_TO_CANONICAL:
+            return _ALIAS_TO_CANONICAL[parts[i]]
+    return None
 
 
 def channel_aliases(name: str) -> tuple[str, ...]:
