@@ -225,8 +225,17 @@ def test_a_zoo_layout_bundle_runs_end_to_end(tmp_path):
 
     model = load_model(make_bundle(tmp_path, roi=(32, 32, 32), seed=2))
     case = small_brain_case(shape=(28, 36, 30))
-    pred = predict(model, {k: case[k] for k in ("flair", "t1", "t1c", "t2")}, device="cpu", return_probabilities=True)
-    assert pred.labels.same_grid(case["flair"]) and pred.is_trained
-    assert set(np.unique(pred.labels.data)) <= {0, 1, 2, 4}
-    np.testing.assert_array_equal(pred.labels.data, labels_from_probabilities(pred.probabilities.data, model.contract))
-    assert pred.n_windows == count_windows((30, 36, 28), (32, 32, 32), 0.5)
+    chans = {k: case[k] for k in ("flair", "t1", "t1c", "t2")}
+    raw = predict(model, chans, device="cpu", return_probabilities=True, mask_to_foreground=False)
+    assert raw.labels.same_grid(case["flair"]) and raw.is_trained
+    assert set(np.unique(raw.labels.data)) <= {0, 1, 2, 4}
+    # the bundle's own mapping of its 3 sigmoid channels, untouched
+    np.testing.assert_array_equal(raw.labels.data, labels_from_probabilities(raw.probabilities.data, model.contract))
+    # by default, labels where every channel is background (outside the head) are removed, and only those
+    pred = predict(model, chans, device="cpu")
+    background = np.all([np.asarray(v.data) == 0 for v in chans.values()], axis=0)
+    assert background.any() and (raw.labels.data[background] > 0).any()
+    assert not (pred.labels.data[background] > 0).any()
+    np.testing.assert_array_equal(pred.labels.data[~background], raw.labels.data[~background])
+    assert any("every input is background" in n for n in pred.notes)
+    assert raw.n_windows == count_windows((30, 36, 28), (32, 32, 32), 0.5)

@@ -533,6 +533,7 @@ def predict(
     overlap: float | None = None,
     sw_batch_size: int = 1,
     brainmask: Volume | None = None,
+    mask_to_foreground: bool = True,
     return_probabilities: bool = False,
     progress: ProgressFn | None = None,
     should_stop: StopFn | None = None,
@@ -564,6 +565,11 @@ def predict(
     brainmask
         Brain mask on the input grid: defines the voxels normalised (instead of the non-background
         rule) and sets labels outside it to 0.
+    mask_to_foreground
+        Without a brain mask, for ``"zscore-nonzero"`` models (skull-stripped MRI, background 0):
+        set labels to 0 where every input channel is background, so that the resampling and the
+        network's receptive field cannot put tumour outside the head (the number of voxels removed
+        is noted). ``False`` keeps the network's raw output, as MONAI's bundle inference does.
     return_probabilities
         Also return the probabilities on the input grid.
     progress
@@ -668,6 +674,12 @@ def predict(
     labels = labels_from_probabilities(mean_np, c)
     if bm is not None:
         labels[~bm] = 0
+    elif mask_to_foreground and c.normalization == "zscore-nonzero":
+        outside = ~masks.any(axis=0)
+        n_out = int(np.count_nonzero(labels[outside]))
+        if n_out:
+            labels[outside] = 0
+            notes.append(f"{n_out} labelled voxel(s) where every input is background were set to 0")
     meta = {
         "model": c.name, "convention": c.label_convention, "is_trained": c.is_trained,
         "trained_on": c.trained_on if c.is_trained else "NOT TRAINED", "tta_passes": n_pass, "device": dev,
