@@ -148,3 +148,38 @@ def test_invalid_images():
         reconstruct_noise_free(bad, pixel_size_mm=1.0)
     with pytest.raises(InvalidInputError, match="real numbers"):
         simulate_low_dose(np.full((8, 8), "a"), pixel_size_mm=1.0)
+
+
+def test_progress_and_stop_callbacks_do_not_change_the_result():
+    from napari_medai.core.models.errors import Cancelled
+
+    stack = np.stack([water_disc(n=32, radius=12.0)] * 3)
+    plain = simulate_low_dose(stack, pixel_size_mm=1.0, seed=7)
+    calls = []
+    reported = simulate_low_dose(stack, pixel_size_mm=1.0, seed=7, progress=lambda f, m: calls.append((f, m)),
+                                 should_stop=lambda: False)
+    np.testing.assert_array_equal(reported, plain)  # bit-identical: the callbacks draw no random numbers
+    assert [f for f, _ in calls] == [0.0, 1 / 3, 2 / 3, 1.0]
+    assert calls[1][1] == "simulating slice 2/3"
+    # one generator for the stack: its first slice is the slice simulated alone, the next ones are not
+    np.testing.assert_array_equal(plain[0], simulate_low_dose(stack[0], pixel_size_mm=1.0, seed=7))
+    assert not np.array_equal(plain[1], simulate_low_dose(stack[1], pixel_size_mm=1.0, seed=7))
+    # the pair and the reference report too
+    pair_calls, ref_calls = [], []
+    low, ref = simulate_low_dose_pair(stack, pixel_size_mm=1.0, seed=7, progress=lambda f, m: pair_calls.append(f))
+    assert pair_calls == [0.0, 1 / 3, 2 / 3, 1.0]
+    np.testing.assert_allclose(low, plain, atol=1e-3)
+    rec = reconstruct_noise_free(stack, pixel_size_mm=1.0, progress=lambda f, m: ref_calls.append(m))
+    assert ref_calls[0] == "reconstructing slice 1/3" and len(ref_calls) == 4
+    np.testing.assert_allclose(rec, ref, atol=1e-3)
+    # asked to stop before the second slice: Cancelled, after exactly one slice's work
+    asked = []
+
+    def stop_at_second() -> bool:
+        asked.append(1)
+        return len(asked) == 2
+
+    for fn in (simulate_low_dose, simulate_low_dose_pair, reconstruct_noise_free):
+        asked.clear()
+        with pytest.raises(Cancelled, match="slice 2 of 3"):
+            fn(stack, pixel_size_mm=1.0, should_stop=stop_at_second)

@@ -13,7 +13,7 @@ import pytest
 from qtpy.QtCore import Qt
 
 from napari_medai._napari.layers import volume_to_layer_data
-from napari_medai._napari.ldct_widget import SIMULATE, LdctWidget, shapes_to_mask, slice_seed
+from napari_medai._napari.ldct_widget import SIMULATE, LdctWidget, shapes_to_mask
 from napari_medai.core.metrics.image_quality import image_quality, noise_sd
 from napari_medai.core.tasks.ldct import METHODS, denoise, estimate_noise_sd
 
@@ -77,68 +77,71 @@ def _same_grid(a, b):
 
 
 def _cells(widget, row):
-    return [widget.table.item(row, j).text() for j in range(widget.table.columnCount())]
+    return [widget.measure_tab.table.item(row, j).text() for j in range(widget.measure_tab.table.columnCount())]
 
 
 # ------------------------------------------------------------------------------------------- simulate
-def test_simulate_a_stack_is_seeded_slice_by_slice_and_noisier(make_napari_viewer, qtbot):
+def test_simulate_a_stack_equals_one_core_call_and_is_noisier(make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
     full = _add(viewer, "full_dose")
     widget = LdctWidget(viewer)
-    assert widget.sim_combo.currentText() == "full_dose"
-    assert widget.pixel_spin.value() == pytest.approx(full.scale[-1], abs=1e-4)  # from the layer's scale
-    widget.dose_spin.setValue(25.0)
-    widget.seed_spin.setValue(3)
-    _run(qtbot, widget, widget.simulate_button)
+    assert widget.simulate_tab.sim_combo.currentText() == "full_dose"
+    assert widget.simulate_tab.pixel_spin.value() == pytest.approx(full.scale[-1], abs=1e-4)  # from the layer's scale
+    widget.simulate_tab.dose_spin.setValue(25.0)
+    widget.simulate_tab.seed_spin.setValue(3)
+    _run(qtbot, widget, widget.simulate_tab.simulate_button)
     low = viewer.layers["full_dose_dose25%"]
     _same_grid(low, full)
-    from napari_medai.core.simulation import simulate_low_dose
+    from napari_medai.core.simulation import simulate_low_dose, simulate_low_dose_pair
 
-    for k in range(2):  # each slice is the core's simulation with the slice's seed
-        expected = simulate_low_dose(full.data[k], pixel_size_mm=widget.pixel_spin.value(), dose_fraction=0.25,
-                                     i0=1e5, seed=slice_seed(3, k, 2))
-        np.testing.assert_array_equal(low.data[k], expected)
-    assert slice_seed(3, 0, 2) != slice_seed(3, 1, 2) and slice_seed(3, 0, 1) == 3
+    # the stack is one call of the core (so also `napari-medai simulate-low-dose --seed 3`) on the whole stack
+    px = widget.simulate_tab.pixel_spin.value()
+    expected = simulate_low_dose(full.data, pixel_size_mm=px, dose_fraction=0.25, i0=1e5, seed=3)
+    np.testing.assert_array_equal(low.data, expected)
+    assert widget.jobs.progress.value() == 1000 and "seed 3" in widget.jobs.status.text()
     assert noise_sd(low.data[0][LIVER], np.ones((9, 10), bool)) > 1.5 * noise_sd(full.data[0][LIVER],
                                                                                   np.ones((9, 10), bool))
     first = np.array(low.data)
-    _run(qtbot, widget, widget.simulate_button)  # same seed: the same image (the layer is replaced)
+    _run(qtbot, widget, widget.simulate_tab.simulate_button)  # same seed: the same image (the layer is replaced)
     assert [ly.name for ly in viewer.layers].count("full_dose_dose25%") == 1
     np.testing.assert_array_equal(viewer.layers["full_dose_dose25%"].data, first)
-    widget.seed_spin.setValue(4)
-    widget.ref_check.setChecked(True)
-    _run(qtbot, widget, widget.simulate_button)
+    widget.simulate_tab.seed_spin.setValue(4)
+    widget.simulate_tab.ref_check.setChecked(True)
+    _run(qtbot, widget, widget.simulate_tab.simulate_button)
     assert not np.array_equal(viewer.layers["full_dose_dose25%"].data, first)
     assert "full_dose_noise_free" in viewer.layers
     assert viewer.layers["full_dose_dose25%"].metadata["napari_medai"]["header"]["simulated_low_dose"]["seed"] == 4
+    pair = simulate_low_dose_pair(full.data, pixel_size_mm=px, dose_fraction=0.25, i0=1e5, seed=4)
+    np.testing.assert_array_equal(viewer.layers["full_dose_dose25%"].data, pair[0])
+    np.testing.assert_array_equal(viewer.layers["full_dose_noise_free"].data, pair[1])
 
 
 # ------------------------------------------------------------------------------------------- denoise
 def test_method_list_comes_from_the_core(slices):
     _, widget = slices
-    assert [widget.method_combo.itemText(i) for i in range(widget.method_combo.count())] == list(METHODS)
+    assert [widget.denoise_tab.method_combo.itemText(i) for i in range(widget.denoise_tab.method_combo.count())] == list(METHODS)
 
 
 def test_gaussian_auto_and_by_hand(slices, qtbot):
     viewer, widget = slices
     low = viewer.layers["low_dose"]
-    assert widget.input_combo.currentText() == "low_dose"
-    widget.method_combo.setCurrentText("gaussian")
-    _run(qtbot, widget, widget.denoise_button)
+    assert widget.denoise_tab.input_combo.currentText() == "low_dose"
+    widget.denoise_tab.method_combo.setCurrentText("gaussian")
+    _run(qtbot, widget, widget.denoise_tab.denoise_button)
     out = viewer.layers["low_dose_gaussian"]
     _same_grid(out, low)
     np.testing.assert_array_equal(out.data, denoise(low.data, method="gaussian").image)
     assert estimate_noise_sd(out.data) < 0.5 * estimate_noise_sd(low.data)
-    assert "sigma_px=1" in widget.notes.text()
-    widget.param_auto.setChecked(False)  # by hand: starts at the auto value, then 2 px
-    assert widget.param_spin.isEnabled() and widget.param_spin.value() == pytest.approx(1.0)
-    widget.param_spin.setValue(2.0)
-    _run(qtbot, widget, widget.denoise_button)
+    assert "sigma_px=1" in widget.denoise_tab.notes.text()
+    widget.denoise_tab.param_auto.setChecked(False)  # by hand: starts at the auto value, then 2 px
+    assert widget.denoise_tab.param_spin.isEnabled() and widget.denoise_tab.param_spin.value() == pytest.approx(1.0)
+    widget.denoise_tab.param_spin.setValue(2.0)
+    _run(qtbot, widget, widget.denoise_tab.denoise_button)
     np.testing.assert_array_equal(viewer.layers["low_dose_gaussian"].data,
                                   denoise(low.data, method="gaussian", options={"sigma_px": 2.0}).image)
     assert widget.last_result.parameters["sigma_px"] == 2.0
-    widget.blend_spin.setValue(0.25)
-    _run(qtbot, widget, widget.denoise_button)
+    widget.denoise_tab.blend_spin.setValue(0.25)
+    _run(qtbot, widget, widget.denoise_tab.denoise_button)
     np.testing.assert_allclose(viewer.layers["low_dose_gaussian"].data,
                                denoise(low.data, method="gaussian", options={"sigma_px": 2.0}, blend=0.25).image)
 
@@ -147,56 +150,96 @@ def test_noise2self_draws_its_loss_and_lowers_the_noise(slices, qtbot):
     viewer, widget = slices
     low = viewer.layers["low_dose"]
     widget.tabs.setCurrentIndex(1)
-    widget.method_combo.setCurrentText("noise2self")
-    assert widget.stop_n2s_button.isVisibleTo(widget) and not widget.n2s_plot.isVisibleTo(widget)
-    widget.noise2self_options = dict(TINY_N2S)
-    widget.n2s_iter_spin.setValue(60)
-    _run(qtbot, widget, widget.denoise_button, timeout=300)
-    assert widget.n2s_plot.isVisibleTo(widget)  # the curve shows once a run has started
+    widget.denoise_tab.method_combo.setCurrentText("noise2self")
+    assert widget.denoise_tab.stop_n2s_button.isVisibleTo(widget) and not widget.denoise_tab.n2s_plot.isVisibleTo(widget)
+    widget.denoise_tab.noise2self_options = dict(TINY_N2S)
+    widget.denoise_tab.n2s_iter_spin.setValue(60)
+    _run(qtbot, widget, widget.denoise_tab.denoise_button, timeout=300)
+    assert widget.denoise_tab.n2s_plot.isVisibleTo(widget)  # the curve shows once a run has started
     out = viewer.layers["low_dose_noise2self"]
     _same_grid(out, low)
-    xs, ys = widget.n2s_plot.series["masked RMSE"]
+    xs, ys = widget.denoise_tab.n2s_plot.series["masked RMSE"]
     assert xs == list(range(1, 61)) and np.isfinite(ys).all()
     assert np.mean(ys[-10:]) < np.mean(ys[:5])  # the curve falls
     roi = np.zeros(low.data.shape, bool)
     roi[LIVER] = True
-    assert noise_sd(out.data, roi) < 0.8 * noise_sd(low.data, roi), widget.status.text()
+    assert noise_sd(out.data, roi) < 0.8 * noise_sd(low.data, roi), widget.jobs.status.text()
     assert widget.last_result.parameters["stop_reason"] == "iterations"
 
 
 def test_stop_keeps_what_noise2self_learned_and_cancel_adds_nothing(slices, qtbot):
     viewer, widget = slices
-    widget.method_combo.setCurrentText("noise2self")
-    widget.noise2self_options = dict(TINY_N2S)
-    widget.n2s_iter_spin.setValue(5000)  # a point every 25 steps
-    qtbot.mouseClick(widget.denoise_button, Qt.LeftButton)
-    qtbot.waitUntil(lambda: len(widget.n2s_plot.series.get("masked RMSE", ([], []))[0]) >= 1, timeout=120_000)
-    assert widget.stop_n2s_button.isEnabled()
-    qtbot.mouseClick(widget.stop_n2s_button, Qt.LeftButton)
+    widget.denoise_tab.method_combo.setCurrentText("noise2self")
+    widget.denoise_tab.noise2self_options = dict(TINY_N2S)
+    widget.denoise_tab.n2s_iter_spin.setValue(5000)  # a point every 25 steps
+    qtbot.mouseClick(widget.denoise_tab.denoise_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: len(widget.denoise_tab.n2s_plot.series.get("masked RMSE", ([], []))[0]) >= 1, timeout=120_000)
+    assert widget.denoise_tab.stop_n2s_button.isEnabled()
+    qtbot.mouseClick(widget.denoise_tab.stop_n2s_button, Qt.LeftButton)
     assert widget.wait_idle(120)
     p = widget.last_result.parameters
     assert p["stop_reason"] == "stopped" and 25 <= p["iterations_run"] < 5000
-    assert "low_dose_noise2self" in viewer.layers and "stopped after" in widget.status.text()
+    assert "low_dose_noise2self" in viewer.layers and "stopped after" in widget.jobs.status.text()
     assert np.isfinite(viewer.layers["low_dose_noise2self"].data).all()
     # Cancel instead: nothing is added, and the widget says so
     viewer.layers.remove("low_dose_noise2self")
     n = len(viewer.layers)
-    qtbot.mouseClick(widget.denoise_button, Qt.LeftButton)
-    qtbot.waitUntil(lambda: len(widget.n2s_plot.series.get("masked RMSE", ([], []))[0]) >= 1, timeout=120_000)
-    qtbot.mouseClick(widget.cancel_button, Qt.LeftButton)
+    qtbot.mouseClick(widget.denoise_tab.denoise_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: len(widget.denoise_tab.n2s_plot.series.get("masked RMSE", ([], []))[0]) >= 1, timeout=120_000)
+    qtbot.mouseClick(widget.jobs.cancel_button, Qt.LeftButton)
     assert widget.wait_idle(120)
-    assert len(viewer.layers) == n and "nothing was added" in widget.status.text()
+    assert len(viewer.layers) == n and "nothing was added" in widget.jobs.status.text()
+
+
+def test_cpu_threads_reach_the_network_methods_and_are_restored(slices, qtbot, monkeypatch):
+    import torch
+
+    import napari_medai.core.tasks.ldct as ldct
+
+    viewer, widget = slices
+    seen = []  # torch threads inside the core call (the worker thread)
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real(*args, **kwargs)
+
+    real = ldct.denoise
+    monkeypatch.setattr(ldct, "denoise", spy)
+    assert widget.denoise_tab.threads_spin.value() == 0 and widget.denoise_tab.threads_spin.text() == "default"
+    widget.denoise_tab.method_combo.setCurrentText("noise2self")
+    widget.denoise_tab.noise2self_options = dict(TINY_N2S)
+    widget.denoise_tab.n2s_iter_spin.setValue(3)
+    widget.denoise_tab.threads_spin.setValue(2)  # the autouse fixture set 1
+    _run(qtbot, widget, widget.denoise_tab.denoise_button, timeout=300)
+    assert "low_dose_noise2self" in viewer.layers, widget.jobs.status.text()
+    widget.denoise_tab.method_combo.setCurrentText("gaussian")  # a classical filter: torch's setting untouched
+    assert not widget.denoise_tab.threads_spin.isEnabled()
+    _run(qtbot, widget, widget.denoise_tab.denoise_button)
+    assert seen == [2, 1], seen  # set for the network, restored after it
+    # the Train tab's own setting reaches train_ldct
+    from napari_medai.core.models.errors import Cancelled
+
+    def fake_train(pairs, **kwargs):
+        seen.append(torch.get_num_threads())
+        raise Cancelled("the test stops here")
+
+    monkeypatch.setattr(ldct, "train_ldct", fake_train)
+    widget.train_tab.train_low_combo.setCurrentText(SIMULATE)
+    widget.train_tab.out_edit.setText("unused")
+    widget.train_tab.train_threads_spin.setValue(3)
+    _run(qtbot, widget, widget.train_tab.train_button)
+    assert seen[-1] == 3 and "the test stops here" in widget.jobs.status.text()
 
 
 @pytest.mark.skipif(not SHARED_WEIGHTS.is_file(), reason=f"shared RED-CNN weights not found at {SHARED_WEIGHTS}")
 def test_redcnn_with_the_shared_weights(slices, qtbot):
     viewer, widget = slices
     low = viewer.layers["low_dose"]
-    widget.method_combo.setCurrentText("redcnn")
-    widget.weights_edit.setText(str(SHARED_WEIGHTS))
-    assert widget.check_model()
-    assert "external weights" in widget.model_info.text()
-    _run(qtbot, widget, widget.denoise_button, timeout=300)
+    widget.denoise_tab.method_combo.setCurrentText("redcnn")
+    widget.denoise_tab.weights_edit.setText(str(SHARED_WEIGHTS))
+    assert widget.denoise_tab.check_model()
+    assert "external weights" in widget.denoise_tab.model_info.text()
+    _run(qtbot, widget, widget.denoise_tab.denoise_button, timeout=300)
     out = viewer.layers["low_dose_redcnn"]
     _same_grid(out, low)
     expected = denoise(low.data, method="redcnn", weights=SHARED_WEIGHTS, device="cpu").image
@@ -210,45 +253,45 @@ def test_train_on_a_pair_then_denoise_with_it(make_napari_viewer, qtbot, tmp_pat
     _add(viewer, "full_dose")  # 2 slices: one pair per slice, one held out for validation
     low = _add(viewer, "low_dose")
     widget = LdctWidget(viewer)
-    assert widget.train_full_combo.currentText() == "full_dose" and widget.train_low_combo.currentText() == "low_dose"
-    for spin, v in ((widget.epochs_spin, 2), (widget.steps_spin, 4), (widget.patch_spin, 32),
-                    (widget.filters_spin, 4), (widget.batch_spin, 2)):
+    assert widget.train_tab.train_full_combo.currentText() == "full_dose" and widget.train_tab.train_low_combo.currentText() == "low_dose"
+    for spin, v in ((widget.train_tab.epochs_spin, 2), (widget.train_tab.steps_spin, 4), (widget.train_tab.patch_spin, 32),
+                    (widget.train_tab.filters_spin, 4), (widget.train_tab.batch_spin, 2)):
         spin.setValue(v)
-    widget.val_spin.setValue(0.5)
-    widget.train_device_combo.setCurrentText("cpu")
-    widget.out_edit.setText(str(tmp_path / "model"))
-    _run(qtbot, widget, widget.train_button, timeout=300)
+    widget.train_tab.val_spin.setValue(0.5)
+    widget.train_tab.train_device_combo.setCurrentText("cpu")
+    widget.train_tab.out_edit.setText(str(tmp_path / "model"))
+    _run(qtbot, widget, widget.train_tab.train_button, timeout=300)
     res = widget.last_result
-    assert (tmp_path / "model" / "model.json").is_file(), widget.status.text()
-    assert res.epochs_run == 2 and res.monitor == "val_psnr" and "best epoch" in widget.status.text()
-    assert len(widget.train_plot.series["train RMSE"][0]) >= 2 and len(widget.train_plot.series["val. PSNR"][0]) == 2
-    assert widget.folder_edit.text() == str(tmp_path / "model")
-    widget.method_combo.setCurrentText("trained")
-    assert widget.check_model() and "trained on" in widget.model_info.text()
-    _run(qtbot, widget, widget.denoise_button)
+    assert (tmp_path / "model" / "model.json").is_file(), widget.jobs.status.text()
+    assert res.epochs_run == 2 and res.monitor == "val_psnr" and "best epoch" in widget.jobs.status.text()
+    assert len(widget.train_tab.train_plot.series["train RMSE"][0]) >= 2 and len(widget.train_tab.train_plot.series["val. PSNR"][0]) == 2
+    assert widget.denoise_tab.folder_edit.text() == str(tmp_path / "model")
+    widget.denoise_tab.method_combo.setCurrentText("trained")
+    assert widget.denoise_tab.check_model() and "trained on" in widget.denoise_tab.model_info.text()
+    _run(qtbot, widget, widget.denoise_tab.denoise_button)
     out = viewer.layers["low_dose_trained"]
     _same_grid(out, low)
     np.testing.assert_allclose(out.data, denoise(low.data, method="trained", weights=tmp_path / "model",
                                                  device="cpu").image, atol=1e-4)
     # the same folder again: refused with the reason, nothing added
-    widget.train_low_combo.setCurrentText(SIMULATE)
+    widget.train_tab.train_low_combo.setCurrentText(SIMULATE)
     n = len(viewer.layers)
-    _run(qtbot, widget, widget.train_button)
-    assert "other settings" in widget.status.text() and len(viewer.layers) == n
+    _run(qtbot, widget, widget.train_tab.train_button)
+    assert "other settings" in widget.jobs.status.text() and len(viewer.layers) == n
 
 
 def test_stopping_training_before_an_epoch_says_nothing_was_saved(slices, qtbot, tmp_path):
     viewer, widget = slices
-    widget.train_low_combo.setCurrentText(SIMULATE)
-    for spin, v in ((widget.epochs_spin, 1), (widget.steps_spin, 100000), (widget.patch_spin, 32),
-                    (widget.filters_spin, 4), (widget.batch_spin, 2)):
+    widget.train_tab.train_low_combo.setCurrentText(SIMULATE)
+    for spin, v in ((widget.train_tab.epochs_spin, 1), (widget.train_tab.steps_spin, 100000), (widget.train_tab.patch_spin, 32),
+                    (widget.train_tab.filters_spin, 4), (widget.train_tab.batch_spin, 2)):
         spin.setValue(v)
-    widget.out_edit.setText(str(tmp_path / "m"))
-    qtbot.mouseClick(widget.train_button, Qt.LeftButton)
-    qtbot.waitUntil(lambda: len(widget.train_plot.series.get("train RMSE", ([], []))[0]) >= 1, timeout=120_000)
-    qtbot.mouseClick(widget.stop_train_button, Qt.LeftButton)
+    widget.train_tab.out_edit.setText(str(tmp_path / "m"))
+    qtbot.mouseClick(widget.train_tab.train_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: len(widget.train_tab.train_plot.series.get("train RMSE", ([], []))[0]) >= 1, timeout=120_000)
+    qtbot.mouseClick(widget.train_tab.stop_train_button, Qt.LeftButton)
     assert widget.wait_idle(60)
-    assert "nothing was saved" in widget.status.text()
+    assert "nothing was saved" in widget.jobs.status.text()
     assert not (tmp_path / "m" / "model.pt").exists()
 
 
@@ -264,17 +307,17 @@ def _roi_layer(viewer, low, rows=(26, 35), cols=(14, 24)):
 def test_measure_table_equals_the_core(slices, qtbot):
     viewer, widget = slices
     full, low = viewer.layers["full_dose"], viewer.layers["low_dose"]
-    widget.method_combo.setCurrentText("gaussian")
-    _run(qtbot, widget, widget.denoise_button)
+    widget.denoise_tab.method_combo.setCurrentText("gaussian")
+    _run(qtbot, widget, widget.denoise_tab.denoise_button)
     roi = _roi_layer(viewer, low)
-    assert widget.ref_combo.currentText() == "full_dose" and widget.roi_combo.currentText() == "roi"
+    assert widget.measure_tab.ref_combo.currentText() == "full_dose" and widget.measure_tab.roi_combo.currentText() == "roi"
     mask = np.zeros(low.data.shape, bool)
     mask[LIVER] = True
     np.testing.assert_array_equal(shapes_to_mask(roi, low)[0], mask)
-    _run(qtbot, widget, widget.measure_button)
-    names = [r["name"] for r in widget.rows]
+    _run(qtbot, widget, widget.measure_tab.measure_button)
+    names = [r["name"] for r in widget.measure_tab.rows]
     assert names == ["full_dose", "low_dose", "low_dose_gaussian"]
-    for i, r in enumerate(widget.rows):
+    for i, r in enumerate(widget.measure_tab.rows):
         data = viewer.layers[r["name"]].data
         assert r["noise_sd"] == noise_sd(data, mask)
         if r["name"] == "full_dose":
@@ -284,31 +327,31 @@ def test_measure_table_equals_the_core(slices, qtbot):
         assert (r["psnr"], r["ssim"], r["rmse"]) == (q["psnr"], q["ssim"], q["rmse"])
         assert _cells(widget, i) == [r["name"], f"{q['psnr']:.2f}", f"{q['ssim']:.3f}", f"{q['rmse']:.1f}",
                                      f"{r['noise_sd']:.1f}"]
-    rows = {r["name"]: r for r in widget.rows}
+    rows = {r["name"]: r for r in widget.measure_tab.rows}
     assert rows["low_dose_gaussian"]["noise_sd"] < rows["low_dose"]["noise_sd"]
     # another window changes the scores the same way the core does
-    widget.win_lo.setValue(-1000.0)
-    widget.win_hi.setValue(1000.0)
-    _run(qtbot, widget, widget.measure_button)
-    assert widget.rows[1]["psnr"] == image_quality(low.data, full.data, window=(-1000.0, 1000.0))["psnr"]
+    widget.measure_tab.win_lo.setValue(-1000.0)
+    widget.measure_tab.win_hi.setValue(1000.0)
+    _run(qtbot, widget, widget.measure_tab.measure_button)
+    assert widget.measure_tab.rows[1]["psnr"] == image_quality(low.data, full.data, window=(-1000.0, 1000.0))["psnr"]
 
 
 def test_without_reference_only_noise_sd(slices, qtbot):
     viewer, widget = slices
     _roi_layer(viewer, viewer.layers["low_dose"])
-    widget.ref_combo.setCurrentText("none")
-    _run(qtbot, widget, widget.measure_button)
-    for i, r in enumerate(widget.rows):
+    widget.measure_tab.ref_combo.setCurrentText("none")
+    _run(qtbot, widget, widget.measure_tab.measure_button)
+    for i, r in enumerate(widget.measure_tab.rows):
         assert r["psnr"] is None and r["ssim"] is None and r["rmse"] is None and r["noise_sd"] > 0
         assert _cells(widget, i)[1:4] == ["–", "–", "–"]
-    assert "no reference" in widget.status.text()
+    assert "no reference" in widget.jobs.status.text()
 
 
 def test_difference_layer_is_image_minus_reference(slices, qtbot):
     viewer, widget = slices
-    _run(qtbot, widget, widget.measure_button)
-    widget.table.selectRow([r["name"] for r in widget.rows].index("low_dose"))
-    assert widget.add_difference()
+    _run(qtbot, widget, widget.measure_tab.measure_button)
+    widget.measure_tab.table.selectRow([r["name"] for r in widget.measure_tab.rows].index("low_dose"))
+    assert widget.measure_tab.add_difference()
     diff = viewer.layers["low_dose - full_dose"]
     _same_grid(diff, viewer.layers["low_dose"])
     np.testing.assert_array_equal(diff.data, viewer.layers["low_dose"].data - viewer.layers["full_dose"].data)
@@ -331,11 +374,11 @@ def test_roi_on_a_stack_marks_the_slice_each_shape_lies_in(make_napari_viewer, q
     mask2, _ = shapes_to_mask(flat, low, tuple(viewer.dims.point))
     assert mask2[1].sum() == 400 and not mask2[0].any()
     widget = LdctWidget(viewer)  # the widget's noise SD uses the same mask
-    widget.ref_combo.setCurrentText("none")
-    widget.roi_combo.setCurrentText(flat.name)
-    _run(qtbot, widget, widget.measure_button)
-    assert widget.rows[0]["name"] == "low_dose" and widget.rows[0]["noise_sd"] == noise_sd(low.data, mask2)
-    assert widget.rows[0]["noise_sd"] == noise_sd(low.data[1], mask2[1])
+    widget.measure_tab.ref_combo.setCurrentText("none")
+    widget.measure_tab.roi_combo.setCurrentText(flat.name)
+    _run(qtbot, widget, widget.measure_tab.measure_button)
+    assert widget.measure_tab.rows[0]["name"] == "low_dose" and widget.measure_tab.rows[0]["noise_sd"] == noise_sd(low.data, mask2)
+    assert widget.measure_tab.rows[0]["noise_sd"] == noise_sd(low.data[1], mask2[1])
 
 
 # ------------------------------------------------------------------------------------------- refusals
@@ -346,35 +389,35 @@ def test_bad_input_gives_a_message_and_adds_no_layer(slices, qtbot, tmp_path):
     def refused(button, *words):
         n = len(viewer.layers)
         _run(qtbot, widget, button)
-        text = widget.status.text()
+        text = widget.jobs.status.text()
         assert len(viewer.layers) == n, text
-        assert widget.status.styleSheet() == red and all(w in text for w in words), text
+        assert widget.jobs.status.styleSheet() == red and all(w in text for w in words), text
 
     # a reference of another shape
     small = _add(viewer, "full_dose", slice_index=0, data=np.zeros((48, 48), np.float32))
     small.name = "small_ref"
-    widget.ref_combo.setCurrentText("small_ref")
-    refused(widget.measure_button, "shape (64, 64)", "(48, 48)", "same grid")
-    assert "error" in _cells(widget, [r["name"] for r in widget.rows].index("low_dose"))[1]
+    widget.measure_tab.ref_combo.setCurrentText("small_ref")
+    refused(widget.measure_tab.measure_button, "shape (64, 64)", "(48, 48)", "same grid")
+    assert "error" in _cells(widget, [r["name"] for r in widget.measure_tab.rows].index("low_dose"))[1]
     n = len(viewer.layers)
-    assert not widget.add_difference() and len(viewer.layers) == n and "shape" in widget.status.text()
+    assert not widget.measure_tab.add_difference() and len(viewer.layers) == n and "shape" in widget.jobs.status.text()
     # redcnn without weights, with a bogus file, and with weights of another network
-    widget.method_combo.setCurrentText("redcnn")
-    refused(widget.denoise_button, "needs weights")
+    widget.denoise_tab.method_combo.setCurrentText("redcnn")
+    refused(widget.denoise_tab.denoise_button, "needs weights")
     bogus = tmp_path / "bogus.pt"
     bogus.write_bytes(b"not a torch file")
-    widget.weights_edit.setText(str(bogus))
-    refused(widget.denoise_button, "bogus.pt")
+    widget.denoise_tab.weights_edit.setText(str(bogus))
+    refused(widget.denoise_tab.denoise_button, "bogus.pt")
     import torch
 
     other = tmp_path / "other.pt"
     torch.save({"layer.weight": torch.zeros(3)}, other)
-    widget.weights_edit.setText(str(other))
-    refused(widget.denoise_button, "other.pt", "shared RED-CNN")
+    widget.denoise_tab.weights_edit.setText(str(other))
+    refused(widget.denoise_tab.denoise_button, "other.pt", "shared RED-CNN")
     # a model folder that does not exist; an untrained one says so before and after running
-    widget.method_combo.setCurrentText("trained")
-    widget.folder_edit.setText(str(tmp_path / "absent"))
-    refused(widget.denoise_button, "no such file")
+    widget.denoise_tab.method_combo.setCurrentText("trained")
+    widget.denoise_tab.folder_edit.setText(str(tmp_path / "absent"))
+    refused(widget.denoise_tab.denoise_button, "no such file")
     from napari_medai.core.models.contract import NetworkSpec
     from napari_medai.core.models.loading import save_model_folder
     from napari_medai.core.models.redcnn import build_redcnn
@@ -382,29 +425,29 @@ def test_bad_input_gives_a_message_and_adds_no_layer(slices, qtbot, tmp_path):
 
     folder = save_model_folder(tmp_path / "untrained", build_redcnn("standard", filters=2),
                                DenoiserContract(name="u", network=NetworkSpec("REDCNN", {"filters": 2})))
-    widget.folder_edit.setText(str(folder))
-    widget.check_model()
-    assert "NOT TRAINED" in widget.model_info.text() and widget.model_info.styleSheet() == red
-    _run(qtbot, widget, widget.denoise_button)
-    assert "low_dose_trained" in viewer.layers and "NOT TRAINED" in widget.notes.text()
+    widget.denoise_tab.folder_edit.setText(str(folder))
+    widget.denoise_tab.check_model()
+    assert "NOT TRAINED" in widget.denoise_tab.model_info.text() and widget.denoise_tab.model_info.styleSheet() == red
+    _run(qtbot, widget, widget.denoise_tab.denoise_button)
+    assert "low_dose_trained" in viewer.layers and "NOT TRAINED" in widget.denoise_tab.notes.text()
     # layers that are not a 2-D / 3-D CT
     viewer.add_image(np.zeros((2, 2, 16, 16), np.float32), name="four_d")
-    widget.input_combo.setCurrentText("four_d")
-    widget.method_combo.setCurrentText("gaussian")
-    refused(widget.denoise_button, "4 dimensions", "2-D slice or a 3-D stack")
-    widget.sim_combo.setCurrentText("four_d")
-    refused(widget.simulate_button, "4 dimensions")
+    widget.denoise_tab.input_combo.setCurrentText("four_d")
+    widget.denoise_tab.method_combo.setCurrentText("gaussian")
+    refused(widget.denoise_tab.denoise_button, "4 dimensions", "2-D slice or a 3-D stack")
+    widget.simulate_tab.sim_combo.setCurrentText("four_d")
+    refused(widget.simulate_tab.simulate_button, "4 dimensions")
     # training without a model folder
-    widget.out_edit.setText("")
-    refused(widget.train_button, "model folder")
+    widget.train_tab.out_edit.setText("")
+    refused(widget.train_tab.train_button, "model folder")
 
 
 def test_an_empty_viewer_says_what_to_open(make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
     widget = LdctWidget(viewer)
-    for button in (widget.simulate_button, widget.denoise_button, widget.train_button):
+    for button in (widget.simulate_tab.simulate_button, widget.denoise_tab.denoise_button, widget.train_tab.train_button):
         _run(qtbot, widget, button)
-        assert "pick the" in widget.status.text() and "Open Sample" in widget.status.text()
-    _run(qtbot, widget, widget.measure_button)
-    assert "tick at least one image layer" in widget.status.text()
+        assert "pick the" in widget.jobs.status.text() and "Open Sample" in widget.jobs.status.text()
+    _run(qtbot, widget, widget.measure_tab.measure_button)
+    assert "tick at least one image layer" in widget.jobs.status.text()
     assert len(viewer.layers) == 0

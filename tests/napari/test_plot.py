@@ -1,6 +1,8 @@
 """The live plot the training widgets share."""
 
-from napari_medai._napari._plot import LivePlot
+import pytest
+
+from napari_medai._napari._plot import ABOVE, LivePlot
 
 
 def test_plot(qtbot):
@@ -15,3 +17,62 @@ def test_plot(qtbot):
     qtbot.wait(300)
     p.clear()
     assert not p.series
+
+
+def test_the_right_axis_continues_the_colour_cycle(qtbot):
+    from matplotlib import rcParams
+    from matplotlib.colors import to_hex
+
+    cycle = [to_hex(c) for c in rcParams["axes.prop_cycle"].by_key()["color"]]
+    p = LivePlot(ylabel="RMSE", y2label="PSNR")
+    qtbot.addWidget(p)
+    p.add_point("train", 1, 3.0)
+    p.add_point("val", 1, 30.0, right=True)  # a twin axis alone would restart its cycle: blue again
+    assert [p.colour_of("train"), p.colour_of("val")] == cycle[:2]
+    assert p.ax2.get_lines()[0].get_linestyle() == "--"
+    p.clear()  # a new run starts the cycle again
+    p.add_point("val", 1, 30.0, right=True)
+    assert p.colour_of("val") == cycle[0]
+
+
+def test_a_given_colour_is_kept_and_skipped_by_the_cycle(qtbot):
+    from matplotlib import rcParams
+    from matplotlib.colors import to_hex
+
+    cycle = [to_hex(c) for c in rcParams["axes.prop_cycle"].by_key()["color"]]
+    p = LivePlot(y2label="Dice")
+    qtbot.addWidget(p)
+    p.add_point("loss", 0, 1.0, color="#9aa7b8")
+    p.add_point("Dice", 0, 0.5, right=True, color=cycle[0])
+    p.add_point("other", 0, 0.7, right=True)  # the first free colour of the cycle
+    assert (p.colour_of("loss"), p.colour_of("Dice"), p.colour_of("other")) == ("#9aa7b8", cycle[0], cycle[1])
+
+
+@pytest.mark.parametrize("loc", ["upper right", "lower left"])
+def test_legend_inside_the_axes_lists_both_axes(qtbot, loc):
+    p = LivePlot(y2label="Dice", legend_loc=loc)
+    qtbot.addWidget(p)
+    p.add_point("loss", 0, 1.0)
+    p.add_point("Dice", 0, 0.5, right=True)
+    legend = p.ax2.get_legend()  # on the top axes: no right-hand curve covers it
+    assert legend is p.legend and not p.figure.legends
+    assert [t.get_text() for t in legend.get_texts()] == ["loss", "Dice"]
+    assert legend._loc == legend.codes[loc]
+
+
+def test_legend_above_the_axes_and_none(qtbot):
+    p = LivePlot(y2label="Dice", legend_loc=ABOVE)
+    qtbot.addWidget(p)
+    for name in ("loss", "WT", "TC", "ET"):
+        p.add_point(name, 0, 0.5, right=name != "loss")
+    assert p.figure.legends == [p.legend] and p.ax.get_legend() is None and p.ax2.get_legend() is None
+    assert [t.get_text() for t in p.legend.get_texts()] == ["loss", "WT", "TC", "ET"]
+    assert p.legend._ncols == 3
+    p.figure.canvas.draw()  # the legend sits above the axes, outside them
+    assert p.legend.get_window_extent().y0 >= p.ax.get_window_extent().y1 - 1
+    p.clear()
+    assert p.legend is None and not p.figure.legends
+    q = LivePlot(legend_loc=None)
+    qtbot.addWidget(q)
+    q.add_point("loss", 0, 1.0)
+    assert q.legend is None and q.ax.get_legend() is None and not q.figure.legends

@@ -3,7 +3,9 @@
 One matplotlib figure embedded in Qt. Series are added point by point from the GUI thread
 (worker threads send their numbers through a queued Qt signal first); the canvas redraws at most
 every ``min_redraw_s`` so a fast training loop cannot flood the event loop. A series can live on
-the right-hand axis (e.g. Dice in [0, 1] beside a loss).
+the right-hand axis (e.g. Dice in [0, 1] beside a loss), drawn dashed. Both axes draw their colours
+from one cycle, so a right-hand series never repeats the colour of a left-hand one; a series can
+also be given its own colour.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from typing import Any
 
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QSizePolicy, QVBoxLayout, QWidget
+
+#: ``legend_loc`` that puts the legend above the axes (in the figure's margin, covering no curve).
+ABOVE = "above"
 
 
 class LivePlot(QWidget):
@@ -26,12 +31,19 @@ class LivePlot(QWidget):
         Label of the right-hand axis; series added with ``right=True`` go there.
     logy
         Log scale on the left axis (losses spanning decades).
+    legend_loc
+        Where the legend goes: a matplotlib location inside the axes (``"upper right"``,
+        ``"best"``, ...), ``"above"`` for a row above the axes that hides no curve, or ``None``
+        for no legend.
+    legend_ncol
+        Columns of the legend; ``None``: one column inside the axes, up to 3 above them.
     min_redraw_s
         Minimum time between two redraws.
     """
 
     def __init__(self, *, xlabel: str = "step", ylabel: str = "loss", y2label: str | None = None,
-                 logy: bool = False, min_redraw_s: float = 0.2, parent: QWidget | None = None) -> None:
+                 logy: bool = False, legend_loc: str | None = "upper right", legend_ncol: int | None = None,
+                 min_redraw_s: float = 0.2, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
         from matplotlib.figure import Figure
@@ -51,6 +63,9 @@ class LivePlot(QWidget):
             self.ax2 = self.ax.twinx()
             self.ax2.set_ylabel(y2label)
         self._xlabel, self._ylabel, self._y2label, self._logy = xlabel, ylabel, y2label, logy
+        self.legend_loc = legend_loc
+        self.legend_ncol = legend_ncol
+        self.legend: Any = None  # the matplotlib Legend drawn now (on the axes or the figure), if any
         self.min_redraw_s = float(min_redraw_s)
         self.series: dict[str, tuple[list[float], list[float]]] = {}
         self._lines: dict[str, Any] = {}
@@ -60,8 +75,13 @@ class LivePlot(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.canvas)
 
-    def add_point(self, name: str, x: float, y: float | None, *, right: bool = False) -> None:
-        """Append ``(x, y)`` to series ``name`` (created on first use); ``None`` / NaN y is skipped."""
+    def add_point(self, name: str, x: float, y: float | None, *, right: bool = False,
+                  color: str | None = None) -> None:
+        """Append ``(x, y)`` to series ``name`` (created on first use); ``None`` / NaN y is skipped.
+
+        ``right`` and ``color`` (any matplotlib colour) take effect when the series is created;
+        without ``color`` the series takes the next colour of the cycle that no line shows yet.
+        """
         if y is None or y != y:  # NaN
             return
         xs, ys = self.series.setdefault(name, ([], []))
@@ -71,32 +91,61 @@ class LivePlot(QWidget):
         if line is None:
             ax = self.ax2 if (right and self.ax2 is not None) else self.ax
             style = "--" if ax is self.ax2 else "-"
-            (line,) = ax.plot(xs, ys, style, marker="." if len(self._lines) else None, label=name)
+            (line,) = ax.plot(xs, ys, style, color=color or self._next_colour(),
+                              marker="." if len(self._lines) else None, label=name)
             self._lines[name] = line
-            self._legend()
+            self._draw_legend()
         else:
             line.set_data(xs, ys)
         self.redraw()
 
+    def colour_of(self, name: str) -> str:
+        """The colour of series ``name`` as ``#rrggbb``."""
+        from matplotlib.colors import to_hex
+
+        return to_hex(self._lines[name].get_color())
+
     def clear(self) -> None:
-        """Remove every series (a new run starts)."""
+        """Remove every series (a new run starts; the colour cycle starts again)."""
         for line in self._lines.values():
             line.remove()
         self._lines.clear()
         self.series.clear()
-        for ax in (self.ax, self.ax2):
-            if ax is not None and ax.get_legend() is not None:
-                ax.get_legend().remove()
+        self._remove_legend()
         self.redraw(force=True)
+
+    def _next_colour(self) -> str:
+        """The first colour of the axes' cycle not shown by a line yet (both axes share it)."""
+        from matplotlib import rcParams
+        from matplotlib.colors import to_hex
+
+        cycle = [to_hex(c) for c in rcParams["axes.prop_cycle"].by_key().get("color", ["#1f77b4"])]
+        used = {to_hex(line.get_color()) for line in self._lines.values()}
+        free = [c for c in cycle if c not in used]
+        return free[0] if free else cycle[len(self._lines) % len(cycle)]
+
+    def _remove_legend(self) -> None:
+        if self.legend is not None:
+            self.legend.remove()
+            self.legend = None
+
+    def _draw_legend(self) -> None:
+        self._remove_legend()
+        handles = list(self._lines.values())
+        if not handles or self.legend_loc is None:
+            return
+        labels = [h.get_label() for h in handles]
+        if self.legend_loc == ABOVE:
+            ncol = self.legend_ncol or min(len(handles), 3)
+            self.legend = self.figure.legend(handles, labels, loc="outside upper center", ncol=ncol, fontsize=7,
+                                             frameon=False)
+        else:  # on the top axes, so no right-hand curve is drawn over it
+            top = self.ax2 if self.ax2 is not None else self.ax
+            self.legend = top.legend(handles, labels, loc=self.legend_loc, ncol=self.legend_ncol or 1, fontsize=7)
 
     def _flush(self) -> None:
         self._pending = False
         self.redraw(force=True)
-
-    def _legend(self) -> None:
-        handles = list(self._lines.values())
-        if handles:
-            self.ax.legend(handles, [h.get_label() for h in handles], loc="upper right", fontsize=7)
 
     def redraw(self, *, force: bool = False) -> None:
         """Rescale the axes and repaint, at most every ``min_redraw_s`` unless ``force``."""

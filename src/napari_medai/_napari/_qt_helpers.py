@@ -1,4 +1,4 @@
-"""Small helpers the dock widgets share: waiting for background work, moving the viewer."""
+"""Small helpers the dock widgets share: a vertical scroll area, waiting for background work, moving the viewer."""
 
 from __future__ import annotations
 
@@ -7,6 +7,50 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+from qtpy.QtCore import Qt
+from qtpy.QtWidgets import QFrame, QScrollArea, QVBoxLayout, QWidget
+
+
+class VerticalScrollArea(QScrollArea):
+    """Scrolls vertically only and is always as wide as its content needs (nothing is clipped).
+
+    Frameless, resizing its content to its width, no horizontal scroll bar.
+    """
+
+    def __init__(self, content: QWidget | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        if content is not None:
+            self.setWidget(content)
+
+    def _width(self) -> int:
+        inner = self.widget()
+        w = inner.minimumSizeHint().width() if inner is not None else 0
+        return w + self.verticalScrollBar().sizeHint().width() + 2 * self.frameWidth()
+
+    def minimumSizeHint(self) -> Any:
+        hint = super().minimumSizeHint()
+        hint.setWidth(max(hint.width(), self._width()))
+        return hint
+
+    def sizeHint(self) -> Any:
+        hint = super().sizeHint()
+        hint.setWidth(max(hint.width(), self._width()))
+        return hint
+
+
+def scroll_vertically(owner: QWidget, content: QWidget) -> VerticalScrollArea:
+    """Make ``content`` the whole of ``owner`` (a dock widget), inside a :class:`VerticalScrollArea`.
+
+    A short dock then scrolls instead of squeezing tables and plots. ``owner`` must have no layout yet.
+    """
+    scroll = VerticalScrollArea(content)
+    outer = QVBoxLayout(owner)
+    outer.setContentsMargins(0, 0, 0, 0)
+    outer.addWidget(scroll)
+    return scroll
 
 
 def process_events_until(done: Callable[[], bool], timeout_s: float) -> bool:

@@ -36,7 +36,6 @@ from qtpy.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
-    QFrame,
     QGridLayout,
     QHBoxLayout,
     QHeaderView,
@@ -44,7 +43,6 @@ from qtpy.QtWidgets import (
     QLineEdit,
     QPushButton,
     QRadioButton,
-    QScrollArea,
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
@@ -54,7 +52,7 @@ from qtpy.QtWidgets import (
 
 from ..core.errors import MedaiError, MedaiWarning
 from ..core.tasks import cac
-from ._qt_helpers import centre_on, process_events_until
+from ._qt_helpers import centre_on, process_events_until, scroll_vertically
 from .layers import META_KEY, geometry_meta, label_colormap, layer_to_volume
 
 if TYPE_CHECKING:
@@ -122,25 +120,6 @@ def _grid_kwargs(layer: Any) -> dict[str, Any]:
         "shear": np.asarray(layer.shear),
         "affine": np.asarray(layer.affine.affine_matrix),
     }
-
-
-class _VerticalScrollArea(QScrollArea):
-    """Scrolls vertically only and is always as wide as its content needs (nothing is clipped)."""
-
-    def _width(self) -> int:
-        inner = self.widget()
-        w = inner.minimumSizeHint().width() if inner is not None else 0
-        return w + self.verticalScrollBar().sizeHint().width() + 2 * self.frameWidth()
-
-    def minimumSizeHint(self) -> Any:
-        hint = super().minimumSizeHint()
-        hint.setWidth(max(hint.width(), self._width()))
-        return hint
-
-    def sizeHint(self) -> Any:
-        hint = super().sizeHint()
-        hint.setWidth(max(hint.width(), self._width()))
-        return hint
 
 
 class CACWidget(QWidget):
@@ -272,14 +251,7 @@ class CACWidget(QWidget):
         exports.addWidget(self.load_button, 1, 1)
         # Everything sits in a scroll area, so a short dock scrolls instead of squeezing the tables.
         content = QWidget()
-        scroll = _VerticalScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        scroll.setWidget(content)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
+        scroll_vertically(self, content)
         layout = QVBoxLayout(content)
         layout.addLayout(form)
         layout.addWidget(self.ct_info)

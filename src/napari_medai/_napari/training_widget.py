@@ -21,7 +21,6 @@ from qtpy.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
-    QFrame,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -29,15 +28,14 @@ from qtpy.QtWidgets import (
     QListWidget,
     QProgressBar,
     QPushButton,
-    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from ..core.errors import InvalidInputError, MedaiError
-from ._plot import LivePlot
-from ._qt_helpers import process_events_until
+from ._plot import ABOVE, LivePlot
+from ._qt_helpers import process_events_until, scroll_vertically
 
 if TYPE_CHECKING:
     import napari
@@ -65,37 +63,6 @@ class _Bridge(QObject):
     progressed = Signal(float, str)
     stepped = Signal(int, int, int, float)
     epoch_done = Signal(object)
-
-
-class _VerticalScroll(QScrollArea):
-    """Scrolls vertically only and is as wide as its content needs (nothing is clipped)."""
-
-    def minimumSizeHint(self) -> Any:
-        hint = super().minimumSizeHint()
-        inner = self.widget()
-        if inner is not None:
-            hint.setWidth(inner.minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width() + 2)
-        return hint
-
-
-class _TrainingPlot(LivePlot):
-    """The shared live plot with its legend above the axes, so it hides neither loss nor Dice curves."""
-
-    _fig_legend: Any = None
-
-    def _legend(self) -> None:
-        if self._fig_legend is not None:
-            self._fig_legend.remove()
-            self._fig_legend = None
-        handles = list(self._lines.values())
-        if handles:
-            self._fig_legend = self.figure.legend(handles, [h.get_label() for h in handles], ncol=3, fontsize=7,
-                                                  loc="outside upper center", frameon=False)
-
-    def clear(self) -> None:
-        super().clear()
-        self._legend()
-        self.redraw(force=True)
 
 
 def _spin(lo: int, hi: int, value: int, *, step: int = 1, special: str | None = None) -> QSpinBox:
@@ -191,7 +158,8 @@ class BrainTumourTrainingWidget(QWidget):
         self.progress.setRange(0, 1000)
         self.status = QLabel("")
         self.status.setWordWrap(True)
-        self.plot = _TrainingPlot(xlabel="epoch", ylabel="loss", y2label="validation Dice")
+        # the legend above the axes hides neither loss nor Dice curves
+        self.plot = LivePlot(xlabel="epoch", ylabel="loss", y2label="validation Dice", legend_loc=ABOVE)
         self.plot.setMinimumHeight(220)
         self._style_plot()
         self.summary = QLabel("")
@@ -258,14 +226,7 @@ class BrainTumourTrainingWidget(QWidget):
         layout.addWidget(self.summary)
         layout.addWidget(self.use_button)
         layout.addWidget(self.plot, stretch=1)
-        scroll = _VerticalScroll()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        scroll.setWidget(content)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
+        scroll_vertically(self, content)
 
     # ------------------------------------------------------------------ data folder
     def _browse_data(self) -> None:
@@ -447,11 +408,7 @@ class BrainTumourTrainingWidget(QWidget):
             self._add(region, x, entry["val_dice"][region], right=True)
 
     def _add(self, name: str, x: float, y: float | None, *, right: bool = False) -> None:
-        if name not in self.plot.series and y is not None:
-            # a one-colour cycle makes the new line take this series' colour (the axes share no cycle)
-            ax = self.plot.ax2 if right and self.plot.ax2 is not None else self.plot.ax
-            ax.set_prop_cycle(color=[COLOURS.get(name, "#7f7f7f")])
-        self.plot.add_point(name, x, y, right=right)
+        self.plot.add_point(name, x, y, right=right, color=COLOURS.get(name, "#7f7f7f"))
 
     def _style_plot(self, *, clear: bool = False) -> None:
         from matplotlib.ticker import MaxNLocator

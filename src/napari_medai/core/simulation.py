@@ -18,6 +18,12 @@ two are then quantum/electronic noise only). :func:`simulate_low_dose_pair` retu
 forward projection. Outside the scanner's field of view (the circle inscribed in the padded square)
 the reconstruction is set to air (-1000 HU).
 
+A stack is simulated with one random generator seeded once, slice after slice, so the same seed
+gives the same stack whichever caller (CLI, widget, script) asks. Long stacks report
+``progress(fraction, message)`` before each slice and stop with
+:class:`~napari_medai.core.models.errors.Cancelled` when ``should_stop()`` returns True; the
+callbacks never change the result.
+
 Non-square slices are padded with air to a square before projection and cropped back afterwards.
 When a slice has attenuating material outside the inscribed circle, the projection uses the full
 diagonal (``circle=False``) so nothing is cut off.
@@ -26,6 +32,7 @@ diagonal (``circle=False``) so nothing is cut off.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from numbers import Integral, Real
 from typing import cast
 
@@ -33,6 +40,12 @@ import numpy as np
 from skimage.transform import iradon, radon
 
 from .errors import InvalidInputError
+from .models.errors import Cancelled  # plain exceptions: imports no torch
+
+#: ``progress(fraction in [0, 1], message)``, called before each slice and once at the end.
+ProgressFn = Callable[[float, str], None]
+#: ``should_stop() -> bool``, asked before each slice; True stops with :class:`Cancelled`.
+StopFn = Callable[[], bool]
 
 __all__ = ["simulate_low_dose", "reconstruct_noise_free", "simulate_low_dose_pair", "default_n_angles"]
 
@@ -66,6 +79,8 @@ def simulate_low_dose(
     n_angles: int | None = None,
     seed: int = 0,
     mu_water: float = MU_WATER_PER_MM,
+    progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
 ) -> np.ndarray:
     """Simulate a reduced-dose CT acquisition of an image in Hounsfield units.
 
@@ -85,9 +100,14 @@ def simulate_low_dose(
         Number of views over [0, 180) degrees; ``None`` uses :func:`default_n_angles` of the
         padded slice size.
     seed
-        Seed of the random generator; the same seed gives the same image.
+        Seed of the random generator; the same seed gives the same image (a stack draws its
+        slices' noise from this one generator, in slice order).
     mu_water
         Linear attenuation of water in 1/mm.
+    progress
+        Optional ``progress(fraction, message)``, called before each slice and at the end.
+    should_stop
+        Optional ``should_stop() -> bool``, asked before each slice.
 
     Returns
     -------
@@ -98,6 +118,8 @@ def simulate_low_dose(
     ------
     InvalidInputError
         When an argument is out of range or the image is not a finite 2-D/3-D array.
+    Cancelled
+        When ``should_stop()`` returned True (nothing is returned).
 
     Notes
     -----
@@ -114,6 +136,8 @@ def simulate_low_dose(
         seed=seed,
         mu_water=mu_water,
         want_reference=False,
+        progress=progress,
+        should_stop=should_stop,
     )
     return low
 
@@ -124,6 +148,8 @@ def reconstruct_noise_free(
     pixel_size_mm: float,
     n_angles: int | None = None,
     mu_water: float = MU_WATER_PER_MM,
+    progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
 ) -> np.ndarray:
     """Filtered back-projection of noise-free projections (the reference of :func:`simulate_low_dose`).
 
@@ -138,6 +164,8 @@ def reconstruct_noise_free(
         low-dose simulation.
     mu_water
         Linear attenuation of water in 1/mm.
+    progress, should_stop
+        As for :func:`simulate_low_dose`.
 
     Returns
     -------
@@ -146,9 +174,13 @@ def reconstruct_noise_free(
     """
     image, n_angles_checked, mu_w, px = _validate_common(image_hu, pixel_size_mm, n_angles, mu_water)
     out = np.empty(image.shape, dtype=np.float32)
-    for k in range(image.shape[0]):
+    n = image.shape[0]
+    for k in range(n):
+        _report(k, n, "reconstructing", progress, should_stop)
         proj = _Projection(image[k], px, n_angles_checked, mu_w)
         out[k] = proj.reconstruct(proj.sinogram)
+    if progress is not None:
+        progress(1.0, f"reconstructed {n} slice(s)")
     return out if np.ndim(image_hu) == 3 else out[0]
 
 
@@ -162,10 +194,12 @@ def simulate_low_dose_pair(
     n_angles: int | None = None,
     seed: int = 0,
     mu_water: float = MU_WATER_PER_MM,
+    progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Low-dose image and its noise-free reference from one forward projection.
 
-    Parameters are those of :func:`simulate_low_dose`.
+    Parameters are those of :func:`simulate_low_dose` (the same seed draws the same noise).
 
     Returns
     -------
@@ -184,6 +218,8 @@ def simulate_low_dose_pair(
         seed=seed,
         mu_water=mu_water,
         want_reference=True,
+        progress=progress,
+        should_stop=should_stop,
     )
     return low, cast(np.ndarray, ref)
 
@@ -200,6 +236,8 @@ def _simulate(
     seed: int,
     mu_water: float,
     want_reference: bool,
+    progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     image, n_ang, mu_w, px = _validate_common(image_hu, pixel_size_mm, n_angles, mu_water)
     d = _check_real(dose_fraction, "dose_fraction")
@@ -220,7 +258,9 @@ def _simulate(
 
     low = np.empty(image.shape, dtype=np.float32)
     ref = np.empty(image.shape, dtype=np.float32) if want_reference else None
-    for k in range(image.shape[0]):
+    n = image.shape[0]
+    for k in range(n):
+        _report(k, n, "simulating", progress, should_stop)
         proj = _Projection(image[k], px, n_ang, mu_w)
         counts = rng.poisson(blank * np.exp(-proj.sinogram)).astype(np.float64)
         if e_sd > 0:
@@ -231,6 +271,8 @@ def _simulate(
             low[k] = proj.reconstruct(noisy)
         else:
             low[k], ref[k] = proj.reconstruct_two(noisy, proj.sinogram)
+    if progress is not None:
+        progress(1.0, f"simulated {n} slice(s)")
     if np.ndim(image_hu) == 2:
         return low[0], (None if ref is None else ref[0])
     return low, ref
@@ -326,6 +368,14 @@ def _ramp_filter(size: int) -> np.ndarray:
     h[0] = 0.25
     h[1::2] = -1.0 / (np.pi * lags) ** 2
     return 2.0 * np.real(np.fft.fft(h))
+
+
+def _report(k: int, n: int, what: str, progress: ProgressFn | None, should_stop: StopFn | None) -> None:
+    """Before slice ``k`` of ``n``: stop when asked to, else say which slice comes."""
+    if should_stop is not None and should_stop():
+        raise Cancelled(f"{what} stopped before slice {k + 1} of {n}")
+    if progress is not None:
+        progress(k / n, f"{what} slice {k + 1}/{n}")
 
 
 def _check_real(value: object, name: str) -> float:

@@ -1,0 +1,139 @@
+"""What the LDCT tabs share: layer choices, putting results back as layers, small Qt factories."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from qtpy.QtCore import Qt
+from qtpy.QtWidgets import QComboBox, QDoubleSpinBox, QLabel, QSpinBox
+
+from ...core.errors import InvalidInputError, MedaiError
+from ..layers import layer_to_volume, volume_to_layer_data
+
+#: Combo-box entry for "no layer".
+NONE = "none"
+#: Train tab's low-dose entry: simulate the low dose from the full dose.
+SIMULATE = "simulate it from the full dose"
+#: Style of a text that reports a problem.
+RED = "color: #ff7070;"
+#: Where the tools' messages send a user who has no CT open.
+OPEN_HINT = "open a CT in HU, e.g. File > Open Sample > napari-medai > Low-dose / full-dose CT pair"
+
+
+# ------------------------------------------------------------------------------------------ layers
+def image_layer(viewer: Any, name: str, what: str) -> Any:
+    """The Image layer ``name``, checked to be a 2-D slice or 3-D stack; else a message saying why."""
+    if not name or name in (NONE, SIMULATE) or name not in viewer.layers:
+        raise InvalidInputError(f"pick the {what} image layer first ({OPEN_HINT})")
+    layer = viewer.layers[name]
+    if type(layer).__name__ != "Image":
+        raise InvalidInputError(f"{name!r} is a {type(layer).__name__} layer; pick an image in HU")
+    if getattr(layer, "rgb", False):
+        raise InvalidInputError(f"{name!r} is an RGB picture; pick a CT image in HU")
+    if getattr(layer, "multiscale", False):
+        raise InvalidInputError(f"{name!r} is multiscale; open it at one resolution")
+    shape = np.shape(layer.data)
+    if len(shape) not in (2, 3):
+        raise InvalidInputError(f"{name!r} has {len(shape)} dimensions {shape}; the LDCT tools take a 2-D slice "
+                                "or a 3-D stack (slices, rows, columns): split channels or time points first")
+    return layer
+
+
+def ct_volume(layer: Any) -> Any:
+    """The layer as a :class:`~napari_medai.core.volume.Volume`, a CT in HU unless it says otherwise."""
+    vol = layer_to_volume(layer)
+    if vol.modality in ("", "unknown"):
+        vol = vol.with_data(vol.data, modality="CT", units=vol.units or "HU")
+    return vol
+
+
+def put_image(viewer: Any, vol: Any, like: Any, **extra: Any) -> Any:
+    """Add ``vol`` as an Image layer (replacing one of the same name), with ``like``'s contrast."""
+    data, kw, _ = volume_to_layer_data(vol)[0]
+    kw["contrast_limits"] = tuple(like.contrast_limits)
+    kw.update(extra)
+    if kw["name"] in viewer.layers:
+        viewer.layers.remove(kw["name"])
+    return viewer.add_image(data, **kw)
+
+
+def refill(combo: QComboBox, names: list[str], *, hints: tuple[str, ...], first_hit: bool = False) -> None:
+    """Replace the items of ``combo``; keep its choice, else pick the first name matching a hint."""
+    current = combo.currentText()
+    combo.blockSignals(True)
+    combo.clear()
+    combo.addItems(names)
+    combo.blockSignals(False)
+    if current in names:
+        combo.setCurrentText(current)
+        if current not in (NONE, SIMULATE):  # a layer chosen stays chosen; 'none' gives way to a likely layer
+            return
+    for hint in hints:
+        hit = [n for n in names if hint in n.lower()]
+        if hit:
+            combo.setCurrentText(hit[0] if first_hit else min(hit, key=len))
+            break
+    if combo.currentText() != current:
+        combo.currentTextChanged.emit(combo.currentText())
+
+
+# ------------------------------------------------------------------------------------------ text
+def error_text(exc: BaseException) -> str:
+    """The message of a core error as is; other errors with their type (they are bugs)."""
+    return str(exc) if isinstance(exc, MedaiError) else f"{type(exc).__name__}: {exc}"
+
+
+def num(v: float | None, digits: int) -> str:
+    if v is None:
+        return "–"
+    return "inf" if math.isinf(v) else f"{v:.{digits}f}"
+
+
+def fmt(v: Any) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+# ------------------------------------------------------------------------------------------ widgets
+def spin(low: float, high: float, value: float, *, decimals: int = 2, step: float = 1.0, suffix: str = "",
+         tip: str = "") -> QDoubleSpinBox:
+    s = QDoubleSpinBox()
+    s.setRange(low, high)
+    s.setDecimals(decimals)
+    s.setSingleStep(step)
+    s.setValue(value)
+    if suffix:
+        s.setSuffix(suffix)
+    s.setToolTip(tip)
+    return s
+
+
+def int_spin(low: int, high: int, value: int, tip: str = "") -> QSpinBox:
+    s = QSpinBox()
+    s.setRange(low, high)
+    s.setValue(value)
+    s.setToolTip(tip)
+    return s
+
+
+def threads_spin() -> QSpinBox:
+    """'CPU threads' for the network methods: 0 leaves torch's setting (about one per core)."""
+    s = int_spin(0, 256, 0, "torch CPU threads while the network trains or runs (0: torch's default, about one "
+                 "per core). When other jobs share the cores, 1 thread is often much faster for these small "
+                 "networks (threads wait for each other at every step).")
+    s.setSpecialValueText("default")
+    return s
+
+
+def device_combo() -> QComboBox:
+    combo = QComboBox()
+    combo.addItems(["auto", "cpu", "cuda"])
+    return combo
+
+
+def wrapped(text: str = "") -> QLabel:
+    lab = QLabel(text)
+    lab.setWordWrap(True)
+    lab.setTextInteractionFlags(Qt.TextSelectableByMouse)
+    return lab
