@@ -123,3 +123,65 @@ def test_bad_convention_is_reported_not_raised(panel):
     assert widget.wait_idle(30)
     assert widget.result is None
     assert "4" in widget.status.text()
+
+
+def _same(a, b):
+    """Exact equality of nested rows (NaN equals NaN)."""
+    if isinstance(a, dict):
+        return isinstance(b, dict) and list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, float) and a != a:
+        return isinstance(b, float) and b != b
+    return a == b
+
+
+@pytest.mark.parametrize("lesion_style", ["isles", "brats2023"])
+def test_live_updates_equal_a_fresh_computation(panel, qtbot, lesion_style):
+    """Strokes, an erase, an undo and a reference edit: after each, the live table and lesion
+    list equal a computation from scratch exactly."""
+    from napari_medai.core.error_map import lesion_list
+    from napari_medai.core.metrics import compute_table
+
+    viewer, widget = panel
+    widget.lesion_combo.setCurrentText(lesion_style)
+    qtbot.waitUntil(lambda: not widget.busy, timeout=20000)
+    pred, gt = viewer.layers["pred"], viewer.layers["gt"]
+    rng = np.random.default_rng(3)
+    edits = []
+    for k in range(6):
+        z, y, x = int(rng.integers(2, 10)), int(rng.integers(5, 32)), int(rng.integers(5, 32))
+        coords = np.array([[z, y + i, x + j] for i in range(4) for j in range(3)])
+        edits.append((pred, coords, [0, 1, 2, 4][k % 4]))
+    edits.append((None, None, None))  # undo the last stroke
+    edits.append((gt, np.array([[6, 30 + i, 30] for i in range(3)]), 2))
+    done = 0
+    for layer, coords, value in edits:
+        n = widget.n_updates
+        if layer is None:
+            pred.undo()
+        else:
+            if not (layer.data[tuple(coords.T)] != value).any():
+                continue  # napari sends no event when nothing changes
+            layer.data_setitem(tuple(coords.T), value)
+        done += 1
+        qtbot.waitUntil(lambda n=n: widget.n_updates > n and not widget.busy, timeout=20000)
+        expected = compute_table(pred.data, gt.data, spacing=(2.0, 0.8, 0.8), convention="brats2021",
+                                 lesion_style=lesion_style)
+        assert _same(widget.result.regions, expected["regions"])
+        assert _same(widget.result.labels, expected["labels"])
+        assert widget.lesions == lesion_list(pred.data, gt.data, spacing=(2.0, 0.8, 0.8), labels=(1, 2, 4))
+    assert done >= 6
+    assert widget._cache.hits > 0  # rows the edits did not touch were reused
+    # the table widget shows the same numbers
+    row = [widget.table.verticalHeaderItem(i).text() for i in range(widget.table.rowCount())].index("WT")
+    assert widget.table.item(row, 0).text() == f"{widget.result.regions['WT']['dice']:.3f}"
+
+
+def test_slice_change_does_not_recompute(panel, qtbot):
+    viewer, widget = panel
+    n = widget.n_updates
+    viewer.dims.set_point(0, 4.0)  # napari emits set_data on the layers; nothing changed
+    qtbot.wait(300)
+    assert not widget.busy
+    assert widget.n_updates == n

@@ -2,6 +2,14 @@
 
 All numbers come from :func:`napari_medai.core.evaluate.evaluate_volumes`; this widget only
 picks layers, runs the core off the GUI thread, and shows the table, lesions and error map.
+
+Live updates: an edit of either layer (``paint``, ``data`` or ``set_data`` event) starts a
+recomputation at once when none is running (and one more after a running one), without waiting
+for the viewer to redraw. The worker reads snapshot buffers of the two label maps; only the box
+in which a layer differs from its buffer is copied, and that box is passed to the
+:class:`~napari_medai.core.metrics.TableCache` so that the core recomputes only what the edit can
+have changed (the values are those of a full recomputation). Only table cells whose text changed
+are rewritten.
 """
 
 from __future__ import annotations
@@ -9,7 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from qtpy.QtCore import Qt, QTimer
+from qtpy.QtCore import Qt, QTimer, Signal
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -37,6 +45,7 @@ from ..core.error_map import (
 from ..core.errors import MedaiError
 from ..core.evaluate import CaseResult, evaluate_volumes, resample_to_grid, write_csv, write_json
 from ..core.metrics import CONVENTIONS, TableCache, get_convention
+from ..core.metrics._arrays import changed_box, merge_change
 from ._qt_helpers import centre_on, process_events_until
 from .layers import layer_to_volume, spatial_transform_kwargs
 
@@ -78,6 +87,11 @@ def _fmt(value: Any) -> str:
 class AgreementWidget(QWidget):
     """Dock widget measuring a prediction against ground truth (see module docstring)."""
 
+    #: Emitted after a layer edit; connected with a queued connection, so the live update starts
+    #: once the edit is written (napari emits ``paint`` before it writes the data) and before the
+    #: viewer redraws.
+    _edited = Signal()
+
     def __init__(self, viewer: napari.viewer.Viewer, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.viewer = viewer
@@ -90,7 +104,14 @@ class AgreementWidget(QWidget):
         self._grid_ok = True
         self._remarks: list[str] = []
         self._buffers: dict[str, np.ndarray] = {}
+        self._buffer_layers: dict[str, int] = {}
+        self._stale: set[int] = set()  # ids of layers edited since their snapshot
+        self._verify_all = True  # compare both layers with their snapshot at the next computation
+        self._settings_pending = True  # the next computation must run even if no voxel changed
+        self._kick_pending = False
         self._lesion_cache: dict = {}
+        self._lesion_notes: dict[str, Any] = {"pred": True, "gt": True}
+        self._shown: dict[str, Any] = {}
         self.n_updates = 0
 
         self.pred_combo = QComboBox()
@@ -124,7 +145,8 @@ class AgreementWidget(QWidget):
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels([h for _, h in COLUMNS])
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        # resized to the contents once per update (ResizeToContents re-measures at every cell)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.Interactive)
         self.table.setEditTriggers(QTableWidget.NoEditTriggers)
         self.lesion_table = QTableWidget(0, 5)
         self.lesion_table.setHorizontalHeaderLabels(["#", "status", "in", "volume ml", "voxels"])
@@ -161,6 +183,7 @@ class AgreementWidget(QWidget):
         self._timer.setSingleShot(True)
         self._timer.setInterval(150)
         self._timer.timeout.connect(self.compute)
+        self._edited.connect(self._live_update, Qt.QueuedConnection)
 
         self.compute_button.clicked.connect(self.compute)
         self.resample_button.clicked.connect(self.resample_prediction)
@@ -221,6 +244,11 @@ class AgreementWidget(QWidget):
                 if ev is not None:
                     ev.disconnect(handler)
         self._connected = []
+        self._buffers = {}
+        self._buffer_layers = {}
+        self._stale = set()
+        self._lesion_cache = {}
+        self._lesion_notes = {"pred": True, "gt": True}
         for name in {self.pred_combo.currentText(), self.gt_combo.currentText()}:
             layer = self._layer(name)
             if layer is None:
@@ -237,9 +265,20 @@ class AgreementWidget(QWidget):
         self.regions_edit.setEnabled(text == CUSTOM)
         self._schedule()
 
-    def _on_layer_edit(self, *_: Any) -> None:
-        if self.live_check.isChecked():
-            self._schedule()
+    def _on_layer_edit(self, event: Any = None) -> None:
+        source = getattr(event, "source", None)
+        if source is None:
+            self._verify_all = True
+        else:
+            self._stale.add(id(source))
+        if self.live_check.isChecked() and not self._kick_pending:
+            # one queued kick for the several events of one edit (paint, set_data, ...)
+            self._kick_pending = True
+            self._edited.emit()
+
+    def _live_update(self) -> None:
+        self._kick_pending = False
+        self._run()
 
     def _schedule(self, *_: Any) -> None:
         self._timer.start()
@@ -247,7 +286,7 @@ class AgreementWidget(QWidget):
     @property
     def busy(self) -> bool:
         """True while a computation runs or is scheduled."""
-        return self._worker is not None or self._timer.isActive() or self._dirty
+        return self._worker is not None or self._timer.isActive() or self._dirty or self._kick_pending
 
     def wait_idle(self, timeout_s: float = 60.0) -> bool:
         """Process Qt events until no computation is running or scheduled (scripts, screenshots)."""
@@ -258,7 +297,11 @@ class AgreementWidget(QWidget):
         text = self.convention_combo.currentText()
         return self.regions_edit.text().strip() if text == CUSTOM else text
 
-    def _snapshot(self) -> tuple[Any, Any] | None:
+    def _snapshot(self) -> tuple[Any, Any, dict[str, Any]] | None:
+        """Volumes over the snapshot buffers, and per layer what changed since the last snapshot.
+
+        The change is ``None`` (nothing), a box ``((start, stop), ...)`` or ``True`` (anything).
+        """
         pred = self._layer(self.pred_combo.currentText())
         gt = self._layer(self.gt_combo.currentText())
         if pred is None or gt is None:
@@ -270,20 +313,39 @@ class AgreementWidget(QWidget):
         pv = layer_to_volume(pred)
         gv = layer_to_volume(gt)
         # The worker reads a snapshot, so painting during a computation cannot tear it. The
-        # snapshot buffers are reused between updates (a fresh 36 MB allocation per stroke costs
-        # more than the copy itself).
-        return pv.with_data(self._copy_into("pred", pv.data)), gv.with_data(self._copy_into("gt", gv.data))
+        # snapshot buffers are kept between updates; a layer that sent an edit event is compared
+        # with its buffer and only the box where they differ is copied (a 36 MB copy per stroke
+        # costs more than the comparison).
+        verify = self._verify_all
+        pbuf, pchange = self._sync_buffer("pred", pred, pv.data, verify)
+        gbuf, gchange = self._sync_buffer("gt", gt, gv.data, verify)
+        self._stale.clear()
+        self._verify_all = False
+        return pv.with_data(pbuf), gv.with_data(gbuf), {"pred": pchange, "gt": gchange}
 
-    def _copy_into(self, key: str, data: np.ndarray) -> np.ndarray:
+    def _sync_buffer(self, key: str, layer: Any, data: np.ndarray, verify: bool) -> tuple[np.ndarray, Any]:
         buf = self._buffers.get(key)
-        if buf is None or buf.shape != data.shape or buf.dtype != data.dtype:
-            buf = np.empty(data.shape, dtype=data.dtype)
+        if (buf is None or self._buffer_layers.get(key) != id(layer) or buf.shape != data.shape
+                or buf.dtype != data.dtype):
+            buf = np.array(data, copy=True, order="C")
             self._buffers[key] = buf
-        np.copyto(buf, data)
-        return buf
+            self._buffer_layers[key] = id(layer)
+            return buf, True
+        if not (verify or id(layer) in self._stale):
+            return buf, None
+        box = changed_box(buf, data)
+        if box is not None:
+            sl = tuple(slice(a, b) for a, b in box)
+            buf[sl] = data[sl]
+        return buf, box
 
     def compute(self) -> None:
         """Recompute the table off the GUI thread (a running job is followed by one more)."""
+        self._verify_all = True
+        self._settings_pending = True
+        self._run()
+
+    def _run(self) -> None:
         if self._worker is not None:
             self._dirty = True
             return
@@ -291,7 +353,12 @@ class AgreementWidget(QWidget):
             snap = self._snapshot()
             if snap is None:
                 return
-            pv, gv = snap
+            pv, gv, changes = snap
+            self._cache.note_change(pred=changes["pred"], gt=changes["gt"])
+            for which in ("pred", "gt"):
+                self._lesion_notes[which] = merge_change(self._lesion_notes[which], changes[which])
+            if not self._settings_pending and changes["pred"] is None and changes["gt"] is None:
+                return  # e.g. a slice change (set_data) or an edit that wrote the same values
             diffs = gv.grid_differences(pv)
             if diffs:
                 self._grid_ok = False
@@ -316,8 +383,13 @@ class AgreementWidget(QWidget):
             "tolerance_mm": float(self.tolerance_spin.value()),
             "lesion_style": self.lesion_combo.currentText(),
         }
-        self._set_status("computing…")
-        self.compute_button.setEnabled(False)
+        if self._settings_pending or self.result is None:
+            # a live update after an edit keeps the last table and status on screen: changing
+            # the status line re-lays out the dock, and the whole window is repainted
+            self._set_status("computing…")
+            self.compute_button.setEnabled(False)
+        self._settings_pending = False
+        kwargs["lesion_notes"], self._lesion_notes = self._lesion_notes, {"pred": None, "gt": None}
         worker = create_worker(self._work, pv, gv, kwargs, _start_thread=False)
         worker.returned.connect(self._show)
         worker.errored.connect(self._failed)
@@ -334,11 +406,19 @@ class AgreementWidget(QWidget):
             return ("error", exc)
 
     def _evaluate(self, pv: Any, gv: Any, kwargs: dict) -> tuple[CaseResult, list[dict]]:
-        result = evaluate_volumes(pv, gv, cache=self._cache, case=gv.name, **kwargs)
-        conv = kwargs["convention"]
-        regions = list(conv.regions.values())
-        union = tuple(sorted({v for r in regions for v in r}))
-        lesions = lesion_list(pv.data, gv.data, spacing=gv.spacing, labels=union, cache=self._lesion_cache)
+        kwargs = dict(kwargs)
+        notes = kwargs.pop("lesion_notes")
+        try:
+            result = evaluate_volumes(pv, gv, cache=self._cache, case=gv.name, **kwargs)
+            conv = kwargs["convention"]
+            regions = list(conv.regions.values())
+            union = tuple(sorted({v for r in regions for v in r}))
+            lesions = lesion_list(pv.data, gv.data, spacing=gv.spacing, labels=union, cache=self._lesion_cache,
+                                  changed=notes)
+        except BaseException:
+            # the lesion cache did not see these changes: start it afresh next time
+            self._lesion_cache.clear()
+            raise
         return result, lesions
 
     def _show(self, payload: Any) -> None:
@@ -354,28 +434,33 @@ class AgreementWidget(QWidget):
         rows += [(f"label {name}", row) for name, row in result.labels.items()
                  if tuple(row.get("label_values", ())) not in
                  {tuple(r.get("label_values", ())) for r in result.regions.values()}]
-        self.table.setRowCount(len(rows))
-        self.table.setVerticalHeaderLabels([name for name, _ in rows])
         ruled = []
-        for i, (name, row) in enumerate(rows):
+        cells = []
+        for name, row in rows:
             notes = row.get("notes") or []
-            for j, (key, _) in enumerate(COLUMNS):
-                text = _fmt(row.get(key))
-                item = QTableWidgetItem(text + ("*" if notes and key in ("dice", "hd95_mm", "assd_mm", "nsd") else ""))
-                item.setTextAlignment(int(Qt.AlignRight | Qt.AlignVCenter))
-                if notes:
-                    item.setToolTip("\n".join(str(n) for n in notes))
-                self.table.setItem(i, j, item)
+            tip = "\n".join(str(n) for n in notes)
+            cells.append([
+                (_fmt(row.get(key)) + ("*" if notes and key in ("dice", "hd95_mm", "assd_mm", "nsd") else ""), tip)
+                for key, _ in COLUMNS
+            ])
             if notes:
                 ruled.append(f"{name}: {'; '.join(str(n) for n in notes)}")
-        self.region_combo.clear()
-        self.region_combo.addItems(list(result.regions.keys()))
-        self.lesion_table.setRowCount(len(lesions))
-        for i, les in enumerate(lesions):
-            vals = [les["id"], les["status"], "GT" if les["source"] == "gt" else "pred",
-                    f"{les['volume_ml']:.3f}", les["voxels"]]
-            for j, v in enumerate(vals):
-                self.lesion_table.setItem(i, j, QTableWidgetItem(str(v)))
+        self._fill_table([name for name, _ in rows], cells)
+        regions = list(result.regions.keys())
+        if regions != [self.region_combo.itemText(i) for i in range(self.region_combo.count())]:
+            self.region_combo.clear()
+            self.region_combo.addItems(regions)
+        lesion_rows = [
+            [str(v) for v in (les["id"], les["status"], "GT" if les["source"] == "gt" else "pred",
+                              f"{les['volume_ml']:.3f}", les["voxels"])]
+            for les in lesions
+        ]
+        if lesion_rows != self._shown.get("lesions"):
+            self._shown["lesions"] = lesion_rows
+            self.lesion_table.setRowCount(len(lesion_rows))
+            for i, vals in enumerate(lesion_rows):
+                for j, v in enumerate(vals):
+                    self.lesion_table.setItem(i, j, QTableWidgetItem(v))
         msg = f"{result.convention.name} convention, NSD tolerance {result.tolerance_mm:g} mm."
         if ruled:
             msg += " * value set by the empty-mask rule: " + " | ".join(ruled)
@@ -384,6 +469,34 @@ class AgreementWidget(QWidget):
         if self._remarks:
             msg += " " + " ".join(self._remarks)
         self._set_status(msg)
+
+    def _fill_table(self, names: list[str], cells: list[list[tuple[str, str]]]) -> None:
+        """Show ``cells[row][column] = (text, tooltip)``, rewriting only the cells that changed."""
+        table = self.table
+        changed = False
+        if names != self._shown.get("names"):
+            table.setRowCount(len(names))
+            table.setVerticalHeaderLabels(names)
+            self._shown["names"] = names
+            changed = True
+        align = int(Qt.AlignRight | Qt.AlignVCenter)
+        for i, row in enumerate(cells):
+            for j, (text, tip) in enumerate(row):
+                item = table.item(i, j)
+                if item is None:
+                    item = QTableWidgetItem(text)
+                    item.setTextAlignment(align)
+                    item.setToolTip(tip)
+                    table.setItem(i, j, item)
+                    changed = True
+                    continue
+                if item.text() != text:
+                    item.setText(text)
+                    changed = True
+                if item.toolTip() != tip:
+                    item.setToolTip(tip)
+        if changed:
+            table.resizeColumnsToContents()
 
     def _failed(self, exc: Exception) -> None:
         self._clear_tables()
@@ -394,17 +507,22 @@ class AgreementWidget(QWidget):
         self.compute_button.setEnabled(True)
         if self._dirty:
             self._dirty = False
-            self.compute()
+            self._run()
 
     def _clear_tables(self) -> None:
         self.result = None
         self.lesions = []
         self.table.setRowCount(0)
         self.lesion_table.setRowCount(0)
+        self._shown = {}
 
     def _set_status(self, text: str, *, error: bool = False) -> None:
-        self.status.setText(text)
-        self.status.setStyleSheet("color: #ff7070;" if error else "")
+        # only what changed: a style sheet set again re-polishes the label and repaints the window
+        if self.status.text() != text:
+            self.status.setText(text)
+        style = "color: #ff7070;" if error else ""
+        if self.status.styleSheet() != style:
+            self.status.setStyleSheet(style)
 
     # ------------------------------------------------------------------ actions
     def resample_prediction(self) -> str | None:

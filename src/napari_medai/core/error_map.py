@@ -45,28 +45,42 @@ def error_counts(emap: np.ndarray) -> dict[str, int]:
     return {"tp": int(counts[TP]), "fp": int(counts[FP]), "fn": int(counts[FN])}
 
 
-def _components(mask: np.ndarray, cache: dict | None) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
-    """26-connected components of ``mask``: labels, count, sizes and centroids (cached by content)."""
+def _components(
+    mask: np.ndarray, cache: dict | None, role: str = "", window: tuple | None = None
+) -> tuple[np.ndarray, int, np.ndarray, np.ndarray, np.ndarray]:
+    """26-connected components of ``mask``: labels, count, sizes, centroids, and the order.
+
+    Component ``order[i]`` (a value of the labels) is the ``i``-th in the numbering of
+    :func:`scipy.ndimage.label` (order of first voxel); sizes and centroids are in that order.
+    With a ``cache`` the components of each ``role`` (``"gt"``, ``"pred"``) and their statistics
+    are kept, and brought up to date after an edit near the edit only
+    (:class:`~napari_medai.core.metrics._live.Components`); ``window`` is then the box outside
+    which ``mask`` did not change since the last call (None: find it by comparing).
+    """
     from scipy import ndimage as ndi
 
-    from .metrics._arrays import fingerprint
+    from .metrics._live import Components
 
-    key = fingerprint(mask) if cache is not None else None
-    if key is not None and key in cache:
-        return cache[key]
-    lab, n = ndi.label(mask, structure=np.ones((3,) * mask.ndim, dtype=bool))
-    flat = lab.ravel()
-    sizes = np.bincount(flat, minlength=n + 1)
-    coords = np.indices(mask.shape).reshape(mask.ndim, -1)
-    sel = flat > 0
-    sums = np.stack([np.bincount(flat[sel], weights=c[sel], minlength=n + 1) for c in coords], axis=1)
-    centroids = sums[1:] / np.maximum(sizes[1:, None], 1)
-    out = (lab, n, sizes[1:], centroids)
-    if key is not None:
-        if len(cache) > 8:
-            cache.clear()
-        cache[key] = out
-    return out
+    key = ("components", role)
+    held = cache.get(key) if cache is not None else None
+    if held is not None and held.mask.shape == mask.shape:
+        comps = held
+        comps.update(mask, window)
+    elif cache is not None:
+        comps = cache[key] = Components(mask, stats=True)
+    else:
+        lab, n = ndi.label(mask, structure=np.ones((3,) * mask.ndim, dtype=bool))
+        fg = np.flatnonzero(mask)
+        which = lab.ravel()[fg]
+        sizes = np.bincount(which, minlength=n + 1)
+        sums = np.stack([np.bincount(which, weights=c, minlength=n + 1)
+                         for c in np.unravel_index(fg, mask.shape)], axis=1)
+        order = np.arange(1, n + 1)
+        return lab, n, sizes[order], sums[order] / np.maximum(sizes[order, None], 1), order
+    # the kept labels are numbered in no particular order: sort them by their first voxel
+    order = np.argsort(comps.first[1:], kind="stable") + 1
+    sizes = comps.sizes[order]
+    return comps.labels, comps.n, sizes, comps.sums[order] / np.maximum(sizes[:, None], 1), order
 
 
 def lesion_list(
@@ -76,6 +90,7 @@ def lesion_list(
     spacing: tuple[float, ...],
     labels: tuple[int, ...] | None = None,
     cache: dict | None = None,
+    changed: dict[str, object] | None = None,
 ) -> list[dict[str, object]]:
     """Every connected lesion of both masks with its status, for a clickable lesion table.
 
@@ -88,36 +103,35 @@ def lesion_list(
     labels
         Label values that make up the lesion mask (default: any non-zero value).
     cache
-        Optional dict reused between calls: components of an unchanged mask (e.g. the ground
-        truth while the prediction is painted) are not recomputed.
+        Optional dict reused between calls on edited versions of the same pair: components of an
+        unchanged mask (e.g. the ground truth while the prediction is painted) are not
+        recomputed, and those of an edited one are updated near the edit only (same result).
+    changed
+        With ``cache``: ``{"pred": ..., "gt": ...}``, each ``None`` (unchanged since the previous
+        call with this cache), a box ``((start, stop), ...)`` of array indices outside which
+        nothing changed, or ``True`` (anything may have changed). Then only those boxes of the
+        arrays are read again. Without it the whole arrays are read (always safe).
 
     Lesions are 26-connected (8 in 2-D) components. A reference lesion overlapping any predicted
     voxel is ``TP`` (ISLES 2022 matching), else ``FN``; a predicted lesion overlapping no
     reference voxel is ``FP``. Centroids are array indices (float), volumes in ml.
     """
-    from .metrics._arrays import bounding_box, union_box
-
     pred = np.asarray(pred)
     gt = np.asarray(gt)
     if pred.shape != gt.shape:
         raise InvalidInputError(f"masks differ in shape {pred.shape} vs {gt.shape}; resample first")
     out: list[dict[str, object]] = []
     # only the bounding box of all foreground matters (a brain volume is mostly background)
-    box = union_box(bounding_box(pred), bounding_box(gt))
+    box, p, g, windows = _lesion_masks(pred, gt, labels, cache, changed)
     if box is None:
         return out
-    sl = tuple(slice(a, b) for a, b in box)
     offset = np.asarray([a for a, _ in box], dtype=float)
-    if labels is None:
-        p, g = pred[sl] != 0, gt[sl] != 0
-    else:
-        p, g = np.isin(pred[sl], labels), np.isin(gt[sl], labels)
     voxel_ml = float(np.prod(spacing)) / 1000.0
     for source, mask, other, hit, miss in (("gt", g, p, "TP", "FN"), ("pred", p, g, None, "FP")):
-        lab, n, sizes, centroids = _components(mask, cache)
+        lab, n, sizes, centroids, order = _components(mask, cache, source, windows.get(source))
         if n == 0:
             continue
-        overlap = np.bincount(lab[other].ravel(), minlength=n + 1)[1:]
+        overlap = np.bincount(lab[other].ravel(), minlength=n + 1)[order]
         for i in range(n):
             found = overlap[i] > 0
             if source == "pred" and found:
@@ -134,3 +148,84 @@ def lesion_list(
     for i, d in enumerate(out, 1):
         d["id"] = i
     return out
+
+
+def _lesion_masks(
+    pred: np.ndarray, gt: np.ndarray, labels: tuple[int, ...] | None, cache: dict | None,
+    changed: dict[str, object] | None,
+) -> tuple[tuple | None, np.ndarray | None, np.ndarray | None, dict[str, tuple | None]]:
+    """The foreground box of both maps, the two lesion masks cropped to it, and per mask the box
+    (in the crop) outside which it equals the previous call's (None: compare; only with a cache).
+
+    With ``changed`` and the previous call's state in ``cache``, only the changed boxes and the
+    previous foreground box are read.
+    """
+    from .metrics._arrays import bounding_box, union_box
+
+    def masks_of(arr: np.ndarray) -> np.ndarray:
+        if labels is None:
+            return arr != 0
+        if len(labels) == 0 or len(labels) > 8:
+            return np.isin(arr, labels)
+        m = arr == labels[0]  # a few comparisons beat np.isin by far
+        for v in labels[1:]:
+            m |= arr == v
+        return m
+
+    state = cache.pop("masks", None) if cache is not None else None
+    key = (pred.shape, gt.shape, labels)
+    if (state is None or changed is None or state["key"] != key
+            or any(changed.get(w) is True for w in ("pred", "gt"))):
+        state = None  # no usable note: read everything
+        boxes = {"pred": bounding_box(pred), "gt": bounding_box(gt)}
+    else:
+        boxes = {w: _edited_box(arr, state[w + "_box"], changed.get(w)) for w, arr in (("pred", pred), ("gt", gt))}
+    box = union_box(boxes["pred"], boxes["gt"])
+    if box is None:
+        return None, None, None, {}
+    sl = tuple(slice(a, b) for a, b in box)
+    windows: dict[str, tuple | None] = {"pred": None, "gt": None}
+    if state is not None and changed is not None and state["crop"] == box:
+        masks = {}
+        for which, arr in (("pred", pred), ("gt", gt)):
+            m = state[which]
+            b = changed.get(which)
+            win = None
+            if b is not None:
+                win = tuple((max(int(lo), a), min(int(hi), c)) for (lo, hi), (a, c) in zip(b, box))
+                if any(lo >= hi for lo, hi in win):
+                    win = None
+                else:
+                    local = tuple((lo - a, hi - a) for (lo, hi), (a, _) in zip(win, box))
+                    m[tuple(slice(lo, hi) for lo, hi in local)] = masks_of(
+                        arr[tuple(slice(lo, hi) for lo, hi in win)])
+                    win = local
+            # the mask equals the previous one outside ``win`` (an empty box when unchanged)
+            windows[which] = win if win is not None else tuple((0, 0) for _ in box)
+            masks[which] = m
+        p, g = masks["pred"], masks["gt"]
+    else:
+        p, g = masks_of(pred[sl]), masks_of(gt[sl])
+    if cache is not None:
+        cache["masks"] = {"key": key, "pred_box": boxes["pred"], "gt_box": boxes["gt"], "crop": box,
+                          "pred": p, "gt": g}
+    return box, p, g, windows
+
+
+def _edited_box(arr: np.ndarray, old: tuple | None, change: object) -> tuple | None:
+    """Exact box of the non-zero voxels of ``arr``, whose box was ``old`` before an edit inside
+    ``change`` (None: no edit); reads only what the edit can have moved."""
+    from .metrics._arrays import bounding_box, union_box
+
+    if change is None:
+        return old
+    b = tuple((max(int(lo), 0), min(int(hi), n)) for (lo, hi), n in zip(change, arr.shape))  # type: ignore[union-attr]
+    if any(lo >= hi for lo, hi in b):
+        return old
+    if old is not None and all(o0 < b0 and b1 < o1 for (b0, b1), (o0, o1) in zip(b, old)):
+        return old  # every face of the box keeps its voxels and nothing new lies outside
+    region = union_box(old, b)
+    inner = bounding_box(arr[tuple(slice(lo, hi) for lo, hi in region)])
+    if inner is None:
+        return None
+    return tuple((lo + r0, hi + r0) for (lo, hi), (r0, _) in zip(inner, region))

@@ -97,6 +97,26 @@ def bounding_box(mask: np.ndarray) -> tuple[tuple[int, int], ...] | None:
     return tuple(box)
 
 
+def changed_box(old: np.ndarray, new: np.ndarray) -> tuple[tuple[int, int], ...] | None:
+    """Half-open box ``(start, stop)`` per axis of the voxels where two same-shape arrays differ.
+
+    None when they are equal.
+    """
+    if old.shape != new.shape:
+        raise InvalidInputError(f"cannot compare arrays of shapes {old.shape} and {new.shape}")
+    return bounding_box(np.not_equal(old, new))
+
+
+def merge_change(old: Any, new: Any) -> Any:
+    """Two successive change notes as one: ``None`` (unchanged), a box, or ``True`` (anything)."""
+    if new is None:
+        return old
+    if new is True or old is True:
+        return True
+    box = tuple((int(a), int(b)) for a, b in new)
+    return box if old is None else union_box(old, box)
+
+
 def union_box(
     a: tuple[tuple[int, int], ...] | None, b: tuple[tuple[int, int], ...] | None
 ) -> tuple[tuple[int, int], ...] | None:

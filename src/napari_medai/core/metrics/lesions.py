@@ -193,43 +193,64 @@ def lesions_padded(
     with_hd: bool,
     memo: MutableMapping[Any, Any] | None = None,
     whole_hd95: float | None = None,
+    pred_labels: tuple[np.ndarray, int] | None = None,
+    cropped: bool = False,
 ) -> LesionResult:
     """Lesion-wise scores of two masks zero-padded by at least ``dilation`` voxels (internal).
 
     ``memo`` keeps the reference-side labelling for reuse (keyed by the reference crop);
     ``whole_hd95`` is the HD95 of the two whole masks, reused for a single lesion matched by
-    every predicted component (the two are then the same masks).
+    every predicted component (the two are then the same masks). ``pred_labels`` are the
+    26-connected components of ``pm`` already known (labels ``1..n`` in any order, same shape as
+    ``pm``, and the count ``n``); the scores do not depend on how they are numbered.
+    ``cropped``: use the masks as they are instead of cropping them to their union first (they
+    must still have ``dilation + 1`` zero voxels around their foreground; the result does not
+    depend on the crop).
     """
     nd = pm.ndim
-    box = union_box(bounding_box(pm), bounding_box(gm))
-    if box is None:
-        return LesionResult(style, 0, 0, 0, 0, 0, 0, math.nan, math.nan, math.nan, [])
-    # work on the union of the two masks only (plus the dilation margin)
-    pad = (dilation + 1,) * nd
-    pm = crop_padded(pm, box, pad)
-    gm = crop_padded(gm, box, pad)
+    if cropped:
+        if not (pm.any() or gm.any()):
+            return LesionResult(style, 0, 0, 0, 0, 0, 0, math.nan, math.nan, math.nan, [])
+    else:
+        box = union_box(bounding_box(pm), bounding_box(gm))
+        if box is None:
+            return LesionResult(style, 0, 0, 0, 0, 0, 0, math.nan, math.nan, math.nan, [])
+        # work on the union of the two masks only (plus the dilation margin)
+        pad = (dilation + 1,) * nd
+        pm = crop_padded(pm, box, pad)
+        gm = crop_padded(gm, box, pad)
     full = np.ones((3,) * nd, dtype=bool)
     # components are labelled on each mask's own bounding box, then embedded in the crop
-    plab, n_pred, pboxes = _label_in_box(pm, full, 0)
+    if pred_labels is not None:
+        plab, n_pred = pred_labels[0], int(pred_labels[1])
+        if not cropped:
+            plab = crop_padded(plab, box, pad)
+    else:
+        plab, n_pred = _label_in_box(pm, full, 0, boxes=False)[:2]
     gkey = ("lesions-gt", fingerprint(gm), dilation) if memo is not None else None
     cached = memo.get(gkey) if memo is not None else None
     if cached is None:
-        cached = _label_in_box(gm, full, dilation)
+        reach, n_gt_all, gboxes = _label_in_box(gm, full, dilation)
+        gsize = np.bincount(reach.ravel()[np.flatnonzero(gm)], minlength=n_gt_all + 1)
+        cached = (reach, n_gt_all, gboxes, gsize)
         if memo is not None:
             memo[gkey] = cached
-    reach, n_gt_all, gboxes = cached
+    reach, n_gt_all, gboxes, gsize = cached
     # everything else reads the labels at the foreground voxels only
     pidx = np.flatnonzero(pm)
-    gidx = np.flatnonzero(gm)
     p_comp = plab.ravel()[pidx]
     p_reach = reach.ravel()[pidx]
     p_in_gt = gm.ravel()[pidx]
     voxel_mm3 = float(np.prod(spacing))
-    gsize = np.bincount(reach.ravel()[gidx], minlength=n_gt_all + 1)
     psize = np.bincount(p_comp, minlength=n_pred + 1)
     inter = np.bincount(p_reach[p_in_gt], minlength=n_gt_all + 1)
     touch = p_reach > 0
-    pairs = np.unique(p_reach[touch].astype(np.int64) * (n_pred + 1) + p_comp[touch])
+    codes = p_reach[touch].astype(np.int64) * (n_pred + 1) + p_comp[touch]
+    n_codes = (n_gt_all + 1) * (n_pred + 1)
+    if n_codes <= max(1 << 20, 4 * codes.size):
+        pairs = np.flatnonzero(np.bincount(codes, minlength=n_codes))  # = np.unique(codes), no sort
+    else:
+        pairs = np.unique(codes)
     pair_g = pairs // (n_pred + 1)
     pair_p = pairs % (n_pred + 1)
     matched_preds = np.unique(pair_p)
@@ -257,7 +278,7 @@ def lesions_padded(
                 and matched_preds.size == n_pred and want.all()):
             hd_g = np.array([float(whole_hd95)])
         else:
-            hd_g = _lesion_hd95(reach, gm, plab, gboxes, pboxes, pair_g, pair_p, want, spacing)
+            hd_g = _lesion_hd95(reach, gm, plab, gboxes, pair_g, pair_p, want, spacing)
         hd_g[~det] = BRATS_LESION_HD95_MISS_MM
         if den:
             lesion_hd = float((hd_g[kept].sum() + BRATS_LESION_HD95_MISS_MM * fp) / den)
@@ -281,13 +302,13 @@ def lesions_padded(
 
 
 def _label_in_box(
-    mask: np.ndarray, structure: np.ndarray, dilation: int
+    mask: np.ndarray, structure: np.ndarray, dilation: int, *, boxes: bool = True
 ) -> tuple[np.ndarray, int, list[tuple[tuple[int, int], ...]]]:
     """Connected components of ``mask`` (dilated first when ``dilation``), as a crop-sized array.
 
     For a dilation the labels are those of the dilated mask (lesions merged by their reach);
     ``mask`` needs ``dilation`` zero voxels on every side. Also returns each component's box
-    (crop coordinates).
+    (crop coordinates; an empty list when ``boxes`` is False).
     """
     out = np.zeros(mask.shape, dtype=np.int32)
     box = bounding_box(mask)
@@ -299,11 +320,13 @@ def _label_in_box(
         sub = _dilate(sub, dilation)  # ``sl`` holds the margin the dilation reaches
     lab, n = ndi.label(sub, structure=structure, output=np.int32)
     out[sl] = lab
-    boxes = [
+    if not boxes:
+        return out, int(n), []
+    found = [
         tuple((int(o.start) + s.start, int(o.stop) + s.start) for o, s in zip(obj, sl))
         for obj in ndi.find_objects(lab)
     ]
-    return out, int(n), boxes
+    return out, int(n), found
 
 
 def _lesion_hd95(
@@ -311,7 +334,6 @@ def _lesion_hd95(
     gm: np.ndarray,
     plab: np.ndarray,
     gboxes: list[tuple[tuple[int, int], ...]],
-    pboxes: list[tuple[tuple[int, int], ...]],
     pair_g: np.ndarray,
     pair_p: np.ndarray,
     want: np.ndarray,
@@ -320,12 +342,22 @@ def _lesion_hd95(
     """HD95 between each wanted reference lesion and the union of its matched components."""
     out = np.full(want.size, math.nan)
     pad = ring_pad(spacing)
-    for gi in np.flatnonzero(want) + 1:
+    wanted = np.flatnonzero(want) + 1
+    pboxes = _component_boxes(plab, np.unique(pair_p[np.isin(pair_g, wanted)]))
+    for gi in wanted:
         comps = pair_p[pair_g == gi]
         box = gboxes[gi - 1]
         for c in comps:
-            box = union_box(box, pboxes[c - 1])
+            box = union_box(box, pboxes[int(c)])
         gsub = (crop_padded(reach, box, pad) == gi) & crop_padded(gm, box, pad)
         psub = np.isin(crop_padded(plab, box, pad), comps)
         out[gi - 1] = pair_distances(psub, gsub, spacing).hausdorff(percentile=95.0)
     return out
+
+
+def _component_boxes(lab: np.ndarray, ids: np.ndarray) -> dict[int, tuple[tuple[int, int], ...]]:
+    """Bounding box of each label in ``ids`` (labels may be numbered in any order)."""
+    if ids.size == 0:
+        return {}
+    found = ndi.find_objects(lab, max_label=int(ids.max()))
+    return {int(i): tuple((int(s.start), int(s.stop)) for s in found[int(i) - 1]) for i in ids}

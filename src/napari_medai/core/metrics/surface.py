@@ -26,6 +26,13 @@ length in mm (exact: the first offset that lands on the other surface is the nea
 the few voxels still unresolved after a short radius are answered by a k-d tree over the other
 surface. Coinciding surface voxels (the common case for a good segmentation, and for all voxels a
 brush stroke did not touch) resolve at the first, zero-length offset.
+
+Every distance is computed by one formula from the integer voxel offset ``o`` to the nearest voxel,
+``sqrt(((o0 s0)^2 + (o1 s1)^2) + (o2 s2)^2)`` (the lattice walk's table), and it is the smallest
+value of that formula over the other surface: the k-d tree's answers are re-evaluated with it
+(near-ties included), so a voxel gets the same distance whichever path resolves it. That is what
+lets a live update recompute only the voxels near an edit and still give, bit for bit, the values
+of a computation from scratch.
 """
 
 from __future__ import annotations
@@ -175,6 +182,18 @@ class MaskSurface:
         self._guarded: np.ndarray | None = None
         self._tree: Any = None
 
+    @classmethod
+    def from_parts(cls, surface: np.ndarray, idx: np.ndarray, spacing: tuple[float, ...]) -> MaskSurface:
+        """A surface already known: its boolean array and the sorted flat indices of its voxels."""
+        obj = cls.__new__(cls)
+        obj.shape = tuple(surface.shape)
+        obj.spacing = tuple(float(s) for s in spacing)
+        obj.surface = surface
+        obj.idx = idx
+        obj._guarded = None
+        obj._tree = None
+        return obj
+
     @property
     def empty(self) -> bool:
         return self.idx.size == 0
@@ -198,12 +217,14 @@ class MaskSurface:
         return self._tree
 
 
-def _nearest(src: np.ndarray, target: MaskSurface) -> np.ndarray:
+def _nearest(src: np.ndarray, target: MaskSurface, *, want_nn: bool = False) -> Any:
     """Distance in mm from each flat index in ``src`` to the nearest surface voxel of ``target``.
 
     ``target`` must be non-empty. Exact: offsets are visited in increasing length, so the first
     one that lands on the target surface gives the nearest distance; voxels still unresolved when
-    a k-d tree over the target becomes cheaper than more offsets are answered by the tree.
+    a k-d tree over the target becomes cheaper than more offsets are answered by the tree (see
+    :func:`_tree_nearest`). With ``want_nn`` also returns, per voxel, the flat index of a target
+    voxel at that distance.
     """
     spacing = target.spacing
     offsets, dists, _, _ = _ring(spacing)
@@ -217,6 +238,7 @@ def _nearest(src: np.ndarray, target: MaskSurface) -> np.ndarray:
     sentinel = math.prod(shape) + span
     n = src.size
     out = np.empty(n, dtype=np.float64)
+    nn = np.empty(n, dtype=np.int64) if want_nn else None
     todo = np.arange(n)
     pts = src.astype(np.int64, copy=True)
     buf = np.empty(n, dtype=np.int64)
@@ -227,12 +249,12 @@ def _nearest(src: np.ndarray, target: MaskSurface) -> np.ndarray:
     parked = 0  # resolved voxels still in ``pts``
     for j in range(n_off):
         if live == 0:
-            return out
+            return (out, nn) if want_nn else out
         k = pts.size
         left = n_off - j
         if live * left <= _BLOCK:
             # few voxels left: test all remaining offsets at once, first hit per voxel wins
-            pts, todo = _finish_block(pts, todo, sentinel, parked, tflat, flat_offsets[j:], dists[j:], out)
+            pts, todo = _finish_block(pts, todo, sentinel, parked, tflat, flat_offsets[j:], dists[j:], out, nn)
             live = pts.size
             break
         if left * (_COST_ITER + _COST_GATHER * k) > tree_cost + _COST_QUERY * live:
@@ -245,6 +267,8 @@ def _nearest(src: np.ndarray, target: MaskSurface) -> np.ndarray:
         if c:
             idx = np.flatnonzero(h)
             out[todo[idx]] = dists[j]
+            if nn is not None:
+                nn[todo[idx]] = b[idx]
             pts[idx] = sentinel
             live -= c
             parked += c
@@ -253,15 +277,88 @@ def _nearest(src: np.ndarray, target: MaskSurface) -> np.ndarray:
                 pts = np.compress(keep, pts)
                 todo = np.compress(keep, todo)
                 parked = 0
-    if live == 0:
-        return out
-    if pts.size != live:
+    if live and pts.size != live:
         keep = pts != sentinel
         pts = np.compress(keep, pts)
         todo = np.compress(keep, todo)
-    if pts.size:
-        out[todo] = target.tree().query(_coords_mm(pts, shape, spacing), k=1)[0]
-    return out
+    if live and pts.size:
+        d, i = _tree_nearest(pts, target)
+        out[todo] = d
+        if nn is not None:
+            nn[todo] = i
+    return (out, nn) if want_nn else out
+
+
+_TREE_K = 8  # neighbours asked of the k-d tree before the near-tie check
+
+
+def _canonical(offsets: np.ndarray, spacing: tuple[float, ...]) -> np.ndarray:
+    """``sqrt(sum((o * spacing) ** 2))`` over the last axis: the formula of the lattice walk."""
+    return np.sqrt(((offsets * np.asarray(spacing, dtype=float)) ** 2).sum(axis=-1))
+
+
+def _exact_lattice(spacing: tuple[float, ...], shape: tuple[int, ...]) -> bool:
+    """Whether every lattice distance formula is evaluated without rounding before the root.
+
+    True for spacings with few binary fraction digits (1, 0.5, 1.25, ...): then equal true
+    distances give equal values, and the k-d tree's nearest voxel already has the smallest value.
+    """
+    for s, n in zip(spacing, shape):
+        scaled = s * 1024.0
+        if scaled != math.floor(scaled) or scaled * n >= 2.0**20:
+            return False
+    return True
+
+
+def _tree_nearest(pts: np.ndarray, target: MaskSurface) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest target voxel of each flat index by the k-d tree, with the lattice formula's value.
+
+    The tree measures in floating-point mm; its candidates (every voxel within a relative 1e-9
+    of its nearest distance) are re-measured with :func:`_canonical` and the smallest value wins,
+    so the answer equals the lattice walk's whenever both could answer.
+    """
+    shape, spacing = target.shape, target.spacing
+    tree = target.tree()
+    xyz = _coords_mm(pts, shape, spacing)
+    coords = _unravel(pts, shape)
+    if _exact_lattice(spacing, shape):
+        i = tree.query(xyz, k=1)[1]
+        nn = target.idx[i]
+        return _canonical(coords - _unravel(nn, shape), spacing), nn
+    out = np.empty(pts.size)
+    nn = np.empty(pts.size, dtype=np.int64)
+    rows = np.arange(pts.size)
+    # two neighbours first: most voxels have a single nearest one; the near-tied ask for more
+    for k in (2, _TREE_K):
+        k = min(k, target.idx.size)
+        d, i = tree.query(xyz[rows], k=k)
+        if k == 1:
+            d, i = d[:, None], i[:, None]
+        cand = target.idx[i]  # (n, k) flat indices
+        val = _canonical(coords[rows][:, None, :] - _unravel(cand, shape), spacing)
+        reach = d[:, :1] * (1 + 1e-9) + 1e-12
+        val[d > reach] = np.inf  # not a near-tie of the nearest
+        best = val.argmin(axis=1)
+        at = np.arange(rows.size)
+        out[rows] = val[at, best]
+        nn[rows] = cand[at, best]
+        more = d[:, -1] <= reach[:, 0]  # all k neighbours tied: there may be more
+        if k == target.idx.size or not more.any():
+            return out, nn
+        rows = rows[more]
+    # more near-ties than neighbours asked for: take all of them
+    for r in rows:
+        reach_r = tree.query(xyz[r], k=1)[0] * (1 + 1e-9) + 1e-12
+        near = target.idx[np.asarray(tree.query_ball_point(xyz[r], reach_r), dtype=np.int64)]
+        v = _canonical(coords[r] - _unravel(near, shape), spacing)
+        b = int(v.argmin())
+        out[r], nn[r] = v[b], near[b]
+    return out, nn
+
+
+def _unravel(flat: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """``(..., ndim)`` integer coordinates of flat indices into ``shape``."""
+    return np.stack(np.unravel_index(flat, shape), axis=-1).astype(np.int64)
 
 
 def _coords_mm(flat: np.ndarray, shape: tuple[int, ...], spacing: tuple[float, ...]) -> np.ndarray:
@@ -286,6 +383,7 @@ def _finish_block(
     flat_offsets: np.ndarray,
     dists: np.ndarray,
     out: np.ndarray,
+    nn: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Resolve the remaining voxels against all remaining offsets in one 2-D gather.
 
@@ -301,6 +399,8 @@ def _finish_block(
     first = hit.argmax(axis=1)
     found = hit[np.arange(pts.size), first].astype(bool)
     out[todo[found]] = dists[first[found]]
+    if nn is not None:
+        nn[todo[found]] = pts[found] + flat_offsets[first[found]]
     miss = ~found
     return pts[miss], todo[miss]
 

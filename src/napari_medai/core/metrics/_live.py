@@ -1,0 +1,319 @@
+"""State kept between live recomputations of one row of the agreement table (private).
+
+A brush stroke changes a few hundred voxels of the prediction; everything a row of the table
+needs from the prediction mask can then be brought up to date near the stroke only:
+
+* :class:`Components` keeps the 26-connected components (8 in 2-D) of a mask. An edit is
+  applied by labelling the edited box grown by one voxel and joining, through that small
+  labelling, the old components it touches. A component that lost voxels stays one piece when
+  its remaining voxels next to the edit are connected there (any old path through the edited box
+  can be rerouted through that neighbourhood); when they are not, the mask is labelled again.
+* :class:`SurfaceState` keeps both surfaces and the distances of both directions (see
+  :mod:`~napari_medai.core.metrics.surface`). The prediction's surface changes only within one
+  voxel of the edit, so only its voxels there get new distances. A reference-surface voxel is
+  asked again only when its nearest prediction-surface voxel was in that neighbourhood, or when
+  that neighbourhood is closer to it than its current distance; every other distance is still
+  exact.
+
+Both compute distances with the same lattice formula and keep the voxels in C order, so the
+table made from them equals the one computed from scratch bit for bit (the tests check this on
+random strokes).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from ._arrays import bounding_box, changed_box
+from .surface import MaskSurface, SurfaceDistances, _canonical, _nearest, _surface, _unravel
+
+Box = tuple[tuple[int, int], ...]
+
+
+@functools.lru_cache(maxsize=4)
+def _full(nd: int) -> np.ndarray:
+    return np.ones((3,) * nd, dtype=bool)
+
+
+def _grow(box: Box, by: int, shape: tuple[int, ...]) -> Box:
+    return tuple((max(a - by, 0), min(b + by, n)) for (a, b), n in zip(box, shape))
+
+
+def _slices(box: Box) -> tuple[slice, ...]:
+    return tuple(slice(a, b) for a, b in box)
+
+
+def _label(mask: np.ndarray) -> tuple[np.ndarray, int]:
+    """26-connected components of ``mask``, labelled on its bounding box (int32, full shape)."""
+    out = np.zeros(mask.shape, dtype=np.int32)
+    box = bounding_box(mask)
+    if box is None:
+        return out, 0
+    sl = _slices(box)
+    n = ndi.label(mask[sl], structure=_full(mask.ndim), output=out[sl])
+    return out, int(n)
+
+
+class Components:
+    """Connected components of a boolean mask on a fixed frame, kept up to date after edits.
+
+    ``labels`` holds ``1..n`` (every value used, in no particular order) and 0 for background.
+    With ``stats``, also keeps per label (index = label) the voxel count ``sizes``, the sums of
+    the voxel coordinates ``sums`` (exact: whole numbers in float64) and the flat index of the
+    first voxel in C order ``first`` (what orders :func:`scipy.ndimage.label`'s numbering).
+    """
+
+    def __init__(self, mask: np.ndarray, *, stats: bool = False) -> None:
+        self.mask = np.array(mask, dtype=bool, copy=True)
+        self.labels, self.n = _label(self.mask)
+        self.relabelled = 0  # how many updates had to label the whole mask again
+        self.track = stats
+        self.sizes = self.sums = self.first = None
+        if stats:
+            self._full_stats()
+
+    def _full_stats(self) -> None:
+        fg = np.flatnonzero(self.mask)
+        which = self.labels.ravel()[fg]
+        n = self.n
+        self.sizes = np.bincount(which, minlength=n + 1)
+        self.sums = np.stack([np.bincount(which, weights=c, minlength=n + 1)
+                              for c in np.unravel_index(fg, self.mask.shape)], axis=1)
+        self.first = np.full(n + 1, self.mask.size, dtype=np.int64)
+        np.minimum.at(self.first, which, fg)
+
+    def _window_stats(self, lab: np.ndarray, where: np.ndarray, near: Box, n: int) -> tuple:
+        """Counts, coordinate sums and first flat index of the voxels ``where`` in the window."""
+        local = np.flatnonzero(where)
+        which = lab.ravel()[local]
+        coords = np.unravel_index(local, where.shape)
+        shape = self.mask.shape
+        flat = np.zeros(local.size, dtype=np.int64)
+        cols = []
+        for ax, c in enumerate(coords):
+            g = c + near[ax][0]
+            cols.append(np.bincount(which, weights=g, minlength=n + 1))
+            flat += g * math.prod(shape[ax + 1 :])
+        first = np.full(n + 1, self.mask.size, dtype=np.int64)
+        np.minimum.at(first, which, flat)
+        return np.bincount(which, minlength=n + 1), np.stack(cols, axis=1), first
+
+    def update(self, mask: np.ndarray, box: Box | None = None) -> None:
+        """Follow ``mask`` (same shape), which differs from the last mask only inside ``box``."""
+        if box is None:
+            box = changed_box(self.mask, mask)
+            if box is None:
+                return
+        elif any(a >= b for a, b in box):
+            return  # nothing changed
+        nd = mask.ndim
+        near = _grow(box, 1, mask.shape)
+        sl = _slices(near)
+        new = np.ascontiguousarray(mask[sl], dtype=bool)
+        old = self.mask[sl]
+        lab = self.labels[sl]
+        n = self.n
+        local, n_local = ndi.label(new, structure=_full(nd))
+        if self.track:
+            # take the window's old voxels out of the statistics (put back below, relabelled)
+            o_size, o_sums, _ = self._window_stats(lab, old, near, n)
+            # labels whose first voxel lies in the window: found again from the window's new
+            # voxels when all their voxels are there, else from all voxels (rare)
+            hit = np.zeros(n + 1, dtype=bool)
+            hit[1:] = _in_box(self.first[1:], near, self.mask.shape)
+            recount = bool((hit & (o_size < self.sizes)).any())
+        kept = old & new
+        k_old = lab[kept].astype(np.int64)
+        k_loc = local[kept].astype(np.int64)
+        if k_old.size:
+            pairs = np.unique(k_loc * (n + 1) + k_old)
+            p_loc, p_old = pairs // (n + 1), pairs % (n + 1)
+        else:
+            p_loc = p_old = np.zeros(0, dtype=np.int64)
+        lost = np.unique(lab[old & ~new])
+        # a component that lost voxels must still be one piece next to the edit
+        for k in lost:
+            if np.unique(p_loc[p_old == k]).size > 1:
+                self.mask[sl] = new
+                self.labels, self.n = _label(self.mask)
+                self.relabelled += 1
+                if self.track:
+                    self._full_stats()
+                return
+        # join the old components that one local component touches
+        parent: dict[int, int] = {}
+
+        def find(a: int) -> int:
+            while parent.get(a, a) != a:
+                a = parent[a]
+            return a
+
+        order = np.argsort(p_loc, kind="stable")
+        p_loc, p_old = p_loc[order], p_old[order]
+        starts = np.searchsorted(p_loc, np.arange(1, n_local + 2))
+        to_label = np.zeros(n_local + 1, dtype=np.int64)
+        fresh = []
+        for c in range(1, n_local + 1):
+            olds = p_old[starts[c - 1] : starts[c]]
+            if olds.size == 0:
+                fresh.append(c)
+                continue
+            root = find(int(olds[0]))
+            for o in olds[1:]:
+                r = find(int(o))
+                if r != root:
+                    lo, hi = min(root, r), max(root, r)
+                    parent[hi] = lo
+                    root = lo
+            to_label[c] = root
+        for c in range(1, n_local + 1):
+            if to_label[c]:
+                to_label[c] = find(int(to_label[c]))
+        for i, c in enumerate(fresh):
+            to_label[c] = n + 1 + i
+        lab[...] = to_label[local]
+        self.mask[sl] = new
+        n_all = n + len(fresh)
+        merged = [a for a in parent if parent[a] != a]
+        if self.track:
+            sizes = np.zeros(n_all + 1, dtype=np.int64)
+            sizes[: n + 1] = self.sizes - o_size
+            sums = np.zeros((n_all + 1, nd))
+            sums[: n + 1] = self.sums - o_sums
+            first = np.full(n_all + 1, self.mask.size, dtype=np.int64)
+            first[: n + 1] = np.where(hit, self.mask.size, self.first)
+            for a in merged:
+                r = find(a)
+                sizes[r] += sizes[a]
+                sums[r] += sums[a]
+                first[r] = min(first[r], first[a])
+                sizes[a] = 0
+                sums[a] = 0
+                first[a] = self.mask.size
+            a_size, a_sums, a_first = self._window_stats(lab, new, near, n_all)
+            sizes += a_size
+            sums += a_sums
+            np.minimum(first, a_first, out=first)
+        alive_lost = {int(v) for v in np.unique(to_label[1:])} if n_local else set()
+        gone = set(merged) | {int(k) for k in lost if k and int(k) not in alive_lost}
+        if not gone:
+            self.n = n_all
+            if self.track:
+                self.sizes, self.sums, self.first = sizes, sums, first
+                if recount:
+                    self._full_stats()
+            return
+        # merged or vanished labels leave gaps: renumber 1..n in one pass over the frame
+        lut = np.arange(n_all + 1, dtype=np.int64)
+        for a in merged:
+            lut[a] = find(a)
+        alive = np.ones(n_all + 1, dtype=bool)
+        alive[0] = False
+        alive[list(gone)] = False
+        compact = np.zeros(n_all + 1, dtype=np.int64)
+        compact[alive] = np.arange(1, int(alive.sum()) + 1)
+        lut = compact[lut]
+        self.labels = lut.astype(np.int32)[self.labels]
+        self.n = int(alive.sum())
+        if self.track:
+            keep = np.flatnonzero(alive)
+            self.sizes = np.concatenate([[0], sizes[keep]])
+            self.sums = np.concatenate([np.zeros((1, nd)), sums[keep]])
+            self.first = np.concatenate([[self.mask.size], first[keep]])
+            if recount:
+                self._full_stats()
+
+
+class SurfaceState:
+    """Surface distances between a prediction and a fixed reference mask, kept up to date.
+
+    Both masks live on one frame with a zero margin of at least
+    :func:`~napari_medai.core.metrics.surface.ring_pad` voxels around their foreground; both must
+    be non-empty.
+    """
+
+    def __init__(self, pm: np.ndarray, gm: np.ndarray, spacing: tuple[float, ...],
+                 reference: MaskSurface | None = None) -> None:
+        self.spacing = tuple(float(s) for s in spacing)
+        self.shape = tuple(pm.shape)
+        self.ref = reference if reference is not None else MaskSurface(gm, self.spacing)
+        ps = MaskSurface(pm, self.spacing)
+        self.psurf = ps.surface
+        self.pidx = ps.idx
+        self.d_pg = _nearest(ps.idx, self.ref)
+        self.d_gp, self.nn_gp = _nearest(self.ref.idx, ps, want_nn=True)
+        self._gcoords: np.ndarray | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.pidx.size == 0
+
+    def distances(self) -> SurfaceDistances:
+        return SurfaceDistances(self.d_pg, self.d_gp)
+
+    def update(self, pm: np.ndarray, box: Box) -> None:
+        """Follow the prediction ``pm``, which differs from the last one only inside ``box``."""
+        shape = self.shape
+        near = _grow(box, 1, shape)  # where the surface can change
+        ctx = _grow(near, 1, shape)  # what deciding it needs
+        sub = _surface(np.ascontiguousarray(pm[_slices(ctx)]))
+        inner = tuple(slice(a - c, b - c) for (a, b), (c, _) in zip(near, ctx))
+        new_s = sub[inner]
+        region = self.psurf[_slices(near)]
+        if np.array_equal(new_s, region):
+            return  # same surface voxels: same distances
+        region[...] = new_s
+        strides = np.array([math.prod(shape[i + 1 :]) for i in range(len(shape))], dtype=np.int64)
+        local = np.flatnonzero(new_s)
+        new_idx = np.zeros(local.size, dtype=np.int64)
+        for ax, c in enumerate(np.unravel_index(local, new_s.shape)):
+            new_idx += (c + near[ax][0]) * strides[ax]
+        keep = ~_in_box(self.pidx, near, shape)
+        pidx, d_pg = self.pidx[keep], self.d_pg[keep]
+        d_new = _nearest(new_idx, self.ref) if new_idx.size else np.zeros(0)
+        pos = np.searchsorted(pidx, new_idx)
+        self.pidx = np.insert(pidx, pos, new_idx)
+        self.d_pg = np.insert(d_pg, pos, d_new)
+        if self.pidx.size == 0:
+            return
+        # reference voxels whose nearest voxel may have gone, or that the edit may have come closer to
+        if self._gcoords is None:
+            self._gcoords = _unravel(self.ref.idx, shape)
+        # only voxels within the largest distance of the edit along the first axis can come
+        # closer to it; they are a run of the (sorted) reference surface indices
+        reach = int(math.floor(float(self.d_gp.max()) / self.spacing[0])) + 2
+        first = np.searchsorted(self.ref.idx, max(near[0][0] - reach, 0) * strides[0])
+        last = np.searchsorted(self.ref.idx, min(near[0][1] + reach, shape[0]) * strides[0])
+        g = self._gcoords[first:last]
+        lo = np.array([a for a, _ in near], dtype=np.int64)
+        hi = np.array([b - 1 for _, b in near], dtype=np.int64)
+        gap = np.maximum(np.maximum(lo - g, g - hi), 0)
+        redo = _in_box(self.nn_gp, near, shape)
+        redo[first:last] |= _canonical(gap, self.spacing) < self.d_gp[first:last]
+        if redo.any():
+            target = MaskSurface.from_parts(self.psurf, self.pidx, self.spacing)
+            d, nn = _nearest(self.ref.idx[redo], target, want_nn=True)
+            self.d_gp = self.d_gp.copy()
+            self.nn_gp = self.nn_gp.copy()
+            self.d_gp[redo] = d
+            self.nn_gp[redo] = nn
+
+
+def _in_box(flat: np.ndarray, box: Box, shape: tuple[int, ...]) -> np.ndarray:
+    """Whether each flat index into ``shape`` lies in ``box``."""
+    inside = np.zeros(flat.size, dtype=bool)
+    if any(a >= b for a, b in box):
+        return inside
+    # only indices between the box's first and last voxel can be in it
+    lo = int(np.ravel_multi_index(tuple(a for a, _ in box), shape))
+    hi = int(np.ravel_multi_index(tuple(b - 1 for _, b in box), shape))
+    cand = np.flatnonzero((flat >= lo) & (flat <= hi))
+    ok = np.ones(cand.size, dtype=bool)
+    for c, (a, b) in zip(np.unravel_index(flat[cand], shape), box):
+        ok &= (c >= a) & (c < b)
+    inside[cand[ok]] = True
+    return inside
