@@ -243,8 +243,8 @@ def ssim(
 
     if kernel not in SSIM_KERNELS:
         raise InvalidInputError(f"unknown SSIM kernel {kernel!r}; use one of {', '.join(SSIM_KERNELS)}")
-    opts = (dict(gaussian_weights=True, sigma=_SSIM_SIGMA, use_sample_covariance=False) if kernel == "gaussian11"
-            else dict(win_size=7))
+    opts = ({"gaussian_weights": True, "sigma": _SSIM_SIGMA, "use_sample_covariance": False} if kernel == "gaussian11"
+            else {"win_size": 7})
     a, b = _pair(image, reference)
     if min(a.shape[-2:]) < _SSIM_MIN_SIDE:
         raise InvalidInputError(
