@@ -3,7 +3,7 @@
 Usage::
 
     python scripts/train_default_brain_model.py [--seeds 12] [--epochs 60] [--minutes 40]
-                                                [--out DIR] [--device auto] [--resume] [--tiny]
+                                                [--out DIR] [--device auto] [--resume] [--patience N] [--tiny]
 
 The training data are napari-medai's own seeded synthetic brain-tumour phantoms
 (:func:`napari_medai.core.phantoms.brain_tumour_phantom`, seeds 100, 101, ...; FLAIR, T1, T1c, T2,
@@ -48,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=12, help="number of phantoms (default 12)")
     parser.add_argument("--epochs", type=int, default=None, help="epoch limit (default: the recipe's)")
     parser.add_argument("--minutes", type=float, default=None, help="wall-time budget (default: the recipe's 40)")
+    parser.add_argument("--patience", type=int, default=None,
+                        help="epochs without improvement before stopping (default: the recipe's); may change on --resume")
     parser.add_argument("--out", type=Path, default=None, help="model folder (default: <cache>/models/brain_tumour_default)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
@@ -72,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         recipe["max_epochs"] = args.epochs
     if args.minutes is not None:
         recipe["time_limit_s"] = args.minutes * 60.0
+    if args.patience is not None:
+        recipe["patience"] = args.patience
     if n_seeds < 2:
         parser.error("--seeds must be at least 2 (one case is held out for validation)")
     seeds = list(range(FIRST_SEED, FIRST_SEED + n_seeds))

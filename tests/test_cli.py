@@ -41,7 +41,8 @@ def test_demo_headless_writes_outputs(tmp_path):
     res = _cli("demo", "--headless", "--out", str(out), env={**os.environ})
     assert res.returncode == 0, res.stderr[-2000:]
     doc = json.loads((out / "metrics.json").read_text())
-    assert doc["model"].startswith("threshold-baseline")
+    # the shipped network, which says what it learnt from
+    assert doc["model"].startswith("brain-tumour-default") and "phantoms" in doc["model"]
     regions = doc["cases"][0]["regions"]
     assert set(regions) == {"WT", "TC", "ET"}
     assert 0.5 < regions["WT"]["dice"] <= 1.0
@@ -50,6 +51,14 @@ def test_demo_headless_writes_outputs(tmp_path):
     np.testing.assert_allclose(pred.affine, gt.affine)
     png = (out / "screenshot.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+def test_demo_can_run_the_weight_free_baseline():
+    from napari_medai.commands.demo import BASELINE, run_case
+
+    job = run_case("brain_tumour", seed=0, model=BASELINE)
+    assert job["model"].startswith("threshold-baseline (no trained model)")
+    assert 0.5 < job["result"].regions["WT"]["dice"] <= 1.0
 
 
 def test_demo_headless_without_out_is_a_one_line_error():

@@ -240,13 +240,32 @@ def test_model_folder_round_trip_and_packaged_lookup(bundle, tmp_path, monkeypat
     assert _same_weights(m.network, ref.network)
     doc = json.loads((folder / "model.json").read_text())
     assert doc["format"] == "napari-medai-model" and doc["contract"]["is_trained"]
-    # the packaged default model: missing -> says how to get it; present in a search dir -> loads
+    # a packaged model: missing from every search dir -> says how to get it; $NAPARI_MEDAI_MODELS
+    # comes before the copy shipped inside the package
+    import napari_medai.core.models.loading as loading
+
     monkeypatch.setenv("NAPARI_MEDAI_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("NAPARI_MEDAI_MODELS", str(tmp_path / "models"))
+    shipped = loading.model_search_dirs()[-1]
+    monkeypatch.setattr(loading, "model_search_dirs", lambda: [tmp_path / "models"])
     with pytest.raises(ModelNotAvailableError, match="train_default_brain_model"):
         load_model(DEFAULT_BRAIN_MODEL)
+    monkeypatch.undo()
+    monkeypatch.setenv("NAPARI_MEDAI_MODELS", str(tmp_path / "models"))
     shutil.copytree(folder, tmp_path / "models" / "brain_tumour_default")
     assert load_model(DEFAULT_BRAIN_MODEL).contract == c
+    assert (shipped / "brain_tumour_default" / "model.pt").is_file()
+
+
+def test_the_shipped_default_model_loads_and_says_it_learnt_from_phantoms(monkeypatch, tmp_path):
+    monkeypatch.setenv("NAPARI_MEDAI_CACHE", str(tmp_path / "cache"))  # nothing in the cache
+    monkeypatch.delenv("NAPARI_MEDAI_MODELS", raising=False)
+    m = load_model(DEFAULT_BRAIN_MODEL)
+    assert m.is_trained and m.contract.channels == ("t1c", "t1", "t2", "flair")
+    assert "packaged" in str(m.path)
+    assert "synthetic brain-tumour phantoms" in m.contract.trained_on
+    assert "smoke run" not in m.contract.trained_on
+    assert m.info["training"]["stop_reason"] in ("early_stopping", "time_limit", "max_epochs")
 
 
 def test_ldct_model_folder_is_handed_to_the_denoiser_loader(tmp_path):

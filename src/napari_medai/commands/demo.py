@@ -17,6 +17,8 @@ NAME = "demo"
 HELP = "run the main job on built-in sample data (open napari, or --headless --out DIR)"
 
 CASES = ("brain_tumour",)
+#: ``--model`` value that selects the weight-free intensity baseline instead of a network.
+BASELINE = "threshold-baseline"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,10 +27,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--headless", action="store_true", help="no window: write outputs and a screenshot to --out")
     parser.add_argument("--out", type=Path, default=None, help="output folder (required with --headless)")
     parser.add_argument("--tolerance-mm", type=float, default=1.0, help="NSD tolerance in mm (default: %(default)s)")
+    parser.add_argument("--model", default="brain-tumour-default",
+                        help="segmentation model: a registry name or model folder (default: %(default)s, the "
+                             f"network trained on the project's phantoms), or '{BASELINE}' for the weight-free "
+                             "FLAIR/T1c threshold baseline")
 
 
-def run_case(case: str, *, seed: int = 0, tolerance_mm: float = 1.0) -> dict:
-    """Build the sample case, run its task and evaluate it. Returns volumes and results."""
+def run_case(case: str, *, seed: int = 0, tolerance_mm: float = 1.0, model: str = BASELINE) -> dict:
+    """Build the sample case, segment it with ``model`` and evaluate it. Returns volumes and results."""
     from ..core.evaluate import evaluate_volumes
     from ..core.phantoms import make_phantom
     from ..core.tasks import brain_tumour_baseline
@@ -38,7 +44,14 @@ def run_case(case: str, *, seed: int = 0, tolerance_mm: float = 1.0) -> dict:
     t0 = time.perf_counter()
     vols = make_phantom("brain_tumour", seed=seed)
     t1 = time.perf_counter()
-    pred = brain_tumour_baseline.segment(vols["flair"], vols["t1c"], brainmask=vols.get("brainmask"))
+    if model == BASELINE:
+        pred = brain_tumour_baseline.segment(vols["flair"], vols["t1c"], brainmask=vols.get("brainmask"))
+    else:
+        from ..core.inference import predict
+
+        p = predict(model, {k: vols[k] for k in ("flair", "t1", "t1c", "t2")}, brainmask=vols.get("brainmask"))
+        what = p.trained_on if p.is_trained else "NOT TRAINED (random weights)"
+        pred = p.labels.with_data(p.labels.data, meta={**p.labels.meta, "model": f"{p.model_name} ({what})"})
     t2 = time.perf_counter()
     result = evaluate_volumes(
         pred, vols["seg"], convention="brats2021", tolerance_mm=tolerance_mm, case=f"{case}-seed{seed}"
@@ -90,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.headless and args.out is None:
         raise InvalidInputError("--headless needs --out DIR (where the outputs and screenshot go)")
-    job = run_case(args.case, seed=args.seed, tolerance_mm=args.tolerance_mm)
+    job = run_case(args.case, seed=args.seed, tolerance_mm=args.tolerance_mm, model=args.model)
     _print_summary(job)
     if args.out is not None:
         written = write_outputs(job, args.out)

@@ -9,8 +9,8 @@ name                             what
 ``brats_mri_segmentation``       MONAI model-zoo bundle (SegResNet, BraTS 2018, 4 MR sequences),
                                  downloaded on first use into the cache folder and checked by md5
 ``brain-tumour-default``         napari-medai's own brain-tumour model, trained on the project's
-                                 phantoms by ``scripts/train_default_brain_model.py``; no weights
-                                 are shipped yet, so it is available only after that script ran
+                                 phantoms by ``scripts/train_default_brain_model.py``; its weights
+                                 ship in ``core/models/packaged/brain_tumour_default`` (4.7 MB)
 ================================ =================================================================
 """
 
@@ -143,7 +143,8 @@ REGISTRY: dict[str, RegistryEntry] = {
         folder="brain_tumour_default",
         licence="BSD-3-Clause",
         how_to_get=(
-            "no weights are shipped with this version: train them with "
+            "its weights ship inside the package (core/models/packaged/brain_tumour_default); if they are "
+            "missing (e.g. a source tree without them), retrain them with "
             "'python scripts/train_default_brain_model.py' (writes to the cache folder), or train on "
             "your own cases with 'napari-medai train brain-tumour --data DIR --out MODEL_DIR' and pass MODEL_DIR"
         ),
