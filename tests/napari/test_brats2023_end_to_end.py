@@ -37,6 +37,7 @@ def test_brats2023_case_segments_and_overlays_in_napari(make_napari_viewer, qtbo
     assert widget.load_model(), widget.status.text()
     assert widget.model.contract.is_trained
     assert "phantom" in widget.model_info.text().lower()  # says what it was trained on
+    assert "not for real scans" in widget.status.text()  # and that it is a demonstration model
     chosen = {ch: c.currentText() for ch, c in widget.channel_combos.items()}
     assert chosen == {ch: next(n for n in names if n.endswith(suffix)) for ch, suffix in
                       {"flair": "t2f", "t1": "t1n", "t1c": "t1c", "t2": "t2w"}.items()}

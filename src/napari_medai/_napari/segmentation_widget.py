@@ -162,8 +162,7 @@ class SegmentationWidget(QWidget):
         self.model_info.setText(text)
         self.model_info.setStyleSheet("" if trained else "color: #ff7070;")
         self._build_channel_rows(c.channels)
-        for note in self.model.notes:
-            self._set_status(note)
+        self._set_status(" ".join(f"{n.rstrip('.')}." for n in self.model.notes))
         return True
 
     def _build_channel_rows(self, channels: tuple[str, ...]) -> None:
@@ -297,7 +296,7 @@ class SegmentationWidget(QWidget):
         msg += f", {pred.tta_passes} TTA pass(es)."
         if not pred.is_trained:
             msg = "NOT TRAINED model: this output is meaningless. " + msg
-        msg += "".join(f" {n}" for n in pred.notes)
+        msg += "".join(f" {n.rstrip('.')}." for n in pred.notes)
         self._set_status(msg, error=not pred.is_trained)
         self._open_agreement()
 

@@ -943,7 +943,9 @@ def _load_registry(entry: RegistryEntry, *, cache: Path | None, allow_download: 
     for d in model_search_dirs():
         cand = d / folder
         if (cand / "model.json").is_file():
-            return _load_medai_folder(cand, source=f"registry model {entry.name} ({cand})")
+            model = _load_medai_folder(cand, source=f"registry model {entry.name} ({cand})")
+            model.notes.append(f"{entry.name}: {entry.summary}")
+            return model
     where = ", ".join(str(d / folder) for d in model_search_dirs())
     raise ModelNotAvailableError(f"model {entry.name!r} is not on this machine (looked in {where}): {entry.how_to_get}")
 
