@@ -37,4 +37,4 @@ export PIP_CONSTRAINT="$PWD/.ci/constraints.txt"
 .venv/bin/python -m pip install -q "torch==2.13.0"
 .venv/bin/python -m pip install -q -r .ci/requirements-lock.txt
 .venv/bin/python -m pip install -q --no-deps -e .
-.venv/bin/python -m napari_medai.cli info | head -1
+.venv/bin/python -m napari_medai.cli info

@@ -75,3 +75,14 @@ def test_unreadable_input_is_a_one_line_error(tmp_path):
     assert "Traceback" not in res.stderr
     assert "truncated_seg.nii.gz" in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_a_closed_pipe_is_not_an_error():
+    """`napari-medai info | head -1` (as CI's setup does) must not end in a BrokenPipeError."""
+    proc = subprocess.Popen([sys.executable, "-m", "napari_medai.cli", "info"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    first = proc.stdout.readline()
+    proc.stdout.close()  # the reader goes away after one line
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0, err
+    assert first.startswith(b"napari-medai") and "Traceback" not in err
