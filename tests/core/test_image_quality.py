@@ -15,6 +15,7 @@ from napari_medai.core.metrics.image_quality import (
     image_quality,
     noise_sd,
     psnr,
+    quality_row,
     rmse,
     ssim,
 )
@@ -129,3 +130,18 @@ def test_noise_sd_by_hand():
 def test_invalid_inputs_say_how_to_fix(call, match):
     with pytest.raises(InvalidInputError, match=match):
         call()
+
+
+def test_quality_row_measures_what_it_is_given():
+    rng = np.random.default_rng(2)
+    ref = rng.normal(40.0, 100.0, (32, 32))
+    img = ref + rng.normal(0.0, 30.0, ref.shape)
+    roi = np.zeros(ref.shape, bool)
+    roi[4:12, 4:12] = True
+    full = quality_row(img, reference=ref, roi_mask=roi)
+    assert full == {**image_quality(img, ref), "noise_sd": noise_sd(img, roi)}
+    assert quality_row(img, roi_mask=roi) == {"psnr": None, "ssim": None, "rmse": None, "noise_sd": noise_sd(img, roi)}
+    assert quality_row(img, reference=ref)["noise_sd"] is None
+    with pytest.raises(InvalidInputError, match=r"'denoised' has shape \(32, 32\) but the reference has \(16, 16\)"):
+        quality_row(img, reference=ref[:16, :16], name="denoised")
+

@@ -152,7 +152,7 @@ class MeasureTab(QWidget):
         panel = self.jobs
 
         def work() -> list[dict[str, Any]]:
-            from ...core.metrics.image_quality import image_quality, noise_sd
+            from ...core.metrics.image_quality import quality_row
             from ...core.models.errors import Cancelled
 
             rows = []
@@ -160,19 +160,13 @@ class MeasureTab(QWidget):
                 if panel.cancelled():
                     raise Cancelled("measuring cancelled")
                 panel.progress_callback(i / len(todo), f"measuring {name}")
-                row: dict[str, Any] = {"name": name, "psnr": None, "ssim": None, "rmse": None, "noise_sd": None,
-                                       "problem": None}
+                row: dict[str, Any] = {"name": name, "problem": None}
                 try:
-                    if ref is not None and not is_ref:
-                        if data.shape != ref.shape:
-                            raise InvalidInputError(
-                                f"{name!r} has shape {data.shape} but the reference has {ref.shape}; pick the "
-                                "reference of the same slices on the same grid (or untick it)")
-                        row.update(image_quality(data, ref, window=window))
-                    if mask is not None:
-                        row["noise_sd"] = noise_sd(data, mask)
+                    row.update(quality_row(data, reference=None if is_ref else ref, roi_mask=mask, window=window,
+                                           name=name))
                 except MedaiError as exc:
-                    row["problem"] = str(exc)
+                    row.update({"psnr": None, "ssim": None, "rmse": None, "noise_sd": None,
+                                "problem": str(exc)})
                 rows.append(row)
             return rows
 

@@ -39,6 +39,7 @@ __all__ = [
     "apply_window",
     "image_quality",
     "noise_sd",
+    "quality_row",
     "psnr",
     "rmse",
     "ssim",
@@ -325,3 +326,37 @@ def image_quality(
         "ssim": float(ssim(image, reference, window=window, data_range=data_range)),
         "rmse": float(rmse(image, reference, window=window)),
     }
+
+
+def quality_row(
+    image: object,
+    *,
+    reference: object | None = None,
+    roi_mask: object | None = None,
+    window: Sequence[float] | None = DEFAULT_WINDOW_HU,
+    name: str = "image",
+) -> dict[str, float | None]:
+    """One row of an image-quality table: what can be measured with what is given.
+
+    ``{"psnr", "ssim", "rmse"}`` against ``reference`` (``None`` without one) and ``"noise_sd"`` in
+    ``roi_mask`` (``None`` without one). ``name`` names the image in errors.
+
+    Raises
+    ------
+    InvalidInputError
+        The reference has another shape than the image (the message names both), or a metric
+        refuses its input.
+    """
+    row: dict[str, float | None] = {"psnr": None, "ssim": None, "rmse": None, "noise_sd": None}
+    if reference is not None:
+        a, b = np.shape(image), np.shape(reference)
+        if a != b:
+            raise InvalidInputError(
+                f"{name!r} has shape {a} but the reference has {b}; pick the reference of the same slices on "
+                "the same grid"
+            )
+        row.update(image_quality(image, reference, window=window))
+    if roi_mask is not None:
+        row["noise_sd"] = noise_sd(image, roi_mask)
+    return row
+
