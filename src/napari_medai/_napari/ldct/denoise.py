@@ -213,7 +213,9 @@ class DenoiseTab(QWidget):
             layer = image_layer(self.viewer, self.input_combo.currentText(), "input")
             value = float(classical_parameters(m, np.asarray(layer.data, dtype=np.float32))[MAIN_PARAMETER[m][0]])
         except (MedaiError, ValueError):
-            pass
+            # no usable input layer yet (none open, or not a CT slice/stack): keep the spin box's value;
+            # denoising itself reports the problem when the user presses the button
+            value = self.param_spin.value()
         self._classical_values[m] = value
         self.param_spin.blockSignals(True)
         self.param_spin.setValue(value)
