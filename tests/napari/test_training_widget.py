@@ -107,7 +107,7 @@ def test_two_epochs_plot_live_and_write_a_model_folder_the_segmentation_widget_l
 
 
 def test_stop_keeps_the_finished_epoch_and_resume_continues(make_napari_viewer, case_dir, tmp_path):
-    from napari_medai._napari._qt_helpers import process_events_until
+    from napari_medai._napari._widgets import process_events_until
 
     _viewer, widget = _widget(make_napari_viewer, case_dir, tmp_path / "m", epochs=50)
     widget.val_spin.setValue(0.0)  # no validation: an epoch is a single step

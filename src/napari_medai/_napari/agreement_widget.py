@@ -46,7 +46,7 @@ from ..core.errors import MedaiError
 from ..core.evaluate import CaseResult, evaluate_volumes, resample_to_grid, write_csv, write_json
 from ..core.metrics import CONVENTIONS, TableCache, get_convention
 from ..core.metrics._arrays import changed_box, merge_change
-from ._qt_helpers import centre_on, process_events_until
+from ._widgets import centre_on, process_events_until
 from .layers import layer_to_volume, spatial_transform_kwargs
 
 if TYPE_CHECKING:

@@ -52,7 +52,7 @@ from qtpy.QtWidgets import (
 
 from ..core.errors import MedaiError, MedaiWarning
 from ..core.tasks import cac
-from ._qt_helpers import centre_on, process_events_until, scroll_vertically
+from ._widgets import centre_on, process_events_until, scroll_vertically
 from .layers import META_KEY, geometry_meta, label_colormap, layer_to_volume
 
 if TYPE_CHECKING:

@@ -28,9 +28,9 @@ from typing import TYPE_CHECKING, Any
 
 from qtpy.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
-from ._qt_helpers import scroll_vertically
+from ._jobs import JobRunner
+from ._widgets import scroll_vertically
 from .ldct._common import SIMULATE
-from .ldct._jobs import JobPanel
 from .ldct.denoise import DenoiseTab
 from .ldct.measure import MeasureTab
 from .ldct.roi import shapes_to_mask
@@ -54,7 +54,7 @@ class LdctWidget(QWidget):
     def __init__(self, viewer: napari.viewer.Viewer, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.viewer = viewer
-        self.jobs = JobPanel(_HINT)
+        self.jobs = JobRunner(_HINT)
         self.simulate_tab = SimulateTab(viewer, self.jobs)
         self.denoise_tab = DenoiseTab(viewer, self.jobs)
         self.train_tab = TrainTab(viewer, self.jobs)

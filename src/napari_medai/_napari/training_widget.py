@@ -35,7 +35,7 @@ from qtpy.QtWidgets import (
 
 from ..core.errors import InvalidInputError, MedaiError
 from ._plot import ABOVE, LivePlot
-from ._qt_helpers import process_events_until, scroll_vertically
+from ._widgets import process_events_until, scroll_vertically
 
 if TYPE_CHECKING:
     import napari

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
-from qtpy.QtCore import Qt
-from qtpy.QtWidgets import QComboBox, QDoubleSpinBox, QLabel, QSpinBox
+from qtpy.QtWidgets import QComboBox
 
-from ...core.errors import InvalidInputError, MedaiError
+from ...core.errors import InvalidInputError
 from ..layers import layer_to_volume, volume_to_layer_data
 
 #: Combo-box entry for "no layer".
 NONE = "none"
 #: Train tab's low-dose entry: simulate the low dose from the full dose.
 SIMULATE = "simulate it from the full dose"
-#: Style of a text that reports a problem.
-RED = "color: #ff7070;"
 #: Where the tools' messages send a user who has no CT open.
 OPEN_HINT = "open a CT in HU, e.g. File > Open Sample > napari-medai > Low-dose / full-dose CT pair"
 
@@ -77,63 +73,3 @@ def refill(combo: QComboBox, names: list[str], *, hints: tuple[str, ...], first_
             break
     if combo.currentText() != current:
         combo.currentTextChanged.emit(combo.currentText())
-
-
-# ------------------------------------------------------------------------------------------ text
-def error_text(exc: BaseException) -> str:
-    """The message of a core error as is; other errors with their type (they are bugs)."""
-    return str(exc) if isinstance(exc, MedaiError) else f"{type(exc).__name__}: {exc}"
-
-
-def num(v: float | None, digits: int) -> str:
-    if v is None:
-        return "–"
-    return "inf" if math.isinf(v) else f"{v:.{digits}f}"
-
-
-def fmt(v: Any) -> str:
-    return f"{v:.4g}" if isinstance(v, float) else str(v)
-
-
-# ------------------------------------------------------------------------------------------ widgets
-def spin(low: float, high: float, value: float, *, decimals: int = 2, step: float = 1.0, suffix: str = "",
-         tip: str = "") -> QDoubleSpinBox:
-    s = QDoubleSpinBox()
-    s.setRange(low, high)
-    s.setDecimals(decimals)
-    s.setSingleStep(step)
-    s.setValue(value)
-    if suffix:
-        s.setSuffix(suffix)
-    s.setToolTip(tip)
-    return s
-
-
-def int_spin(low: int, high: int, value: int, tip: str = "") -> QSpinBox:
-    s = QSpinBox()
-    s.setRange(low, high)
-    s.setValue(value)
-    s.setToolTip(tip)
-    return s
-
-
-def threads_spin() -> QSpinBox:
-    """'CPU threads' for the network methods: 0 leaves torch's setting (about one per core)."""
-    s = int_spin(0, 256, 0, "torch CPU threads while the network trains or runs (0: torch's default, about one "
-                 "per core). When other jobs share the cores, 1 thread is often much faster for these small "
-                 "networks (threads wait for each other at every step).")
-    s.setSpecialValueText("default")
-    return s
-
-
-def device_combo() -> QComboBox:
-    combo = QComboBox()
-    combo.addItems(["auto", "cpu", "cuda"])
-    return combo
-
-
-def wrapped(text: str = "") -> QLabel:
-    lab = QLabel(text)
-    lab.setWordWrap(True)
-    lab.setTextInteractionFlags(Qt.TextSelectableByMouse)
-    return lab

@@ -27,22 +27,10 @@ from qtpy.QtWidgets import (
 
 from ...core.errors import InvalidInputError, MedaiError
 from ...core.tasks.ldct import CLASSICAL_METHODS, METHODS, Noise2SelfOptions
+from .._jobs import JobRunner, torch_threads
 from .._plot import LivePlot
-from ._common import (
-    RED,
-    ct_volume,
-    device_combo,
-    error_text,
-    fmt,
-    image_layer,
-    int_spin,
-    put_image,
-    refill,
-    spin,
-    threads_spin,
-    wrapped,
-)
-from ._jobs import JobPanel, torch_threads
+from .._widgets import RED, device_combo, error_text, fmt, int_spin, spin, threads_spin, wrapped
+from ._common import ct_volume, image_layer, put_image, refill
 
 #: The one parameter of each classical filter the tab lets the user set (name, unit, max, step).
 MAIN_PARAMETER: dict[str, tuple[str, str, float, float]] = {
@@ -71,7 +59,7 @@ def _page(layout: Any) -> QWidget:
 class DenoiseTab(QWidget):
     """Denoise an image layer with any method of the core (see the module docstring)."""
 
-    def __init__(self, viewer: Any, jobs: JobPanel, parent: QWidget | None = None) -> None:
+    def __init__(self, viewer: Any, jobs: JobRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.viewer = viewer
         self.jobs = jobs

@@ -28,8 +28,9 @@ from qtpy.QtWidgets import (
 
 from ...core.errors import InvalidInputError, MedaiError
 from ...core.metrics.image_quality import DEFAULT_WINDOW_HU
-from ._common import NONE, ct_volume, image_layer, num, put_image, refill, spin, wrapped
-from ._jobs import JobPanel
+from .._jobs import JobRunner
+from .._widgets import num, spin, wrapped
+from ._common import NONE, ct_volume, image_layer, put_image, refill
 from .roi import shapes_to_mask
 
 METRIC_COLUMNS = ("image", "PSNR dB", "SSIM", "RMSE HU", "noise SD HU")
@@ -40,7 +41,7 @@ _TIPS = ("", "10 log10(window width² / MSE), in the window", "SSIM (11 x 11 Gau
 class MeasureTab(QWidget):
     """Image-quality table of the ticked image layers (see the module docstring)."""
 
-    def __init__(self, viewer: Any, jobs: JobPanel, parent: QWidget | None = None) -> None:
+    def __init__(self, viewer: Any, jobs: JobRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.viewer = viewer
         self.jobs = jobs

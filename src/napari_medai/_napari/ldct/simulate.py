@@ -13,14 +13,15 @@ import numpy as np
 from qtpy.QtWidgets import QCheckBox, QComboBox, QFormLayout, QPushButton, QVBoxLayout, QWidget
 
 from ...core.errors import InvalidInputError, MedaiError
-from ._common import ct_volume, image_layer, int_spin, put_image, refill, spin, wrapped
-from ._jobs import JobPanel
+from .._jobs import JobRunner
+from .._widgets import int_spin, spin, wrapped
+from ._common import ct_volume, image_layer, put_image, refill
 
 
 class SimulateTab(QWidget):
     """Layer ``<name>_dose25%`` (and ``<name>_noise_free``) from a full-dose CT layer."""
 
-    def __init__(self, viewer: Any, jobs: JobPanel, parent: QWidget | None = None) -> None:
+    def __init__(self, viewer: Any, jobs: JobRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.viewer = viewer
         self.jobs = jobs

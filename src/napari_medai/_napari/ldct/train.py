@@ -25,19 +25,10 @@ from qtpy.QtWidgets import (
 )
 
 from ...core.errors import InvalidInputError, MedaiError
+from .._jobs import JobRunner, torch_threads
 from .._plot import ABOVE, LivePlot
-from ._common import (
-    SIMULATE,
-    ct_volume,
-    device_combo,
-    image_layer,
-    int_spin,
-    refill,
-    spin,
-    threads_spin,
-    wrapped,
-)
-from ._jobs import JobPanel, torch_threads
+from .._widgets import device_combo, int_spin, spin, threads_spin, wrapped
+from ._common import SIMULATE, ct_volume, image_layer, refill
 
 
 class TrainTab(QWidget):
@@ -46,7 +37,7 @@ class TrainTab(QWidget):
     #: Emitted with the model folder (str) of a finished training run.
     trained = Signal(str)
 
-    def __init__(self, viewer: Any, jobs: JobPanel, parent: QWidget | None = None) -> None:
+    def __init__(self, viewer: Any, jobs: JobRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.viewer = viewer
         self.jobs = jobs

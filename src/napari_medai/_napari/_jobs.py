@@ -1,14 +1,18 @@
-"""One LDCT job at a time off the GUI thread: progress bar, Cancel / Stop, status line, torch threads.
+"""The one job runner of every dock widget: long work off the GUI thread, with a progress bar, Cancel, a
+status line, a time estimate, errors shown once (in the widget and as a napari notification) and a
+``wait_idle`` hook for tests.
 
-The tabs hand :meth:`JobPanel.start` a function that calls the core with the panel's callbacks
+A widget hands :meth:`JobRunner.start` a function that calls the core with the runner's callbacks
 (``progress=jobs.progress_callback``, ``should_stop=jobs.cancelled``, ``on_metrics=jobs.metrics_callback``;
-they are safe to call from the worker thread: queued signals and plain flags) and a ``done(value)``
-that shows the result on the GUI thread. A core error, or :class:`~napari_medai.core.models.errors.Cancelled`,
-ends up in the status line, never raised into napari.
+safe to call from the worker thread: queued signals and plain flags) and a ``done(value)`` that shows the
+result on the GUI thread. Layers are added only in ``done``, so a failed or cancelled job adds nothing.
+A core error, or :class:`~napari_medai.core.models.errors.Cancelled`, ends up in the status line (and a
+notification), never raised into napari.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -16,9 +20,8 @@ from typing import Any
 from qtpy.QtCore import QObject, Signal
 from qtpy.QtWidgets import QHBoxLayout, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
-from ...core.errors import InvalidInputError
-from .._qt_helpers import process_events_until
-from ._common import RED, error_text, wrapped
+from ..core.errors import InvalidInputError
+from ._widgets import RED, error_text, process_events_until, wrapped
 
 
 class _Bridge(QObject):
@@ -55,24 +58,51 @@ def torch_threads(n: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-class JobPanel(QWidget):
-    """Progress bar, Cancel button and status line of the LDCT widget, and the job they belong to."""
+def _eta_text(elapsed_s: float, fraction: float) -> str:
+    """'about 2 min left' from the time so far and the fraction done ('' until there is something to go on)."""
+    if fraction <= 0.02 or fraction >= 1.0 or elapsed_s < 2.0:
+        return ""
+    left = elapsed_s * (1.0 - fraction) / fraction
+    if left < 60:
+        return f"about {max(1, round(left))} s left"
+    if left < 3600:
+        return f"about {round(left / 60)} min left"
+    return f"about {left / 3600:.1f} h left"
 
-    def __init__(self, hint: str = "", parent: QWidget | None = None) -> None:
+
+class JobRunner(QWidget):
+    """Progress bar, Cancel button, status line and time estimate of a dock widget, and its one running job.
+
+    Parameters
+    ----------
+    hint
+        The status line's text before the first job.
+    notify
+        Also show errors as a napari notification (the status line always shows them).
+    """
+
+    def __init__(self, hint: str = "", parent: QWidget | None = None, *, notify: bool = True) -> None:
         super().__init__(parent)
-        #: The value of the last job that finished (DenoiseResult, LdctTrainingResult, metric rows, ...).
+        #: The value of the last job that finished (a result object, metric rows, ...).
         self.last_result: Any = None
+        #: The message of the last job that failed or was cancelled ('' after a success).
+        self.last_error: str = ""
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
+        self.progress.setFormat("%p%")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
         self.cancel_button.setToolTip("Stop the running job; a cancelled job adds nothing.")
         self.status = wrapped(hint)
+        self._notify = notify
         self._flags = _Flags()
         self._worker: Any = None
+        self._started = 0.0
+        self._message = ""
         self._run_buttons: list[QPushButton] = []
         self._stop_button: QPushButton | None = None
         self._on_metrics: Callable[[dict[str, Any]], None] | None = None
+        self._on_error: Callable[[BaseException], None] | None = None
         self._bridge = _Bridge()
         self._bridge.progressed.connect(self._on_progress)
         self._bridge.metrics.connect(self._metrics)
@@ -118,14 +148,21 @@ class JobPanel(QWidget):
     def check_idle(self) -> None:
         """Raise :class:`InvalidInputError` while a job runs (one job at a time)."""
         if self.busy:
-            raise InvalidInputError("busy: wait for the running job or cancel it")
+            raise InvalidInputError("busy: wait for the running job or press Cancel")
 
     def start(self, fn: Callable[[], Any], done: Callable[[Any], None], message: str, *,
               stop_button: QPushButton | None = None,
-              on_metrics: Callable[[dict[str, Any]], None] | None = None) -> bool:
-        """Run ``fn()`` off the GUI thread, then ``done(value)`` on it; ``stop_button`` is enabled meanwhile."""
+              on_metrics: Callable[[dict[str, Any]], None] | None = None,
+              on_error: Callable[[BaseException], None] | None = None) -> bool:
+        """Run ``fn()`` off the GUI thread, then ``done(value)`` on it; ``stop_button`` is enabled meanwhile.
+
+        ``on_error(exc)`` (GUI thread) lets a widget tidy up after a failure or a cancel; the message is
+        shown by the runner. Returns False (and shows why) when a job is already running.
+        """
         from napari.qt.threading import create_worker
 
+        if self.busy:
+            return self.refuse(InvalidInputError("busy: wait for the running job or press Cancel"))
         self._flags.cancel = self._flags.stop = False
         for b in self._run_buttons:
             b.setEnabled(False)
@@ -134,7 +171,11 @@ class JobPanel(QWidget):
         if stop_button is not None:
             stop_button.setEnabled(True)
         self._on_metrics = on_metrics
+        self._on_error = on_error
         self.progress.setValue(0)
+        self._started = time.monotonic()
+        self._message = message
+        self.last_error = ""
         self.set_status(message)
         worker = create_worker(_run, fn, _start_thread=False)
         worker.returned.connect(lambda payload: self._returned(done, payload))
@@ -142,6 +183,17 @@ class JobPanel(QWidget):
         self._worker = worker
         worker.start()
         return True
+
+    def run_now(self, fn: Callable[[], Any], done: Callable[[Any], None]) -> bool:
+        """Run a quick ``fn()`` on the GUI thread with the same error handling as :meth:`start`."""
+        try:
+            value = fn()
+            self.last_error = ""
+            done(value)
+            return True
+        except Exception as exc:  # noqa: BLE001 - shown in the widget, never raised into napari
+            self._show_error(exc)
+            return False
 
     def wait_idle(self, timeout_s: float = 60.0) -> bool:
         """Process events until the running job has finished and been shown (True) or the time is up."""
@@ -162,30 +214,44 @@ class JobPanel(QWidget):
     # ------------------------------------------------------------------ status
     def refuse(self, exc: BaseException) -> bool:
         """Show why something cannot be done; returns False (nothing started)."""
-        self.set_status(error_text(exc), error=True)
+        self._show_error(exc, notify=False)
         return False
 
     def set_status(self, text: str, *, error: bool = False) -> None:
         self.status.setText(text)
         self.status.setStyleSheet(RED if error else "")
 
-    def _returned(self, done: Callable[[Any], None], payload: tuple[str, Any]) -> None:
-        from ...core.models.errors import Cancelled
+    def _show_error(self, exc: BaseException, *, notify: bool | None = None) -> None:
+        from ..core.models.errors import Cancelled
 
+        if isinstance(exc, Cancelled):
+            text = f"Cancelled ({exc}); nothing was added."
+        else:
+            text = error_text(exc)
+        self.last_error = text
+        self.set_status(text, error=True)
+        if (self._notify if notify is None else notify) and not isinstance(exc, Cancelled):
+            try:
+                from napari.utils.notifications import show_error
+
+                show_error(text)
+            except Exception:  # noqa: BLE001 - the status line has it already; a notification is extra
+                pass
+
+    def _returned(self, done: Callable[[Any], None], payload: tuple[str, Any]) -> None:
         kind, value = payload
         try:
             if kind == "error":
                 self.progress.setValue(0)
-                if isinstance(value, Cancelled):
-                    self.set_status(f"Cancelled ({value}); nothing was added.", error=True)
-                else:
-                    self.set_status(error_text(value), error=True)
+                self._show_error(value)
+                if self._on_error is not None:
+                    self._on_error(value)
                 return
             self.progress.setValue(1000)
             self.last_result = value
             done(value)
         except Exception as exc:  # noqa: BLE001 - shown in the widget, never raised into napari
-            self.set_status(error_text(exc), error=True)
+            self._show_error(exc)
 
     def _finished(self) -> None:
         self._worker = None
@@ -197,9 +263,13 @@ class JobPanel(QWidget):
             self._stop_button = None
 
     def _on_progress(self, fraction: float, message: str) -> None:
-        self.progress.setValue(int(round(1000 * max(0.0, min(1.0, float(fraction))))))
+        fraction = max(0.0, min(1.0, float(fraction)))
+        self.progress.setValue(int(round(1000 * fraction)))
         if message:
-            self.set_status(message)
+            self._message = message
+        eta = _eta_text(time.monotonic() - self._started, fraction)
+        if self._message or eta:
+            self.set_status(f"{self._message} ({eta})" if eta else self._message)
 
     def _metrics(self, m: dict[str, Any]) -> None:
         if self._on_metrics is not None:
@@ -208,7 +278,7 @@ class JobPanel(QWidget):
 
 def _run(fn: Callable[[], Any]) -> tuple[str, Any]:
     # napari 0.9: a worker's `errored` hook is broken and superqt re-raises returned exceptions, so
-    # errors come back as values and the panel shows them.
+    # errors come back as values and the runner shows them.
     try:
         return ("ok", fn())
     except Exception as exc:  # noqa: BLE001 - shown in the widget

@@ -1,0 +1,242 @@
+"""What every dock widget shares: text styles and error text, small Qt factories, a vertical scroll area,
+waiting for background work, moving the viewer, a label legend and the "Save segmentation…" action."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from qtpy.QtCore import Qt
+from qtpy.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFrame,
+    QLabel,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..core.errors import MedaiError
+
+#: Style of a text that reports a problem.
+RED = "color: #ff7070;"
+
+
+class VerticalScrollArea(QScrollArea):
+    """Scrolls vertically only and is always as wide as its content needs (nothing is clipped).
+
+    Frameless, resizing its content to its width, no horizontal scroll bar.
+    """
+
+    def __init__(self, content: QWidget | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        if content is not None:
+            self.setWidget(content)
+
+    def _width(self) -> int:
+        inner = self.widget()
+        w = inner.minimumSizeHint().width() if inner is not None else 0
+        return w + self.verticalScrollBar().sizeHint().width() + 2 * self.frameWidth()
+
+    def minimumSizeHint(self) -> Any:
+        hint = super().minimumSizeHint()
+        hint.setWidth(max(hint.width(), self._width()))
+        return hint
+
+    def sizeHint(self) -> Any:
+        hint = super().sizeHint()
+        hint.setWidth(max(hint.width(), self._width()))
+        return hint
+
+
+def scroll_vertically(owner: QWidget, content: QWidget) -> VerticalScrollArea:
+    """Make ``content`` the whole of ``owner`` (a dock widget), inside a :class:`VerticalScrollArea`.
+
+    A short dock then scrolls instead of squeezing tables and plots. ``owner`` must have no layout yet.
+    """
+    scroll = VerticalScrollArea(content)
+    outer = QVBoxLayout(owner)
+    outer.setContentsMargins(0, 0, 0, 0)
+    outer.addWidget(scroll)
+    return scroll
+
+
+def process_events_until(done: Callable[[], bool], timeout_s: float) -> bool:
+    """Process Qt events until ``done()`` is true or ``timeout_s`` passes; returns ``done()``."""
+    from qtpy.QtWidgets import QApplication
+
+    end = time.monotonic() + timeout_s
+    while not done() and time.monotonic() < end:
+        QApplication.processEvents()
+        time.sleep(0.01)
+    return done()
+
+
+def centre_on(viewer: Any, layer: Any, index: Sequence[float]) -> None:
+    """Move the slider(s) and the camera centre to the data ``index`` of ``layer``."""
+    world = np.asarray(layer.data_to_world(index), dtype=float)
+    nd = len(world)
+    offset = viewer.dims.ndim - nd
+    for axis in range(nd):
+        viewer.dims.set_point(offset + axis, world[axis])
+    viewer.camera.center = tuple(world[a - offset] for a in viewer.dims.displayed if a >= offset)
+
+
+# ------------------------------------------------------------------------------------------ text
+def error_text(exc: BaseException) -> str:
+    """The message of a core error as is; other errors with their type (they are bugs)."""
+    return str(exc) if isinstance(exc, MedaiError) else f"{type(exc).__name__}: {exc}"
+
+
+def num(v: float | None, digits: int) -> str:
+    if v is None:
+        return "–"
+    return "inf" if math.isinf(v) else f"{v:.{digits}f}"
+
+
+def fmt(v: Any) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+# ------------------------------------------------------------------------------------------ widgets
+def spin(low: float, high: float, value: float, *, decimals: int = 2, step: float = 1.0, suffix: str = "",
+         tip: str = "") -> QDoubleSpinBox:
+    s = QDoubleSpinBox()
+    s.setRange(low, high)
+    s.setDecimals(decimals)
+    s.setSingleStep(step)
+    s.setValue(value)
+    if suffix:
+        s.setSuffix(suffix)
+    s.setToolTip(tip)
+    return s
+
+
+def int_spin(low: int, high: int, value: int, tip: str = "") -> QSpinBox:
+    s = QSpinBox()
+    s.setRange(low, high)
+    s.setValue(value)
+    s.setToolTip(tip)
+    return s
+
+
+def threads_spin() -> QSpinBox:
+    """'CPU threads' for the network methods: 0 leaves torch's setting (about one per core)."""
+    s = int_spin(0, 256, 0, "torch CPU threads while the network trains or runs (0: torch's default, about one "
+                 "per core). When other jobs share the cores, 1 thread is often much faster for these small "
+                 "networks (threads wait for each other at every step).")
+    s.setSpecialValueText("default")
+    return s
+
+
+def device_combo() -> QComboBox:
+    combo = QComboBox()
+    combo.addItems(["auto", "cpu", "cuda"])
+    return combo
+
+
+def wrapped(text: str = "") -> QLabel:
+    lab = QLabel(text)
+    lab.setWordWrap(True)
+    lab.setTextInteractionFlags(Qt.TextSelectableByMouse)
+    return lab
+
+
+# ------------------------------------------------------------------------------------------ labels
+def label_names_of(layer: Any) -> dict[int, str]:
+    """The names of a Labels layer's values (from its napari-medai metadata), e.g. ``{1: 'NCR', 2: 'ED'}``."""
+    from .layers import META_KEY
+
+    md = (getattr(layer, "metadata", None) or {}).get(META_KEY, {})
+    return {int(k): str(v) for k, v in (md.get("label_names") or {}).items()}
+
+
+class LabelLegend(QWidget):
+    """A colour key of a Labels layer: one swatch and name per label value present in the layer's names.
+
+    Call :meth:`show_layer` with a Labels layer (or None to clear); ``names`` overrides the layer's own.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        from qtpy.QtWidgets import QGridLayout
+
+        self._grid = QGridLayout(self)
+        self._grid.setContentsMargins(0, 0, 0, 0)
+        self._grid.setHorizontalSpacing(6)
+        self._grid.setVerticalSpacing(2)
+        #: (value, name, '#rrggbb') of each row shown, for tests and screen readers.
+        self.entries: list[tuple[int, str, str]] = []
+
+    def show_layer(self, layer: Any, names: dict[int, str] | None = None) -> None:
+        while self._grid.count():
+            item = self._grid.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
+        self.entries = []
+        if layer is None:
+            return
+        names = names if names is not None else label_names_of(layer)
+        if not names:
+            present = np.unique(np.asarray(layer.data))
+            names = {int(v): f"label {int(v)}" for v in present[present != 0][:12]}
+        for row, (value, name) in enumerate(sorted(names.items())):
+            if value == 0:
+                continue
+            rgba = np.asarray(layer.colormap.map(np.array([value]))).reshape(-1)[:3]
+            hexc = "#" + "".join(f"{int(round(255 * float(c))):02x}" for c in rgba)
+            swatch = QLabel()
+            swatch.setFixedSize(14, 14)
+            swatch.setStyleSheet(f"background-color: {hexc}; border: 1px solid #888;")
+            self._grid.addWidget(swatch, row, 0)
+            self._grid.addWidget(QLabel(f"{name} ({value})"), row, 1)
+            self.entries.append((int(value), name, hexc))
+        self._grid.setColumnStretch(1, 1)
+
+
+#: File types the "Save segmentation…" action offers, in order; the first is the default.
+SAVE_FILTERS = "NIfTI (*.nii.gz);;NIfTI uncompressed (*.nii);;NRRD (*.nrrd);;MetaImage (*.mha)"
+
+
+def save_labels_dialog(parent: QWidget, layer: Any, *, start_dir: str = "") -> str | None:
+    """Ask where to save a Labels layer and write it with its image's geometry; returns the path or None.
+
+    The file keeps the layer's spacing, origin and direction (they came from the image it was computed on)
+    and is written atomically; the file a layer was read from is never overwritten. Raises
+    :class:`~napari_medai.core.errors.MedaiError` with the reason when the file cannot be written.
+    """
+    from pathlib import Path
+
+    from qtpy.QtWidgets import QFileDialog
+
+    from ..core.io import write_volume
+    from .layers import META_KEY, layer_to_volume
+
+    suggestion = str(Path(start_dir or Path.home()) / f"{layer.name}.nii.gz")
+    path, chosen = QFileDialog.getSaveFileName(parent, f"Save {layer.name}", suggestion, SAVE_FILTERS)
+    if not path:
+        return None
+    ext = {"NIfTI (*.nii.gz)": ".nii.gz", "NIfTI uncompressed (*.nii)": ".nii", "NRRD (*.nrrd)": ".nrrd",
+           "MetaImage (*.mha)": ".mha"}.get(chosen, "")
+    if ext and not path.lower().endswith(ext) and not path.lower().endswith((".nii.gz", ".nii", ".nrrd", ".mha")):
+        path += ext
+    vol = layer_to_volume(layer)
+    vol = vol.with_data(np.asarray(vol.data), is_label=True)
+    md = (layer.metadata or {}).get(META_KEY, {})
+    protect = [md["source"]] if md.get("source") else []
+    # the dialog has asked before replacing an existing file; the layer's own source stays protected
+    out = write_volume(vol, Path(path), overwrite=True, protect=protect)
+    return str(out)
+
+
+def as_outline(layer: Any, width: int = 2) -> None:
+    """Draw a Labels layer (ground truth) as outlines, so a prediction underneath stays visible."""
+    layer.contour = int(width)
