@@ -1,9 +1,28 @@
-"""What a segmentation model expects and returns: the :class:`ModelContract`.
+"""What a model expects and returns: the :class:`ModelContract`.
 
-A contract is plain data (no torch): the input channels and their order, the voxel grid the
-network works on (orientation, spacing), the intensity normalisation, the sliding-window size,
-how the network outputs become a label map, the label convention of that map, the MONAI network
-that holds the weights, and whether (and on what) the weights were trained.
+A contract is plain data (no torch): the kind of model, the input channels and their order, the
+voxel grid the network works on (orientation, spacing), the intensity normalisation, the window
+size, how the network outputs are read, the MONAI network that holds the weights, and whether
+(and on what) the weights were trained.
+
+Kinds
+-----
+``kind`` (:data:`MODEL_KINDS`) says what the outputs are:
+
+* ``"segmentation"`` (the default, so contracts written before kinds existed read unchanged): a
+  label map, with the label convention and output mapping below;
+* ``"classification"``: one probability per class for the whole input (``input_mode="whole"``,
+  the image resized to ``roi_size``) or for each patch of ``roi_size`` voxels
+  (``input_mode="patch"``, patches centred where ``patch_source`` says: ``"points"`` given by the
+  caller, or ``"grid"`` tiling the image); ``output_kind`` is ``"softmax"`` (exactly one class) or
+  ``"sigmoid"`` (independent labels); ``output_channels`` are the class names and
+  ``decision_thresholds`` the probability above which each class is called present (sigmoid) --
+  for softmax models the arg-max decides and thresholds are informative;
+* ``"image-to-image"``: an image out for an image in (``output_kind="image"``), e.g. a CT
+  denoiser (the low-dose CT task keeps its own small contract with ``kind`` image-to-image).
+
+The label convention, label names, label rules and class labels belong to segmentation and are
+required (and checked) only there.
 
 Orientation
 -----------
@@ -18,8 +37,8 @@ Orientation
 
 ``target_spacing`` and ``roi_size`` are given in the network's axis order.
 
-Outputs
--------
+Segmentation outputs
+--------------------
 ``"sigmoid-regions"``: one sigmoid channel per (possibly overlapping) region, e.g. tumour core,
 whole tumour and enhancing tumour; a voxel gets the label of the first rule in ``label_rules``
 whose region is above ``threshold`` (the MONAI BraTS bundle: ET -> 4, else TC -> 1, else WT -> 2).
@@ -50,8 +69,12 @@ __all__ = [
     "BLEND_MODES",
     "CHANNEL_ALIASES",
     "CONTRACT_FORMAT_VERSION",
+    "INPUT_MODES",
+    "MODEL_KINDS",
     "NORMALIZATIONS",
     "OUTPUT_KINDS",
+    "OUTPUT_KINDS_BY_KIND",
+    "PATCH_SOURCES",
     "ModelContract",
     "NetworkSpec",
     "canonical_channel",
@@ -59,8 +82,22 @@ __all__ = [
     "guess_channel",
 ]
 
-OutputKind = Literal["sigmoid-regions", "softmax-labels"]
-OUTPUT_KINDS: tuple[str, ...] = ("sigmoid-regions", "softmax-labels")
+OutputKind = Literal["sigmoid-regions", "softmax-labels", "softmax", "sigmoid", "image"]
+ModelKind = Literal["segmentation", "classification", "image-to-image"]
+#: What a model's outputs are (see the module docstring).
+MODEL_KINDS: tuple[str, ...] = ("segmentation", "classification", "image-to-image")
+#: ``output_kind`` values allowed for each ``kind``.
+OUTPUT_KINDS_BY_KIND: dict[str, tuple[str, ...]] = {
+    "segmentation": ("sigmoid-regions", "softmax-labels"),
+    "classification": ("softmax", "sigmoid"),
+    "image-to-image": ("image",),
+}
+#: Segmentation output kinds (kept under this name for code written before kinds existed).
+OUTPUT_KINDS: tuple[str, ...] = OUTPUT_KINDS_BY_KIND["segmentation"]
+#: Classification inputs: the whole image, or patches of ``roi_size``.
+INPUT_MODES: tuple[str, ...] = ("whole", "patch")
+#: Where the patches of a patch classifier come from: points given by the caller, or a grid.
+PATCH_SOURCES: tuple[str, ...] = ("points", "grid")
 NORMALIZATIONS: tuple[str, ...] = ("zscore-nonzero", "zscore", "none")
 BLEND_MODES: tuple[str, ...] = ("constant", "gaussian")
 CONTRACT_FORMAT_VERSION = 1
@@ -200,7 +237,7 @@ def _check_orientation(orientation: str, spatial_dims: int) -> str:
 
 @dataclass(frozen=True)
 class ModelContract:
-    """What a segmentation model takes and gives (see the module docstring).
+    """What a model takes and gives (see the module docstring).
 
     Parameters
     ----------
@@ -211,19 +248,21 @@ class ModelContract:
     channels
         Canonical input channel names in the order the network takes them.
     output_kind
-        ``"sigmoid-regions"`` or ``"softmax-labels"``.
+        Segmentation: ``"sigmoid-regions"`` or ``"softmax-labels"``; classification:
+        ``"softmax"`` or ``"sigmoid"``; image-to-image: ``"image"``.
     output_channels
-        Names of the network's output channels (regions such as ``"TC"``, ``"WT"``, ``"ET"``, or
-        class names).
+        Names of the network's output channels (regions such as ``"TC"``, ``"WT"``, ``"ET"``,
+        segmentation class names, or the classes of a classifier).
     label_convention
-        Name of the label convention of the output map (``"brats2021"``, ...; see
-        :mod:`napari_medai.core.metrics.conventions`) or ``"custom"``.
+        Segmentation only: name of the label convention of the output map (``"brats2021"``,
+        ...; see :mod:`napari_medai.core.metrics.conventions`) or ``"custom"``.
     label_names
-        ``{label value: name}`` of the output map.
+        Segmentation only: ``{label value: name}`` of the output map.
     network
         The MONAI network that holds the weights.
     roi_size
-        Sliding-window size in voxels, network axis order.
+        Sliding-window size in voxels, network axis order; for a classifier, the size its input
+        is resized to (whole input) or the patch size (patch input).
     spatial_dims
         2 or 3.
     target_spacing
@@ -250,6 +289,15 @@ class ModelContract:
         False for random or missing weights; every output of such a model says so.
     description
         Free text for listings.
+    kind
+        ``"segmentation"`` (default), ``"classification"`` or ``"image-to-image"``.
+    decision_thresholds
+        Classification: the probability at or above which each class is called present (one per
+        class; default 0.5 each).
+    input_mode
+        Classification: ``"whole"`` (the image resized to ``roi_size``) or ``"patch"``.
+    patch_source
+        Patch classifiers: ``"points"`` (centres given by the caller) or ``"grid"``.
     """
 
     name: str
@@ -257,10 +305,10 @@ class ModelContract:
     channels: tuple[str, ...]
     output_kind: OutputKind
     output_channels: tuple[str, ...]
-    label_convention: str
-    label_names: Mapping[int, str]
-    network: NetworkSpec
-    roi_size: tuple[int, ...]
+    label_convention: str = ""
+    label_names: Mapping[int, str] = field(default_factory=dict)
+    network: NetworkSpec | None = None
+    roi_size: tuple[int, ...] = ()
     spatial_dims: int = 3
     target_spacing: tuple[float, ...] | None = None
     orientation: str = "storage"
@@ -274,11 +322,21 @@ class ModelContract:
     trained_on: str = ""
     is_trained: bool = False
     description: str = ""
+    kind: ModelKind = "segmentation"
+    decision_thresholds: tuple[float, ...] = ()
+    input_mode: str = "whole"
+    patch_source: str = ""
 
     def __post_init__(self) -> None:
         s = object.__setattr__
         if not isinstance(self.name, str) or not self.name.strip():
             raise InvalidInputError("a model contract needs a non-empty name")
+        if self.kind not in MODEL_KINDS:
+            raise InvalidInputError(
+                f"model {self.name!r}: kind must be one of {', '.join(MODEL_KINDS)}, got {self.kind!r}"
+            )
+        if self.network is None:
+            raise InvalidInputError(f"model {self.name!r}: a contract needs the network that holds the weights")
         if self.spatial_dims not in (2, 3):
             raise InvalidInputError(f"spatial_dims must be 2 or 3, got {self.spatial_dims!r}")
         chans = tuple(canonical_channel(c) for c in self.channels)
@@ -287,9 +345,11 @@ class ModelContract:
         if len(set(chans)) != len(chans):
             raise InvalidInputError(f"model {self.name!r}: input channels {list(self.channels)} repeat a name")
         s(self, "channels", chans)
-        if self.output_kind not in OUTPUT_KINDS:
+        allowed = OUTPUT_KINDS_BY_KIND[self.kind]
+        if self.output_kind not in allowed:
             raise InvalidInputError(
-                f"model {self.name!r}: output_kind must be one of {', '.join(OUTPUT_KINDS)}, got {self.output_kind!r}"
+                f"model {self.name!r}: output_kind of a {self.kind} model must be one of {', '.join(allowed)}, "
+                f"got {self.output_kind!r}"
             )
         outs = tuple(str(o) for o in self.output_channels)
         if not outs or len(set(outs)) != len(outs):
@@ -350,7 +410,10 @@ class ModelContract:
             )
         rules = tuple((str(r), int(v)) for r, v in self.label_rules)
         classes = tuple(int(c) for c in self.class_labels)
-        if self.output_kind == "sigmoid-regions":
+        self._check_kind_fields(outs, rules, classes)
+        if self.kind != "segmentation":
+            values: list[int] = []
+        elif self.output_kind == "sigmoid-regions":
             if not rules:
                 raise InvalidInputError(
                     f"model {self.name!r}: sigmoid outputs need label_rules ((region, label), ...) "
@@ -383,6 +446,63 @@ class ModelContract:
         s(self, "is_trained", bool(self.is_trained))
         s(self, "trained_on", str(self.trained_on))
 
+    def _check_kind_fields(self, outs: tuple[str, ...], rules: tuple, classes: tuple) -> None:
+        """Fields that belong to one kind: required there, refused (or defaulted) elsewhere."""
+        s = object.__setattr__
+        if self.kind == "segmentation":
+            if not str(self.label_convention).strip():
+                raise InvalidInputError(
+                    f"model {self.name!r}: a segmentation model needs a label_convention (e.g. 'brats2021' or "
+                    "'custom')"
+                )
+            if self.decision_thresholds:
+                raise InvalidInputError(f"model {self.name!r}: decision_thresholds belong to classifiers")
+            s(self, "input_mode", "whole")
+            s(self, "patch_source", "")
+            return
+        if rules or classes or self.label_names:
+            raise InvalidInputError(
+                f"model {self.name!r}: label_rules, class_labels and label_names describe label maps; a "
+                f"{self.kind} model has none"
+            )
+        if self.kind == "image-to-image":
+            if self.decision_thresholds:
+                raise InvalidInputError(f"model {self.name!r}: decision_thresholds belong to classifiers")
+            s(self, "input_mode", "whole")
+            s(self, "patch_source", "")
+            return
+        th = tuple(float(t) for t in self.decision_thresholds) or (0.5,) * len(outs)
+        if len(th) != len(outs) or not all(0.0 < t < 1.0 for t in th):
+            raise InvalidInputError(
+                f"model {self.name!r}: decision_thresholds need one value in (0, 1) per class ({len(outs)}), "
+                f"got {list(self.decision_thresholds)}"
+            )
+        s(self, "decision_thresholds", th)
+        if self.output_kind == "softmax" and len(outs) < 2:
+            raise InvalidInputError(f"model {self.name!r}: a softmax classifier needs at least two classes")
+        if self.input_mode not in INPUT_MODES:
+            raise InvalidInputError(
+                f"model {self.name!r}: input_mode must be one of {', '.join(INPUT_MODES)}, got {self.input_mode!r}"
+            )
+        if self.input_mode == "patch":
+            if self.patch_source not in PATCH_SOURCES:
+                raise InvalidInputError(
+                    f"model {self.name!r}: a patch classifier must say where its patches come from "
+                    f"(patch_source one of {', '.join(PATCH_SOURCES)}), got {self.patch_source!r}"
+                )
+        elif self.patch_source:
+            raise InvalidInputError(f"model {self.name!r}: patch_source belongs to patch classifiers")
+
+    @property
+    def is_segmentation(self) -> bool:
+        """True for segmentation models (a label map out)."""
+        return self.kind == "segmentation"
+
+    @property
+    def patch_size(self) -> tuple[int, ...] | None:
+        """The patch size of a patch classifier (``roi_size``), else ``None``."""
+        return self.roi_size if self.kind == "classification" and self.input_mode == "patch" else None
+
     def __hash__(self) -> int:
         return hash((self.name, self.channels, self.output_channels, self.network, self.roi_size))
 
@@ -405,6 +525,16 @@ class ModelContract:
 
     def summary(self) -> str:
         """One paragraph describing the model for listings and logs."""
+        if self.kind == "classification":
+            what = ("whole input resized to " if self.input_mode == "whole" else
+                    f"patches ({self.patch_source}) of ") + "x".join(map(str, self.roi_size))
+            return (
+                f"{self.name} ({self.task}): {self.network.name}, inputs {', '.join(self.channels)}, "
+                f"{self.output_kind} classifier of {', '.join(self.output_channels)}; {what}; {self.training_status}"
+            )
+        if self.kind == "image-to-image":
+            return (f"{self.name} ({self.task}): {self.network.name}, inputs {', '.join(self.channels)}, "
+                    f"image to image; {self.training_status}")
         sp = "input spacing" if self.target_spacing is None else "x".join(f"{x:g}" for x in self.target_spacing) + " mm"
         return (
             f"{self.name} ({self.task}): {self.network.name}, inputs {', '.join(self.channels)}, "
@@ -420,7 +550,23 @@ class ModelContract:
 
     # ------------------------------------------------------------------ (de)serialisation
     def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly description (inverse of :meth:`from_dict`)."""
+        """JSON-friendly description (inverse of :meth:`from_dict`).
+
+        Segmentation contracts are written exactly as before kinds existed (``kind`` is added
+        for the other kinds only), so folders written today still read in older versions.
+        """
+        d = self._to_dict()
+        if self.kind != "segmentation":
+            for k in ("label_rules", "class_labels", "label_convention", "label_names"):
+                del d[k]
+            d["kind"] = self.kind
+            if self.kind == "classification":
+                d["decision_thresholds"] = list(self.decision_thresholds)
+                d["input_mode"] = self.input_mode
+                d["patch_source"] = self.patch_source
+        return d
+
+    def _to_dict(self) -> dict[str, Any]:
         return {
             "format_version": CONTRACT_FORMAT_VERSION,
             "name": self.name,
@@ -464,8 +610,15 @@ class ModelContract:
                 f"model contract format {version} is newer than this napari-medai understands "
                 f"({CONTRACT_FORMAT_VERSION}); upgrade napari-medai"
             )
-        required = ("name", "task", "channels", "output_kind", "output_channels", "label_convention",
-                    "network", "roi_size")
+        kind = str(d.get("kind", "segmentation"))
+        if kind not in MODEL_KINDS:
+            raise InvalidInputError(
+                f"model kind {kind!r} is not one this napari-medai knows ({', '.join(MODEL_KINDS)}); upgrade "
+                "napari-medai or use the command of the model's task"
+            )
+        required = ("name", "task", "channels", "output_kind", "output_channels", "network", "roi_size")
+        if kind == "segmentation":
+            required = (*required, "label_convention")
         missing = [k for k in required if k not in d]
         if missing:
             raise InvalidInputError(f"model contract lacks {', '.join(missing)}")
@@ -476,7 +629,7 @@ class ModelContract:
             channels=tuple(d["channels"]),
             output_kind=d["output_kind"],
             output_channels=tuple(d["output_channels"]),
-            label_convention=str(d["label_convention"]),
+            label_convention=str(d.get("label_convention", "")),
             label_names={int(k): str(v) for k, v in dict(d.get("label_names") or {}).items()},
             network=NetworkSpec.from_dict(d["network"]),
             roi_size=tuple(d["roi_size"]),
@@ -493,6 +646,10 @@ class ModelContract:
             trained_on=str(d.get("trained_on", "")),
             is_trained=bool(d.get("is_trained", False)),
             description=str(d.get("description", "")),
+            kind=kind,  # type: ignore[arg-type]
+            decision_thresholds=tuple(float(t) for t in d.get("decision_thresholds") or ()),
+            input_mode=str(d.get("input_mode", "whole")),
+            patch_source=str(d.get("patch_source", "")),
         )
 
 
