@@ -38,3 +38,18 @@ def _drain_qt_thread_pool():
     from qtpy.QtCore import QThreadPool
 
     QThreadPool.globalInstance().waitForDone(30000)
+
+
+@pytest.fixture(autouse=True)
+def _gui_gap_monitor(request):
+    """With MEDAI_GUI_GAPS=FILE, time how long the GUI thread froze in each journey step (see journey.py)."""
+    import os
+
+    if not os.environ.get("MEDAI_GUI_GAPS"):
+        yield
+        return
+    from . import journey
+
+    journey.start_monitor(request.node.nodeid)
+    yield
+    journey.stop_monitor()

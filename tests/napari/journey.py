@@ -6,15 +6,22 @@ gets data from ``viewer.open`` / ``viewer.open_sample``, and finds controls by w
 screen: a button's text (:func:`button`), a form row's label (:func:`field`), a tab's title
 (:func:`show_tab`). It clicks with the mouse (:func:`click`) and reads the numbers that are shown
 (:func:`table_texts`, ``label.text()``). No private method of a widget is called.
+
+When the environment variable ``MEDAI_GUI_GAPS`` names a file, every journey step (:func:`open_widget`,
+:func:`click`, :func:`open_sample`, :func:`open_path`, :func:`step`) is timed by :class:`GapMonitor`: the
+longest time the GUI thread did not process events between that step and the next is appended to the
+file as one JSON line. ``benchmarks/bench_gui_latency.py`` runs the journeys that way and prints the gaps.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from collections.abc import Callable
 from typing import Any
 
-from qtpy.QtCore import Qt
+from qtpy.QtCore import QObject, Qt, QTimer
 from qtpy.QtWidgets import (
     QAbstractButton,
     QApplication,
@@ -28,8 +35,92 @@ from qtpy.QtWidgets import (
 PLUGIN = "napari-medai"
 
 
+class GapMonitor(QObject):
+    """A 5 ms QTimer on the GUI thread; the longest wait between two ticks is how long the GUI froze."""
+
+    def __init__(self, out_path: str, test_name: str) -> None:
+        super().__init__()
+        self.out_path = out_path
+        self.test_name = test_name
+        self.step_name = ""
+        self.step_start = 0.0
+        self.last = 0.0
+        self.max_gap = 0.0
+        self.timer = QTimer()
+        self.timer.setInterval(5)
+        self.timer.timeout.connect(self._tick)
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        self.max_gap = max(self.max_gap, now - self.last)
+        self.last = now
+
+    def begin(self, name: str) -> None:
+        """Close the running step (after letting pending events run) and start timing ``name``."""
+        if self.step_name:
+            QApplication.processEvents()
+            self._tick()
+            self._write()
+        else:
+            self.timer.start()
+        self.step_name = name
+        self.step_start = self.last = time.perf_counter()
+        self.max_gap = 0.0
+
+    def end(self) -> None:
+        if self.step_name:
+            QApplication.processEvents()
+            self._tick()
+            self._write()
+            self.step_name = ""
+        self.timer.stop()
+
+    def _write(self) -> None:
+        row = {"test": self.test_name, "step": self.step_name,
+               "max_gap_ms": round(1000 * self.max_gap, 1),
+               "step_s": round(time.perf_counter() - self.step_start, 3)}
+        with open(self.out_path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(row) + "\n")
+
+
+_MONITOR: GapMonitor | None = None
+
+
+def start_monitor(test_name: str) -> None:
+    """Called by the napari tests' conftest for every test when ``MEDAI_GUI_GAPS`` is set."""
+    global _MONITOR
+    out = os.environ.get("MEDAI_GUI_GAPS")
+    _MONITOR = GapMonitor(out, test_name) if out else None
+
+
+def stop_monitor() -> None:
+    global _MONITOR
+    if _MONITOR is not None:
+        _MONITOR.end()
+    _MONITOR = None
+
+
+def step(name: str) -> None:
+    """Mark the start of a journey step (timed when the GUI gap monitor is on; otherwise nothing)."""
+    if _MONITOR is not None:
+        _MONITOR.begin(name)
+
+
+def open_sample(viewer: Any, key: str) -> list:
+    """File > Open Sample > napari-medai > ``key``."""
+    step(f"open sample {key}")
+    return viewer.open_sample(PLUGIN, key)
+
+
+def open_path(viewer: Any, path: Any, **kwargs: Any) -> list:
+    """File > Open with the napari-medai reader."""
+    step(f"open {os.path.basename(str(path))}")
+    return viewer.open(str(path), plugin=PLUGIN, **kwargs)
+
+
 def open_widget(viewer: Any, display_name: str) -> Any:
     """Plugins > napari-medai > ``display_name``; returns the widget napari made (not the dock)."""
+    step(f"open widget {display_name}")
     _dock, widget = viewer.window.add_plugin_dock_widget(PLUGIN, display_name)
     QApplication.processEvents()
     return widget
@@ -58,6 +149,7 @@ def button(root: QWidget, text: str, *, exact: bool = False) -> QAbstractButton:
 def click(qtbot: Any, widget: QWidget) -> None:
     """A left mouse click on ``widget`` (it must be enabled: a user cannot click a disabled button)."""
     assert widget.isEnabled(), f"{getattr(widget, 'text', lambda: widget)()!r} is disabled"
+    step(f"click {getattr(widget, 'text', lambda: type(widget).__name__)()}")
     qtbot.mouseClick(widget, Qt.LeftButton)
     QApplication.processEvents()
 

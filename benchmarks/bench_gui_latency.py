@@ -1,0 +1,116 @@
+"""How long the GUI thread stops processing events in each step of each widget journey.
+
+Runs the journey tests (``tests/napari/test_journey_*.py``: widgets opened from the Plugins menu, data
+from File > Open / Open Sample, buttons clicked) with a 5 ms QTimer on the GUI thread
+(``tests/napari/journey.py``: :class:`GapMonitor`). For every step (open a sample or file, open a widget,
+click a button, ...) it prints the longest gap between two timer ticks, i.e. the longest time the viewer
+could not repaint or react, and the step's duration. Target: no gap over 200 ms, apart from napari's own
+first canvas draw (the first ``open`` step of a test).
+
+    .venv/bin/python benchmarks/bench_gui_latency.py [-k EXPR] [--limit-ms 200] [--record FILE]
+
+Prints the machine's cores, load average and versions first. ``--record FILE`` appends one JSON line
+per step with those conditions, so a regression shows up as a step in the history.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def conditions() -> dict:
+    import importlib.metadata as md
+
+    def ver(name: str) -> str:
+        try:
+            return md.version(name)
+        except md.PackageNotFoundError:
+            return "-"
+
+    return {
+        "cores": os.cpu_count(),
+        "load_avg": [round(x, 2) for x in os.getloadavg()],
+        "python": platform.python_version(),
+        "napari": ver("napari"),
+        "torch": ver("torch"),
+        "monai": ver("monai"),
+        "PySide6": ver("PySide6-Essentials") if ver("PySide6-Essentials") != "-" else ver("PySide6"),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("-k", default="", help="pytest -k expression to run some journeys only")
+    ap.add_argument("--limit-ms", type=float, default=200.0, help="gap that counts as a freeze (default 200)")
+    ap.add_argument("--record", default="", help="append the results as JSON lines to this file")
+    args = ap.parse_args(argv)
+
+    cond = conditions()
+    print(f"machine: {cond['cores']} cores, load average {cond['load_avg']}, python {cond['python']}, "
+          f"napari {cond['napari']}, PySide6 {cond['PySide6']}, torch {cond['torch']}, monai {cond['monai']}")
+    journeys = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests" / "napari").glob("test_journey_*.py"))
+    if not journeys:
+        print("no journey tests found under tests/napari/")
+        return 1
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "gaps.jsonl"
+        env = dict(os.environ, MEDAI_GUI_GAPS=str(out))
+        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *journeys]
+        if args.k:
+            cmd += ["-k", args.k]
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+        wall = time.perf_counter() - t0
+        summary = [line for line in proc.stdout.splitlines() if line.strip()][-1:] or ["(no output)"]
+        print(f"journeys: {summary[0]} ({wall:.0f} s)")
+        if proc.returncode not in (0, 5):
+            print(proc.stdout[-3000:])
+        rows = [json.loads(line) for line in out.read_text().splitlines()] if out.exists() else []
+
+    if not rows:
+        print("no steps were timed")
+        return 1
+    first_open: set[tuple[str, str]] = set()
+    seen: set[str] = set()
+    for r in rows:
+        if r["test"] not in seen and r["step"].startswith("open ") and not r["step"].startswith("open widget"):
+            first_open.add((r["test"], r["step"]))
+            seen.add(r["test"])
+    width = max(len(r["step"]) for r in rows)
+    over = 0
+    current = ""
+    for r in rows:
+        if r["test"] != current:
+            current = r["test"]
+            print(f"\n{current}")
+        note = ""
+        if r["max_gap_ms"] > args.limit_ms:
+            if (r["test"], r["step"]) in first_open:
+                note = "  (first canvas draw)"
+            else:
+                note = "  OVER"
+                over += 1
+        print(f"  {r['step']:<{width}}  longest gap {r['max_gap_ms']:8.1f} ms   step {r['step_s']:7.2f} s{note}")
+    worst = max(rows, key=lambda r: r["max_gap_ms"])
+    print(f"\n{len(rows)} steps; {over} over {args.limit_ms:.0f} ms (first canvas draws excepted); "
+          f"worst {worst['max_gap_ms']:.1f} ms in {worst['test']} / {worst['step']}")
+    if args.record:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+        with open(args.record, "a", encoding="utf-8") as f:
+            for r in rows:
+                f.write(json.dumps({"bench": "gui_latency", "time": stamp, **cond, **r}) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
