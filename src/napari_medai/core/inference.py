@@ -22,15 +22,16 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 
+from .callbacks import Cancelled, ProgressFn, StopFn
 from .errors import InvalidInputError
 from .models.contract import ModelContract, canonical_channel, channel_aliases, opposite
-from .models.errors import Cancelled, MissingChannelError
+from .models.errors import MissingChannelError
 from .volume import Volume
 
 __all__ = [
@@ -50,8 +51,6 @@ __all__ = [
     "volume_axis_codes",
 ]
 
-ProgressFn = Callable[[float, str], None]
-StopFn = Callable[[], bool]
 UncertaintyKind = Literal["variance", "entropy"]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..callbacks import Cancelled  # declared with the callbacks; re-exported here for old imports
 from ..errors import InvalidInputError, MedaiError
 
 __all__ = [
@@ -12,10 +13,6 @@ __all__ = [
     "ModelNotAvailableError",
     "UnknownModelError",
 ]
-
-
-class Cancelled(MedaiError):
-    """A long job (inference, training) stopped because ``should_stop()`` returned True."""
 
 
 class UnknownModelError(InvalidInputError):

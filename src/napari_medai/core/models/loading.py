@@ -9,9 +9,10 @@ Sources understood by :func:`load_model`:
 * a MONAI bundle folder or ``.zip`` in the model-zoo layout (``configs/metadata.json``,
   ``configs/inference.json``, ``models/model.pt`` and/or ``models/model.ts``);
 * a napari-medai model folder (``model.json`` + ``model.pt``), as written by
-  :func:`napari_medai.core.training.train`; a folder whose contract is a CT denoiser's (task
-  ``ldct_denoising``, written by :func:`napari_medai.core.tasks.ldct.train_ldct`) is handed to
-  :func:`napari_medai.core.tasks.ldct.load_denoiser`;
+  :func:`napari_medai.core.training.train`; a folder of another kind (:data:`FOLDER_KINDS`, e.g. a
+  CT denoiser's, task ``ldct_denoising``, written by :func:`napari_medai.core.tasks.ldct.train_ldct`)
+  is handed to the loader its task registers with :func:`register_loader` when imported
+  (:func:`napari_medai.core.tasks.ldct.load_denoiser`); this module never imports a task;
 * a TorchScript file (``.ts``/``.pt``) -- its contract comes from a ``model.json`` beside it, the
   bundle it sits in, or the ``contract=`` argument.
 
@@ -24,7 +25,7 @@ pickled object is ever run.
 from __future__ import annotations
 
 import hashlib
-import json
+import importlib
 import os
 import re
 import shutil
@@ -35,21 +36,34 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..callbacks import ProgressFn
 from ..errors import InvalidInputError
 from .contract import ModelContract, NetworkSpec, canonical_channel
 from .errors import ModelDownloadError, ModelLoadError, ModelNotAvailableError, UnknownModelError
+from .persistence import (
+    MODEL_FOLDER_FORMAT,
+    MODEL_FOLDER_VERSION,
+    load_state_dict_file,
+    read_json,
+    read_model_json,
+    save_model_folder,
+    write_model_json,
+)
 from .registry import REGISTRY, RegistryEntry, cache_dir, get_entry, model_search_dirs
 
 __all__ = [
     "ALLOWED_NETWORKS",
     "MODEL_FOLDER_FORMAT",
+    "MODEL_FOLDER_VERSION",
     "LoadedModel",
+    "ModelFolderLoader",
     "build_network",
     "bundle_contract",
     "download_bundle",
     "file_md5",
     "load_model",
     "read_model_json",
+    "register_loader",
     "save_model_folder",
     "verify_md5",
     "write_model_json",
@@ -60,10 +74,6 @@ ALLOWED_NETWORKS: tuple[str, ...] = (
     "SegResNet", "SegResNetDS", "UNet", "BasicUNet", "BasicUNetPlusPlus", "DynUNet", "UNETR",
     "SwinUNETR", "AttentionUnet", "VNet", "HighResNet", "FlexibleUNet",
 )
-#: ``format`` value of a napari-medai ``model.json``.
-MODEL_FOLDER_FORMAT = "napari-medai-model"
-MODEL_FOLDER_VERSION = 1
-
 _IGNORED_PRE = {
     "LoadImaged", "LoadImage", "EnsureChannelFirstd", "EnsureChannelFirst", "AddChanneld", "EnsureTyped",
     "EnsureType", "ToTensord", "ToTensor", "CastToTyped", "CastToType", "ToDeviced", "Identityd",
@@ -215,62 +225,8 @@ def _version(pkg: str) -> str:
         return "not installed"
 
 
-def _read_json(path: Path, *, what: str) -> dict[str, Any]:
-    try:
-        with open(path, encoding="utf-8") as f:
-            doc = json.load(f)
-    except FileNotFoundError as exc:
-        raise ModelLoadError(f"{path}: {what} is missing") from exc
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelLoadError(f"{path}: cannot read {what} as JSON ({exc})") from exc
-    if not isinstance(doc, dict):
-        raise ModelLoadError(f"{path}: {what} must hold a JSON object")
-    return doc
-
-
-def _load_state_dict_file(path: Path) -> dict[str, Any]:
-    """A plain ``{name: tensor}`` dict from ``path``, read with ``weights_only=True``."""
-    import pickle
-
-    import torch
-
-    try:
-        obj = torch.load(str(path), map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, AttributeError) as exc:
-        raise ModelLoadError(
-            f"{path}: not a plain PyTorch state_dict that loads safely with weights_only=True "
-            f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); napari-medai never "
-            "unpickles arbitrary objects: save the weights with torch.save(model.state_dict(), path) "
-            "or export TorchScript"
-        ) from exc
-    return _unwrap_state_dict(obj, path)
-
-
-def _unwrap_state_dict(obj: Any, path: Path) -> dict[str, Any]:
-    import torch
-
-    for _ in range(3):
-        if isinstance(obj, Mapping) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
-            sd = dict(obj)
-            if all(k.startswith("module.") for k in sd):
-                sd = {k[len("module."):]: v for k, v in sd.items()}
-            return sd
-        if isinstance(obj, Mapping):
-            for key in ("model", "state_dict", "network", "net", "model_state_dict"):
-                if isinstance(obj.get(key), Mapping):
-                    obj = obj[key]
-                    break
-            else:
-                break
-        else:
-            break
-    raise ModelLoadError(
-        f"{path}: holds no state_dict (expected a dict of tensors, or one under 'model' / 'state_dict')"
-    )
-
-
 def _load_weights(net: Any, path: Path, spec: NetworkSpec) -> None:
-    sd = _load_state_dict_file(path)
+    sd = load_state_dict_file(path)
     try:
         missing, unexpected = net.load_state_dict(sd, strict=False)
     except RuntimeError as exc:
@@ -443,13 +399,13 @@ def bundle_contract(bundle_dir: str | os.PathLike[str], *, name: str | None = No
         a network class outside :data:`ALLOWED_NETWORKS`, a missing window size...).
     """
     root = Path(bundle_dir)
-    meta = _read_json(root / "configs" / "metadata.json", what="the bundle's metadata")
+    meta = read_json(root / "configs" / "metadata.json", what="the bundle's metadata")
     inf_path = root / "configs" / "inference.json"
     if not inf_path.is_file():
         if (root / "configs" / "inference.yaml").is_file():
             raise ModelLoadError(f"{root}: only JSON bundle configs are read; convert configs/inference.yaml to JSON")
         raise ModelLoadError(f"{inf_path}: missing; a bundle needs configs/inference.json")
-    inf = _read_json(inf_path, what="the bundle's inference config")
+    inf = read_json(inf_path, what="the bundle's inference config")
     notes: list[str] = []
 
     # network
@@ -675,7 +631,7 @@ def _load_bundle(root: Path, *, name: str | None = None, source: str | None = No
     pt = root / "models" / "model.pt"
     ts = root / "models" / "model.ts"
     info: dict[str, Any] = {"source_kind": "monai-bundle"}
-    meta = _read_json(root / "configs" / "metadata.json", what="the bundle's metadata")
+    meta = read_json(root / "configs" / "metadata.json", what="the bundle's metadata")
     info["metadata"] = {k: meta[k] for k in ("version", "description", "eval_metrics", "data_source",
                                               "intended_use", "monai_version") if k in meta}
     if pt.is_file():
@@ -703,7 +659,7 @@ def download_bundle(
     md5: Mapping[str, str] | None = None,
     cache: str | os.PathLike[str] | None = None,
     allow_download: bool = True,
-    progress: Callable[[float, str], None] | None = None,
+    progress: ProgressFn | None = None,
 ) -> Path:
     """The folder of MONAI bundle ``name`` in the cache, downloading it first when missing.
 
@@ -759,24 +715,74 @@ def download_bundle(
 # ---------------------------------------------------------------------------------------------
 # napari-medai model folders
 # ---------------------------------------------------------------------------------------------
-def read_model_json(folder: str | os.PathLike[str]) -> dict[str, Any]:
-    """The parsed ``model.json`` of a napari-medai model folder (format checked)."""
-    p = Path(folder) / "model.json"
-    doc = _read_json(p, what="the model description")
-    if doc.get("format") != MODEL_FOLDER_FORMAT:
-        raise ModelLoadError(f"{p}: not a napari-medai model description (format {doc.get('format')!r})")
-    if int(doc.get("format_version", 1)) > MODEL_FOLDER_VERSION:
-        raise ModelLoadError(f"{p}: written by a newer napari-medai (format {doc['format_version']}); upgrade")
-    return doc
+#: ``loader(folder) -> LoadedModel``: opens one kind of napari-medai model folder.
+ModelFolderLoader = Callable[[Path], LoadedModel]
 
 
+@dataclass(frozen=True)
+class FolderKind:
+    """A kind of model folder that a task, not this module, knows how to open.
+
+    Attributes
+    ----------
+    module
+        The module that registers the kind's loader (:func:`register_loader`) when imported.
+    tasks, contract_kinds
+        A ``model.json`` whose ``contract.task`` is in ``tasks`` or whose ``contract.kind`` is in
+        ``contract_kinds`` is of this kind.
+    description
+        What such a model is, in words ("a CT denoiser").
+    """
+
+    module: str
+    tasks: tuple[str, ...] = ()
+    contract_kinds: tuple[str, ...] = ()
+    description: str = ""
+
+
+#: Model-folder kinds opened by a task's loader. Every other folder holds a :class:`ModelContract`
+#: and is opened here. The task module is named as data and imported by name on first use, so the
+#: generic model layer never imports a task (the ``layers`` contract in pyproject.toml checks it).
+FOLDER_KINDS: dict[str, FolderKind] = {
+    "denoiser": FolderKind(module="napari_medai.core.tasks.ldct", tasks=("ldct_denoising",),
+                           contract_kinds=("denoiser",), description="a CT denoiser"),
+}
 #: ``contract.task`` of the model folders :func:`load_model` hands to the LDCT denoiser loader.
 DENOISER_TASK = "ldct_denoising"
 
+_LOADERS: dict[str, ModelFolderLoader] = {}
 
-def _is_denoiser(doc: Mapping[str, Any]) -> bool:
+
+def register_loader(kind: str, loader: ModelFolderLoader) -> None:
+    """Make :func:`load_model` open model folders of ``kind`` (a key of :data:`FOLDER_KINDS`) with ``loader``.
+
+    Called by the task module named in :data:`FOLDER_KINDS` when it is imported.
+    """
+    if kind not in FOLDER_KINDS:
+        raise InvalidInputError(f"unknown model-folder kind {kind!r}; known: {', '.join(sorted(FOLDER_KINDS))}")
+    _LOADERS[kind] = loader
+
+
+def folder_kind(doc: Mapping[str, Any]) -> str | None:
+    """The :data:`FOLDER_KINDS` key of a parsed ``model.json``; None for a :class:`ModelContract` folder."""
     c = doc.get("contract")
-    return isinstance(c, Mapping) and (c.get("task") == DENOISER_TASK or c.get("kind") == "denoiser")
+    if not isinstance(c, Mapping):
+        return None
+    for kind, fk in FOLDER_KINDS.items():
+        if c.get("task") in fk.tasks or c.get("kind") in fk.contract_kinds:
+            return kind
+    return None
+
+
+def _folder_loader(kind: str) -> ModelFolderLoader:
+    if kind not in _LOADERS:
+        importlib.import_module(FOLDER_KINDS[kind].module)  # registers the loader
+    try:
+        return _LOADERS[kind]
+    except KeyError:
+        raise ModelLoadError(
+            f"{FOLDER_KINDS[kind].module} registered no loader for {kind} model folders; reinstall napari-medai"
+        ) from None
 
 
 def require_segmentation_model(model: Any, *, task: str | None = None) -> Any:
@@ -806,10 +812,9 @@ def require_segmentation_model(model: Any, *, task: str | None = None) -> Any:
 
 def _load_medai_folder(folder: Path, *, source: str | None = None) -> LoadedModel:
     doc = read_model_json(folder)
-    if _is_denoiser(doc):  # dispatch by contract type: a denoiser has no segmentation contract
-        from ..tasks.ldct.supervised import load_denoiser
-
-        model = load_denoiser(folder)
+    kind = folder_kind(doc)
+    if kind is not None:  # dispatch by contract type: e.g. a denoiser has no segmentation contract
+        model = _folder_loader(kind)(folder)
         if source is not None:
             model.source = source
         return model
@@ -835,79 +840,6 @@ def _load_medai_folder(folder: Path, *, source: str | None = None) -> LoadedMode
                        path=folder, weights_format=fmt, info=info, notes=notes)
 
 
-def _atomic_write_bytes(path: Path, write: Callable[[Path], None]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def save_model_folder(
-    folder: str | os.PathLike[str],
-    weights: Any,
-    contract: ModelContract,
-    *,
-    training: Mapping[str, Any] | None = None,
-) -> Path:
-    """Write a self-describing napari-medai model folder: ``model.pt`` + ``model.json``.
-
-    Parameters
-    ----------
-    folder
-        Target folder (created).
-    weights
-        A ``torch.nn.Module`` or its ``state_dict``.
-    contract
-        The model's contract (``is_trained``/``trained_on`` say what the weights are).
-    training
-        JSON-friendly training summary stored under ``"training"``.
-
-    Returns
-    -------
-    Path
-        The folder. Both files are replaced atomically, weights first.
-    """
-    import torch
-
-    out = Path(folder)
-    sd = weights.state_dict() if hasattr(weights, "state_dict") else dict(weights)
-    sd = {k: v.detach().cpu().clone() for k, v in sd.items()}
-    _atomic_write_bytes(out / "model.pt", lambda p: torch.save(sd, str(p)))
-    write_model_json(out, contract, training=training)
-    return out
-
-
-def write_model_json(
-    folder: str | os.PathLike[str], contract: ModelContract, *, training: Mapping[str, Any] | None = None
-) -> Path:
-    """Write (atomically) the ``model.json`` of a napari-medai model folder; returns its path."""
-    doc = {
-        "format": MODEL_FOLDER_FORMAT,
-        "format_version": MODEL_FOLDER_VERSION,
-        "contract": contract.to_dict(),
-        "training": dict(training or {}),
-    }
-    text = json.dumps(doc, indent=2, sort_keys=False, allow_nan=False, default=_json_default)
-    path = Path(folder) / "model.json"
-    _atomic_write_bytes(path, lambda p: p.write_text(text + "\n", encoding="utf-8"))
-    return path
-
-
-def _json_default(o: Any) -> Any:
-    import numpy as np
-
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"{type(o).__name__} is not JSON serialisable")
-
-
 # ---------------------------------------------------------------------------------------------
 # the one entry point
 # ---------------------------------------------------------------------------------------------
@@ -923,7 +855,7 @@ def _contract_near(path: Path) -> tuple[ModelContract | None, str]:
 
 
 def _load_registry(entry: RegistryEntry, *, cache: Path | None, allow_download: bool,
-                   progress: Callable[[float, str], None] | None) -> LoadedModel:
+                   progress: ProgressFn | None) -> LoadedModel:
     if entry.kind == "monai-bundle":
         bdir = download_bundle(entry.bundle_name or entry.name, version=entry.bundle_version, md5=entry.md5,
                                cache=cache, allow_download=allow_download, progress=progress)
@@ -956,7 +888,7 @@ def load_model(
     contract: ModelContract | None = None,
     allow_download: bool = True,
     cache: str | os.PathLike[str] | None = None,
-    progress: Callable[[float, str], None] | None = None,
+    progress: ProgressFn | None = None,
 ) -> LoadedModel:
     """Load a model from a registry name, a bundle folder/zip, a model folder or a TorchScript file.
 
@@ -1018,10 +950,11 @@ def load_model(
         root = _extract_zip(p, cache_p or cache_dir())
         return _load_bundle(root, source=f"MONAI bundle zip {p}")
     # a lone weights file
-    if (p.parent / "model.json").is_file() and _is_denoiser(read_model_json(p.parent)):
+    kind = folder_kind(read_model_json(p.parent)) if (p.parent / "model.json").is_file() else None
+    if kind is not None:
         if p.name != "model.pt":
-            raise ModelLoadError(f"{p}: the model.json beside it describes a CT denoiser whose weights are "
-                                 f"model.pt; load the folder {p.parent} instead")
+            raise ModelLoadError(f"{p}: the model.json beside it describes {FOLDER_KINDS[kind].description} whose "
+                                 f"weights are model.pt; load the folder {p.parent} instead")
         return _load_medai_folder(p.parent)
     near, where = _contract_near(p)
     c = contract or near

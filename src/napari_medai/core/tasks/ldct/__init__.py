@@ -36,13 +36,15 @@ torch is imported only by the network methods.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from ...callbacks import MetricsFn
 from ...errors import InvalidInputError
+from ...models.loading import register_loader
 from ...volume import Volume
 from ._common import (
     L506_LIVER_ROI,
@@ -89,6 +91,9 @@ __all__ = [
     "train_ldct",
 ]
 
+# load_model() opens denoiser model folders with load_denoiser (the model layer never imports a task)
+register_loader("denoiser", load_denoiser)
+
 #: Every method :func:`denoise` knows, in the order listings show them.
 METHODS: tuple[str, ...] = (*CLASSICAL_METHODS, "redcnn", "trained", "noise2self")
 
@@ -134,7 +139,7 @@ def denoise(
     device: str = "auto",
     progress: ProgressFn | None = None,
     should_stop: StopFn | None = None,
-    on_metrics: Callable[[dict[str, Any]], None] | None = None,
+    on_metrics: MetricsFn | None = None,
     stop_training: StopFn | None = None,
 ) -> DenoiseResult:
     """Denoise a CT slice or stack (slice by slice) with one of :data:`METHODS`.

@@ -38,16 +38,18 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ...callbacks import Cancelled, MetricsFn
 from ...errors import InvalidInputError
 from ...models.contract import NetworkSpec
-from ...models.errors import Cancelled, ModelLoadError
+from ...models.errors import ModelLoadError
+from ...models.persistence import atomic_torch_save, plain_state, versions
 from ._common import (
     WINDOW_HU,
     ProgressFn,
@@ -543,7 +545,7 @@ def train_ldct(
     trained_on: str | None = None,
     progress: ProgressFn | None = None,
     should_stop: StopFn | None = None,
-    on_metrics: Callable[[dict[str, Any]], None] | None = None,
+    on_metrics: MetricsFn | None = None,
 ) -> LdctTrainingResult:
     """Train a RED-CNN denoiser on (low dose, full dose) pairs; write a model folder.
 
@@ -602,13 +604,7 @@ def train_ldct(
     from ...metrics.image_quality import psnr
     from ...models.loading import read_model_json, save_model_folder, write_model_json
     from ...models.redcnn import build_redcnn
-    from ...training import (
-        CHECKPOINT_FORMAT,
-        _atomic_torch_save,
-        _plain_state,
-        _versions,
-        split_cases,
-    )
+    from ...training import CHECKPOINT_FORMAT, split_cases
 
     t_start = time.perf_counter()
     if not isinstance(pairs, Sequence) or isinstance(pairs, (str, bytes)) or not pairs:
@@ -721,7 +717,7 @@ def train_ldct(
                     "seed": seed, "recipe": recipe, "monitor": monitor, "epochs_run": done,
                     "best_epoch": best_epoch, "best_metric": None if not math.isfinite(best_metric) else best_metric,
                     "baseline_val_psnr": baseline, "history": history, "stop_reason": stop_reason,
-                    "wall_time_s": round(wall, 1), "versions": _versions()}
+                    "wall_time_s": round(wall, 1), "versions": versions()}
 
         def trained_contract() -> DenoiserContract:
             extra = f", validation PSNR {best_metric:.2f} dB" if monitor == "val_psnr" else ""
@@ -820,9 +816,9 @@ def train_ldct(
                 on_metrics({"kind": "epoch", "epoch": done, "global_step": done * steps_per_epoch,
                             "train_loss": train_loss, "train_rmse_hu": math.sqrt(train_loss) * input_scale_hu,
                             "val_psnr": val_psnr, "lr": lr, "best_epoch": best_epoch, "improved": improved})
-            _atomic_torch_save({
+            atomic_torch_save({
                 "format": CHECKPOINT_FORMAT, "task": TASK, "version": 1, "epoch": done,
-                "model": _plain_state(net.state_dict()), "optimizer": opt.state_dict(),
+                "model": plain_state(net.state_dict()), "optimizer": opt.state_dict(),
                 "history": json.dumps(history), "best_metric": best_metric, "best_epoch": best_epoch,
                 "since_best": since_best, "elapsed_s": wall, "config": json.dumps(config),
             }, ckpt_path)
