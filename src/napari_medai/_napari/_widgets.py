@@ -87,7 +87,8 @@ def centre_on(viewer: Any, layer: Any, index: Sequence[float]) -> None:
     offset = viewer.dims.ndim - nd
     for axis in range(nd):
         viewer.dims.set_point(offset + axis, world[axis])
-    viewer.camera.center = tuple(world[a - offset] for a in viewer.dims.displayed if a >= offset)
+    camera = viewer.scene.camera if hasattr(viewer, "scene") else viewer.camera  # napari >= 0.9: scene.camera
+    camera.center = tuple(world[a - offset] for a in viewer.dims.displayed if a >= offset)
 
 
 # ------------------------------------------------------------------------------------------ text
