@@ -14,6 +14,7 @@ percentile), see :mod:`napari_medai.core.metrics.surface`.
 
 from __future__ import annotations
 
+from ._arrays import changed_box, merge_change
 from .aggregate import bootstrap_ci, summarize, summarize_values
 from .conventions import (
     BRATS_HD95_EMPTY_MM,
@@ -60,6 +61,7 @@ __all__ = [
     "TableCache",
     "assd",
     "bootstrap_ci",
+    "changed_box",
     "compute_table",
     "confusion_counts",
     "custom_convention",
@@ -71,6 +73,7 @@ __all__ = [
     "iou",
     "lesion_wise",
     "mask_surface",
+    "merge_change",
     "nsd",
     "parse_regions",
     "sensitivity",
