@@ -115,22 +115,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _save_figure(fig, out: Path) -> None:
-    import contextlib
-    import os
-    import tempfile
-
     from ..core.errors import MedaiError
+    from ..core.io.atomic import FolderNotWritableError, atomic_path
 
-    folder = out.parent if str(out.parent) else Path(".")
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".png", dir=folder)
-    os.close(fd)
     try:
-        fig.savefig(tmp, format="png")
-        os.replace(tmp, out)
+        with atomic_path(out, suffix=".png") as tmp:
+            fig.savefig(tmp, format="png")
+    except FolderNotWritableError:
+        raise  # as before: an unwritable folder surfaces as the OSError itself
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
         raise MedaiError(f"{out}: could not write the figure ({exc.strerror or exc})") from exc
 
 

@@ -13,13 +13,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from .errors import GeometryMismatchError, InvalidInputError, MedaiError
+from .io.atomic import FolderNotWritableError, atomic_path
 from .metrics import METRICS, Convention, TableCache, compute_table, get_convention, summarize
 from .volume import Volume
 
@@ -420,25 +419,21 @@ def check_output_path(path: str | os.PathLike[str], protect: Iterable[str | os.P
     return out
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    folder = path.parent if str(path.parent) else Path(".")
+def write_text_atomically(path: Path, text: str) -> None:
+    """Write ``text`` (UTF-8, newlines as given) to ``path`` through a temporary file beside it.
+
+    Raises
+    ------
+    MedaiError
+        The folder is not writable, or the write failed (nothing is left under ``path``'s name).
+    """
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    except OSError as exc:
+        with atomic_path(path) as tmp:
+            tmp.write_text(text, encoding="utf-8", newline="")
+    except FolderNotWritableError as exc:
         raise MedaiError(f"{path}: cannot write here ({exc.strerror or exc})") from exc
-    done = False
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-        done = True
     except OSError as exc:
         raise MedaiError(f"{path}: could not write ({exc.strerror or exc})") from exc
-    finally:
-        if not done:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
 
 
 def write_json(
@@ -461,7 +456,7 @@ def write_json(
     out = check_output_path(path, protect)
     doc = to_json_dict(document) if _is_results(document) else _clean(document)
     text = json.dumps(doc, indent=2, allow_nan=False) + "\n"
-    _atomic_write(out, text)
+    write_text_atomically(out, text)
     return out
 
 
@@ -515,7 +510,7 @@ def write_csv(
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(header)
     w.writerows(rows)
-    _atomic_write(out, buf.getvalue())
+    write_text_atomically(out, buf.getvalue())
     return out
 
 

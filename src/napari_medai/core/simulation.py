@@ -32,20 +32,17 @@ diagonal (``circle=False``) so nothing is cut off.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from numbers import Integral, Real
 from typing import cast
 
 import numpy as np
 from skimage.transform import iradon, radon
 
+from .callbacks import Cancelled, ProgressFn, StopFn  # plain types: imports no torch
 from .errors import InvalidInputError
-from .models.errors import Cancelled  # plain exceptions: imports no torch
 
-#: ``progress(fraction in [0, 1], message)``, called before each slice and once at the end.
-ProgressFn = Callable[[float, str], None]
-#: ``should_stop() -> bool``, asked before each slice; True stops with :class:`Cancelled`.
-StopFn = Callable[[], bool]
+# ``progress(fraction in [0, 1], message)`` is called before each slice and once at the end;
+# ``should_stop()`` is asked before each slice, and True stops with :class:`Cancelled`.
 
 __all__ = ["simulate_low_dose", "reconstruct_noise_free", "simulate_low_dose_pair", "default_n_angles"]
 

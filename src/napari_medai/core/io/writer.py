@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -14,25 +13,12 @@ import numpy as np
 from ..errors import ImageWriteError, InvalidInputError
 from ..volume import Volume
 from ._common import first_line, smallest_int_dtype, whole_number_mask_ok
+from .atomic import atomic_path, same_file
 from .names import WRITE_EXTENSIONS, split_extension
 
-__all__ = ["write_volume"]
+__all__ = ["same_file", "write_volume"]
 
 _TWO_FILE = (".nhdr", ".mhd")  # header + detached data file
-
-
-def _key(p: str | os.PathLike[str]) -> str:
-    return os.path.normcase(str(Path(p).expanduser().resolve()))
-
-
-def same_file(a: Path, b: str | os.PathLike[str]) -> bool:
-    """True when ``a`` and ``b`` name the same file (resolved paths, or the same inode)."""
-    try:
-        if a.exists() and Path(b).exists():
-            return os.path.samefile(a, b)
-    except OSError:
-        pass
-    return _key(a) == _key(b)
 
 
 def _check_target(target: Path, volume: Volume, protect: list[str], *, overwrite: bool) -> None:
@@ -147,15 +133,11 @@ def write_volume(
         _write_two_file(volume, target, ext, protected, overwrite=overwrite, compress=compress)
         return target
 
-    tmp = parent / f".{stem}.{uuid.uuid4().hex[:12]}.tmp{ext}"
     try:
-        _write_one(volume, tmp, ext, compress=compress)
-        os.replace(tmp, target)
+        with atomic_path(target, prefix=f".{stem}.", suffix=f".tmp{ext}") as tmp:
+            _write_one(volume, tmp, ext, compress=compress)
     except OSError as exc:
         raise ImageWriteError(target, f"could not be written: {first_line(exc)}", "check the disk space and the folder permissions") from exc
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return target
 
 
@@ -174,7 +156,7 @@ def _write_two_file(
             dest = parent / f.name
             if f.name != target.name:
                 _check_target(dest, volume, protected, overwrite=overwrite)
-        for f in written:
+        for f in written:  # two files: moved in one by one from the temporary folder (atomic_path is for one)
             os.replace(f, parent / f.name)
     except OSError as exc:
         raise ImageWriteError(target, f"could not be written: {first_line(exc)}", "check the disk space and the folder permissions") from exc

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ModelLoadError
+from .persistence import LOAD_ERRORS, torch_load_weights
 
 __all__ = [
     "MIN_SIDE",
@@ -180,16 +181,14 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, Any]:
     ModelLoadError
         When the file is missing, unreadable, or holds anything but a dict of tensors.
     """
-    import pickle
-
     import torch
 
     p = Path(path)
     if not p.is_file():
         raise ModelLoadError(f"{p}: no such weights file; give the path of a RED-CNN state_dict (.pt)")
     try:
-        obj = torch.load(str(p), map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, AttributeError) as exc:
+        obj = torch_load_weights(p)
+    except LOAD_ERRORS as exc:
         first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         raise ModelLoadError(
             f"{p}: not a state_dict that loads safely with weights_only=True ({first}); save the weights with "

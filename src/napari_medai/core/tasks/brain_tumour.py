@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..callbacks import MetricsFn, ProgressFn, StopFn
 from ..errors import InvalidInputError
 from ..models.contract import ModelContract, NetworkSpec, canonical_channel
 from ..models.registry import DEFAULT_BRAIN_MODEL
@@ -59,9 +60,6 @@ __all__ = [
     "segment",
     "train_brain_tumour",
 ]
-
-ProgressFn = Callable[[float, str], None]
-StopFn = Callable[[], bool]
 
 #: Order of the channels fed to the network (that of the MONAI BraTS bundle), restricted to those present.
 CHANNEL_ORDER: tuple[str, ...] = ("t1c", "t1", "t2", "flair")
@@ -341,7 +339,7 @@ def train_brain_tumour(
     should_stop: StopFn | None = None,
     channels: Sequence[str] | None = None,
     convention: str | None = None,
-    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    on_epoch: MetricsFn | None = None,
     on_step: Callable[[int, int, int, float], None] | None = None,
     **recipe: Any,
 ) -> Any:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import InvalidInputError
-from ...evaluate import _atomic_write, check_output_path
+from ...evaluate import check_output_path, write_text_atomically
 from ...evaluate import write_json as _write_json_document
 from ._common import ARTERIES, SCORE_KEYS
 from .scoring import CACResult, per_artery_rows
@@ -114,7 +114,7 @@ def write_csv(result: CACResult, path: str | os.PathLike[str], *,
     w.writeheader()
     for row in csv_rows(result):
         w.writerow({k: _cell(row.get(k)) for k in CSV_COLUMNS})
-    _atomic_write(out, buf.getvalue())
+    write_text_atomically(out, buf.getvalue())
     return out
 
 

@@ -42,15 +42,13 @@ from typing import Any
 
 import numpy as np
 
-from ...callbacks import MetricsFn
+from ...callbacks import MetricsFn, ProgressFn, StopFn
 from ...errors import InvalidInputError
 from ...models.loading import register_loader
 from ...volume import Volume
 from ._common import (
     L506_LIVER_ROI,
     WINDOW_HU,
-    ProgressFn,
-    StopFn,
     apply_blend,
     as_image,
     check_blend,

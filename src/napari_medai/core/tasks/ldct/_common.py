@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 
+from ...callbacks import Cancelled, ProgressFn, StopFn
 from ...errors import InvalidInputError
-from ...models.errors import Cancelled
 from ...volume import Volume
-
-ProgressFn = Callable[[float, str], None]
-StopFn = Callable[[], bool]
 
 #: Soft-tissue window of the LDCT papers, in HU (PSNR/SSIM/RMSE are computed after clipping to it).
 WINDOW_HU: tuple[float, float] = (-160.0, 240.0)

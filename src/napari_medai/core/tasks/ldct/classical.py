@@ -34,8 +34,9 @@ from typing import Any
 
 import numpy as np
 
+from ...callbacks import ProgressFn, StopFn
 from ...errors import InvalidInputError
-from ._common import ProgressFn, StopFn, check_real, estimate_noise_sd, iter_slices
+from ._common import check_real, estimate_noise_sd, iter_slices
 
 __all__ = [
     "BILATERAL_FACTOR",

@@ -16,7 +16,6 @@ Every format goes to a temporary file in the target folder first and is renamed 
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -24,8 +23,8 @@ import numpy as np
 
 from ...errors import ImageWriteError
 from ...io import write_volume
+from ...io.atomic import FolderNotWritableError, atomic_path, same_file
 from ...io.names import raw_name_facts, split_extension
-from ...io.writer import same_file
 from ...volume import Volume
 
 __all__ = ["write_ct_image"]
@@ -33,19 +32,12 @@ __all__ = ["write_ct_image"]
 
 def _atomic_bytes(target: Path, write: Callable[[str], None]) -> None:
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    except OSError as exc:
+        with atomic_path(target) as tmp:
+            write(str(tmp))
+    except FolderNotWritableError as exc:
         raise ImageWriteError(target, f"cannot write here ({exc.strerror or exc})", "choose a writable folder") from exc
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, target)
     except OSError as exc:
         raise ImageWriteError(target, f"could not be written ({exc.strerror or exc})") from exc
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _raw_bytes(data: np.ndarray, target: Path) -> np.ndarray:

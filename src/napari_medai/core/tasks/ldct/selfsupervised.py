@@ -32,17 +32,15 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ._common import ProgressFn, StopFn, check_int, check_real, check_stop, report
+from ...callbacks import MetricsFn, ProgressFn, StopFn
+from ._common import check_int, check_real, check_stop, report
 
 __all__ = ["Noise2SelfOptions", "noise2self"]
-
-MetricsFn = Callable[[dict[str, Any]], None]
 
 _CENTRE_HU = 40.0
 _SCALE_HU = 400.0
