@@ -51,6 +51,8 @@ _LABEL_WORDS = frozenset(
         "seg", "segs", "segmentation", "segmentations", "label", "labels", "labelmap", "labelmaps",
         "lbl", "mask", "masks", "msk", "gt", "groundtruth", "annotation", "annotations", "annot",
         "ot", "parc", "parcellation", "aparc", "assignment", "lesion", "lesions",
+        # a model's output saved as case_pred.nii.gz (whole numbers only: probability maps stay images)
+        "pred", "prediction", "predictions",
     }
 )
 # A token ending with one of these also marks a label map (brainmask, lungmask, aseg, dseg, ...).
@@ -156,7 +158,7 @@ def is_label_name(path: str | os.PathLike[str]) -> bool:
     The rule: split the file name (without extension) into tokens at every non-alphanumeric
     character and at camelCase boundaries, case-insensitively. It is a label name when a token is
     one of ``seg, segs, segmentation(s), label(s), labelmap(s), lbl, mask(s), msk, gt, groundtruth,
-    annotation(s), annot, ot, parc, parcellation, aparc``, when a token ends with
+    annotation(s), annot, ot, parc, parcellation, aparc, pred, prediction(s)``, when a token ends with
     ``mask, seg, label(s)`` or ``labelmap`` (``brainmask``, ``aseg``, ``dseg``), when two
     consecutive tokens are ``ground truth``, or when the parent folder is named ``labelsTr``,
     ``labelsTs``, ``labels``, ``masks``, ``segmentations``, ``groundtruth`` or ``gt``.
