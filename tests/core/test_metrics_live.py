@@ -195,18 +195,18 @@ def test_nearest_is_the_same_by_lattice_walk_and_by_tree(spacing, monkeypatch):
     a[inner] = rng.random(a[inner].shape) < 0.002
     b[inner] = rng.random(b[inner].shape) < 0.01
     src = S.MaskSurface(a, spacing)
-    walk = S._nearest(src.idx, S.MaskSurface(b, spacing), want_nn=True)
+    walk = S.nearest_surface_distances(src.idx, S.MaskSurface(b, spacing), want_nn=True)
     monkeypatch.setattr(S, "_MAX_OFFSETS", 1)  # the walk stops at once: the tree answers
     S._ring.cache_clear()
     try:
-        tree = S._nearest(src.idx, S.MaskSurface(b, spacing), want_nn=True)
+        tree = S.nearest_surface_distances(src.idx, S.MaskSurface(b, spacing), want_nn=True)
     finally:
         monkeypatch.undo()
         S._ring.cache_clear()
     assert np.array_equal(walk[0], tree[0])
     # the nearest voxels found are at those distances
-    off = S._unravel(src.idx, shape) - S._unravel(tree[1], shape)
-    assert np.array_equal(S._canonical(off, spacing), tree[0])
+    off = S.unravel_flat(src.idx, shape) - S.unravel_flat(tree[1], shape)
+    assert np.array_equal(S.lattice_distance(off, spacing), tree[0])
 
 
 def test_one_cache_across_changed_settings_and_spacing():

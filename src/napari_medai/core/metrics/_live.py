@@ -29,7 +29,14 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ._arrays import bounding_box, changed_box
-from .surface import MaskSurface, SurfaceDistances, _canonical, _nearest, _surface, _unravel
+from .surface import (
+    MaskSurface,
+    SurfaceDistances,
+    lattice_distance,
+    nearest_surface_distances,
+    surface_voxels,
+    unravel_flat,
+)
 
 Box = tuple[tuple[int, int], ...]
 
@@ -244,8 +251,8 @@ class SurfaceState:
         ps = MaskSurface(pm, self.spacing)
         self.psurf = ps.surface
         self.pidx = ps.idx
-        self.d_pg = _nearest(ps.idx, self.ref)
-        self.d_gp, self.nn_gp = _nearest(self.ref.idx, ps, want_nn=True)
+        self.d_pg = nearest_surface_distances(ps.idx, self.ref)
+        self.d_gp, self.nn_gp = nearest_surface_distances(self.ref.idx, ps, want_nn=True)
         self._gcoords: np.ndarray | None = None
 
     @property
@@ -260,7 +267,7 @@ class SurfaceState:
         shape = self.shape
         near = _grow(box, 1, shape)  # where the surface can change
         ctx = _grow(near, 1, shape)  # what deciding it needs
-        sub = _surface(np.ascontiguousarray(pm[_slices(ctx)]))
+        sub = surface_voxels(np.ascontiguousarray(pm[_slices(ctx)]))
         inner = tuple(slice(a - c, b - c) for (a, b), (c, _) in zip(near, ctx))
         new_s = sub[inner]
         region = self.psurf[_slices(near)]
@@ -274,7 +281,7 @@ class SurfaceState:
             new_idx += (c + near[ax][0]) * strides[ax]
         keep = ~_in_box(self.pidx, near, shape)
         pidx, d_pg = self.pidx[keep], self.d_pg[keep]
-        d_new = _nearest(new_idx, self.ref) if new_idx.size else np.zeros(0)
+        d_new = nearest_surface_distances(new_idx, self.ref) if new_idx.size else np.zeros(0)
         pos = np.searchsorted(pidx, new_idx)
         self.pidx = np.insert(pidx, pos, new_idx)
         self.d_pg = np.insert(d_pg, pos, d_new)
@@ -282,7 +289,7 @@ class SurfaceState:
             return
         # reference voxels whose nearest voxel may have gone, or that the edit may have come closer to
         if self._gcoords is None:
-            self._gcoords = _unravel(self.ref.idx, shape)
+            self._gcoords = unravel_flat(self.ref.idx, shape)
         # only voxels within the largest distance of the edit along the first axis can come
         # closer to it; they are a run of the (sorted) reference surface indices
         reach = int(math.floor(float(self.d_gp.max()) / self.spacing[0])) + 2
@@ -293,10 +300,10 @@ class SurfaceState:
         hi = np.array([b - 1 for _, b in near], dtype=np.int64)
         gap = np.maximum(np.maximum(lo - g, g - hi), 0)
         redo = _in_box(self.nn_gp, near, shape)
-        redo[first:last] |= _canonical(gap, self.spacing) < self.d_gp[first:last]
+        redo[first:last] |= lattice_distance(gap, self.spacing) < self.d_gp[first:last]
         if redo.any():
             target = MaskSurface.from_parts(self.psurf, self.pidx, self.spacing)
-            d, nn = _nearest(self.ref.idx[redo], target, want_nn=True)
+            d, nn = nearest_surface_distances(self.ref.idx[redo], target, want_nn=True)
             self.d_gp = self.d_gp.copy()
             self.nn_gp = self.nn_gp.copy()
             self.d_gp[redo] = d

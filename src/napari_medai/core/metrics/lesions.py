@@ -99,7 +99,7 @@ class LesionResult:
     lesions: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _style_params(
+def lesion_style_params(
     style: str, dilation_iterations: int | None, min_lesion_mm3: float | None
 ) -> tuple[int, float | None, bool]:
     if style not in _DEFAULTS:
@@ -148,7 +148,7 @@ def lesion_wise(
     g = as_mask(gt, what="gt")
     check_pair(p, g)
     sp = as_spacing(spacing, p.ndim)
-    dil, thr, with_hd = _style_params(style, dilation_iterations, min_lesion_mm3)
+    dil, thr, with_hd = lesion_style_params(style, dilation_iterations, min_lesion_mm3)
     box = union_box(bounding_box(p), bounding_box(g))
     if box is None:
         return lesions_padded(np.zeros((1,) * p.ndim, bool), np.zeros((1,) * p.ndim, bool), sp,

@@ -83,10 +83,10 @@ def mask_surface(mask: np.ndarray) -> np.ndarray:
         (image border treated as background).
     """
     m = as_mask(mask, what="mask")
-    return _surface(m)
+    return surface_voxels(m)
 
 
-def _surface(m: np.ndarray, *, padded: bool = False) -> np.ndarray:
+def surface_voxels(m: np.ndarray, *, padded: bool = False) -> np.ndarray:
     """``m`` minus its face-connected erosion; ``padded``: the outer layer of ``m`` is all False."""
     interior = m.copy()
     nd = m.ndim
@@ -118,7 +118,7 @@ def _surface_indices(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if box is None:
         return surf, np.zeros(0, dtype=np.int64)
     sl = tuple(slice(max(b0 - 1, 0), min(b1 + 1, n)) for (b0, b1), n in zip(box, m.shape))
-    sub = _surface(m[sl], padded=all(s.start > 0 and s.stop < n for s, n in zip(sl, m.shape)))
+    sub = surface_voxels(m[sl], padded=all(s.start > 0 and s.stop < n for s, n in zip(sl, m.shape)))
     surf[sl] = sub
     idx = np.flatnonzero(sub)
     # flat indices of the sub-box -> flat indices of the crop
@@ -217,7 +217,7 @@ class MaskSurface:
         return self._tree
 
 
-def _nearest(src: np.ndarray, target: MaskSurface, *, want_nn: bool = False) -> Any:
+def nearest_surface_distances(src: np.ndarray, target: MaskSurface, *, want_nn: bool = False) -> Any:
     """Distance in mm from each flat index in ``src`` to the nearest surface voxel of ``target``.
 
     ``target`` must be non-empty. Exact: offsets are visited in increasing length, so the first
@@ -292,7 +292,7 @@ def _nearest(src: np.ndarray, target: MaskSurface, *, want_nn: bool = False) -> 
 _TREE_K = 8  # neighbours asked of the k-d tree before the near-tie check
 
 
-def _canonical(offsets: np.ndarray, spacing: tuple[float, ...]) -> np.ndarray:
+def lattice_distance(offsets: np.ndarray, spacing: tuple[float, ...]) -> np.ndarray:
     """``sqrt(sum((o * spacing) ** 2))`` over the last axis: the formula of the lattice walk."""
     return np.sqrt(((offsets * np.asarray(spacing, dtype=float)) ** 2).sum(axis=-1))
 
@@ -314,17 +314,17 @@ def _tree_nearest(pts: np.ndarray, target: MaskSurface) -> tuple[np.ndarray, np.
     """Nearest target voxel of each flat index by the k-d tree, with the lattice formula's value.
 
     The tree measures in floating-point mm; its candidates (every voxel within a relative 1e-9
-    of its nearest distance) are re-measured with :func:`_canonical` and the smallest value wins,
+    of its nearest distance) are re-measured with :func:`lattice_distance` and the smallest value wins,
     so the answer equals the lattice walk's whenever both could answer.
     """
     shape, spacing = target.shape, target.spacing
     tree = target.tree()
     xyz = _coords_mm(pts, shape, spacing)
-    coords = _unravel(pts, shape)
+    coords = unravel_flat(pts, shape)
     if _exact_lattice(spacing, shape):
         i = tree.query(xyz, k=1)[1]
         nn = target.idx[i]
-        return _canonical(coords - _unravel(nn, shape), spacing), nn
+        return lattice_distance(coords - unravel_flat(nn, shape), spacing), nn
     out = np.empty(pts.size)
     nn = np.empty(pts.size, dtype=np.int64)
     rows = np.arange(pts.size)
@@ -335,7 +335,7 @@ def _tree_nearest(pts: np.ndarray, target: MaskSurface) -> tuple[np.ndarray, np.
         if k == 1:
             d, i = d[:, None], i[:, None]
         cand = target.idx[i]  # (n, k) flat indices
-        val = _canonical(coords[rows][:, None, :] - _unravel(cand, shape), spacing)
+        val = lattice_distance(coords[rows][:, None, :] - unravel_flat(cand, shape), spacing)
         reach = d[:, :1] * (1 + 1e-9) + 1e-12
         val[d > reach] = np.inf  # not a near-tie of the nearest
         best = val.argmin(axis=1)
@@ -350,13 +350,13 @@ def _tree_nearest(pts: np.ndarray, target: MaskSurface) -> tuple[np.ndarray, np.
     for r in rows:
         reach_r = tree.query(xyz[r], k=1)[0] * (1 + 1e-9) + 1e-12
         near = target.idx[np.asarray(tree.query_ball_point(xyz[r], reach_r), dtype=np.int64)]
-        v = _canonical(coords[r] - _unravel(near, shape), spacing)
+        v = lattice_distance(coords[r] - unravel_flat(near, shape), spacing)
         b = int(v.argmin())
         out[r], nn[r] = v[b], near[b]
     return out, nn
 
 
-def _unravel(flat: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+def unravel_flat(flat: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """``(..., ndim)`` integer coordinates of flat indices into ``shape``."""
     return np.stack(np.unravel_index(flat, shape), axis=-1).astype(np.int64)
 
@@ -489,7 +489,7 @@ def pair_distances(
     gs = gt_surface if gt_surface is not None else MaskSurface(gm, spacing)  # type: ignore[arg-type]
     if ps.empty or gs.empty:
         return SurfaceDistances(np.full(ps.idx.size, np.inf), np.full(gs.idx.size, np.inf))
-    return SurfaceDistances(_nearest(ps.idx, gs), _nearest(gs.idx, ps))
+    return SurfaceDistances(nearest_surface_distances(ps.idx, gs), nearest_surface_distances(gs.idx, ps))
 
 
 def surface_distances(pred: np.ndarray, gt: np.ndarray, *, spacing: object) -> SurfaceDistances:
@@ -578,11 +578,11 @@ def nsd(pred: np.ndarray, gt: np.ndarray, *, spacing: object, tolerance_mm: floa
     float
         In ``[0, 1]``; 0 when exactly one mask is empty, NaN when both are.
     """
-    tol = _tolerance(tolerance_mm)
+    tol = check_tolerance(tolerance_mm)
     return surface_distances(pred, gt, spacing=spacing).surface_dice(tolerance_mm=tol)
 
 
-def _tolerance(tolerance_mm: object) -> float:
+def check_tolerance(tolerance_mm: object) -> float:
     try:
         tol = float(tolerance_mm)  # type: ignore[arg-type]
     except (TypeError, ValueError) as exc:

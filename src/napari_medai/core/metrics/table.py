@@ -32,9 +32,9 @@ from ._arrays import (
 )
 from ._live import Components, SurfaceState
 from .conventions import BRATS_HD95_EMPTY_MM, Convention, get_convention
-from .lesions import LESION_STYLES, _style_params, lesions_padded
+from .lesions import LESION_STYLES, lesion_style_params, lesions_padded
 from .overlap import ConfusionCounts
-from .surface import MaskSurface, SurfaceDistances, _tolerance, pair_distances, ring_pad
+from .surface import MaskSurface, SurfaceDistances, check_tolerance, pair_distances, ring_pad
 
 __all__ = ["METRICS", "TableCache", "compute_table", "empty_rule_values"]
 
@@ -310,10 +310,10 @@ def compute_table(
             "resample the prediction onto the reference grid first"
         )
     sp = as_spacing(spacing, p.ndim)
-    tol = _tolerance(tolerance_mm)
+    tol = check_tolerance(tolerance_mm)
     if lesion_style not in LESION_STYLES:
         raise InvalidInputError(f"lesion_style must be one of {', '.join(LESION_STYLES)}, got {lesion_style!r}")
-    dil, min_mm3, with_hd = _style_params(lesion_style, None, None)
+    dil, min_mm3, with_hd = lesion_style_params(lesion_style, None, None)
     total = int(p.size)
     voxel_ml = float(np.prod(sp)) / 1000.0
 
