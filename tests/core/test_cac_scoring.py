@@ -321,7 +321,7 @@ def test_json_layout_csv_and_text(tmp_path):
     assert {k: first[k] for k in ("id", "artery", "slice", "area_mm2", "peak_hu", "weight", "agatston")} == {
         "id": 1, "artery": "LM", "slice": 0, "area_mm2": 4.0, "peak_hu": 250, "weight": 2, "agatston": 8.0}
     assert doc["non_coronary"]["agatston"] == 100.0
-    assert doc["slice_correction"] == "scale" and doc["min_area_mm2"] == 1.0 and doc["calibration_factor"] == 1.0
+    assert doc["slice_correction"] == "scale" and doc["min_area_mm2"] == 1.0 and doc["calibration_factor"] is None and doc["mass_unit"].startswith("HU")
 
     src = tmp_path / "input.json"
     src.write_text("{}")

@@ -26,8 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "5 non-coronary); default: assign automatically")
     parser.add_argument("--min-area-mm2", type=float, default=1.0, metavar="A",
                         help="smallest lesion area counted, mm^2 (default 1)")
-    parser.add_argument("--calibration-factor", type=float, default=1.0, metavar="F",
-                        help="mass calibration factor, mg per (HU x mm^3) (default 1)")
+    parser.add_argument("--calibration-factor", type=float, default=None, metavar="F",
+                        help="mass calibration factor, mg per (HU x mm^3), from a calcium phantom scan "
+                             "(mg/cm^3 per HU divided by 1000); default: none, the mass is an uncalibrated "
+                             "score in HU x mm^3")
     parser.add_argument("--slice-correction", choices=("scale", "none"), default="scale",
                         help="for slices not 3 mm apart: 'scale' multiplies lesion Agatston scores by "
                              "spacing / 3 mm (default), 'none' leaves them uncorrected")

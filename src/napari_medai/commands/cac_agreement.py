@@ -27,17 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.errors import InvalidInputError
     from ..core.evaluate import check_output_path, write_json
-    from ..core.metrics.agreement_stats import (
-        RISK_CATEGORIES,
-        agreement_summary,
-        bland_altman,
-        bland_altman_figure,
-        icc_2_1,
-        pearson_r,
-    )
-    from ..core.tasks.cac.report import SCORE_MEASURES as MEASURES
+    from ..core.metrics.agreement_stats import RISK_CATEGORIES, bland_altman_figure
+    from ..core.tasks.cac.agreement import cohort_agreement
     from ..core.tasks.cac.report import read_scores
 
     a_path, r_path = Path(args.auto), Path(args.ref)
@@ -47,34 +39,18 @@ def run(args: argparse.Namespace) -> int:
             check_output_path(out, inputs)
     auto = read_scores(a_path, what="--auto")
     ref = read_scores(r_path, what="--ref")
-    cases = sorted(set(auto) & set(ref))
-    only_auto = sorted(set(auto) - set(ref))
-    only_ref = sorted(set(ref) - set(auto))
-    if len(cases) < 2:
-        raise InvalidInputError(f"{len(cases)} case(s) match between {a_path} and {r_path} ({len(only_auto)} only in "
-                                f"--auto, {len(only_ref)} only in --ref); agreement needs at least 2 (name the cases "
-                                "alike in the 'case' column)")
-    if only_auto:
-        print(f"napari-medai cac-agreement: warning: {len(only_auto)} automatic case(s) without reference, skipped: "
-              + ", ".join(only_auto), file=sys.stderr)
-    if only_ref:
-        print(f"napari-medai cac-agreement: warning: {len(only_ref)} reference case(s) without automatic score, "
-              "skipped: " + ", ".join(only_ref), file=sys.stderr)
+    ag = cohort_agreement(auto, ref, auto_name=f"{a_path} (--auto)", ref_name=f"{r_path} (--ref)")
+    if ag.only_auto:
+        print(f"napari-medai cac-agreement: warning: {len(ag.only_auto)} automatic case(s) without reference, "
+              "skipped: " + ", ".join(ag.only_auto), file=sys.stderr)
+    if ag.only_ref:
+        print(f"napari-medai cac-agreement: warning: {len(ag.only_ref)} reference case(s) without automatic score, "
+              "skipped: " + ", ".join(ag.only_ref), file=sys.stderr)
 
-    measures = [m for m in MEASURES if all(m in auto[c] and m in ref[c] for c in cases)]
-    a_tot = [auto[c]["total"] for c in cases]
-    r_tot = [ref[c]["total"] for c in cases]
-    summary = agreement_summary(a_tot, r_tot)
-    per_measure = {}
-    for m in measures:
-        a = [auto[c][m] for c in cases]
-        r = [ref[c][m] for c in cases]
-        ba = bland_altman(a, r)
-        per_measure[m] = {"pearson_r": pearson_r(a, r), "icc_2_1": icc_2_1(a, r), "bland_altman": ba.as_dict()}
-
-    print(f"CAC agreement: {len(cases)} cases matched ({a_path.name} vs {r_path.name})")
+    summary = ag.summary
+    print(f"CAC agreement: {len(ag.cases)} cases matched ({a_path.name} vs {r_path.name})")
     print(f"{'score':<7}{'Pearson r':>10}{'ICC(2,1)':>10}{'bias':>10}{'SD':>10}{'LoA low':>10}{'LoA high':>10}")
-    for m, st in per_measure.items():
+    for m, st in ag.per_measure.items():
         ba = st["bland_altman"]
         print(f"{m:<7}{_f(st['pearson_r'], '.3f'):>10}{_f(st['icc_2_1'], '.3f'):>10}{ba['bias']:>10.1f}"
               f"{ba['sd']:>10.1f}{ba['loa_low']:>10.1f}{ba['loa_high']:>10.1f}")
@@ -86,28 +62,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"{c:>9}" + "".join(f"{v:>9d}" for v in row))
 
     if args.json:
-        doc = {
-            "n_cases": len(cases),
-            "cases": [{"case": c, "auto": auto[c], "ref": ref[c],
-                       "category_auto": ca, "category_ref": cr}
-                      for c, ca, cr in zip(cases, summary["categories"]["auto"], summary["categories"]["ref"])],
-            "unmatched": {"auto": only_auto, "ref": only_ref},
-            "scores": per_measure,
-            "risk_category": {
-                "weighted_kappa_linear": summary["weighted_kappa_linear"],
-                "exact_agreement": summary["category_agreement"],
-                "confusion_matrix": summary["confusion_matrix"],
-                "rows": "auto", "columns": "ref", "categories": list(RISK_CATEGORIES),
-            },
-            "conventions": {
-                "bland_altman": "differences auto - ref; SD with ddof=1; limits bias +- 1.96 SD",
-                "icc": "ICC(2,1): two-way random effects, absolute agreement, single measure",
-                "kappa": "Cohen's kappa with linear weights |i-j|/(K-1) over the 5 risk categories",
-            },
-        }
-        print(f"wrote {write_json(doc, args.json, protect=inputs)}")
+        print(f"wrote {write_json(ag.to_json_dict(), args.json, protect=inputs)}")
     if args.plot:
-        fig = bland_altman_figure(a_tot, r_tot, title="Agatston total", units="Agatston", labels=cases)
+        a_tot, r_tot = ag.values("total")
+        fig = bland_altman_figure(a_tot, r_tot, title="Agatston total", units="Agatston", labels=ag.cases)
         out = check_output_path(args.plot, inputs)
         _save_figure(fig, out)
         print(f"wrote {out}")

@@ -18,7 +18,10 @@ Workflow (each step a plain function on :class:`~napari_medai.core.volume.Volume
   :mod:`~napari_medai.core.tasks.cac.assign` for the rules and their limits) or a territory model;
 * :func:`score` applies the Agatston rule (see :mod:`~napari_medai.core.tasks.cac.scoring`);
 * :func:`to_json_dict`, :func:`write_json`, :func:`write_csv`, :func:`format_result` report it;
-  :func:`read_scores` reads per-case score CSVs for agreement over a cohort.
+  :func:`read_scores` reads per-case score CSVs and :func:`cohort_agreement` computes the agreement
+  over a cohort (the CLI and the widget share it);
+* :class:`ScoringSession` keeps the scores up to date while a reader edits (only the touched slices
+  are re-scored; equal to :func:`score`), :class:`CandidateIndex` finds a clicked candidate's voxels.
 
 Assignment codes: 0 unassigned, 1 LM, 2 LAD, 3 LCX, 4 RCA, 5 non-coronary (:data:`CODES`).
 Agreement statistics across cases live in :mod:`napari_medai.core.metrics.agreement_stats`.
@@ -38,6 +41,7 @@ from ._common import (
     check_ct,
     density_weight,
 )
+from .agreement import CohortAgreement, cohort_agreement
 from .anatomy import CardiacAnatomy, analyse_anatomy
 from .assign import METHOD_HEURISTIC, auto_assign, reassign, sector, territory_angle
 from .candidates import candidate_groups, find_candidates
@@ -50,7 +54,8 @@ from .report import (
     write_csv,
     write_json,
 )
-from .scoring import CACResult, Lesion, per_artery_rows, score
+from .scoring import CACResult, Lesion, calibration_factor_from_phantom, per_artery_rows, score
+from .session import CandidateIndex, ScoringSession, touched_slices
 
 __all__ = [
     "ARTERIES",
@@ -62,12 +67,17 @@ __all__ = [
     "SLICE_CORRECTIONS",
     "METHOD_HEURISTIC",
     "CACResult",
+    "CandidateIndex",
+    "CohortAgreement",
+    "ScoringSession",
     "CTCheck",
     "CardiacAnatomy",
     "Lesion",
     "analyse_anatomy",
     "artery_code",
     "auto_assign",
+    "calibration_factor_from_phantom",
+    "cohort_agreement",
     "candidate_groups",
     "check_ct",
     "csv_rows",
@@ -81,6 +91,7 @@ __all__ = [
     "score",
     "sector",
     "territory_angle",
+    "touched_slices",
     "to_json_dict",
     "write_csv",
     "write_json",

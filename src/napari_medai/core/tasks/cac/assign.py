@@ -271,7 +271,7 @@ def reassign(
     labels, group_of = candidate_array(candidates)
     assignment.require_same_grid(candidates[0] if isinstance(candidates, tuple) else candidates,
                                  what="assignment and candidates")
-    cid = _pick(labels, candidate_id_or_point, search_px)
+    cid = pick_candidate(labels, candidate_id_or_point, search_px=search_px)
     if whole_group and group_of[cid] > 0:
         members = np.nonzero(group_of == group_of[cid])[0]
         region = np.isin(labels, members)
@@ -288,7 +288,8 @@ def reassign(
     return assignment.with_data(data, meta=meta)
 
 
-def _pick(labels: np.ndarray, what: int | Sequence[float], search_px: int) -> int:
+def pick_candidate(labels: np.ndarray, what: int | Sequence[float], *, search_px: int = 3) -> int:
+    """The candidate id given as is, or at a (slice, row, column) point (else the nearest within ``search_px``)."""
     n = int(labels.max()) if labels.size else 0
     if isinstance(what, (int, np.integer)) and not isinstance(what, (bool, np.bool_)):
         cid = int(what)

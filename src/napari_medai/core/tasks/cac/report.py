@@ -56,6 +56,7 @@ def to_json_dict(result: CACResult) -> dict[str, Any]:
         "pixel_spacing_mm": list(result.pixel_spacing_mm),
         "min_area_mm2": result.min_area_mm2,
         "calibration_factor": result.calibration_factor,
+        "mass_unit": "mg" if result.mass_calibrated else "HU*mm^3 (uncalibrated)",
         "slice_correction": result.slice_correction,
         "slice_factor": result.slice_factor,
         "n_dropped_small": result.n_dropped_small,
@@ -69,7 +70,9 @@ def to_json_dict(result: CACResult) -> dict[str, Any]:
                 else "none (Agatston not corrected for slice spacing)"
             ),
             "volume": "lesion voxels x voxel volume (mm^3)",
-            "mass": "calibration factor x sum over lesions of lesion volume x mean HU (mg)",
+            "mass": ("calibration factor x sum over lesions of lesion volume x mean HU (mg)" if result.mass_calibrated
+                     else "sum over lesions of lesion volume x mean HU (HU*mm^3, uncalibrated: no calibration "
+                          "factor was given; the key stays 'mass_mg' for file compatibility)"),
             "total": "LM + LAD + LCX + RCA (non-coronary reported separately)",
             "hu_evidence": result.hu_evidence,
         },
@@ -124,7 +127,7 @@ def format_result(result: CACResult, *, max_lesions: int = 40) -> str:
         f"CAC score {result.name}  (slice spacing {result.slice_thickness_mm:g} mm, pixel "
         f"{result.pixel_spacing_mm[0]:.3g} x {result.pixel_spacing_mm[1]:.3g} mm, threshold "
         f"{result.threshold_hu:g} HU, min area {result.min_area_mm2:g} mm^2, {result.connectivity}-connected)",
-        f"{'artery':<13}{'Agatston':>10}{'volume mm3':>12}{'mass mg':>11}{'lesions':>9}",
+        f"{'artery':<13}{'Agatston':>10}{'volume mm3':>12}{'mass ' + _mass_unit_ascii(result):>11}{'lesions':>9}",
     ]
     for r in per_artery_rows(result):
         if r["artery"] == "total":
@@ -132,6 +135,8 @@ def format_result(result: CACResult, *, max_lesions: int = 40) -> str:
         lines.append(f"{r['artery']:<13}{r['agatston']:>10.1f}{r['volume_mm3']:>12.1f}{r['mass_mg']:>11.1f}"
                      f"{r['lesion_count']:>9d}")
     lines.append(f"risk category: {result.category}   (non-coronary calcium is not in the total)")
+    if not result.mass_calibrated:
+        lines.append("mass: uncalibrated score in HU x mm^3 (give --calibration-factor from a phantom scan for mg)")
     if result.slice_factor != 1.0:
         lines.append(f"slice correction: {result.slice_correction} (lesion Agatston x {result.slice_factor:.4g})")
     elif result.slice_correction == "none" and abs(result.slice_thickness_mm - 3.0) > 1e-3:
@@ -150,6 +155,10 @@ def format_result(result: CACResult, *, max_lesions: int = 40) -> str:
         if len(result.lesions) > len(shown):
             lines.append(f"... {len(result.lesions) - len(shown)} more lesion(s) in the JSON/CSV export")
     return "\n".join(lines)
+
+
+def _mass_unit_ascii(result: CACResult) -> str:
+    return "mg" if result.mass_calibrated else "HUmm3"
 
 
 def read_scores(path: Path, *, what: str) -> dict[str, dict[str, float]]:

@@ -10,8 +10,10 @@ Rule (reference sheet, "Coronary artery calcium"):
   minimum area counts;
 * lesion Agatston score = area (mm^2) x density weight of the lesion's peak value
   (130-199 HU: 1, 200-299: 2, 300-399: 3, >= 400: 4), times the slice correction factor;
-* volume = lesion voxels x voxel volume (mm^3); mass (mg) = calibration factor x sum over lesions of
-  lesion volume x mean lesion HU;
+* volume = lesion voxels x voxel volume (mm^3); mass = sum over lesions of lesion volume x mean lesion
+  HU, in HU.mm^3 (an uncalibrated "mass score") unless a calibration factor from a calcium phantom
+  scan is given: then mass (mg) = factor (mg per HU.mm^3) x that sum
+  (:func:`calibration_factor_from_phantom` converts the usual mg/cm^3 per HU);
 * per artery (LM, LAD, LCX, RCA) and total; non-coronary calcium (code 5) is scored the same way but
   reported separately and never enters the total; code 0 is ignored.
 
@@ -109,7 +111,7 @@ class CACResult:
     slice_correction, slice_factor
         Convention for non-3 mm slices and the factor it applied to lesion Agatston scores.
     threshold_hu, min_area_mm2, calibration_factor, connectivity
-        Rule parameters used.
+        Rule parameters used (``calibration_factor`` None: mass is uncalibrated, in HU.mm^3).
     n_dropped_small
         Lesions (any artery, non-coronary included) dropped by the minimum-area rule.
     hu_evidence, notes
@@ -129,7 +131,7 @@ class CACResult:
     slice_factor: float
     threshold_hu: float
     min_area_mm2: float
-    calibration_factor: float
+    calibration_factor: float | None
     connectivity: int
     n_dropped_small: int
     hu_evidence: str = ""
@@ -140,6 +142,26 @@ class CACResult:
     def total(self) -> float:
         """Total (coronary) Agatston score."""
         return self.agatston["total"]
+
+    @property
+    def mass_calibrated(self) -> bool:
+        """True when a calibration factor was given, so ``mass_mg`` is in mg."""
+        return self.calibration_factor is not None
+
+    @property
+    def mass_unit(self) -> str:
+        """``'mg'`` (calibrated) or ``'HU·mm³'`` (an uncalibrated mass score)."""
+        return "mg" if self.mass_calibrated else "HU·mm³"
+
+
+def calibration_factor_from_phantom(mg_per_cm3_per_hu: float) -> float:
+    """The ``calibration_factor`` of :func:`score` (mg per HU.mm^3) from a phantom's mg/cm^3 per HU.
+
+    A calcium phantom scan gives the calibration as mg of calcium hydroxyapatite per cm^3 per HU
+    (e.g. about 0.7-0.8 at 120 kVp); mass (mg) = that x volume (cm^3) x mean HU, so the factor per
+    mm^3 is a thousandth of it.
+    """
+    return check_positive(mg_per_cm3_per_hu, name="mg_per_cm3_per_hu") / 1000.0
 
 
 def _lesions_of(hot_code: np.ndarray, data: np.ndarray, structure: np.ndarray) -> list[dict[str, Any]]:
@@ -171,7 +193,7 @@ def score(
     assignment: Volume,
     *,
     min_area_mm2: float = MIN_AREA_MM2,
-    calibration_factor: float = 1.0,
+    calibration_factor: float | None = None,
     slice_correction: str = "scale",
     threshold_hu: float = THRESHOLD_HU,
     connectivity: int = 8,
@@ -188,7 +210,9 @@ def score(
     min_area_mm2
         Lesions smaller than this are dropped (default 1 mm^2; 0 keeps every lesion).
     calibration_factor
-        Mass calibration factor (mg per HU.mm^3, from a calcium phantom scan); 1.0 by default.
+        Mass calibration factor (mg per HU.mm^3, from a calcium phantom scan; see
+        :func:`calibration_factor_from_phantom`). None (default): the mass is an uncalibrated score in
+        HU.mm^3 (``result.mass_unit``), not milligrams.
     slice_correction
         ``'scale'`` (default): lesion Agatston x ``slice spacing / 3 mm`` when the spacing is not 3 mm;
         ``'none'``: no correction.
@@ -205,17 +229,13 @@ def score(
     CACResult
     """
     min_area = check_positive(min_area_mm2, name="min_area_mm2", allow_zero=True)
-    cf = check_positive(calibration_factor, name="calibration_factor")
+    cf = None if calibration_factor is None else check_positive(calibration_factor, name="calibration_factor")
     thr = float(threshold_hu)
     chk = check_ct(ct, slice_correction=slice_correction, warn=warn)
     codes = check_assignment(assignment, ct)
     structure = structure_2d(connectivity)
     data = np.asarray(ct.data)
-    integer = bool(np.issubdtype(data.dtype, np.integer))
     hot = data >= thr
-    pixel_area = chk.pixel_area_mm2
-    voxel_volume = float(ct.spacing[0]) * pixel_area
-    factor = chk.slice_factor
 
     raw = []
     for name, code in CODES.items():
@@ -225,15 +245,31 @@ def score(
         for les in _lesions_of(m, data, structure):
             raw.append((les["slice"], code, les["centroid"][1], les["centroid"][2], name, les))
     raw.sort(key=lambda t: t[:4])
+    return build_result(ct, chk, raw, min_area_mm2=min_area, calibration_factor=cf, slice_correction=slice_correction,
+                        threshold_hu=thr, connectivity=connectivity)
 
+
+def build_result(ct: Volume, chk: Any, raw: list[tuple], *, min_area_mm2: float, calibration_factor: float | None,
+                 slice_correction: str, threshold_hu: float, connectivity: int) -> CACResult:
+    """The :class:`CACResult` of raw lesions ``(slice, code, centroid row, centroid column, name, stats)``.
+
+    ``raw`` must be sorted by its first four fields (the lesion order and ids); ``stats`` holds ``n``
+    (voxels), ``sum`` (HU), ``peak`` (HU) and ``centroid``. Shared by :func:`score` and the incremental
+    :class:`~napari_medai.core.tasks.cac.session.ScoringSession`, so both give the same numbers.
+    """
+    integer = bool(np.issubdtype(np.asarray(ct.data).dtype, np.integer))
+    pixel_area = chk.pixel_area_mm2
+    voxel_volume = float(ct.spacing[0]) * pixel_area
+    factor = chk.slice_factor
+    cf = 1.0 if calibration_factor is None else calibration_factor
     lesions: list[Lesion] = []
     dropped = 0
     for _, _, _, _, name, les in raw:
         area = les["n"] * pixel_area
-        if area < min_area * (1.0 - AREA_RTOL):
+        if area < min_area_mm2 * (1.0 - AREA_RTOL):
             dropped += 1
             continue
-        weight = density_weight(les["peak"], threshold_hu=thr)
+        weight = density_weight(les["peak"], threshold_hu=threshold_hu)
         volume = les["n"] * voxel_volume
         mean = les["sum"] / les["n"]
         lesions.append(Lesion(
@@ -265,8 +301,8 @@ def score(
         category=risk_category(agatston["total"]), lesions=lesions,
         slice_thickness_mm=chk.slice_spacing_mm,
         pixel_spacing_mm=(float(ct.spacing[1]), float(ct.spacing[2])),
-        slice_correction=slice_correction, slice_factor=factor, threshold_hu=thr,
-        min_area_mm2=min_area, calibration_factor=cf, connectivity=connectivity,
+        slice_correction=slice_correction, slice_factor=factor, threshold_hu=threshold_hu,
+        min_area_mm2=min_area_mm2, calibration_factor=calibration_factor, connectivity=connectivity,
         n_dropped_small=dropped, hu_evidence=chk.hu_evidence, notes=list(chk.notes), name=ct.name,
     )
 
