@@ -17,6 +17,7 @@ from qtpy.QtWidgets import (
     QLabel,
     QScrollArea,
     QSpinBox,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -241,3 +242,51 @@ def save_labels_dialog(parent: QWidget, layer: Any, *, start_dir: str = "") -> s
 def as_outline(layer: Any, width: int = 2) -> None:
     """Draw a Labels layer (ground truth) as outlines, so a prediction underneath stays visible."""
     layer.contour = int(width)
+
+
+class CurrentPageTabWidget(QTabWidget):
+    """A ``QTabWidget`` as tall as the page shown; Qt's own is as tall as its tallest page.
+
+    A short tab then sits without a block of empty space under it, and a dock with one tall tab scrolls
+    only while that tab is shown. The width stays that of the widest page, so the dock does not jump.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        from qtpy.QtWidgets import QSizePolicy
+
+        # Qt's tab widget expands; this one leaves the spare height to what follows (e.g. a stretch)
+        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Preferred)
+        self.currentChanged.connect(lambda _i: self.updateGeometry())
+
+    def _fit(self, hint: Any, minimum: bool) -> Any:
+        page = self.currentWidget()
+        if page is None:
+            return hint
+        heights = [(w.minimumSizeHint() if minimum else w.sizeHint()).height()
+                   for w in (self.widget(i) for i in range(self.count())) if w is not None]
+        own = (page.minimumSizeHint() if minimum else page.sizeHint()).height()
+        hint.setHeight(hint.height() - max(heights, default=0) + own)
+        return hint
+
+    def heightForWidth(self, width: int) -> int:
+        # Qt's answer is the tallest page's height for this width (pages with wrapped text have one)
+        full = super().heightForWidth(width)
+        page = self.currentWidget()
+        if page is None or full < 0:
+            return full
+        from qtpy.QtCore import QSize
+        from qtpy.QtWidgets import QStyle, QStyleOptionTabWidgetFrame
+
+        opt = QStyleOptionTabWidgetFrame()
+        self.initStyleOption(opt)
+        inner = width - self.style().sizeFromContents(QStyle.CT_TabWidget, opt, QSize(0, 0), self).width()
+        tallest = max(max(w.heightForWidth(inner), 0) for w in (self.widget(i) for i in range(self.count())))
+        own = page.heightForWidth(inner)
+        return full - tallest + (own if own >= 0 else page.sizeHint().height())
+
+    def sizeHint(self) -> Any:
+        return self._fit(super().sizeHint(), minimum=False)
+
+    def minimumSizeHint(self) -> Any:
+        return self._fit(super().minimumSizeHint(), minimum=True)

@@ -26,11 +26,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from qtpy.QtWidgets import QTabWidget, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QVBoxLayout, QWidget
 
 from ._jobs import JobRunner
-from ._widgets import scroll_vertically
-from .ldct._common import SIMULATE
+from ._widgets import CurrentPageTabWidget, scroll_vertically
+from .ldct._common import SIMULATE, image_names, shapes_names
 from .ldct.denoise import DenoiseTab
 from .ldct.measure import MeasureTab
 from .ldct.roi import shapes_to_mask
@@ -59,7 +59,7 @@ class LdctWidget(QWidget):
         self.denoise_tab = DenoiseTab(viewer, self.jobs)
         self.train_tab = TrainTab(viewer, self.jobs)
         self.measure_tab = MeasureTab(viewer, self.jobs)
-        self.tabs = QTabWidget()
+        self.tabs = CurrentPageTabWidget()  # a short tab makes a short dock; only the tall Train tab scrolls
         self.tabs.addTab(self.simulate_tab, "Simulate")
         self.tabs.addTab(self.denoise_tab, "Denoise")
         self.tabs.addTab(self.train_tab, "Train")
@@ -103,8 +103,7 @@ class LdctWidget(QWidget):
     def _layers_changed(self, event: Any = None) -> None:
         if event is not None and getattr(event, "type", "") == "inserted":
             event.value.events.name.connect(self._layers_changed)
-        images = [ly.name for ly in self.viewer.layers if type(ly).__name__ == "Image"]
-        shapes = [ly.name for ly in self.viewer.layers if type(ly).__name__ == "Shapes"]
+        images, shapes = image_names(self.viewer), shapes_names(self.viewer)
         for tab in (self.simulate_tab, self.denoise_tab, self.train_tab, self.measure_tab):
             tab.refresh(images, shapes)
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from napari.layers import Image, Shapes
 from qtpy.QtWidgets import QComboBox
 
 from ...core.errors import InvalidInputError
-from ..layers import layer_to_volume, volume_to_layer_data
+from ..layers import META_KEY, layer_to_volume, volume_to_layer_data
 
 #: Combo-box entry for "no layer".
 NONE = "none"
@@ -24,8 +25,13 @@ def image_layer(viewer: Any, name: str, what: str) -> Any:
     if not name or name in (NONE, SIMULATE) or name not in viewer.layers:
         raise InvalidInputError(f"pick the {what} image layer first ({OPEN_HINT})")
     layer = viewer.layers[name]
-    if type(layer).__name__ != "Image":
-        raise InvalidInputError(f"{name!r} is a {type(layer).__name__} layer; pick an image in HU")
+    if not isinstance(layer, Image):  # isinstance, not type(): a plugin widget gets napari's public proxies
+        kind = layer.__class__.__name__  # the proxy reports the wrapped layer's class
+        raise InvalidInputError(f"{name!r} is a {kind} layer, not an image; pick a CT image in HU")
+    modality = str(((layer.metadata or {}).get(META_KEY) or {}).get("modality") or "unknown")
+    if modality.upper() not in ("CT", "UNKNOWN", ""):
+        raise InvalidInputError(f"{name!r} is not a CT (modality {modality}); the LDCT tools take a CT in HU: "
+                                f"{OPEN_HINT}")
     if getattr(layer, "rgb", False):
         raise InvalidInputError(f"{name!r} is an RGB picture; pick a CT image in HU")
     if getattr(layer, "multiscale", False):
@@ -35,6 +41,25 @@ def image_layer(viewer: Any, name: str, what: str) -> Any:
         raise InvalidInputError(f"{name!r} has {len(shape)} dimensions {shape}; the LDCT tools take a 2-D slice "
                                 "or a 3-D stack (slices, rows, columns): split channels or time points first")
     return layer
+
+
+def layer_names(viewer: Any, kind: type) -> list[str]:
+    """Names of the viewer's layers of ``kind`` (e.g. ``napari.layers.Image``), in the layer list's order.
+
+    ``isinstance``, never ``type(layer).__name__``: a widget opened from the Plugins menu sees napari's
+    ``PublicOnlyProxy`` of each layer, whose type is the proxy's.
+    """
+    return [ly.name for ly in viewer.layers if isinstance(ly, kind)]
+
+
+def image_names(viewer: Any) -> list[str]:
+    """The viewer's Image layers."""
+    return layer_names(viewer, Image)
+
+
+def shapes_names(viewer: Any) -> list[str]:
+    """The viewer's Shapes layers (regions of interest)."""
+    return layer_names(viewer, Shapes)
 
 
 def ct_volume(layer: Any) -> Any:

@@ -20,7 +20,6 @@ from qtpy.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -29,7 +28,16 @@ from ...core.errors import InvalidInputError, MedaiError
 from ...core.tasks.ldct import CLASSICAL_METHODS, METHODS, Noise2SelfOptions
 from .._jobs import JobRunner, torch_threads
 from .._plot import LivePlot
-from .._widgets import RED, device_combo, error_text, fmt, int_spin, spin, threads_spin, wrapped
+from .._widgets import (
+    RED,
+    device_combo,
+    error_text,
+    fmt,
+    int_spin,
+    spin,
+    threads_spin,
+    wrapped,
+)
 from ._common import ct_volume, image_layer, put_image, refill
 
 #: The one parameter of each classical filter the tab lets the user set (name, unit, max, step).
@@ -68,10 +76,15 @@ class DenoiseTab(QWidget):
         self._n2s_ran = False
         self._curve: dict[str, Any] = {}
         self._classical_values: dict[str, float | None] = dict.fromkeys(CLASSICAL_METHODS)
+        #: The notes (parameters used, warnings) of each method's last run: each method shows only its own.
+        self._notes_of: dict[str, tuple[str, str]] = {}
         self.input_combo = QComboBox()
         self.method_combo = QComboBox()
         self.method_combo.addItems(list(METHODS))
-        self.method_pages = QStackedWidget()
+        # the options of the chosen method only: the other pages are hidden (a QStackedWidget would be as
+        # tall as the tallest page and leave gaps under the short ones)
+        self.method_pages = QWidget()
+        QVBoxLayout(self.method_pages).setContentsMargins(0, 0, 0, 0)
         self._page_of = self._build_pages()
         self.model_info = wrapped()
         self.blend_spin = spin(0.0, 1.0, 0.0, decimals=2, step=0.05,
@@ -147,8 +160,8 @@ class DenoiseTab(QWidget):
             page = classical if m in MAIN_PARAMETER else pages.get(m)
             if page is None:  # a method this tab does not know: no options
                 page = QLabel("no options")
-            if self.method_pages.indexOf(page) < 0:
-                self.method_pages.addWidget(page)
+            if self.method_pages.layout().indexOf(page) < 0:
+                self.method_pages.layout().addWidget(page)
             page_of[m] = page
         return page_of
 
@@ -163,11 +176,13 @@ class DenoiseTab(QWidget):
     # ------------------------------------------------------------------ method options
     def _method_changed(self) -> None:
         m = self.method_combo.currentText()
-        self.method_pages.setCurrentWidget(self._page_of[m])
+        for page in set(self._page_of.values()):
+            page.setVisible(page is self._page_of[m])
         is_n2s = m == "noise2self"
         self.n2s_plot.setVisible(is_n2s and self._n2s_ran)  # empty axes before the first run say nothing
         self.stop_n2s_button.setVisible(is_n2s)
         self.threads_spin.setEnabled(m not in CLASSICAL_METHODS)
+        self._show_notes()
         if m in MAIN_PARAMETER:
             pname, unit, high, step = MAIN_PARAMETER[m]
             value = self._classical_values.get(m)
@@ -185,6 +200,13 @@ class DenoiseTab(QWidget):
             self.param_note.setText(
                 "auto: tuned default" if m == "gaussian" else "auto: scaled to the noise estimated in the image")
         self.check_model()
+
+    def _show_notes(self) -> None:
+        """The notes of the chosen method's last run (nothing before its first run)."""
+        notes, style = self._notes_of.get(self.method_combo.currentText(), ("", ""))
+        self.notes.setText(notes)
+        self.notes.setStyleSheet(style)
+        self.notes.setVisible(bool(notes))
 
     def _auto_toggled(self, auto: bool) -> None:
         m = self.method_combo.currentText()
@@ -315,8 +337,10 @@ class DenoiseTab(QWidget):
                 msg += f" Training was stopped after {p['iterations_run']} of {p['iterations']} steps."
             jobs.set_status(msg)
             notes = list(result.notes)
-            self.notes.setText("<br>".join([f"<b>parameters</b>: {text}", *(f"<b>note</b>: {n}" for n in notes)]))
-            self.notes.setStyleSheet(RED if any("NOT TRAINED" in n for n in notes) else "")
+            self._notes_of[method] = ("<br>".join([f"<b>{method} parameters</b>: {text}",
+                                                   *(f"<b>note</b>: {n}" for n in notes)]),
+                                      RED if any("NOT TRAINED" in n for n in notes) else "")
+            self._show_notes()
 
         return jobs.start(work, done, f"{method}…", stop_button=self.stop_n2s_button if n2s else None,
                           on_metrics=self._on_metrics if n2s else None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from napari.layers import Shapes
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
     QComboBox,
@@ -131,6 +132,8 @@ class MeasureTab(QWidget):
                 ref_layer = image_layer(self.viewer, self.ref_combo.currentText(), "reference")
             roi_name = self.roi_combo.currentText()
             roi = self.viewer.layers[roi_name] if roi_name != NONE and roi_name in self.viewer.layers else None
+            if roi is not None and not isinstance(roi, Shapes):
+                raise InvalidInputError(f"{roi_name!r} is not a Shapes layer; draw the noise region in a Shapes layer")
             names = self._ticked()
             if not names:
                 raise InvalidInputError("tick at least one image layer to measure")
