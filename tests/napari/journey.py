@@ -154,8 +154,8 @@ def click(qtbot: Any, widget: QWidget) -> None:
     QApplication.processEvents()
 
 
-def field(root: QWidget, label: str) -> QWidget:
-    """The control on the form row whose label reads ``label`` (or starts with it)."""
+def field(root: QWidget, label: str, *, exact: bool = False) -> QWidget:
+    """The control on the form row whose label reads ``label`` (or starts with it, unless ``exact``)."""
     want = _norm(label).rstrip(":")
     for form in root.findChildren(QFormLayout):
         for row in range(form.rowCount()):
@@ -164,7 +164,8 @@ def field(root: QWidget, label: str) -> QWidget:
             if lab_item is None or fld_item is None:
                 continue
             lab = lab_item.widget()
-            if isinstance(lab, QLabel) and _norm(lab.text()).rstrip(":").startswith(want):
+            text = _norm(lab.text()).rstrip(":") if isinstance(lab, QLabel) else None
+            if text is not None and (text == want if exact else text.startswith(want)):
                 w = fld_item.widget()
                 if w is None and fld_item.layout() is not None and fld_item.layout().count():
                     w = fld_item.layout().itemAt(0).widget()
