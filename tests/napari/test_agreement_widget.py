@@ -85,7 +85,7 @@ def test_lesion_rows_and_click_centres_viewer(panel):
     widget.lesion_table.cellClicked.emit(fp_row, 0)
     # the FP blob is at slices 1-2 (centroid 1.5) -> world z = 1.5 * 2 mm
     assert viewer.dims.point[0] == pytest.approx(3.0, abs=2.0)
-    centre = np.asarray(viewer.camera.center)[-2:]
+    centre = np.asarray(viewer.scene.camera.center)[-2:]
     np.testing.assert_allclose(centre, [3.5 * 0.8, 3.5 * 0.8], atol=0.5)
 
 
@@ -172,7 +172,7 @@ def test_live_updates_equal_a_fresh_computation(panel, qtbot, lesion_style):
         assert _same(widget.result.labels, expected["labels"])
         assert widget.lesions == lesion_list(pred.data, gt.data, spacing=(2.0, 0.8, 0.8), labels=(1, 2, 4))
     assert done >= 6
-    assert widget._cache.hits > 0  # rows the edits did not touch were reused
+    assert widget.session.cache.hits > 0  # rows the edits did not touch were reused
     # the table widget shows the same numbers
     row = [widget.table.verticalHeaderItem(i).text() for i in range(widget.table.rowCount())].index("WT")
     assert widget.table.item(row, 0).text() == f"{widget.result.regions['WT']['dice']:.3f}"
