@@ -747,8 +747,6 @@ FOLDER_KINDS: dict[str, FolderKind] = {
     "denoiser": FolderKind(module="napari_medai.core.tasks.ldct", tasks=("ldct_denoising",),
                            contract_kinds=("denoiser",), description="a CT denoiser"),
 }
-#: ``contract.task`` of the model folders :func:`load_model` hands to the LDCT denoiser loader.
-DENOISER_TASK = "ldct_denoising"
 
 _LOADERS: dict[str, ModelFolderLoader] = {}
 
