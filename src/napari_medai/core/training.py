@@ -251,6 +251,7 @@ def run_training(
     on_step: StepFn | None = None,
     on_epoch: Callable[[EpochRecord], None] | None = None,
     t_start: float | None = None,
+    stop_training: StopFn | None = None,
 ) -> RunOutcome:
     """Train ``recipe`` into the model folder ``out_dir`` (see the module docstring).
 
@@ -280,6 +281,11 @@ def run_training(
     on_step, on_epoch
         ``on_step(epoch, step, steps, loss)`` after every step; ``on_epoch(EpochRecord)`` after
         every epoch once its checkpoint is written (first once per earlier epoch on resume).
+    stop_training
+        ``stop_training()`` polled like ``should_stop``: True ends the run and keeps what was
+        trained. Before the first epoch has finished, the weights of the steps done so far are
+        saved as a model folder marked partial (``training.partial`` in ``model.json``, not
+        validated, no checkpoint) and ``stop_reason`` is ``"partial"``.
 
     Returns
     -------
@@ -304,6 +310,8 @@ def run_training(
 
     ckpt = _read_checkpoint(recipe, out, resume=resume)
     config = recipe.config()
+    if stop_training is not None:  # Stop ends the run like should_stop, but keeps a partial epoch
+        should_stop = _either(should_stop, stop_training)
     recipe.prepare(progress, should_stop)
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path = out / "checkpoint.pt"
@@ -333,6 +341,7 @@ def run_training(
         last_epoch_s = 0.0
         per_epoch_frac = 1.0 / max(max_epochs, 1)
         session_t0 = time.perf_counter()
+        losses: list[float] = []
 
         for epoch in range(st.epochs_done, max_epochs):
             if st.since_best >= patience and epoch > 0:
@@ -417,6 +426,12 @@ def run_training(
                    f"epoch {st.epochs_done}/{max_epochs}: {recipe.describe_epoch(train_loss, val)}"
                    f" (best epoch {st.best_epoch}{', improved' if improved else ''}; {last_epoch_s:.0f} s)")
         if st.best_epoch == 0:
+            if stop_reason == "cancelled" and losses and stop_training is not None and stop_training():
+                wall = st.elapsed_before_s + (time.perf_counter() - session_t0)
+                contract = _save_partial(recipe, net, st, out, len(losses), steps, wall)
+                report(1.0, f"stopped in epoch 1 after {len(losses)}/{steps} steps; partial model saved")
+                return RunOutcome(out_dir=out, contract=contract, state=st, stop_reason="partial", wall_time_s=wall,
+                                  resumed_from=resumed_from, monitor=recipe.monitor)
             if stop_reason == "cancelled":
                 raise Cancelled("training cancelled before the first epoch finished; nothing was saved")
             raise InvalidInputError(f"training in {out} ended without finishing an epoch ({stop_reason})")
@@ -435,6 +450,22 @@ def run_training(
 
 def _summary(recipe: Recipe, st: TrainState, stop_reason: str | None, wall: float) -> dict[str, Any]:
     return {**recipe.training_summary(st, stop_reason, wall), "versions": versions()}
+
+
+def _either(a: StopFn | None, b: StopFn) -> StopFn:
+    return lambda: bool(a is not None and a()) or bool(b())
+
+
+def _save_partial(recipe: Recipe, net: Any, st: TrainState, out: Path, done: int, steps: int, wall: float) -> Any:
+    """Save the weights of an unfinished first epoch, marked partial and not validated (``stop_training``)."""
+    note = f"PARTIAL: stopped in epoch 1 after {done} of {steps} steps, not validated"
+    c = recipe.trained_contract(st)
+    contract = c.with_changes(trained_on=f"{note}; {c.trained_on}")
+    training = {**_summary(recipe, st, "partial", wall),
+                "partial": {"epoch": st.epochs_done + 1, "steps_done": done, "steps_per_epoch": steps,
+                            "validated": False}}
+    save_model_folder(out, net, contract, training=training)
+    return contract
 
 
 # ---------------------------------------------------------------------------------------------
@@ -468,6 +499,7 @@ def train(
     resume: bool = True,
     on_epoch: EpochFn | None = None,
     on_step: StepFn | None = None,
+    stop_training: StopFn | None = None,
 ) -> TrainingResult:
     """Train a segmentation network for a task (the recipe of
     :class:`~napari_medai.core.recipes.SegmentationRecipe`, the loop of :func:`run_training`).
@@ -525,6 +557,9 @@ def train(
     on_step
         Called after every training step as ``on_step(epoch, step, steps, loss)`` (1-based epoch
         and step), so a loss curve moves within long epochs.
+    stop_training
+        Polled every iteration; True ends the run keeping what was trained, even within the
+        first epoch (then ``stop_reason="partial"``, see :func:`run_training`).
 
     Returns
     -------
@@ -582,7 +617,7 @@ def train(
         steps_per_epoch=iterations_per_epoch, device=dev, amp=use_amp, time_limit_s=time_limit_s,
         deterministic=deterministic, num_threads=num_threads, resume=resume, progress=progress,
         should_stop=should_stop, on_step=on_step, on_epoch=epoch_cb if on_epoch is not None else None,
-        t_start=t_start,
+        t_start=t_start, stop_training=stop_training,
     )
     st = run.state
     return TrainingResult(

@@ -53,7 +53,9 @@ __all__ = [
     "LAYOUTS",
     "BrainTumourCase",
     "brain_tumour_task",
+    "CasesSummary",
     "common_channels",
+    "describe_cases",
     "drop_small_components",
     "find_cases",
     "label_rules_for",
@@ -341,6 +343,7 @@ def train_brain_tumour(
     convention: str | None = None,
     on_epoch: MetricsFn | None = None,
     on_step: Callable[[int, int, int, float], None] | None = None,
+    stop_training: StopFn | None = None,
     **recipe: Any,
 ) -> Any:
     """Train a brain-tumour model on the cases of ``data_dir`` with the default recipe.
@@ -353,7 +356,7 @@ def train_brain_tumour(
         Model folder to write.
     cases
         Use these cases (e.g. a subset of :func:`find_cases`) instead of all in ``data_dir``.
-    seed, max_epochs, device, resume, progress, should_stop, on_epoch, on_step
+    seed, max_epochs, device, resume, progress, should_stop, on_epoch, on_step, stop_training
         See :func:`napari_medai.core.training.train` (``max_epochs`` defaults to the recipe's).
     channels
         MR sequences the model takes (default: those present in every case, :func:`common_channels`);
@@ -410,7 +413,7 @@ def train_brain_tumour(
     )
     return train(task, [c.to_training_case(chans) for c in found], out_dir=out_dir, seed=seed, device=device,
                  resume=resume, trained_on=desc, progress=progress, should_stop=should_stop, on_epoch=on_epoch,
-                 on_step=on_step, **r)
+                 on_step=on_step, stop_training=stop_training, **r)
 
 
 def segment(
@@ -515,3 +518,53 @@ def drop_small_components(labels: Volume, *, fraction: float) -> tuple[Volume, i
     dropped = int(n - (keep.sum()))
     meta = {**labels.meta, "postprocessing": f"components < {fraction:g} x largest removed ({dropped})"}
     return labels.with_data(out, meta=meta), dropped
+
+
+@dataclass
+class CasesSummary:
+    """What a folder of training cases holds, in words (:func:`describe_cases`).
+
+    Attributes
+    ----------
+    text
+        One paragraph: how many cases, their naming layout, the sequences every case has, those
+        only some have, and which cases lack a label map (with the fix).
+    ok
+        True when every case can be trained on (each has a label map).
+    channels
+        The sequences present in every case (:func:`common_channels`), in :data:`CHANNEL_ORDER`.
+    rows
+        One line per case: ``"<name>: T1c, FLAIR + labels"`` (or ``", NO LABEL MAP"``).
+    """
+
+    text: str
+    ok: bool
+    channels: tuple[str, ...]
+    rows: list[str]
+
+
+def describe_cases(cases: Sequence[BrainTumourCase]) -> CasesSummary:
+    """Describe the cases of a data folder (from :func:`find_cases`) for a reader choosing what to train on.
+
+    Raises
+    ------
+    InvalidInputError
+        No case, or no sequence present in every case (:func:`common_channels`).
+    """
+    from ..model_inputs import channel_label
+
+    common = common_channels(cases)
+    rows = [f"{c.name}: {', '.join(channel_label(s) for s in c.channels)}"
+            + (" + labels" if c.label is not None else ", NO LABEL MAP") for c in cases]
+    layouts = sorted({LAYOUTS[c.layout].split(":")[0] for c in cases})
+    text = (f"{len(cases)} case(s), {' + '.join(layouts)} file names; sequences in every case: "
+            + ", ".join(channel_label(s) for s in common))
+    partial = [f"{channel_label(s)} (missing in {', '.join(c.name for c in cases if s not in c.channels)})"
+               for s in CHANNEL_ORDER if s not in common and any(s in c.channels for c in cases)]
+    if partial:
+        text += ". Not offered, as some cases lack it: " + "; ".join(partial)
+    unlabelled = [c.name for c in cases if c.label is None]
+    if unlabelled:
+        text += (f". No label map in {', '.join(unlabelled)}: add one per case (*_seg, *-seg or OTMultiClass*) "
+                 "or move those cases out of the folder")
+    return CasesSummary(text=text, ok=not unlabelled, channels=common, rows=rows)
