@@ -171,6 +171,56 @@ def test_folder_without_dicom(tmp_path: Path) -> None:
     assert not is_supported_path(tmp_path)
 
 
+def test_folder_of_nifti_files_says_open_them(tmp_path: Path) -> None:
+    (tmp_path / "b.nii.gz").write_bytes(b"\0" * 10)
+    (tmp_path / "a.nrrd").write_bytes(b"\0" * 10)
+    with pytest.raises(ImageReadError, match=r"image files, which open one by one, e.g. a.nrrd, b.nii.gz"):
+        read_volume(tmp_path)
+
+
+def test_bids_folder_says_open_the_nifti_files(tmp_path: Path) -> None:
+    """The ISLES 2022 layout: rawdata/sub-*/ses-*/..._dwi.nii.gz and derivatives/ with the mask."""
+    ses = tmp_path / "case" / "rawdata" / "sub-strokecase0001" / "ses-0001"
+    ses.mkdir(parents=True)
+    for kind in ("dwi", "adc"):
+        (ses / f"sub-strokecase0001_ses-0001_{kind}.nii.gz").write_bytes(b"\0" * 10)
+        (ses / f"sub-strokecase0001_ses-0001_{kind}.json").write_text("{}")
+    der = tmp_path / "case" / "derivatives" / "sub-strokecase0001" / "ses-0001"
+    der.mkdir(parents=True)
+    (der / "sub-strokecase0001_ses-0001_msk.nii.gz").write_bytes(b"\0" * 10)
+    with pytest.raises(ImageReadError) as err:
+        read_volume(tmp_path / "case")
+    text = str(err.value)
+    assert "this is a BIDS folder; open the NIfTI files inside it, e.g. " in text
+    raw = Path("rawdata/sub-strokecase0001/ses-0001")
+    assert str(raw / "sub-strokecase0001_ses-0001_adc.nii.gz") in text
+    assert text.index("_dwi.nii.gz") < text.index("_msk.nii.gz")  # raw data before derivatives
+    assert "files checked" not in text
+    # a session folder is BIDS too, and so is a dataset with only dataset_description.json
+    with pytest.raises(ImageReadError, match=r"BIDS folder.*e.g. sub-strokecase0001_ses-0001_adc.nii.gz"):
+        read_volume(ses)
+    (tmp_path / "ds").mkdir()
+    (tmp_path / "ds" / "dataset_description.json").write_text("{}")
+    with pytest.raises(ImageReadError, match=r"BIDS folder; open the NIfTI files inside its sub-\*/ses-\* folders"):
+        read_volume(tmp_path / "ds")
+
+
+def test_window_centre_and_width_first_values(tmp_path: Path, dicom_series_writer) -> None:  # type: ignore[no-untyped-def]
+    import pydicom
+
+    paths = dicom_series_writer(tmp_path / "s", stack_with_slice_ids(3), intercept=-1024)
+    for p in paths:
+        ds = pydicom.dcmread(p)
+        ds.WindowCenter = ["60", "400"]
+        ds.WindowWidth = ["350", "1800"]
+        ds.save_as(p)
+    v = read_dicom_series(tmp_path / "s")
+    assert (v.meta["dicom"]["WindowCenter"], v.meta["dicom"]["WindowWidth"]) == (60.0, 350.0)
+    from napari_medai.core.display import initial_window
+
+    assert initial_window(v).limits == (-115.0, 235.0)
+
+
 def test_folder_hint_names_subfolder(tmp_path: Path, dicom_series_writer) -> None:  # type: ignore[no-untyped-def]
     dicom_series_writer(tmp_path / "study" / "series1", stack_with_slice_ids(2))
     with pytest.raises(ImageReadError, match="series1"):

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core.display import Window, dicom_window, initial_window, percentile_window
 from ..core.volume import Volume
 
 META_KEY = "napari_medai"
@@ -98,19 +99,26 @@ def label_colormap(label_names: dict[int, str] | None) -> dict[int | None, tuple
     return cmap
 
 
-def _contrast_limits(data: np.ndarray, modality: str) -> tuple[float, float] | None:
-    if data.size == 0:
+def window_record(vol: Volume) -> dict[str, Any]:
+    """The windows an image layer keeps in its metadata (``{"initial": ..., "dicom": ...}``), so that
+    the presets ``auto`` and ``DICOM`` can return to them (see :mod:`napari_medai.core.display`)."""
+    if vol.channel_axis is not None and vol.channel_kind == "channel":
+        return {"initial": None, "dicom": None}
+    initial = initial_window(vol)
+    dicom = dicom_window(vol.meta)
+    return {"initial": initial.as_dict() if initial is not None else None,
+            "dicom": dicom.as_dict() if dicom is not None else None}
+
+
+def label_features(label_names: dict[int, str] | None) -> dict[str, list] | None:
+    """A Labels layer's ``features`` table (``index`` = label value, ``name``), which napari shows in the
+    status bar on hover: ``2; name: ED`` instead of ``2``. Value 0 is ``background`` unless named."""
+    if not label_names:
         return None
-    if modality == "CT":
-        return (-160.0, 240.0) if data.ndim == 2 else (-1000.0, 1000.0)
-    sample = data[tuple(slice(None, None, max(1, s // 64)) for s in data.shape)]
-    nz = sample[sample != 0]
-    if nz.size == 0:
-        return None
-    lo, hi = np.percentile(nz, [0.5, 99.5])
-    if not np.isfinite(lo) or not np.isfinite(hi) or hi <= lo:
-        return None
-    return float(lo), float(hi)
+    names = {int(k): str(v) for k, v in label_names.items()}
+    names.setdefault(0, "background")
+    values = sorted(names)
+    return {"index": values, "name": [names[v] for v in values]}
 
 
 def volume_to_layer_data(vol: Volume, *, as_label: bool | None = None) -> list[tuple]:
@@ -138,6 +146,9 @@ def volume_to_layer_data(vol: Volume, *, as_label: bool | None = None) -> list[t
             kw["name"] = list(names)
             kw["metadata"] = [dict(meta) for _ in names]
     if label:
+        features = label_features(vol.label_names)
+        if features is not None:
+            kw["features"] = features
         data = vol.data
         if not np.issubdtype(data.dtype, np.integer):
             data = data.astype(np.int32)
@@ -148,14 +159,28 @@ def volume_to_layer_data(vol: Volume, *, as_label: bool | None = None) -> list[t
         kw["opacity"] = 0.6
         return [(data, kw, "labels")]
     if vol.channel_axis is None or vol.channel_kind == "time":
-        cl = _contrast_limits(vol.data, vol.modality)
-        if cl is not None:
-            kw["contrast_limits"] = cl
+        record = window_record(vol)
+        kw["metadata"][META_KEY]["window"] = record
+        if record["initial"] is not None:
+            kw["contrast_limits"] = Window.from_dict(record["initial"]).limits
+    else:  # one layer per channel, each with its own percentile window
+        limits = []
+        for i in range(vol.n_channels):
+            win = percentile_window(vol.data[i])
+            limits.append(win.limits if win is not None else _full_range(vol.data[i]))
+            kw["metadata"][i][META_KEY] = {**kw["metadata"][i][META_KEY],
+                                           "window": {"initial": win.as_dict() if win else None, "dicom": None}}
+        kw["contrast_limits"] = limits
     kw["colormap"] = "gray"
     if vol.channel_axis is not None and vol.channel_kind == "channel":
         kw["blending"] = "additive"
         kw["visible"] = [i == 0 for i in range(vol.n_channels)]
     return [(vol.data, kw, "image")]
+
+
+def _full_range(data: np.ndarray) -> tuple[float, float]:
+    lo, hi = (float(v) for v in (np.min(data), np.max(data))) if data.size else (0.0, 1.0)
+    return (lo, hi) if hi > lo else (lo, lo + 1.0)
 
 
 def _direct_colormap(cmap: dict) -> Any:

@@ -21,7 +21,7 @@ from ..errors import ImageReadError, InvalidInputError
 from ..volume import Volume
 from ._common import first_line
 from .geometry import dicom_slice_normal, dicom_to_volume_geometry
-from .names import is_dicom_file
+from .names import image_files_below, is_bids_folder, is_dicom_file
 
 __all__ = ["list_dicom_series", "read_dicom_file", "read_dicom_series"]
 
@@ -411,9 +411,17 @@ def _check_folder(folder: str | os.PathLike[str]) -> Path:
 
 
 def _no_dicom_error(folder: Path, n_files: int) -> ImageReadError:
+    images = image_files_below(folder)
+    examples = ", ".join(str(f.relative_to(folder)) for f in images)
+    if is_bids_folder(folder):
+        fix = (f"this is a BIDS folder; open the NIfTI files inside it, e.g. {examples}" if images
+               else "this is a BIDS folder; open the NIfTI files inside its sub-*/ses-* folders one by one")
+        return ImageReadError(folder, "holds no DICOM files", fix)
     sub = [d for d in sorted(folder.iterdir()) if d.is_dir() and any(is_dicom_file(f) for f in list(d.iterdir())[:32] if f.is_file())]
     if sub:
         fix = f"point at a subfolder that holds DICOM files, e.g. {sub[0]}"
+    elif images:
+        fix = f"it holds image files, which open one by one, e.g. {examples}"
     else:
         fix = "point at a folder of DICOM files (with the DICM marker), or at a single image file"
     return ImageReadError(folder, f"holds no DICOM files ({n_files} files checked)", fix)

@@ -17,6 +17,8 @@ __all__ = [
     "WRITE_EXTENSIONS",
     "RawNameFacts",
     "format_of",
+    "image_files_below",
+    "is_bids_folder",
     "is_dicom_file",
     "is_label_name",
     "is_supported_path",
@@ -138,6 +140,58 @@ def is_supported_path(path: str | os.PathLike[str]) -> bool:
         return p.is_file() and is_dicom_file(p)
     except (OSError, TypeError, ValueError):
         return False
+
+
+#: Extensions of image files that are opened one by one (never as a folder).
+_FILE_IMAGE_FORMATS = ("nifti", "itk", "npy")
+_BIDS_ENTITY = re.compile(r"^(sub|ses)-[A-Za-z0-9]+$")
+
+
+def is_bids_folder(folder: str | os.PathLike[str]) -> bool:
+    """True when ``folder`` looks like (part of) a BIDS dataset: it holds ``dataset_description.json``, is
+    or holds a ``sub-<label>`` / ``ses-<label>`` folder, or holds ``rawdata`` / ``derivatives`` with such
+    folders (e.g. the ISLES 2022 cases). Never raises."""
+    try:
+        p = Path(folder)
+        if (p / "dataset_description.json").is_file() or _BIDS_ENTITY.match(p.name):
+            return True
+        children = [c for c in p.iterdir() if c.is_dir()]
+        if any(_BIDS_ENTITY.match(c.name) for c in children):
+            return True
+        for c in children:
+            if c.name in ("rawdata", "derivatives", "sourcedata") and any(
+                _BIDS_ENTITY.match(g.name) for g in c.iterdir() if g.is_dir()
+            ):
+                return True
+    except OSError:
+        return False
+    return False
+
+
+def image_files_below(folder: str | os.PathLike[str], *, limit: int = 4, max_depth: int = 5) -> list[Path]:
+    """Up to ``limit`` image files (NIfTI, NRRD, MetaImage, .npy) in ``folder`` and its sub-folders, raw
+    data before derivatives, each folder's files sorted by name. Never raises."""
+    found: list[Path] = []
+    root = Path(folder)
+
+    def visit(d: Path, depth: int) -> None:
+        if len(found) >= limit or depth > max_depth:
+            return
+        try:
+            entries = sorted(d.iterdir(), key=lambda e: (e.name == "derivatives", e.name))
+        except OSError:
+            return
+        for e in entries:
+            if len(found) >= limit:
+                return
+            if e.is_file() and READ_FORMATS.get(split_extension(e)[1]) in _FILE_IMAGE_FORMATS:
+                found.append(e)
+        for e in entries:
+            if e.is_dir() and not e.name.startswith("."):
+                visit(e, depth + 1)
+
+    visit(root, 0)
+    return found
 
 
 def _tokens(text: str) -> list[str]:
