@@ -76,3 +76,29 @@ def test_legend_above_the_axes_and_none(qtbot):
     qtbot.addWidget(q)
     q.add_point("loss", 0, 1.0)
     assert q.legend is None and q.ax.get_legend() is None and not q.figure.legends
+
+
+def test_empty_text_stands_in_for_ticks_until_the_first_point(qtbot):
+    p = LivePlot(y2label="Dice", empty_text="no epochs yet")
+    qtbot.addWidget(p)
+    p.figure.canvas.draw()
+
+    def shown_ticks():
+        return [t.get_text() for ax in (p.ax, p.ax2) for t in (*ax.get_xticklabels(), *ax.get_yticklabels())
+                if t.get_visible() and t.get_text()]
+
+    assert p.is_empty and p.empty_note.get_visible() and p.empty_note.get_text() == "no epochs yet"
+    assert not p.ax.yaxis.get_major_ticks()[0].label1.get_visible()
+    assert not p.ax.xaxis.get_major_ticks()[0].label1.get_visible()
+    assert not p.ax2.yaxis.get_major_ticks()[0].label2.get_visible()
+    p.add_point("loss", 1, 0.5)
+    p.figure.canvas.draw()
+    assert not p.is_empty and not p.empty_note.get_visible() and shown_ticks()
+    assert p.ax.yaxis.get_major_ticks()[0].label1.get_visible()
+    assert p.ax2.yaxis.get_major_ticks()[0].label2.get_visible()
+    assert not p.ax.yaxis.get_major_ticks()[0].label2.get_visible()
+    p.clear()  # a new run: the text again
+    assert p.is_empty and p.empty_note.get_visible()
+    q = LivePlot()  # without empty_text: plain axes, no text
+    qtbot.addWidget(q)
+    assert q.empty_note is None and q.is_empty

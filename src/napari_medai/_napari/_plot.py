@@ -5,7 +5,8 @@ One matplotlib figure embedded in Qt. Series are added point by point from the G
 every ``min_redraw_s`` so a fast training loop cannot flood the event loop. A series can live on
 the right-hand axis (e.g. Dice in [0, 1] beside a loss), drawn dashed. Both axes draw their colours
 from one cycle, so a right-hand series never repeats the colour of a left-hand one; a series can
-also be given its own colour.
+also be given its own colour. Before the first point, ``empty_text`` (if given) stands in the middle of
+blank axes instead of the ticks of an empty [0, 1] range.
 """
 
 from __future__ import annotations
@@ -39,11 +40,13 @@ class LivePlot(QWidget):
         Columns of the legend; ``None``: one column inside the axes, up to 3 above them.
     min_redraw_s
         Minimum time between two redraws.
+    empty_text
+        Shown, without ticks, while the plot has no point (e.g. "no epochs yet").
     """
 
     def __init__(self, *, xlabel: str = "step", ylabel: str = "loss", y2label: str | None = None,
                  logy: bool = False, legend_loc: str | None = "upper right", legend_ncol: int | None = None,
-                 min_redraw_s: float = 0.2, parent: QWidget | None = None) -> None:
+                 min_redraw_s: float = 0.2, empty_text: str | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
         from matplotlib.figure import Figure
@@ -74,6 +77,12 @@ class LivePlot(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.canvas)
+        #: The text shown while there is no point (a matplotlib Text), or None.
+        self.empty_note: Any = None
+        if empty_text:
+            self.empty_note = self.ax.text(0.5, 0.5, empty_text, transform=self.ax.transAxes, ha="center",
+                                           va="center", wrap=True, fontsize=8, color="#808080")
+        self._show_empty(True)
 
     def add_point(self, name: str, x: float, y: float | None, *, right: bool = False,
                   color: str | None = None) -> None:
@@ -84,6 +93,8 @@ class LivePlot(QWidget):
         """
         if y is None or y != y:  # NaN
             return
+        if not self.series:
+            self._show_empty(False)
         xs, ys = self.series.setdefault(name, ([], []))
         xs.append(float(x))
         ys.append(float(y))
@@ -112,7 +123,26 @@ class LivePlot(QWidget):
         self._lines.clear()
         self.series.clear()
         self._remove_legend()
+        self._show_empty(True)
         self.redraw(force=True)
+
+    @property
+    def is_empty(self) -> bool:
+        """True while no point has been added (since the last :meth:`clear`)."""
+        return not self.series
+
+    def _show_empty(self, empty: bool) -> None:
+        """With ``empty_text``: blank axes and the text while empty; ticks and no text once points arrive."""
+        if self.empty_note is None:
+            return
+        self.empty_note.set_visible(empty)
+        for ax in (self.ax, self.ax2):
+            if ax is not None:
+                ax.tick_params(left=not empty, right=not empty, bottom=not empty, labelleft=not empty,
+                               labelright=not empty, labelbottom=not empty)
+        if self.ax2 is not None:  # the twin axes keep their own side only
+            self.ax.tick_params(right=False, labelright=False)
+            self.ax2.tick_params(left=False, labelleft=False, bottom=False, labelbottom=False)
 
     def _next_colour(self) -> str:
         """The first colour of the axes' cycle not shown by a line yet (both axes share it)."""

@@ -1,12 +1,15 @@
 """Train a brain-tumour model on your own labelled cases, with a live loss / Dice plot.
 
-The GUI of ``napari-medai train brain-tumour``: everything is done by
-:func:`napari_medai.core.tasks.brain_tumour.find_cases` (what the data folder holds) and
-:func:`~napari_medai.core.tasks.brain_tumour.train_brain_tumour` (the training), run off the GUI
-thread. The widget only collects the settings, turns the core's callbacks (``progress``,
-``on_step``, ``on_epoch``) into a progress bar and a plot, stops the run through ``should_stop``
-(the last finished epoch is kept), and hands the finished model folder to the brain-tumour
-segmentation widget.
+The GUI of ``napari-medai train brain-tumour``. The core does everything: which cases a folder holds
+(:func:`~napari_medai.core.tasks.brain_tumour.find_cases`, :func:`~napari_medai.core.tasks.brain_tumour.
+describe_cases`), where a new model goes and whether it can be written there
+(:mod:`napari_medai.core.training_runs`), the training itself
+(:func:`~napari_medai.core.tasks.brain_tumour.train_brain_tumour`) and its progress within an epoch
+(:class:`~napari_medai.core.training_runs.TrainingProgress`). The widget collects the settings, runs the
+training through the shared :class:`~napari_medai._napari._jobs.JobRunner` (progress bar with a time
+estimate, Cancel, errors shown once), draws the per-step loss and per-epoch Dice, and hands the model
+folder to the brain-tumour segmentation widget. Stop keeps what was trained: the best finished epoch, or
+within the first epoch the weights so far, saved as a partial (not validated) model.
 """
 
 from __future__ import annotations
@@ -14,34 +17,34 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qtpy.QtCore import QObject, Qt, Signal
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QListWidget,
-    QProgressBar,
     QPushButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from ..core.errors import InvalidInputError, MedaiError
+from ._jobs import JobRunner
 from ._plot import ABOVE, LivePlot
-from ._widgets import process_events_until, scroll_vertically
+from ._widgets import (
+    RED,
+    error_text,
+    scroll_vertically,
+    wrapped,
+)
+from .training_recipe import RecipeForm
 
 if TYPE_CHECKING:
     import napari
 
-#: How each MR sequence is written in the widget.
-SEQUENCE_NAMES = {"t1c": "T1c", "t1": "T1", "t2": "T2", "flair": "FLAIR"}
 #: Output label conventions offered ("as the data": the cases' own, else BraTS 2021).
 CONVENTIONS = ("as the data", "brats2021", "brats2013", "brats2023")
 #: Why a run ended, in words.
@@ -50,45 +53,21 @@ STOP_REASONS = {
     "early_stopping": "stopped early: validation Dice stopped improving (patience)",
     "time_limit": "stopped before the time budget would have been exceeded",
     "cancelled": "stopped by you",
+    "partial": "stopped by you in the first epoch",
 }
 #: Series colours: losses in blues/greys on the left axis, Dice on the right.
 COLOURS = {"loss per step": "#9aa7b8", "train loss": "#1f77b4", "val Dice (mean)": "#d62728",
            "WT": "#2ca02c", "TC": "#ff7f0e", "ET": "#9467bd"}
 SEG_WIDGET_NAME = "Brain tumour segmentation (MRI)"
+#: Task name in default model folder names (``~/napari-medai/models/brain-tumour-YYYYmmdd-HHMM``).
+TASK = "brain-tumour"
 
 
-class _Bridge(QObject):
-    """Carries the core's callbacks from the worker thread to the GUI thread (queued signals)."""
-
-    progressed = Signal(float, str)
-    stepped = Signal(int, int, int, float)
-    epoch_done = Signal(object)
-
-
-def _spin(lo: int, hi: int, value: int, *, step: int = 1, special: str | None = None) -> QSpinBox:
-    s = QSpinBox()
-    s.setRange(lo, hi)
-    s.setSingleStep(step)
-    s.setValue(value)
-    if special:
-        s.setSpecialValueText(special)
-    return s
-
-
-def _dspin(lo: float, hi: float, value: float, *, step: float, decimals: int = 2,
-           special: str | None = None) -> QDoubleSpinBox:
-    s = QDoubleSpinBox()
-    s.setRange(lo, hi)
-    s.setDecimals(decimals)
-    s.setSingleStep(step)
-    s.setValue(value)
-    if special:
-        s.setSpecialValueText(special)
-    return s
-
-
-def _error_text(exc: BaseException) -> str:
-    return str(exc) if isinstance(exc, MedaiError) else f"{type(exc).__name__}: {exc}"
+def _with_button(edit: QLineEdit, button: QPushButton) -> QHBoxLayout:
+    row = QHBoxLayout()
+    row.addWidget(edit, stretch=1)
+    row.addWidget(button)
+    return row
 
 
 class BrainTumourTrainingWidget(QWidget):
@@ -96,28 +75,20 @@ class BrainTumourTrainingWidget(QWidget):
 
     def __init__(self, viewer: napari.viewer.Viewer, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        from ..core.tasks.brain_tumour import DEFAULT_RECIPE as R
-
         self.viewer = viewer
         self.cases: list[Any] = []  # BrainTumourCase of the scanned data folder
         self.result: Any = None  # TrainingResult of the last run
         self.segmentation_widget: Any = None
         self._scanned: str | None = None
         self._scan_error = ""
-        self._worker: Any = None
-        self._stop = False
-        self._bridge = _Bridge()
-        self._bridge.progressed.connect(self._on_progress)
-        self._bridge.stepped.connect(self._on_step)
-        self._bridge.epoch_done.connect(self._on_epoch)
+        self._last_step: tuple[int, int, int] = (0, 0, 0)
         self.channel_checks: dict[str, QCheckBox] = {}
+        self.jobs = JobRunner("Choose the folder of your labelled cases, then press Train.")
 
-        # data and output
         self.data_edit = QLineEdit()
         self.data_edit.setPlaceholderText("folder with one sub-folder per labelled case")
-        self.data_browse = QPushButton("Browse…")
-        self.cases_info = QLabel("Choose the folder of your labelled cases (BraTS 2013, 2021 or 2023 file names).")
-        self.cases_info.setWordWrap(True)
+        self.data_browse = QPushButton("Cases folder…")
+        self.cases_info = wrapped("Choose the folder of your labelled cases (BraTS 2013, 2021 or 2023 file names).")
         self.case_list = QListWidget()
         self.case_list.setMaximumHeight(72)
         self.channels_row = QHBoxLayout()
@@ -127,85 +98,44 @@ class BrainTumourTrainingWidget(QWidget):
         self.convention_combo = QComboBox()
         self.convention_combo.addItems(CONVENTIONS)
         self.out_edit = QLineEdit()
-        self.out_edit.setPlaceholderText("new or empty folder for the model")
-        self.out_browse = QPushButton("Browse…")
+        self.out_edit.setToolTip("A new or empty folder for the model (created when training starts). The default "
+                                 "is a fresh folder under ~/napari-medai/models, never beside the data.")
+        self.out_browse = QPushButton("Model folder…")
+        self._auto_out = ""
+        self._propose_out_folder()
         self.resume_check = QCheckBox("resume the run in this folder")
 
-        # recipe
-        self.epochs_spin = _spin(1, 100000, int(R["max_epochs"]))
-        self.minutes_spin = _dspin(0, 100000, float(R["time_limit_s"]) / 60, step=5, decimals=0,
-                                   special="no limit")
-        self.patience_spin = _spin(1, 10000, int(R["patience"]))
-        self.val_spin = _dspin(0, 0.9, float(R["val_fraction"]), step=0.05, special="none")
-        self.seed_spin = _spin(0, 2**31 - 1, 0)
-        self.device_combo = QComboBox()
-        self.device_combo.addItems(["auto", "cpu", "cuda"])
-        self.threads_spin = _spin(0, 512, 0, special="default")
-        self.advanced_check = QCheckBox("advanced: patch, steps, network")
-        self.patch_spin = _spin(16, 512, int(R["patch_size"][0]), step=8)
-        self.steps_spin = _spin(1, 100000, int(R["iterations_per_epoch"]))
-        self.batch_spin = _spin(1, 256, int(R["batch_size"]))
-        self.window_spin = _spin(16, 1024, int(R["roi_size"][0]), step=8)
-        self.spacing_spin = _dspin(0.25, 10, float(R["target_spacing"][0]), step=0.25)
-        self.filters_spin = _spin(8, 256, int(R["init_filters"]), step=8)
+        self.recipe = RecipeForm()
 
-        # run and results
         self.train_button = QPushButton("Train")
-        self.stop_button = QPushButton("Stop")
+        self.stop_button = QPushButton("Stop (keep what was trained)")
         self.stop_button.setEnabled(False)
-        self.stop_button.setToolTip("Stop after the current step; the best finished epoch is kept")
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        self.status = QLabel("")
-        self.status.setWordWrap(True)
-        # the legend above the axes hides neither loss nor Dice curves
-        self.plot = LivePlot(xlabel="epoch", ylabel="loss", y2label="validation Dice", legend_loc=ABOVE)
+        self.stop_button.setToolTip("Stop after the current step. The best finished epoch is kept; within the first "
+                                    "epoch the weights so far are saved as a partial, not validated model.")
+        self.plot = LivePlot(xlabel="epoch", ylabel="loss", y2label="validation Dice", legend_loc=ABOVE,
+                             empty_text="no epochs yet: the loss and Dice curves appear here while training")
         self.plot.setMinimumHeight(220)
         self._style_plot()
-        self.summary = QLabel("")
-        self.summary.setWordWrap(True)
-        self.summary.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.summary = wrapped()
         self.use_button = QPushButton("Use in segmentation widget")
         self.use_button.setEnabled(False)
-
         self._build_layout()
+
         self.data_browse.clicked.connect(self._browse_data)
         self.out_browse.clicked.connect(self._browse_out)
         self.data_edit.editingFinished.connect(self.scan_data_folder)
-        self.advanced_check.toggled.connect(self._advanced.setVisible)
         self.train_button.clicked.connect(self.start)
-        self.stop_button.clicked.connect(self.stop)
+        self.stop_button.clicked.connect(self.jobs.stop)
         self.use_button.clicked.connect(self.use_in_segmentation)
+        self.jobs.add_run_buttons(self.train_button)
 
     def _build_layout(self) -> None:
-        data_row = QHBoxLayout()
-        data_row.addWidget(self.data_edit, stretch=1)
-        data_row.addWidget(self.data_browse)
-        out_row = QHBoxLayout()
-        out_row.addWidget(self.out_edit, stretch=1)
-        out_row.addWidget(self.out_browse)
         data_form = QFormLayout()
-        data_form.addRow("cases", data_row)
+        data_form.addRow("cases", _with_button(self.data_edit, self.data_browse))
         top = QFormLayout()
         top.addRow("sequences", self.channels_row)
         top.addRow("output labels", self.convention_combo)
-        top.addRow("model folder", out_row)
-        recipe = QGridLayout()
-        pairs = [("max epochs", self.epochs_spin), ("time (min)", self.minutes_spin),
-                 ("patience", self.patience_spin), ("validation", self.val_spin),
-                 ("seed", self.seed_spin), ("device", self.device_combo), ("CPU threads", self.threads_spin)]
-        for i, (text, w) in enumerate(pairs):
-            recipe.addWidget(QLabel(text), i // 2, 2 * (i % 2))
-            recipe.addWidget(w, i // 2, 2 * (i % 2) + 1)
-        self._advanced = QWidget()
-        adv = QGridLayout(self._advanced)
-        adv.setContentsMargins(0, 0, 0, 0)
-        for i, (text, w) in enumerate([("patch edge", self.patch_spin), ("steps/epoch", self.steps_spin),
-                                       ("batch", self.batch_spin), ("window edge", self.window_spin),
-                                       ("voxel (mm)", self.spacing_spin), ("filters", self.filters_spin)]):
-            adv.addWidget(QLabel(text), i // 2, 2 * (i % 2))
-            adv.addWidget(w, i // 2, 2 * (i % 2) + 1)
-        self._advanced.setVisible(False)
+        top.addRow("model folder", _with_button(self.out_edit, self.out_browse))
         buttons = QHBoxLayout()
         buttons.addWidget(self.train_button)
         buttons.addWidget(self.stop_button)
@@ -217,27 +147,33 @@ class BrainTumourTrainingWidget(QWidget):
         layout.addWidget(self.case_list)
         layout.addLayout(top)
         layout.addWidget(self.resume_check)
-        layout.addLayout(recipe)
-        layout.addWidget(self.advanced_check)
-        layout.addWidget(self._advanced)
+        layout.addWidget(self.recipe)
         layout.addLayout(buttons)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.status)
+        layout.addWidget(self.jobs)
         layout.addWidget(self.summary)
         layout.addWidget(self.use_button)
         layout.addWidget(self.plot, stretch=1)
         scroll_vertically(self, content)
 
-    # ------------------------------------------------------------------ data folder
+    # ------------------------------------------------------------------ folders
     def _browse_data(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Folder of labelled cases (one sub-folder per case)")
         if path:
             self.set_data_folder(path)
 
     def _browse_out(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Model folder to write (new, empty, or a run to resume)")
+        path = QFileDialog.getExistingDirectory(self, "Model folder to write (new, empty, or a run to resume)",
+                                                str(Path(self.out_edit.text()).expanduser().parent))
         if path:
             self.out_edit.setText(path)
+
+    def _propose_out_folder(self) -> None:
+        """A fresh per-user default folder, unless the user typed or picked one."""
+        from ..core.training_runs import default_model_folder
+
+        if self.out_edit.text().strip() in ("", self._auto_out):
+            self._auto_out = str(default_model_folder(TASK))
+            self.out_edit.setText(self._auto_out)
 
     def set_data_folder(self, path: str | Path) -> bool:
         """Show ``path`` as the data folder and list its cases; False when they cannot be trained on."""
@@ -246,7 +182,7 @@ class BrainTumourTrainingWidget(QWidget):
 
     def scan_data_folder(self) -> bool:
         """List the cases of the data folder, their naming layout and the sequences every case has."""
-        from ..core.tasks.brain_tumour import CHANNEL_ORDER, LAYOUTS, common_channels, find_cases
+        from ..core.tasks.brain_tumour import describe_cases, find_cases
 
         folder = self.data_edit.text().strip()
         self._scanned = folder
@@ -257,47 +193,33 @@ class BrainTumourTrainingWidget(QWidget):
             return self._scan_result("Choose the folder of your labelled cases.", ok=False)
         try:
             cases = find_cases(folder)
-            common = common_channels(cases)
+            info = describe_cases(cases)
         except (MedaiError, OSError) as exc:
-            return self._scan_result(_error_text(exc), ok=False)
+            return self._scan_result(error_text(exc), ok=False)
         self.cases = cases
-        for c in cases:
-            seqs = ", ".join(SEQUENCE_NAMES[s] for s in c.channels)
-            self.case_list.addItem(f"{c.name}: {seqs}" + (" + labels" if c.label is not None else ", NO LABEL MAP"))
+        for case, row in zip(cases, info.rows, strict=True):
+            self.case_list.addItem(row)
             self.case_list.item(self.case_list.count() - 1).setToolTip(
-                "\n".join(str(f) for f in [*c.channels.values(), c.label, c.brainmask] if f is not None))
-        self._build_channel_checks(common)
-        layouts = sorted({LAYOUTS[c.layout].split(":")[0] for c in cases})
-        text = f"{len(cases)} case(s), {' + '.join(layouts)} file names; sequences in every case: " + ", ".join(
-            SEQUENCE_NAMES[s] for s in common)
-        partial = [f"{SEQUENCE_NAMES[s]} (missing in {', '.join(c.name for c in cases if s not in c.channels)})"
-                   for s in CHANNEL_ORDER if s not in common and any(s in c.channels for c in cases)]
-        if partial:
-            text += ". Not offered, as some cases lack it: " + "; ".join(partial)
-        unlabelled = [c.name for c in cases if c.label is None]
-        if unlabelled:
-            text += (f". No label map in {', '.join(unlabelled)}: add one per case (*_seg, *-seg or OTMultiClass*) "
-                     "or move those cases out of the folder")
-            return self._scan_result(text, ok=False)
-        if not self.out_edit.text().strip():
-            root = Path(folder).expanduser()
-            self.out_edit.setText(str(root.parent / f"{root.name}-model"))
-        return self._scan_result(text, ok=True)
+                "\n".join(str(f) for f in [*case.channels.values(), case.label, case.brainmask] if f is not None))
+        self._build_channel_checks(info.channels)
+        return self._scan_result(info.text, ok=info.ok)
 
     def _scan_result(self, text: str, *, ok: bool) -> bool:
         self._scan_error = "" if ok else text
         self.cases_info.setText(text)
-        self.cases_info.setStyleSheet("" if ok else "color: #ff7070;")
+        self.cases_info.setStyleSheet("" if ok else RED)
         return ok
 
     def _build_channel_checks(self, channels: tuple[str, ...]) -> None:
+        from ..core.model_inputs import channel_label
+
         for box in self.channel_checks.values():
             self.channels_row.removeWidget(box)
             box.setParent(None)  # gone now, not at the next turn of the event loop
             box.deleteLater()
         self.channel_checks = {}
         for i, ch in enumerate(channels):
-            box = QCheckBox(SEQUENCE_NAMES.get(ch, ch))
+            box = QCheckBox(channel_label(ch))
             box.setChecked(True)
             self.channel_checks[ch] = box
             self.channels_row.insertWidget(i, box)
@@ -317,95 +239,66 @@ class BrainTumourTrainingWidget(QWidget):
         out_text = self.out_edit.text().strip()
         if not out_text:
             raise InvalidInputError("Choose the model folder to write (a new or empty folder).")
-        out = Path(out_text).expanduser()
-        if (out / "checkpoint.pt").is_file() and not self.resume_check.isChecked():
-            raise InvalidInputError(f"{out} already holds a training run: tick 'resume the run in this folder' to "
-                                    "continue it, or choose another model folder.")
         conv = self.convention_combo.currentText()
-        args: dict[str, Any] = {
-            "data_dir": self.data_edit.text().strip(), "out_dir": out, "cases": list(self.cases),
-            "channels": channels, "convention": None if conv == CONVENTIONS[0] else conv,
-            "seed": self.seed_spin.value(), "max_epochs": self.epochs_spin.value(),
-            "device": self.device_combo.currentText(), "resume": self.resume_check.isChecked(),
-            "patience": self.patience_spin.value(), "val_fraction": round(self.val_spin.value(), 4),
-            "time_limit_s": self.minutes_spin.value() * 60.0 if self.minutes_spin.value() > 0 else None,
-            "patch_size": (self.patch_spin.value(),) * 3, "iterations_per_epoch": self.steps_spin.value(),
-            "batch_size": self.batch_spin.value(), "roi_size": (self.window_spin.value(),) * 3,
-            "target_spacing": (self.spacing_spin.value(),) * 3, "init_filters": self.filters_spin.value(),
-        }
-        if self.threads_spin.value() > 0:
-            args["num_threads"] = self.threads_spin.value()
-        return args
+        return {"data_dir": self.data_edit.text().strip(), "out_dir": Path(out_text).expanduser(),
+                "cases": list(self.cases), "channels": channels, "convention": None if conv == CONVENTIONS[0] else conv,
+                "resume": self.resume_check.isChecked(), **self.recipe.arguments()}
 
     def start(self) -> bool:
-        """Start training off the GUI thread; False (and the reason in the status line) when it cannot."""
-        if self._worker is not None:
-            return False
-        try:
-            args = self.training_arguments()
-        except MedaiError as exc:
-            self._set_status(str(exc), error=True)
-            return False
-        from napari.qt.threading import create_worker
+        """Start training off the GUI thread; False (and the reason in red) when it cannot start."""
+        from ..core.training_runs import TrainingProgress, prepare_model_folder
 
-        self._stop = False
+        try:
+            self.jobs.check_idle()
+            args = self.training_arguments()
+            args["out_dir"] = prepare_model_folder(args["out_dir"], resume=args["resume"])
+        except MedaiError as exc:
+            return self.jobs.refuse(exc)
+        jobs = self.jobs
+        tracker = TrainingProgress(jobs.progress_callback, max_epochs=args["max_epochs"],
+                                   time_limit_s=args["time_limit_s"])
+
+        def on_step(epoch: int, step: int, steps: int, loss: float) -> None:
+            tracker.on_step(epoch, step, steps, loss)
+            jobs.metrics_callback({"kind": "step", "epoch": epoch, "step": step, "steps": steps, "loss": loss})
+
+        def work() -> Any:
+            from ..core.tasks.brain_tumour import train_brain_tumour
+
+            return train_brain_tumour(**args, progress=tracker.progress, should_stop=jobs.cancelled,
+                                      stop_training=jobs.stop_asked, on_step=on_step,
+                                      on_epoch=lambda e: jobs.metrics_callback({"kind": "epoch", **e}))
+
         self.result = None
+        self._last_step = (0, 0, 0)
         self.summary.setText("")
         self.use_button.setEnabled(False)
         self._style_plot(clear=True)
-        self.train_button.setEnabled(False)
-        self.stop_button.setEnabled(True)
-        self.progress.setValue(0)
-        self._set_status("starting…")
-        worker = create_worker(self._work, args, _start_thread=False)
-        worker.returned.connect(self._done)
-        worker.finished.connect(self._finished)
-        self._worker = worker
-        worker.start()
-        return True
-
-    def _work(self, args: dict[str, Any]) -> tuple[str, Any]:
-        from ..core.tasks.brain_tumour import train_brain_tumour
-
-        try:
-            result = train_brain_tumour(
-                **args, progress=self._bridge.progressed.emit, should_stop=lambda: self._stop,
-                on_step=self._bridge.stepped.emit, on_epoch=self._bridge.epoch_done.emit,
-            )
-            return ("ok", result)
-        except Exception as exc:  # noqa: BLE001 - shown in the widget (create_worker's errored hook is broken)
-            return ("error", exc)
+        return jobs.start(work, self._done, f"reading {len(args['cases'])} case(s)…", stop_button=self.stop_button,
+                          on_metrics=self._on_metrics, on_error=self._failed)
 
     def stop(self) -> None:
-        """Stop after the current step; the best finished epoch stays in the model folder."""
-        if self._worker is None:
-            return
-        self._stop = True
-        self.stop_button.setEnabled(False)
-        self._set_status("stopping after the current step (finished epochs are kept)…")
+        """End the run after the current step, keeping what was trained (what the Stop button does)."""
+        self.jobs.stop()
 
     @property
     def busy(self) -> bool:
-        return self._worker is not None
+        return self.jobs.busy
 
     def wait_idle(self, timeout_s: float = 600.0) -> bool:
-        """Process events until the run has ended (scripts and tests); True when it has."""
-        return process_events_until(lambda: not self.busy, timeout_s)
+        """Process events until the run has ended and been shown (scripts and tests); True when it has."""
+        return self.jobs.wait_idle(timeout_s)
 
-    def _on_progress(self, fraction: float, message: str) -> None:
-        self.progress.setValue(int(round(1000 * max(0.0, min(1.0, float(fraction))))))
-        if message and not self._stop:
-            self._set_status(message)
-
-    def _on_step(self, epoch: int, step: int, steps: int, loss: float) -> None:
-        self._add("loss per step", epoch - 1 + step / max(steps, 1), loss)
-
-    def _on_epoch(self, entry: dict[str, Any]) -> None:
-        x = entry["epoch"]
-        self._add("train loss", x, entry.get("train_loss"))
-        self._add("val Dice (mean)", x, entry.get("val_mean_dice"), right=True)
-        for region in sorted(entry.get("val_dice") or {}, key=lambda r: "WTCET".find(r)):
-            self._add(region, x, entry["val_dice"][region], right=True)
+    def _on_metrics(self, m: dict[str, Any]) -> None:
+        if m["kind"] == "step":
+            self._last_step = (m["epoch"], m["step"], m["steps"])
+            self._add("loss per step", m["epoch"] - 1 + m["step"] / max(m["steps"], 1), m["loss"])
+            return
+        x = m["epoch"]
+        self._add("train loss", x, m.get("train_loss"))
+        self._add("val Dice (mean)", x, m.get("val_mean_dice"), right=True)
+        for region in sorted(m.get("val_dice") or {}, key=lambda r: "WTCET".find(r)):
+            self._add(region, x, m["val_dice"][region], right=True)
 
     def _add(self, name: str, x: float, y: float | None, *, right: bool = False) -> None:
         self.plot.add_point(name, x, y, right=right, color=COLOURS.get(name, "#7f7f7f"))
@@ -420,79 +313,64 @@ class BrainTumourTrainingWidget(QWidget):
             self.plot.ax2.set_ylim(0.0, 1.0)
         self.plot.redraw(force=True)
 
-    def _finished(self) -> None:
-        self._worker = None
-        self.train_button.setEnabled(True)
-        self.stop_button.setEnabled(False)
+    def _failed(self, exc: BaseException) -> None:
+        """After a failure or a cancel (the runner has shown it): say what Stop or Cancel left behind."""
+        from ..core.callbacks import Cancelled
 
-    def _done(self, payload: tuple[str, Any]) -> None:
-        from ..core.models import Cancelled
+        if isinstance(exc, Cancelled):
+            epoch, step, steps = self._last_step
+            self.jobs.set_status(
+                "Stopped while reading the cases, before any training step: nothing was saved." if step == 0 else
+                f"Cancelled in epoch {epoch} after {step} of {steps} steps: nothing was saved (Stop keeps a partial "
+                "model).", error=True)
+        self._propose_out_folder()
 
-        kind, value = payload
-        if kind == "error":
-            self.progress.setValue(0)
-            if isinstance(value, Cancelled):
-                self._set_status("Stopped before the first epoch finished; nothing was saved.")
-            else:
-                self._set_status(_error_text(value), error=True)
+    def _done(self, r: Any) -> None:
+        self.result = r
+        self.use_button.setEnabled(True)
+        self._propose_out_folder()  # the next run goes into a fresh folder
+        if r.stop_reason == "partial":
+            epoch, step, steps = self._last_step
+            self.summary.setText(
+                f"<b>Partial model</b>: stopped by you in epoch {epoch or 1} after {step} of {steps} steps, before "
+                f"any validation. Its weights are saved but not validated; use it to check the set-up, not to "
+                f"read results.<br>Model folder: {r.out_dir}")
+            self.jobs.set_status(f"Stopped: partial model saved (not validated) in {r.out_dir}.")
             return
-        self.result = r = value
-        self.progress.setValue(1000)
         if r.best_dice:
             best = "validation Dice " + ", ".join(f"{k} {v:.3f}" for k, v in r.best_dice.items())
             best += f" (mean {r.best_metric:.3f})"
         else:
             best = f"training loss {-r.best_metric:.4f} (no validation case)"
         resumed = f", {r.resumed_from} of them before resuming" if r.resumed_from else ""
+        why = STOP_REASONS.get(r.stop_reason, r.stop_reason)
         self.summary.setText(
-            f"<b>{STOP_REASONS.get(r.stop_reason, r.stop_reason).capitalize()}</b> after {r.epochs_run} epoch(s)"
-            f"{resumed}.<br>Best epoch {r.best_epoch}: {best}.<br>Wall time {_minutes(r.wall_time_s)}; "
-            f"trained on {len(r.train_cases)}, validated on {len(r.val_cases)} case(s).<br>"
-            f"Model folder (best epoch's weights): {r.out_dir}"
-        )
-        self._set_status(f"Done: {STOP_REASONS.get(r.stop_reason, r.stop_reason)}.")
-        self.use_button.setEnabled(True)
+            f"<b>{why.capitalize()}</b> after {r.epochs_run} epoch(s){resumed}.<br>Best epoch {r.best_epoch}: "
+            f"{best}.<br>Wall time {_minutes(r.wall_time_s)}; trained on {len(r.train_cases)}, validated on "
+            f"{len(r.val_cases)} case(s).<br>Model folder (best epoch's weights): {r.out_dir}")
+        self.jobs.set_status(f"Done: {why}.")
 
     # ------------------------------------------------------------------ hand-over
     def use_in_segmentation(self) -> Any:
-        """Open the brain-tumour segmentation widget (or find it) and load the trained model into it."""
+        """Open the brain-tumour segmentation widget (Plugins menu entry; the open one if any) with the trained
+        model chosen there (it loads it off the GUI thread)."""
         if self.result is None:
-            self._set_status("Train a model first.", error=True)
+            self.jobs.refuse(InvalidInputError("Train a model first."))
             return None
-        seg = self._segmentation_dock()
-        if seg.load_model_source(str(self.result.out_dir)):
-            self._set_status(f"Loaded into the segmentation widget: {self.result.out_dir}")
-        else:
-            self._set_status(f"The segmentation widget could not load the model: {seg.status.text()}", error=True)
+        try:
+            dock, seg = self.viewer.window.add_plugin_dock_widget("napari-medai", SEG_WIDGET_NAME, tabify=True)
+        except (KeyError, ValueError) as exc:
+            self.jobs.refuse(InvalidInputError(f"cannot open the segmentation widget ({exc})"))
+            return None
+        dock.show()
+        dock.raise_()
+        source = str(self.result.out_dir)
+        if seg.model_combo.findText(source) < 0:
+            seg.model_combo.addItem(source)
+        seg.model_combo.setCurrentText(source)
+        self.segmentation_widget = seg
+        self.jobs.set_status(f"Chosen in the segmentation widget (it loads there): {source}")
         return seg
-
-    def _segmentation_dock(self) -> Any:
-        from .segmentation_widget import BrainTumourWidget
-
-        for w in self.viewer.window.dock_widgets.values():
-            if isinstance(w, BrainTumourWidget):
-                self.segmentation_widget = w
-                break
-        else:
-            try:  # through the plugin menu's entry, so the menu and this button share one dock
-                _dock, w = self.viewer.window.add_plugin_dock_widget("napari-medai", SEG_WIDGET_NAME, tabify=True)
-            except KeyError:  # the plugin is not installed (e.g. run from a source tree)
-                w = BrainTumourWidget(self.viewer)
-                self.viewer.window.add_dock_widget(w, name=SEG_WIDGET_NAME, area="right", tabify=True)
-            self.segmentation_widget = w
-        dock = self.segmentation_widget.parentWidget()
-        if dock is not None:
-            dock.show()
-            dock.raise_()
-        return self.segmentation_widget
-
-    def _set_status(self, text: str, *, error: bool = False) -> None:
-        self.status.setText(text)
-        self.status.setStyleSheet("color: #ff7070;" if error else "")
-
-    def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
-        self._stop = True  # a closed widget must not train on in the background
-        super().closeEvent(event)
 
 
 def _minutes(seconds: float) -> str:
