@@ -1,94 +1,112 @@
 """Run a segmentation model on open image layers (brain tumour today; any task's model tomorrow).
 
-The widget asks for exactly the input channels the chosen model declares, runs
-:func:`napari_medai.core.inference.predict` off the GUI thread with a progress bar and a cancel
-button, and adds the label map (named, coloured labels), optional probability and uncertainty
-layers, and the region volumes. When a ground-truth Labels layer is open, it opens the agreement
-panel on the pair.
+The widget asks for exactly the input channels the chosen model declares and fills a channel only with an
+image named like it (:mod:`napari_medai.core.model_inputs`); one image in two channels is an error shown
+before Segment. Models load and segment off the GUI thread through the shared
+:class:`~napari_medai._napari._jobs.JobRunner`. The result is a Labels layer marked as a prediction (with
+its label convention), its region volumes, a colour key and "Save segmentation…"; when a ground-truth
+Labels layer is open, the agreement panel (opened through the Plugins menu's entry) compares the pair.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qtpy.QtCore import QObject, Signal
+from qtpy.QtCore import QTimer
+from qtpy.QtGui import QKeySequence
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
-    QProgressBar,
     QPushButton,
+    QShortcut,
     QVBoxLayout,
     QWidget,
 )
 
-from ..core.errors import MedaiError
-from ..core.models import REGISTRY, get_entry, guess_channel
-from .layers import layer_to_volume, volume_to_layer_data
+from ..core.errors import InvalidInputError, MedaiError
+from ..core.model_inputs import (
+    assign_channels,
+    channel_label,
+    check_channels,
+    declared_contract,
+)
+from ..core.models import REGISTRY
+from ..core.models.registry import DEFAULT_BRAIN_MODEL
+from ._jobs import JobRunner
+from ._widgets import RED, LabelLegend, device_combo, save_labels_dialog, scroll_vertically, wrapped
+from .layers import META_KEY, layer_to_volume
+from .prediction_layers import add_prediction, compare_with_ground_truth
 
 if TYPE_CHECKING:
     import napari
 
-#: Names that mark a ground-truth Labels layer, most specific first (brain masks are not GT).
-_GT_HINTS = ("ground truth", "ground_truth", "groundtruth", "otmulticlass", "gt", "seg", "label", "reference")
+#: The keys that run Segment (not used by napari itself).
+SEGMENT_SHORTCUT = "Ctrl+Shift+B"
 
 
-class _Bridge(QObject):
-    """Carries progress from the worker thread to the GUI thread (queued signal)."""
-
-    progressed = Signal(float, str)
+def offline_bundle_hint(name: str, bundle: str) -> str:
+    """One line: a zoo bundle that could not be downloaded, and how to get it to this machine."""
+    return (f"{name} is not downloaded and cannot be downloaded here (no internet, or huggingface_hub is not "
+            f"installed): download the bundle on a machine with internet (python -c \"import monai; "
+            f"monai.bundle.download(name='{bundle}', bundle_dir='DIR')\") and choose the folder DIR/{bundle} "
+            "with 'Model folder…'")
 
 
 class SegmentationWidget(QWidget):
     """Segment the open images with a model of one task (see module docstring)."""
 
     def __init__(self, viewer: napari.viewer.Viewer, *, task: str = "brain_tumour",
-                 convention: str = "brats2021", parent: QWidget | None = None) -> None:
+                 convention: str = "brats2021", default_model: str = DEFAULT_BRAIN_MODEL,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.viewer = viewer
         self.task = task
         self.convention = convention
-        self.model = None  # LoadedModel once loaded
-        self.prediction = None
-        self.output_layer = None
-        self.agreement = None
-        self._worker = None
-        self._cancel = False
-        self._bridge = _Bridge()
-        self._bridge.progressed.connect(self._on_progress)
+        self.model: Any = None  # LoadedModel of `model_source` once loaded
+        self.model_source = ""
+        self.prediction: Any = None
+        self.output_layer: Any = None
+        self.agreement: Any = None
         self.channel_combos: dict[str, QComboBox] = {}
+        self._pending_load = False
+        self._watched: list[Any] = []
 
+        self.jobs = JobRunner("Choose a model, then an image for each of its channels.")
+        self.status = self.jobs.status
         self.model_combo = QComboBox()
-        self.model_combo.setEditable(True)
-        self.model_combo.addItems([n for n, e in REGISTRY.items() if e.task == task])
-        self.browse_button = QPushButton("Folder…")
-        self.load_button = QPushButton("Load model")
-        self.model_info = QLabel("No model loaded.")
-        self.model_info.setWordWrap(True)
+        names = [n for n, e in REGISTRY.items() if e.task == task]
+        self.model_combo.addItems(sorted(names, key=lambda n: n != default_model))
+        self.model_combo.setToolTip("Registry models of this task, and model folders you chose")
+        self.folder_button = QPushButton("Model folder…")
+        self.folder_button.setToolTip("Choose a napari-medai model folder (model.json + model.pt), a MONAI bundle "
+                                      "folder, or cancel to choose a bundle zip or TorchScript file instead")
+        self.model_info = wrapped()
         self.channels_form = QFormLayout()
-        self.device_combo = QComboBox()
-        self.device_combo.addItems(["auto", "cpu", "cuda"])
+        self.channel_note = wrapped()
+        self.device_combo = device_combo()
         self.tta_check = QCheckBox("test-time augmentation (flips)")
         self.uncertainty_combo = QComboBox()
         self.uncertainty_combo.addItems(["variance", "entropy", "none"])
         self.probabilities_check = QCheckBox("add probability layers")
         self.run_button = QPushButton("Segment")
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        self.status = QLabel("")
-        self.status.setWordWrap(True)
-        self.volumes = QLabel("")
-        self.volumes.setWordWrap(True)
+        self.run_button.setToolTip(f"Segment the chosen images with the model ({SEGMENT_SHORTCUT})")
+        self.save_button = QPushButton("Save segmentation…")
+        self.save_button.setToolTip("Write the segmentation with its image's geometry (NIfTI, NRRD, MetaImage)")
+        self.save_button.setEnabled(False)
+        self.volumes = wrapped()
+        self.legend = LabelLegend()
 
-        top = QHBoxLayout()
-        top.addWidget(self.model_combo, stretch=1)
-        top.addWidget(self.browse_button)
+        model_row = QHBoxLayout()
+        model_row.addWidget(self.model_combo, stretch=1)
+        model_row.addWidget(self.folder_button)
+        top = QFormLayout()
+        top.addRow("model", model_row)
         options = QFormLayout()
         options.addRow("device", self.device_combo)
         options.addRow("", self.tta_check)
@@ -96,241 +114,266 @@ class SegmentationWidget(QWidget):
         options.addRow("", self.probabilities_check)
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_button)
-        buttons.addWidget(self.cancel_button)
-        layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("model"))
+        buttons.addWidget(self.save_button)
+        content = QWidget()
+        layout = QVBoxLayout(content)
         layout.addLayout(top)
-        layout.addWidget(self.load_button)
         layout.addWidget(self.model_info)
         layout.addLayout(self.channels_form)
+        layout.addWidget(self.channel_note)
         layout.addLayout(options)
         layout.addLayout(buttons)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.status)
+        layout.addWidget(self.jobs)
         layout.addWidget(self.volumes)
+        layout.addWidget(self.legend)
         layout.addStretch(1)
+        scroll_vertically(self, content)
+        self.jobs.add_run_buttons(self.run_button)
 
-        self.browse_button.clicked.connect(self._browse)
-        self.load_button.clicked.connect(self.load_model)
+        self.folder_button.clicked.connect(self.choose_model_folder)
         self.run_button.clicked.connect(self.run)
-        self.cancel_button.clicked.connect(self.cancel)
-        for ev in (viewer.layers.events.inserted, viewer.layers.events.removed):
-            ev.connect(self._refresh_channel_choices)
-        self._show_contract_of_selection()
-        self.model_combo.currentTextChanged.connect(lambda _t: self._show_contract_of_selection())
+        self.save_button.clicked.connect(self.save_segmentation)
+        self.model_combo.currentTextChanged.connect(lambda _t: self._model_chosen())
+        shortcut = QShortcut(QKeySequence(SEGMENT_SHORTCUT), self)
+        shortcut.activated.connect(self._shortcut)
+        self._watch(viewer.layers.events.inserted, self._layer_inserted)
+        self._watch(viewer.layers.events.removed, self._refresh_channel_choices)
+        for layer in viewer.layers:
+            self._watch(layer.events.name, self._refresh_channel_choices)
+        watched = self._watched
+        self.destroyed.connect(lambda *_: _disconnect(watched))  # no callbacks into a closed widget
+        self._model_chosen()
 
     # ------------------------------------------------------------------ model
-    def _browse(self) -> None:
+    def selected_source(self) -> str:
+        return self.model_combo.currentText().strip()
+
+    def choose_model_folder(self) -> None:
+        """Ask for a model folder or bundle (or, when cancelled, a bundle zip / TorchScript file) and load it."""
         path = QFileDialog.getExistingDirectory(self, "Model folder (napari-medai model or MONAI bundle)")
+        if not path:
+            path, _ = QFileDialog.getOpenFileName(self, "Model file (MONAI bundle zip or TorchScript)", "",
+                                                  "Models (*.zip *.ts *.pt *.pth);;All files (*)")
         if path:
-            self.model_combo.setCurrentText(path)
+            self._choose(path)
 
-    def _show_contract_of_selection(self) -> None:
-        """Registry models declare their channels without loading weights."""
-        name = self.model_combo.currentText()
-        if name in REGISTRY and get_entry(name).contract is not None:
-            entry = get_entry(name)
-            self._build_channel_rows(entry.contract.channels)
-            self.model_info.setText(f"{entry.summary}. Press 'Load model' to load its weights.")
-            self.model = None
+    def _choose(self, source: str) -> None:
+        if self.model_combo.findText(source) < 0:
+            self.model_combo.addItem(source)
+        if self.model_combo.currentText() == source:
+            self._model_chosen()
+        else:
+            self.model_combo.setCurrentText(source)  # -> _model_chosen
 
-    def load_model_source(self, source: str | os.PathLike[str]) -> bool:
-        """Choose ``source`` (registry name, model folder, bundle, TorchScript file) and load it.
+    def load_model_source(self, source: str | os.PathLike[str], timeout_s: float = 600.0) -> bool:
+        """Choose ``source`` (registry name, model folder, bundle, TorchScript file), load it off the GUI thread
+        and wait (events keep flowing); False, with the reason in the status line, when it cannot be loaded."""
+        self._choose(str(source))
+        self.jobs.wait_idle(timeout_s)
+        while self._pending_load and self.jobs.wait_idle(timeout_s):
+            self._after_job()
+        return self.model is not None and self.model_source == str(source)
 
-        Returns False, with the reason in the status line, when it cannot be loaded.
-        """
-        self.model_combo.setCurrentText(str(source))
-        return self.load_model()
+    def _model_chosen(self) -> None:
+        """Show what the chosen model is at once (registry data, no weights), then load it in the worker."""
+        source = self.selected_source()
+        if not source:
+            return
+        entry = REGISTRY.get(source)
+        contract = declared_contract(source)
+        text = entry.summary if entry is not None else f"model at {source}"
+        if entry is not None and entry.kind == "monai-bundle":
+            text += " (MONAI model zoo: downloaded on first use, which needs internet)"
+        untrained = contract is not None and not contract.is_trained
+        self._describe(text, untrained)
+        if contract is not None:
+            self._build_channel_rows(contract.channels)
+        self._load_selected()
 
-    def load_model(self) -> bool:
-        """Load the chosen model (registry name, model folder, bundle folder/zip, TorchScript)."""
-        from ..core.models import load_model
+    def _describe(self, text: str, untrained: bool) -> None:
+        self.model_info.setText(("NOT TRAINED (random weights): its output is meaningless. " if untrained else "")
+                                + text)
+        self.model_info.setStyleSheet(RED if untrained else "")
+
+    def _load_selected(self) -> None:
+        if self.jobs.busy:  # loaded as soon as the running job ends
+            self._pending_load = True
+            return
+        self._pending_load = False
+        source = self.selected_source()
+        if self.model is not None and self.model_source == source:
+            return
+        self.jobs.start(lambda: (source, self._load(source)), self._loaded, f"loading {source}…",
+                        on_error=lambda _e: self._after_job())
+
+    def _load(self, source: str) -> Any:
+        """Worker thread: the model, or an error that says in one line what to do."""
+        from ..core.models import ModelDownloadError, load_model
         from ..core.models.loading import require_segmentation_model
 
-        source = self.model_combo.currentText().strip()
         try:
-            self.model = require_segmentation_model(load_model(source), task=self.task)
-        except MedaiError as exc:
-            self.model = None
-            self._set_status(str(exc), error=True)
-            return False
-        c = self.model.contract
-        trained = c.is_trained
-        text = self.model.describe()
-        if not trained:
-            text = "NOT TRAINED (random weights): its output is meaningless. " + text
-        self.model_info.setText(text)
-        self.model_info.setStyleSheet("" if trained else "color: #ff7070;")
-        self._build_channel_rows(c.channels)
-        self._set_status(" ".join(f"{n.rstrip('.')}." for n in self.model.notes))
-        return True
+            model = load_model(source, progress=self.jobs.progress_callback)
+        except ModelDownloadError as exc:
+            entry = REGISTRY.get(source)
+            if entry is None or entry.kind != "monai-bundle" or "md5" in str(exc):
+                raise
+            raise ModelDownloadError(offline_bundle_hint(entry.name, entry.bundle_name or entry.name)) from exc
+        return require_segmentation_model(model, task=self.task)
 
+    def _loaded(self, value: tuple[str, Any]) -> None:
+        source, model = value
+        self.model, self.model_source = model, source
+        if source == self.selected_source():
+            self._describe(model.describe(), not model.contract.is_trained)
+            self._build_channel_rows(model.contract.channels)
+            notes = " ".join(f"{n.rstrip('.')}." for n in model.notes)
+            self.jobs.set_status(f"Model ready. {notes}".strip())
+        self._after_job()
+
+    def _after_job(self) -> None:
+        """Load the model chosen while another job ran, once the runner is free."""
+        if not self._pending_load:
+            return
+        if self.jobs.busy:
+            QTimer.singleShot(50, self, self._after_job)
+            return
+        self._load_selected()
+
+    # ------------------------------------------------------------------ channels
     def _build_channel_rows(self, channels: tuple[str, ...]) -> None:
+        if tuple(self.channel_combos) == tuple(channels):
+            self._refresh_channel_choices()
+            return
+        keep = {ch: c.currentText() or None for ch, c in self.channel_combos.items()}
         while self.channels_form.rowCount():
             self.channels_form.removeRow(0)
         self.channel_combos = {}
         for ch in channels:
             combo = QComboBox()
+            combo.setPlaceholderText("choose a layer")
+            combo.setToolTip(f"The image for the model's {channel_label(ch)} channel (filled only by a layer "
+                             "named like it)")
+            combo.currentTextChanged.connect(lambda _t: self._show_channel_check())
             self.channel_combos[ch] = combo
-            self.channels_form.addRow(ch.upper() if len(ch) <= 5 else ch, combo)
+            self.channels_form.addRow(channel_label(ch), combo)
+        self._refresh_channel_choices(keep=keep)
+
+    def _image_names(self) -> list[str]:
+        from napari.layers import Image
+
+        return [ly.name for ly in self.viewer.layers if isinstance(ly, Image)]
+
+    def _layer_inserted(self, event: Any) -> None:
+        self._watch(event.value.events.name, self._refresh_channel_choices)
         self._refresh_channel_choices()
 
-    def _image_layers(self) -> list[Any]:
-        return [ly for ly in self.viewer.layers if type(ly).__name__ == "Image"]
-
-    def _refresh_channel_choices(self, *_: Any) -> None:
-        images = self._image_layers()
-        names = [ly.name for ly in images]
+    def _refresh_channel_choices(self, *_: Any, keep: dict[str, str | None] | None = None) -> None:
+        """Offer the open images in every channel row, keeping each choice (also through a rename)."""
+        names = self._image_names()
+        if keep is None:
+            keep = {ch: c.currentText() or None for ch, c in self.channel_combos.items()}
+            gone = [n for n in keep.values() if n is not None and n not in names]
+            offered = {self.channel_combos[ch].itemText(i) for ch in self.channel_combos
+                       for i in range(self.channel_combos[ch].count())}
+            new = [n for n in names if n not in offered]
+            if len(gone) >= 1 and len(new) == 1 and len(set(gone)) == 1:  # a layer was renamed
+                keep = {ch: (new[0] if n == gone[0] else n) for ch, n in keep.items()}
+        chosen = assign_channels(list(self.channel_combos), names, keep=keep)
         for ch, combo in self.channel_combos.items():
-            current = combo.currentText()
             combo.blockSignals(True)
             combo.clear()
             combo.addItems(names)
-            match = next((ly.name for ly in images if _canonical(ly.name) == ch), None)
-            if current in names:
-                combo.setCurrentText(current)
-            elif match is not None:
-                combo.setCurrentText(match)
+            combo.setCurrentIndex(names.index(chosen[ch]) if chosen[ch] is not None else -1)
             combo.blockSignals(False)
+        self._show_channel_check()
+
+    def channel_assignment(self) -> dict[str, str | None]:
+        """``{channel: chosen image layer name or None}``."""
+        return {ch: (c.currentText() or None) for ch, c in self.channel_combos.items()}
+
+    def _show_channel_check(self) -> None:
+        check = check_channels(self.channel_assignment())
+        self.channel_note.setText(check.message())
+        self.channel_note.setStyleSheet(RED if check.shared else "")
 
     # ------------------------------------------------------------------ running
-    def run(self) -> None:
-        """Segment with the loaded model, off the GUI thread."""
-        if self._worker is not None:
-            return
-        if self.model is None and not self.load_model():
-            return
+    def _shortcut(self) -> None:
+        if self.run_button.isEnabled():
+            self.run()
+
+    def run(self) -> bool:
+        """Segment the chosen images with the chosen model, off the GUI thread; False (and why) if refused."""
+        check = check_channels(self.channel_assignment())
+        if not self.channel_combos:
+            return self.jobs.refuse(InvalidInputError("wait until the model is loaded: it says which images it needs"))
+        if not check.ok:
+            return self.jobs.refuse(InvalidInputError(check.message()))
         try:
-            channels = {}
-            for ch, combo in self.channel_combos.items():
-                name = combo.currentText()
-                if name not in self.viewer.layers:
-                    raise MedaiError(f"pick an image layer for the {ch} channel (the model needs it)")
-                channels[ch] = layer_to_volume(self.viewer.layers[name])
+            channels = {ch: layer_to_volume(self.viewer.layers[name]) for ch, name in self.channel_assignment().items()}
         except MedaiError as exc:
-            self._set_status(str(exc), error=True)
-            return
-        from napari.qt.threading import create_worker
-
+            return self.jobs.refuse(exc)
+        source = self.selected_source()
+        model = self.model if self.model_source == source else None
         unc = self.uncertainty_combo.currentText()
-        kwargs = {
-            "device": self.device_combo.currentText(),
-            "tta": self.tta_check.isChecked(),
-            "uncertainty": None if unc == "none" else unc,
-            "return_probabilities": self.probabilities_check.isChecked(),
-        }
-        self._cancel = False
-        self.run_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
-        self.progress.setValue(0)
-        self._set_status("segmenting…")
-        worker = create_worker(self._work, self.model, channels, kwargs, _start_thread=False)
-        worker.returned.connect(self._done)
-        worker.finished.connect(self._finished)
-        self._worker = worker
-        worker.start()
+        kwargs = {"device": self.device_combo.currentText(), "tta": self.tta_check.isChecked(),
+                  "uncertainty": None if unc == "none" else unc,
+                  "return_probabilities": self.probabilities_check.isChecked()}
 
-    def _work(self, model: Any, channels: dict, kwargs: dict) -> tuple[str, Any]:
-        from ..core.inference import predict
+        def work() -> tuple[str, Any, Any]:
+            from ..core.inference import predict
 
-        try:
-            pred = predict(model, channels, progress=self._bridge.progressed.emit,
-                           should_stop=lambda: self._cancel, **kwargs)
-            return ("ok", pred)
-        except Exception as exc:  # noqa: BLE001 - shown in the status line (see agreement widget)
-            return ("error", exc)
+            m = model if model is not None else self._load(source)
+            return source, m, predict(m, channels, progress=self.jobs.progress_callback,
+                                      should_stop=self.jobs.cancelled, **kwargs)
 
-    def cancel(self) -> None:
-        self._cancel = True
-        self._set_status("cancelling…")
+        return self.jobs.start(work, self._segmented, "segmenting…", on_error=lambda _e: self._after_job())
 
-    def _on_progress(self, fraction: float, message: str) -> None:
-        self.progress.setValue(int(round(1000 * max(0.0, min(1.0, float(fraction))))))
-        if message:
-            self.status.setText(message)
+    def _segmented(self, value: tuple[str, Any, Any]) -> None:
+        source, model, pred = value
+        self.model, self.model_source, self.prediction = model, source, pred
+        self._add_outputs(pred, model)
+        self._after_job()
 
-    def _finished(self) -> None:
-        self._worker = None
-        self.run_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
-
-    def _done(self, payload: tuple[str, Any]) -> None:
-        kind, value = payload
-        if kind == "error":
-            from ..core.models import Cancelled
-
-            if isinstance(value, Cancelled):
-                self._set_status("Cancelled; nothing was added.")
-            else:
-                self._set_status(str(value) if isinstance(value, MedaiError) else f"{type(value).__name__}: {value}",
-                                 error=True)
-            self.progress.setValue(0)
-            return
-        self.prediction = value
-        self.progress.setValue(1000)
-        self._add_outputs(value)
-
-    def _add_outputs(self, pred: Any) -> None:
-        name = f"{self.task.replace('_', ' ')} ({pred.model_name})"
-        labels = pred.labels.with_data(pred.labels.data, name=name)
-        for data, kw, kind in volume_to_layer_data(labels):
-            if name in self.viewer.layers:
-                self.viewer.layers.remove(name)
-            self.output_layer = getattr(self.viewer, f"add_{kind}")(data, **kw)
-        for extra in (pred.probabilities, pred.uncertainty):
-            if extra is None:
-                continue
-            for data, kw, kind in volume_to_layer_data(extra):
-                names = kw["name"] if isinstance(kw["name"], list) else [kw["name"]]
-                for n in names:
-                    if n in self.viewer.layers:
-                        self.viewer.layers.remove(n)
-                kw = dict(kw)
-                kw["colormap"] = "magma"
-                kw.pop("contrast_limits", None)
-                kw["visible"] = False
-                getattr(self.viewer, f"add_{kind}")(data, **kw)
+    def _add_outputs(self, pred: Any, model: Any) -> None:
+        convention = pred.labels.meta.get("convention") or model.contract.label_convention or self.convention
+        self.output_layer = add_prediction(self.viewer, pred, name=f"{self.task.replace('_', ' ')} ({pred.model_name})",
+                                           convention=convention)
         vols = ", ".join(f"{k} {v:.2f} ml" for k, v in pred.region_volumes_ml.items())
         self.volumes.setText(f"Volumes: {vols}" if vols else "")
+        self.legend.show_layer(self.output_layer, dict(model.contract.label_names or {}) or None)
+        self.save_button.setEnabled(True)
         msg = f"Done in {pred.seconds:.1f} s on {pred.device}{' with AMP' if pred.amp else ''}"
         msg += f", {pred.tta_passes} TTA pass(es)."
         if not pred.is_trained:
             msg = "NOT TRAINED model: this output is meaningless. " + msg
         msg += "".join(f" {n.rstrip('.')}." for n in pred.notes)
-        self._set_status(msg, error=not pred.is_trained)
-        self._open_agreement()
+        self.jobs.set_status(msg, error=not pred.is_trained)
+        self.agreement = compare_with_ground_truth(self.viewer, self.output_layer, convention) or self.agreement
 
-    def _ground_truth_layer(self) -> Any:
-        candidates = [
-            ly for ly in self.viewer.layers
-            if type(ly).__name__ == "Labels" and ly is not self.output_layer
-            and "brain" not in ly.name.lower() and ly.data.shape == self.output_layer.data.shape
-        ]
-        for hint in _GT_HINTS:
-            for ly in candidates:
-                if hint in ly.name.lower():
-                    return ly
-        return None
+    # ------------------------------------------------------------------ saving
+    def save_segmentation(self) -> bool:
+        """Ask where, then write the segmentation with its image's geometry (the dialog offers the formats)."""
+        layer = self.output_layer
+        if layer is None or layer.name not in self.viewer.layers:
+            return self.jobs.refuse(InvalidInputError("segment first: there is no segmentation to save"))
+        src = self.channel_assignment()
+        first = next((self.viewer.layers[n] for n in src.values() if n in self.viewer.layers), None)
+        source = ((first.metadata or {}).get(META_KEY, {}).get("source", "")) if first is not None else ""
+        start = str(Path(source).parent) if source else ""
+        return self.jobs.run_now(lambda: save_labels_dialog(self, layer, start_dir=start),
+                                 lambda path: path and self.jobs.set_status(f"Saved {path}"))
 
-    def _open_agreement(self) -> None:
-        gt = self._ground_truth_layer()
-        if gt is None or self.output_layer is None:
-            return
-        from .agreement_widget import AgreementWidget
-
-        if self.agreement is None:
-            self.agreement = AgreementWidget(self.viewer)
-            self.viewer.window.add_dock_widget(self.agreement, name="Agreement", area="right")
-        self.agreement.set_pair(pred=self.output_layer.name, gt=gt.name,
-                                convention=self.prediction.labels.meta.get("convention", self.convention))
-
-    def _set_status(self, text: str, *, error: bool = False) -> None:
-        self.status.setText(text)
-        self.status.setStyleSheet("color: #ff7070;" if error else "")
+    # ------------------------------------------------------------------ plumbing
+    def _watch(self, emitter: Any, callback: Any) -> None:
+        emitter.connect(callback)
+        self._watched.append((emitter, callback))
 
 
-def _canonical(name: str) -> str:
-    return guess_channel(name) or ""
+def _disconnect(watched: list[Any]) -> None:
+    for emitter, callback in watched:
+        with contextlib.suppress(RuntimeError, TypeError, ValueError):  # the layer may be gone already
+            emitter.disconnect(callback)
+    watched.clear()
 
 
 class BrainTumourWidget(SegmentationWidget):
@@ -340,4 +383,4 @@ class BrainTumourWidget(SegmentationWidget):
         super().__init__(viewer, task="brain_tumour", convention="brats2021", parent=parent)
 
 
-__all__ = ["BrainTumourWidget", "SegmentationWidget"]
+__all__ = ["SEGMENT_SHORTCUT", "BrainTumourWidget", "SegmentationWidget", "offline_bundle_hint"]

@@ -1,0 +1,66 @@
+"""A segmentation model's result in the viewer: the label layer marked as a prediction, its optional
+probability / uncertainty layers, and the hand-over to the agreement panel when ground truth is open.
+
+Any task's segmentation widget uses these (brain tumour today); they only wire layers, the numbers come
+from :func:`napari_medai.core.inference.predict`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..core.model_inputs import pick_ground_truth
+from .layers import META_KEY, volume_to_layer_data
+
+#: The Plugins menu's name of the agreement panel (opened through it, so the menu and the widgets share one).
+AGREEMENT_WIDGET = "Agreement with ground truth"
+PLUGIN = "napari-medai"
+
+
+def add_prediction(viewer: Any, pred: Any, *, name: str, convention: str) -> Any:
+    """Add ``pred`` (a :class:`~napari_medai.core.inference.Prediction`) as layers; returns the label layer.
+
+    The label layer replaces an earlier one of the same name and carries ``role='prediction'``, the label
+    ``convention`` and the model's name in its napari-medai metadata (the agreement panel reads them).
+    Probability and uncertainty layers, when computed, are added hidden.
+    """
+    labels = pred.labels.with_data(pred.labels.data, name=name)
+    out = None
+    for data, kw, kind in volume_to_layer_data(labels):
+        kw["metadata"][META_KEY].update(role="prediction", convention=convention, model=pred.model_name)
+        if name in viewer.layers:
+            viewer.layers.remove(name)
+        out = getattr(viewer, f"add_{kind}")(data, **kw)
+    for extra in (pred.probabilities, pred.uncertainty):
+        for data, kw, kind in volume_to_layer_data(extra) if extra is not None else ():
+            for n in kw["name"] if isinstance(kw["name"], list) else [kw["name"]]:
+                if n in viewer.layers:
+                    viewer.layers.remove(n)
+            kw.pop("contrast_limits", None)
+            getattr(viewer, f"add_{kind}")(data, **{**kw, "colormap": "magma", "visible": False})
+    return out
+
+
+def ground_truth_for(viewer: Any, prediction: Any) -> Any:
+    """The open Labels layer named like ground truth on ``prediction``'s grid (never a prediction), or None."""
+    from napari.layers import Labels
+
+    cands = {ly.name: ly for ly in viewer.layers
+             if isinstance(ly, Labels) and ly.name != prediction.name and ly.data.shape == prediction.data.shape
+             and (ly.metadata or {}).get(META_KEY, {}).get("role") != "prediction"}
+    name = pick_ground_truth(list(cands))
+    return cands[name] if name is not None else None
+
+
+def compare_with_ground_truth(viewer: Any, prediction: Any, convention: str) -> Any:
+    """Open the agreement panel through the Plugins menu (reusing an open one) on ``prediction`` and the
+    ground truth, if one is open; returns the panel or None."""
+    gt = ground_truth_for(viewer, prediction)
+    if gt is None:
+        return None
+    _dock, panel = viewer.window.add_plugin_dock_widget(PLUGIN, AGREEMENT_WIDGET)
+    panel.set_pair(pred=prediction.name, gt=gt.name, convention=convention)
+    return panel
+
+
+__all__ = ["AGREEMENT_WIDGET", "add_prediction", "compare_with_ground_truth", "ground_truth_for"]
