@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from napari_medai._napari.cac_widget import (
+from napari_medai._napari.cac import (
     ASSIGNMENT_LAYER,
     CANDIDATES_LAYER,
     CACAgreementWidget,
@@ -52,13 +52,12 @@ def assigned(panel):
     viewer, widget = panel
     assert widget.auto_assign()
     assert widget.wait_idle(60)
-    assert widget.result is not None, widget.status.text()
+    assert widget.result is not None, widget.jobs.status.text()
     return viewer, widget
 
 
-def _table(widget, row_name, col=0):
-    rows = [widget.score_table.verticalHeaderItem(i).text() for i in range(widget.score_table.rowCount())]
-    return widget.score_table.item(rows.index(row_name), col).text()
+def _table(widget, row_name):
+    return widget.score_table.value(row_name)
 
 
 def test_candidates_layer_by_group(panel):
@@ -71,7 +70,7 @@ def test_candidates_layer_by_group(panel):
     assert widget.candidates is not None and len(widget.candidate_lesions) == len(lesions)
     np.testing.assert_array_equal(np.asarray(layer.data) > 0, np.asarray(cand.data) > 0)
     np.testing.assert_allclose(layer.scale, viewer.layers["heart_ct"].scale)
-    assert f"{len(lesions)} candidate lesion(s)" in widget.status.text()
+    assert f"{len(lesions)} candidate lesion(s)" in widget.jobs.status.text()
 
 
 def test_auto_assign_scores_equal_phantom(assigned):
@@ -91,7 +90,7 @@ def test_auto_assign_scores_equal_phantom(assigned):
     np.testing.assert_allclose(layer.colormap.map(2)[:3], (0.3, 0.6, 1.0), atol=0.01)
     np.testing.assert_allclose(layer.colormap.map(4)[:3], (1.0, 0.8, 0.2), atol=0.01)
     assert "heuristic (no model)" in widget.method_label.text()
-    assert widget.lesion_table.rowCount() == len(widget.result.lesions)
+    assert widget.lesion_table.model.rowCount() == len(widget.result.lesions)
 
 
 def test_click_moves_candidate_to_rca(assigned, qtbot):
@@ -108,7 +107,7 @@ def test_click_moves_candidate_to_rca(assigned, qtbot):
     # a left click (press, release without moving) at the lesion, through the viewer's drag callback
     event = SimpleNamespace(type="mouse_press", button=1, pos=(200.0, 150.0),
                             position=tuple(ct_layer.data_to_world(lad.centroid)))
-    gen = widget._on_mouse_drag(viewer, event)
+    gen = widget.clicks.on_mouse_drag(viewer, event)
     next(gen)
     event.type = "mouse_release"
     with pytest.raises(StopIteration):
@@ -121,17 +120,17 @@ def test_click_moves_candidate_to_rca(assigned, qtbot):
     assert after["total"] == pytest.approx(before["total"])
     assert _table(widget, "RCA") == f"{expected.agatston['RCA']:.1f}"
     # a drag (pan) assigns nothing
-    n_edits = len(layer._undo_history)
+    data_before = np.array(layer.data, copy=True)
     event = SimpleNamespace(type="mouse_press", button=1, pos=(200.0, 150.0),
                             position=tuple(ct_layer.data_to_world(lad.centroid)))
-    gen = widget._on_mouse_drag(viewer, event)
+    gen = widget.clicks.on_mouse_drag(viewer, event)
     next(gen)
     event.type, event.pos = "mouse_move", (260.0, 190.0)
     next(gen)
     event.type = "mouse_release"
     with pytest.raises(StopIteration):
         next(gen)
-    assert len(layer._undo_history) == n_edits
+    np.testing.assert_array_equal(np.asarray(layer.data), data_before)
     # napari's undo reverts the click, and the scores follow
     layer.undo()
     qtbot.waitUntil(lambda: widget.result.agatston["RCA"] == pytest.approx(before["RCA"]) and not widget.busy,
@@ -158,14 +157,13 @@ def test_painting_updates_table(assigned, qtbot):
     assert widget.result.agatston["LAD"] == pytest.approx(expected.agatston["LAD"])
     assert widget.result.agatston["LAD"] < _phantom()["assignment"].meta["expected"]["agatston"]["LAD"]
     assert _table(widget, "LAD") == f"{expected.agatston['LAD']:.1f}"
-    assert widget.lesion_table.rowCount() == len(expected.lesions)
+    assert widget.lesion_table.model.rowCount() == len(expected.lesions)
 
 
 def test_lesion_row_jumps_viewer(assigned):
     viewer, widget = assigned
-    row = next(i for i, les in enumerate(widget.result.lesions) if les.artery == "LCX")
-    les = widget.result.lesions[row]
-    widget.lesion_table.cellClicked.emit(row, 0)
+    les = next(les for les in widget.result.lesions if les.artery == "LCX")
+    widget.lesion_table.chosen.emit(les)
     world = viewer.layers["heart_ct"].data_to_world(les.centroid)
     assert viewer.dims.point[0] == pytest.approx(world[0], abs=1e-6)
     np.testing.assert_allclose(viewer.camera.center[-2:], world[1:], atol=1e-6)
@@ -179,7 +177,7 @@ def test_refuses_non_hu_and_non_axial_images(make_napari_viewer):
     widget = CACWidget(viewer)
     viewer.window.add_dock_widget(widget)
     widget.set_ct("t1 mri")
-    assert "does not look like HU" in widget.status.text()
+    assert "does not look like HU" in widget.jobs.status.text()
     assert not widget.find_candidates()
     assert not widget.auto_assign()
     assert CANDIDATES_LAYER not in viewer.layers
@@ -190,7 +188,7 @@ def test_refuses_non_hu_and_non_axial_images(make_napari_viewer):
     tilt[:2, :2] = [[c, -s], [s, c]]  # array axis 0 tilted 40 degrees towards anterior-posterior
     viewer.add_image(hu, name="oblique ct", affine=tilt)
     widget.set_ct("oblique ct")
-    assert "not axial" in widget.status.text()
+    assert "not axial" in widget.jobs.status.text()
     assert not widget.find_candidates()
 
 
@@ -260,26 +258,26 @@ def test_agreement_dock_cohort(assigned, tmp_path):
     assert dock.case_edit.text() == "heart_ct"
     assert dock.load_reference(ref)
     assert dock.load_auto(auto)
-    assert dock.cases == ["c1", "c2", "c3", "c4", "c5", "heart_ct"]
+    assert dock.agreement.cases == ["c1", "c2", "c3", "c4", "c5", "heart_ct"]
     a = [r[1][0] for r in auto_rows[:5]] + [widget.result.total]
     r = [row[1][0] for row in ref_rows]
     want = agreement_summary(a, r)
-    assert dock.summary["pearson_r"] == pytest.approx(want["pearson_r"])
-    assert dock.summary["icc_2_1"] == pytest.approx(want["icc_2_1"])
-    assert dock.summary["weighted_kappa_linear"] == pytest.approx(want["weighted_kappa_linear"])
-    assert dock.summary["confusion_matrix"] == want["confusion_matrix"]
+    assert dock.agreement.summary["pearson_r"] == pytest.approx(want["pearson_r"])
+    assert dock.agreement.summary["icc_2_1"] == pytest.approx(want["icc_2_1"])
+    assert dock.agreement.summary["weighted_kappa_linear"] == pytest.approx(want["weighted_kappa_linear"])
+    assert dock.agreement.summary["confusion_matrix"] == want["confusion_matrix"]
     lad_a = [row[1][2] for row in auto_rows[:5]] + [widget.result.agatston["LAD"]]
     lad_r = [row[1][2] for row in ref_rows]
-    assert dock.per_measure["LAD"]["pearson_r"] == pytest.approx(pearson_r(lad_a, lad_r))
-    assert dock.per_measure["LAD"]["icc_2_1"] == pytest.approx(icc_2_1(lad_a, lad_r))
+    assert dock.agreement.per_measure["LAD"]["pearson_r"] == pytest.approx(pearson_r(lad_a, lad_r))
+    assert dock.agreement.per_measure["LAD"]["icc_2_1"] == pytest.approx(icc_2_1(lad_a, lad_r))
     assert dock.stats_table.item(0, 1).text() == f"{want['pearson_r']:.3f}"
     assert isinstance(dock.canvas, FigureCanvasQTAgg)
-    assert "c9" in dock.status.text()  # unmatched automatic case named
+    assert "c9" in dock.jobs.status.text()  # unmatched automatic case named
     cm = [[int(dock.confusion_table.item(i, j).text()) for j in range(5)] for i in range(5)]
     assert cm == want["confusion_matrix"]
     # without the current case: the cohort alone
     dock.current_check.setChecked(False)
-    assert dock.cases == ["c1", "c2", "c3", "c4", "c5"]
+    assert dock.agreement.cases == ["c1", "c2", "c3", "c4", "c5"]
     dock.measure_combo.setCurrentText("RCA")
     assert dock.canvas.figure.axes[0].get_title().startswith("Agatston RCA")
 
@@ -290,7 +288,7 @@ def test_agreement_dock_refuses_bad_csv(tmp_path, qtbot):
     bad = tmp_path / "bad.csv"
     bad.write_text("patient,score\na,1\n")
     assert not dock.load_reference(str(bad))
-    assert "needs columns 'case' and 'total'" in dock.status.text()
+    assert "needs columns 'case' and 'total'" in dock.jobs.status.text()
     ref = _write_scores(tmp_path / "ref.csv", [("a", (1, 0, 1, 0, 0)), ("b", (20, 0, 10, 10, 0))])
     assert dock.load_reference(ref)
-    assert dock.summary is None and "0 case(s) match" in dock.status.text()
+    assert dock.agreement is None and "no case matches" in dock.jobs.status.text()

@@ -14,7 +14,7 @@ bounding boxes, so a click does not scan the whole volume; the voxels equal thos
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -82,15 +82,29 @@ class ScoringSession:
         codes = np.asarray(codes)
         self._check_shape(codes)
         ks = self.changed_slices(codes) if slices is None else sorted({int(k) for k in slices})
-        for k in ks:
-            if not 0 <= k < self.codes.shape[0]:
-                raise InvalidInputError(f"slice {k} is outside the assignment (0 to {self.codes.shape[0] - 1})")
-            new = np.asarray(codes[k])
-            if new.size and (int(new.min()) < 0 or int(new.max()) > 5):
-                bad = sorted(set(np.unique(new).tolist()) - set(NAMES))
+        return self.update_slices({int(k): codes[k] for k in ks})
+
+    def update_slices(self, slices: Mapping[int, np.ndarray]) -> CACResult:
+        """Replace the given slices of the codes (``{slice index: 2-D codes}``) and re-score them.
+
+        Every slice is checked before any is taken, so a refused update changes nothing.
+        """
+        n = self.codes.shape[0]
+        new = {}
+        for k, arr in slices.items():
+            k = int(k)
+            if not 0 <= k < n:
+                raise InvalidInputError(f"slice {k} is outside the assignment (0 to {n - 1})")
+            arr = np.asarray(arr)
+            if arr.shape != self.codes.shape[1:]:
+                raise InvalidInputError(f"slice {k} has shape {arr.shape}, the assignment's slices {self.codes.shape[1:]}")
+            if arr.size and (int(arr.min()) < 0 or int(arr.max()) > 5):
+                bad = sorted(set(np.unique(arr).tolist()) - set(NAMES))
                 raise InvalidInputError(f"slice {k} of the assignment holds codes {bad[:8]} outside 0-5 (0 unassigned, "
-                                        + ", ".join(f"{v} {n}" for n, v in CODES.items()) + "); relabel it")
-            self.codes[k] = new
+                                        + ", ".join(f"{v} {name}" for name, v in CODES.items()) + "); relabel it")
+            new[k] = arr
+        for k, arr in new.items():
+            self.codes[k] = arr
             self._raw[k] = self._slice_raw(k)
         self.result = self._build()
         return self.result
