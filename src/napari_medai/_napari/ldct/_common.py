@@ -80,21 +80,39 @@ def put_image(viewer: Any, vol: Any, like: Any, **extra: Any) -> Any:
     return viewer.add_image(data, **kw)
 
 
+#: Combo-box property holding the entry ``refill`` chose by itself (not the user).
+_AUTO = "medai_auto_choice"
+
+
 def refill(combo: QComboBox, names: list[str], *, hints: tuple[str, ...], first_hit: bool = False) -> None:
-    """Replace the items of ``combo``; keep its choice, else pick the first name matching a hint."""
+    """Replace the items of ``combo``; keep the user's choice, else pick the best name matching a hint.
+
+    A choice the widget made by itself (the best match so far, or simply the first layer) gives way when
+    a better-matching layer arrives: layers of a sample or a folder come one by one, and the low-dose
+    input must not stay on the full dose that happened to arrive first. A choice the user made stays.
+    """
+    if not combo.property(_AUTO + "_watched"):  # a pick from the list by the user is the user's choice
+        combo.activated.connect(lambda _i: combo.setProperty(_AUTO, None))
+        combo.setProperty(_AUTO + "_watched", True)
     current = combo.currentText()
+    chosen_by_user = current not in (NONE, SIMULATE, "") and current != combo.property(_AUTO)
     combo.blockSignals(True)
     combo.clear()
     combo.addItems(names)
     combo.blockSignals(False)
     if current in names:
         combo.setCurrentText(current)
-        if current not in (NONE, SIMULATE):  # a layer chosen stays chosen; 'none' gives way to a likely layer
+        if chosen_by_user:
             return
+    pick = None
     for hint in hints:
         hit = [n for n in names if hint in n.lower()]
         if hit:
-            combo.setCurrentText(hit[0] if first_hit else min(hit, key=len))
+            pick = hit[0] if first_hit else min(hit, key=len)
             break
+    if pick is not None:
+        combo.setCurrentText(pick)
+    if combo.currentText() not in (NONE, SIMULATE):
+        combo.setProperty(_AUTO, combo.currentText())
     if combo.currentText() != current:
         combo.currentTextChanged.emit(combo.currentText())

@@ -134,8 +134,10 @@ class DenoiseTab(QWidget):
         self.param_spin.setEnabled(False)
         self.param_label = QLabel("")
         self.param_note = wrapped()
-        classical = _page(_row(self.param_label, self.param_spin, self.param_auto, stretch=self.param_spin))
-        classical.layout().addWidget(self.param_note)
+        classical_form = QFormLayout()  # a form row like the others: '<parameter> (<unit>)  [value]  [x] auto'
+        classical_form.addRow(self.param_label, _row(self.param_spin, self.param_auto, stretch=self.param_spin))
+        classical_form.addRow(self.param_note)
+        classical = _page(classical_form)
         self.weights_edit = QLineEdit()
         self.weights_edit.setPlaceholderText("RED-CNN state_dict (.pt), e.g. redcnn_shared_L1_25.pt")
         self.weights_browse = QPushButton("File…")
