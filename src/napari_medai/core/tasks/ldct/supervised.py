@@ -34,7 +34,6 @@ uninterrupted one would; on the CPU the same seed gives the same weights.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -49,7 +48,7 @@ from ...callbacks import Cancelled, MetricsFn
 from ...errors import InvalidInputError
 from ...models.contract import NetworkSpec
 from ...models.errors import ModelLoadError
-from ...models.persistence import atomic_torch_save, plain_state, versions
+from ...recipes.base import Recipe, TrainState, Validation, split_cases
 from ._common import (
     WINDOW_HU,
     ProgressFn,
@@ -67,6 +66,7 @@ __all__ = [
     "TASK",
     "DenoiserContract",
     "LdctPair",
+    "LdctRecipe",
     "LdctTrainingResult",
     "apply_denoiser",
     "build_denoiser_network",
@@ -121,7 +121,6 @@ class DenoiserContract:
     description: str = ""
     task: str = TASK
     spatial_dims: int = 2
-
     def __post_init__(self) -> None:
         s = object.__setattr__
         if not isinstance(self.name, str) or not self.name.strip():
@@ -151,6 +150,11 @@ class DenoiserContract:
         s(self, "trained_on", str(self.trained_on))
 
     @property
+    def kind(self) -> str:
+        """The model kind (:data:`napari_medai.core.models.contract.MODEL_KINDS`): an image out for an image in."""
+        return "image-to-image"
+
+    @property
     def training_status(self) -> str:
         """``"trained on ..."`` or ``"NOT TRAINED ..."``."""
         if self.is_trained:
@@ -173,7 +177,7 @@ class DenoiserContract:
         """JSON-friendly description (inverse of :meth:`from_dict`)."""
         return {
             "format_version": DENOISER_CONTRACT_VERSION,
-            "kind": "denoiser",
+            "kind": self.kind,
             "name": self.name,
             "task": self.task,
             "spatial_dims": self.spatial_dims,
@@ -194,6 +198,8 @@ class DenoiserContract:
             raise InvalidInputError("a denoiser contract must be a JSON object")
         if int(d.get("format_version", 1)) > DENOISER_CONTRACT_VERSION:
             raise InvalidInputError("this denoiser was written by a newer napari-medai; upgrade napari-medai")
+        if d.get("kind", "image-to-image") not in ("image-to-image", "denoiser"):  # "denoiser": written before kinds
+            raise InvalidInputError(f"the model is a {d.get('kind')} model, not a CT denoiser (an image-to-image model)")
         if d.get("task") != TASK:
             raise InvalidInputError(
                 f"the model's task is {d.get('task')!r}, not {TASK!r}: it is not a CT denoiser "
@@ -598,13 +604,8 @@ def train_ldct(
     -------
     LdctTrainingResult
     """
-    import torch
-
     from ...device import resolve_device
-    from ...metrics.image_quality import psnr
-    from ...models.loading import read_model_json, save_model_folder, write_model_json
-    from ...models.redcnn import build_redcnn
-    from ...training import CHECKPOINT_FORMAT, split_cases
+    from ...training import EpochRecord, run_training
 
     t_start = time.perf_counter()
     if not isinstance(pairs, Sequence) or isinstance(pairs, (str, bytes)) or not pairs:
@@ -631,214 +632,190 @@ def train_ldct(
     if len(pairs) < 2 and val_fraction > 0:
         val_fraction = 0.0  # one pair cannot be split; monitor the training loss
     train_names, val_names = split_cases(names, val_fraction=val_fraction, seed=seed)
-    config = {
-        "task": TASK, "network": {"name": "REDCNN", "kwargs": {"filters": filters}}, "seed": seed, "patch": patch,
-        "batch_size": batch_size, "steps_per_epoch": steps_per_epoch, "learning_rate": learning_rate,
-        "input_scale_hu": input_scale_hu, "simulate_dose": simulate_dose, "i0": i0,
-        "train_pairs": train_names, "val_pairs": val_names, "max_epochs": max_epochs,
-    }
-    ckpt_path = out / "checkpoint.pt"
-    ckpt: dict[str, Any] | None = None
-    if ckpt_path.is_file():
-        if not resume:
-            raise InvalidInputError(f"{out} already holds a training run (checkpoint.pt); resume it or choose an "
-                                    "empty folder")
-        try:
-            ckpt = torch.load(str(ckpt_path), map_location="cpu", weights_only=True)
-        except (RuntimeError, OSError, EOFError, ValueError) as exc:
-            raise InvalidInputError(f"{ckpt_path}: cannot read the checkpoint ({exc}); delete it to start over") from exc
-        if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT or ckpt.get("task") != TASK:
-            raise InvalidInputError(f"{ckpt_path}: not a napari-medai LDCT checkpoint; choose another folder")
-        old = json.loads(ckpt["config"])
-        diff = sorted(k for k in set(old) | set(config) if k != "max_epochs" and old.get(k) != config.get(k))
-        if diff:
-            raise InvalidInputError(f"{out} holds a run with other settings ({', '.join(diff)} differ); resume it "
-                                    "with the same data and settings, or train into another folder")
-    elif out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise InvalidInputError(f"{out} is not an empty folder and holds no training run; choose an empty or new folder")
+    recipe = LdctRecipe(
+        pairs, names=names, train_names=train_names, val_names=val_names, seed=seed, filters=filters, patch=patch,
+        batch_size=batch_size, steps_per_epoch=steps_per_epoch, max_epochs=max_epochs, patience=patience,
+        val_fraction=val_fraction, learning_rate=learning_rate, input_scale_hu=input_scale_hu,
+        simulate_dose=simulate_dose, i0=i0, time_limit_s=time_limit_s, device=dev,
+        model_name=model_name or out.name or "ldct-redcnn", trained_on=trained_on,
+    )
 
-    def rep(f: float, msg: str) -> None:
-        report(progress, f, msg)
+    def step_cb(epoch: int, step: int, steps: int, loss: float) -> None:
+        on_metrics({"kind": "step", "epoch": epoch, "step": step, "global_step": (epoch - 1) * steps + step,
+                    "loss": loss, "rmse_hu": math.sqrt(loss) * input_scale_hu})
 
-    data, details = _prepare_pairs(pairs, simulate_dose=simulate_dose, i0=i0, seed=seed,
-                                   progress=progress, should_stop=should_stop)
-    for name in names:
-        low, _ = data[name]
-        if min(low.shape[1:]) < patch:
-            raise InvalidInputError(f"{name}: slices of {low.shape[1:]} pixels are smaller than the {patch}-pixel "
-                                    "training patch; lower patch")
-    out.mkdir(parents=True, exist_ok=True)
-    train_slices = [(n, k) for n in train_names for k in range(data[n][0].shape[0])]
-    val_slices = [(n, k) for n in val_names for k in range(data[n][0].shape[0])]
-    pixel_sizes = {d.get("pixel_size_mm") for d in details if d.get("pixel_size_mm")}
-    px = float(next(iter(pixel_sizes))) if len(pixel_sizes) == 1 else None
+    def epoch_cb(rec: EpochRecord) -> None:
+        if rec.replayed:
+            return
+        e = int(rec.entry["epoch"])
+        on_metrics({"kind": "epoch", "epoch": e, "global_step": e * rec.steps_per_epoch,
+                    "train_loss": rec.train_loss, "train_rmse_hu": math.sqrt(rec.train_loss) * input_scale_hu,
+                    "val_psnr": None if rec.validation is None else rec.validation.metric, "lr": rec.lr,
+                    "best_epoch": rec.best_epoch, "improved": rec.improved})
 
-    baseline = None
-    if val_slices:
-        baseline = float(np.mean([psnr(data[n][0][k], data[n][1][k]) for n, k in val_slices]))
+    run = run_training(
+        recipe, out_dir=out, seed=seed, max_epochs=max_epochs, patience=patience, steps_per_epoch=steps_per_epoch,
+        device=dev, time_limit_s=time_limit_s, resume=resume, progress=progress, should_stop=should_stop,
+        on_step=step_cb if on_metrics is not None else None, on_epoch=epoch_cb if on_metrics is not None else None,
+        t_start=t_start,
+    )
+    st = run.state
+    return LdctTrainingResult(
+        out_dir=run.out_dir, contract=run.contract, best_epoch=st.best_epoch, best_metric=float(st.best_metric),
+        monitor=run.monitor, history=st.history, epochs_run=st.epochs_done, stop_reason=run.stop_reason,
+        wall_time_s=run.wall_time_s, resumed_from=run.resumed_from, train_pairs=train_names, val_pairs=val_names,
+        baseline_val_psnr=recipe.baseline, info={"pairs": recipe.details},
+    )
 
-    prev_det = torch.are_deterministic_algorithms_enabled()
-    prev_warn = torch.is_deterministic_algorithms_warn_only_enabled()
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    try:
-        torch.manual_seed(seed)
-        net = build_redcnn("standard", filters=filters).to(dev)
-        opt = torch.optim.AdamW(net.parameters(), lr=learning_rate, weight_decay=1e-5)
-        history: list[dict[str, Any]] = []
-        best_metric, best_epoch, since_best, done, elapsed_before = -math.inf, 0, 0, 0, 0.0
-        if ckpt is not None:
-            net.load_state_dict(ckpt["model"])
-            opt.load_state_dict(ckpt["optimizer"])
-            history = json.loads(ckpt["history"])
-            best_metric, best_epoch = float(ckpt["best_metric"]), int(ckpt["best_epoch"])
-            since_best, done, elapsed_before = int(ckpt["since_best"]), int(ckpt["epoch"]), float(ckpt["elapsed_s"])
-        resumed_from = done
-        monitor = "val_psnr" if val_slices else "-train_loss"
-        kinds = sorted({d["kind"] for d in details})
-        data_desc = trained_on or (
-            f"{len(train_names)} pair(s) ({', '.join(kinds)}; {len(train_slices)} slice(s))"
-            + (f" of dose fraction {simulate_dose:g} at I0 {i0:g}" if simulate_dose is not None else "")
-            + (f", validated on {', '.join(val_names)}" if val_names else "")
+
+class LdctRecipe(Recipe):
+    """The image-to-image recipe of :func:`train_ldct` (RED-CNN on low-dose / target pairs).
+
+    Random ``patch`` x ``patch`` crops of the training slices with a random horizontal flip and a
+    random 90 degree rotation, mean-squared error in units of ``HU / input_scale_hu``, AdamW
+    (weight decay 1e-5) with cosine decay to 5 %; validation: mean PSNR in the scoring window of
+    the held-out slices, denoised whole.
+    """
+
+    kind = "image-to-image"
+    checkpoint_task = TASK
+    resumable = frozenset({"max_epochs"})
+
+    def __init__(self, pairs: Sequence[Any], *, names: list[str], train_names: list[str], val_names: list[str],
+                 seed: int, filters: int, patch: int, batch_size: int, steps_per_epoch: int, max_epochs: int,
+                 patience: int, val_fraction: float, learning_rate: float, input_scale_hu: float,
+                 simulate_dose: float | None, i0: float, time_limit_s: float | None, device: str, model_name: str,
+                 trained_on: str | None) -> None:
+        self.pairs, self.names = pairs, names
+        self.train_names, self.val_names = train_names, val_names
+        self.seed, self.filters, self.patch, self.batch_size = seed, filters, patch, batch_size
+        self.steps, self.max_epochs, self.patience, self.val_fraction = steps_per_epoch, max_epochs, patience, val_fraction
+        self.lr0, self.scale, self.simulate_dose, self.i0 = learning_rate, input_scale_hu, simulate_dose, i0
+        self.time_limit_s, self.device, self.model_name, self.trained_on = time_limit_s, device, model_name, trained_on
+        self.monitor = "val_psnr" if val_names else "-train_loss"
+        self.baseline: float | None = None
+        self.details: list[dict[str, Any]] = []
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "task": TASK, "network": {"name": "REDCNN", "kwargs": {"filters": self.filters}}, "seed": self.seed,
+            "patch": self.patch, "batch_size": self.batch_size, "steps_per_epoch": self.steps,
+            "learning_rate": self.lr0, "input_scale_hu": self.scale, "simulate_dose": self.simulate_dose,
+            "i0": self.i0, "train_pairs": self.train_names, "val_pairs": self.val_names, "max_epochs": self.max_epochs,
+        }
+
+    def prepare(self, progress: ProgressFn | None, should_stop: StopFn | None) -> None:
+        from ...metrics.image_quality import psnr
+
+        self.data, self.details = _prepare_pairs(self.pairs, simulate_dose=self.simulate_dose, i0=self.i0,
+                                                 seed=self.seed, progress=progress, should_stop=should_stop)
+        for name in self.names:
+            low, _ = self.data[name]
+            if min(low.shape[1:]) < self.patch:
+                raise InvalidInputError(f"{name}: slices of {low.shape[1:]} pixels are smaller than the {self.patch}-pixel "
+                                        "training patch; lower patch")
+        self.train_slices = [(n, k) for n in self.train_names for k in range(self.data[n][0].shape[0])]
+        self.val_slices = [(n, k) for n in self.val_names for k in range(self.data[n][0].shape[0])]
+        pixel_sizes = {d.get("pixel_size_mm") for d in self.details if d.get("pixel_size_mm")}
+        px = float(next(iter(pixel_sizes))) if len(pixel_sizes) == 1 else None
+        if self.val_slices:
+            self.baseline = float(np.mean([psnr(self.data[n][0][k], self.data[n][1][k]) for n, k in self.val_slices]))
+        kinds = sorted({d["kind"] for d in self.details})
+        self.data_desc = self.trained_on or (
+            f"{len(self.train_names)} pair(s) ({', '.join(kinds)}; {len(self.train_slices)} slice(s))"
+            + (f" of dose fraction {self.simulate_dose:g} at I0 {self.i0:g}" if self.simulate_dose is not None else "")
+            + (f", validated on {', '.join(self.val_names)}" if self.val_names else "")
         )
-        recipe = {k: config[k] for k in ("patch", "batch_size", "steps_per_epoch", "learning_rate", "max_epochs")}
-        recipe.update({"patience": patience, "val_fraction": val_fraction, "time_limit_s": time_limit_s,
-                       "optimizer": "AdamW (weight decay 1e-5)", "loss": "MSE", "lr_schedule": "cosine to 5 %",
-                       "augmentation": "random crops, flips, 90 degree rotations", "device": dev})
-        base_contract = DenoiserContract(
-            name=model_name or out.name or "ldct-redcnn",
-            network=NetworkSpec("REDCNN", {"filters": filters}),
-            input_offset_hu=0.0, input_scale_hu=input_scale_hu, pixel_size_mm=px,
-            description=f"RED-CNN (Chen 2017, {filters} filters) trained by napari-medai train ldct",
+        self.base_contract = DenoiserContract(
+            name=self.model_name, network=NetworkSpec("REDCNN", {"filters": self.filters}),
+            input_offset_hu=0.0, input_scale_hu=self.scale, pixel_size_mm=px,
+            description=f"RED-CNN (Chen 2017, {self.filters} filters) trained by napari-medai train ldct",
         )
 
-        def summary_doc(stop_reason: str | None, wall: float) -> dict[str, Any]:
-            return {"trained_on": data_desc, "pairs": {"train": train_names, "validation": val_names,
-                                                       "details": details},
-                    "seed": seed, "recipe": recipe, "monitor": monitor, "epochs_run": done,
-                    "best_epoch": best_epoch, "best_metric": None if not math.isfinite(best_metric) else best_metric,
-                    "baseline_val_psnr": baseline, "history": history, "stop_reason": stop_reason,
-                    "wall_time_s": round(wall, 1), "versions": versions()}
+    def build(self, device: str) -> tuple[Any, Any]:
+        import torch
 
-        def trained_contract() -> DenoiserContract:
-            extra = f", validation PSNR {best_metric:.2f} dB" if monitor == "val_psnr" else ""
-            return base_contract.with_changes(
-                is_trained=True, trained_on=f"{data_desc}; {done} epoch(s), best epoch {best_epoch}{extra}")
+        from ...models.redcnn import build_redcnn
 
-        stop_reason = "max_epochs"
-        last_epoch_s = 0.0
-        session_t0 = time.perf_counter()
-        for epoch in range(done, max_epochs):
-            if since_best >= patience and epoch > 0:
-                stop_reason = "early_stopping"
-                break
-            if time_limit_s is not None and last_epoch_s and (time.perf_counter() - t_start) + last_epoch_s > time_limit_s:
-                stop_reason = "time_limit"
-                break
-            e_t0 = time.perf_counter()
-            rng = np.random.default_rng([seed, epoch])
-            torch.manual_seed(seed * 100_003 + epoch)
-            lr = learning_rate * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * epoch / max_epochs)))
-            for g in opt.param_groups:
-                g["lr"] = lr
-            net.train()
-            losses: list[float] = []
-            cancelled = False
-            for step in range(steps_per_epoch):
+        net = build_redcnn("standard", filters=self.filters).to(device)
+        return net, torch.optim.AdamW(net.parameters(), lr=self.lr0, weight_decay=1e-5)
+
+    def learning_rate(self, epoch: int, max_epochs: int) -> float:
+        return self.lr0 * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * epoch / max_epochs)))
+
+    def batch(self, rng: np.random.Generator, device: str) -> tuple[Any, Any]:
+        import torch
+
+        patch = self.patch
+        xs, ys = [], []
+        for _ in range(self.batch_size):
+            n, k = self.train_slices[int(rng.integers(len(self.train_slices)))]
+            low, tgt = self.data[n][0][k], self.data[n][1][k]
+            r = int(rng.integers(0, low.shape[0] - patch + 1))
+            c = int(rng.integers(0, low.shape[1] - patch + 1))
+            pair = np.stack([low[r : r + patch, c : c + patch], tgt[r : r + patch, c : c + patch]])
+            if rng.random() < 0.5:
+                pair = pair[:, :, ::-1]
+            pair = np.rot90(pair, int(rng.integers(4)), axes=(1, 2))
+            xs.append(pair[0])
+            ys.append(pair[1])
+        x = torch.from_numpy(np.ascontiguousarray(np.stack(xs)[:, None]) / self.scale).float().to(device)
+        y = torch.from_numpy(np.ascontiguousarray(np.stack(ys)[:, None]) / self.scale).float().to(device)
+        return x, y
+
+    def loss(self, output: Any, target: Any) -> Any:
+        import torch
+
+        return torch.mean((output - target) ** 2)
+
+    def validate(self, net: Any, device: str, should_stop: StopFn | None) -> Validation | None:
+        import torch
+
+        from ...metrics.image_quality import psnr
+
+        if not self.val_slices:
+            return None
+        net.eval()
+        vals = []
+        with torch.no_grad():
+            for n, k in self.val_slices:
                 if should_stop is not None and should_stop():
-                    cancelled = True
-                    break
-                xs, ys = [], []
-                for _ in range(batch_size):
-                    n, k = train_slices[int(rng.integers(len(train_slices)))]
-                    low, tgt = data[n][0][k], data[n][1][k]
-                    r = int(rng.integers(0, low.shape[0] - patch + 1))
-                    c = int(rng.integers(0, low.shape[1] - patch + 1))
-                    pair = np.stack([low[r : r + patch, c : c + patch], tgt[r : r + patch, c : c + patch]])
-                    if rng.random() < 0.5:
-                        pair = pair[:, :, ::-1]
-                    pair = np.rot90(pair, int(rng.integers(4)), axes=(1, 2))
-                    xs.append(pair[0])
-                    ys.append(pair[1])
-                x = torch.from_numpy(np.ascontiguousarray(np.stack(xs)[:, None]) / input_scale_hu).float().to(dev)
-                y = torch.from_numpy(np.ascontiguousarray(np.stack(ys)[:, None]) / input_scale_hu).float().to(dev)
-                loss = torch.mean((net(x) - y) ** 2)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                losses.append(float(loss.detach()))
-                if on_metrics is not None:
-                    on_metrics({"kind": "step", "epoch": epoch + 1, "step": step + 1,
-                                "global_step": epoch * steps_per_epoch + step + 1, "loss": losses[-1],
-                                "rmse_hu": math.sqrt(losses[-1]) * input_scale_hu})
-                if (step + 1) % max(1, steps_per_epoch // 5) == 0:
-                    rep((epoch + (step + 1) / (steps_per_epoch + 1)) / max_epochs,
-                        f"epoch {epoch + 1}/{max_epochs}: step {step + 1}/{steps_per_epoch}, RMSE "
-                        f"{math.sqrt(np.mean(losses)) * input_scale_hu:.1f} HU")
-            if cancelled:
-                stop_reason = "cancelled"
-                break
-            train_loss = float(np.mean(losses))
-            val_psnr = None
-            if val_slices:
-                net.eval()
-                vals = []
-                with torch.no_grad():
-                    for n, k in val_slices:
-                        if should_stop is not None and should_stop():
-                            cancelled = True
-                            break
-                        low, tgt = data[n][0][k], data[n][1][k]
-                        pred = net(torch.from_numpy(low / input_scale_hu).float()[None, None].to(dev))
-                        vals.append(float(psnr(pred[0, 0].cpu().numpy() * input_scale_hu, tgt)))
-                if cancelled:
-                    stop_reason = "cancelled"
-                    break
-                val_psnr = float(np.mean(vals))
-                metric = val_psnr
-            else:
-                metric = -train_loss
-            if not (math.isfinite(metric) and math.isfinite(train_loss)):
-                raise InvalidInputError(f"training diverged in epoch {epoch + 1} (loss {train_loss}); lower the "
-                                        "learning rate")
-            done = epoch + 1
-            last_epoch_s = time.perf_counter() - e_t0
-            history.append({"epoch": done, "train_rmse_hu": round(math.sqrt(train_loss) * input_scale_hu, 3),
-                            "val_psnr": None if val_psnr is None else round(val_psnr, 4), "lr": lr,
-                            "seconds": round(last_epoch_s, 1)})
-            improved = metric > best_metric + 1e-4
-            wall = elapsed_before + (time.perf_counter() - session_t0)
-            if improved:
-                best_metric, best_epoch, since_best = metric, done, 0
-                save_model_folder(out, net, trained_contract(), training=summary_doc(None, wall))
-            else:
-                since_best += 1
-            if on_metrics is not None:
-                on_metrics({"kind": "epoch", "epoch": done, "global_step": done * steps_per_epoch,
-                            "train_loss": train_loss, "train_rmse_hu": math.sqrt(train_loss) * input_scale_hu,
-                            "val_psnr": val_psnr, "lr": lr, "best_epoch": best_epoch, "improved": improved})
-            atomic_torch_save({
-                "format": CHECKPOINT_FORMAT, "task": TASK, "version": 1, "epoch": done,
-                "model": plain_state(net.state_dict()), "optimizer": opt.state_dict(),
-                "history": json.dumps(history), "best_metric": best_metric, "best_epoch": best_epoch,
-                "since_best": since_best, "elapsed_s": wall, "config": json.dumps(config),
-            }, ckpt_path)
-            vtxt = f", validation PSNR {val_psnr:.2f} dB" if val_psnr is not None else ""
-            rep(done / max_epochs, f"epoch {done}/{max_epochs}: RMSE {math.sqrt(train_loss) * input_scale_hu:.1f} HU"
-                f"{vtxt} (best epoch {best_epoch}{', improved' if improved else ''}; {last_epoch_s:.0f} s)")
-        if best_epoch == 0:
-            if stop_reason == "cancelled":
-                raise Cancelled("training cancelled before the first epoch finished; nothing was saved")
-            raise InvalidInputError(f"training in {out} ended without finishing an epoch ({stop_reason})")
-        wall = elapsed_before + (time.perf_counter() - session_t0)
-        doc = read_model_json(out)
-        contract = DenoiserContract.from_dict(doc["contract"])
-        write_model_json(out, contract, training=summary_doc(stop_reason, wall))
-        rep(1.0, f"finished: {stop_reason}; best epoch {best_epoch}")
-        return LdctTrainingResult(
-            out_dir=out, contract=contract, best_epoch=best_epoch, best_metric=float(best_metric), monitor=monitor,
-            history=history, epochs_run=done, stop_reason=stop_reason, wall_time_s=wall, resumed_from=resumed_from,
-            train_pairs=train_names, val_pairs=val_names, baseline_val_psnr=baseline,
-            info={"pairs": details},
-        )
-    finally:
-        torch.use_deterministic_algorithms(prev_det, warn_only=prev_warn)
+                    raise Cancelled("training cancelled during validation")
+                low, tgt = self.data[n][0][k], self.data[n][1][k]
+                pred = net(torch.from_numpy(low / self.scale).float()[None, None].to(device))
+                vals.append(float(psnr(pred[0, 0].cpu().numpy() * self.scale, tgt)))
+        return Validation(float(np.mean(vals)))
+
+    def history_entry(self, epoch: int, train_loss: float, val: Validation | None, lr: float,
+                      seconds: float) -> dict[str, Any]:
+        return {"epoch": epoch, "train_rmse_hu": round(math.sqrt(train_loss) * self.scale, 3),
+                "val_psnr": None if val is None else round(val.metric, 4), "lr": lr, "seconds": round(seconds, 1)}
+
+    def describe_loss(self, losses: Sequence[float]) -> str:
+        return f"RMSE {math.sqrt(np.mean(losses)) * self.scale:.1f} HU"
+
+    def describe_epoch(self, train_loss: float, val: Validation | None) -> str:
+        vtxt = f", validation PSNR {val.metric:.2f} dB" if val is not None else ""
+        return f"RMSE {math.sqrt(train_loss) * self.scale:.1f} HU{vtxt}"
+
+    def trained_contract(self, state: TrainState) -> DenoiserContract:
+        extra = f", validation PSNR {state.best_metric:.2f} dB" if self.monitor == "val_psnr" else ""
+        return self.base_contract.with_changes(
+            is_trained=True, trained_on=f"{self.data_desc}; {state.epochs_done} epoch(s), best epoch "
+                                        f"{state.best_epoch}{extra}")
+
+    def training_summary(self, state: TrainState, stop_reason: str | None, wall_s: float) -> dict[str, Any]:
+        recipe = {k: self.config()[k] for k in ("patch", "batch_size", "steps_per_epoch", "learning_rate", "max_epochs")}
+        recipe.update({"patience": self.patience, "val_fraction": self.val_fraction, "time_limit_s": self.time_limit_s,
+                       "optimizer": "AdamW (weight decay 1e-5)", "loss": "MSE", "lr_schedule": "cosine to 5 %",
+                       "augmentation": "random crops, flips, 90 degree rotations", "device": self.device})
+        return {"trained_on": self.data_desc, "pairs": {"train": self.train_names, "validation": self.val_names,
+                                                        "details": self.details},
+                "seed": self.seed, "recipe": recipe, "monitor": self.monitor, "epochs_run": state.epochs_done,
+                "best_epoch": state.best_epoch,
+                "best_metric": None if not math.isfinite(state.best_metric) else state.best_metric,
+                "baseline_val_psnr": self.baseline, "history": state.history, "stop_reason": stop_reason,
+                "wall_time_s": round(wall_s, 1)}
+
+    def contract_from_dict(self, d: Mapping[str, Any]) -> DenoiserContract:
+        return DenoiserContract.from_dict(d)
