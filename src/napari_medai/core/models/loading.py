@@ -73,6 +73,8 @@ __all__ = [
 ALLOWED_NETWORKS: tuple[str, ...] = (
     "SegResNet", "SegResNetDS", "UNet", "BasicUNet", "BasicUNetPlusPlus", "DynUNet", "UNETR",
     "SwinUNETR", "AttentionUnet", "VNet", "HighResNet", "FlexibleUNet",
+    # classifiers (contract kind "classification")
+    "Classifier", "DenseNet", "DenseNet121", "ResNet",
 )
 _IGNORED_PRE = {
     "LoadImaged", "LoadImage", "EnsureChannelFirstd", "EnsureChannelFirst", "AddChanneld", "EnsureTyped",
@@ -800,6 +802,11 @@ def require_segmentation_model(model: Any, *, task: str | None = None) -> Any:
         raise ModelLoadError(
             f"{getattr(model, 'source', 'this model')} is a {kind} model, not a segmentation model; "
             "use it in the low-dose CT widget or 'napari-medai denoise --method trained --weights ...'"
+        )
+    if c.kind != "segmentation":
+        raise ModelLoadError(
+            f"{getattr(model, 'source', 'this model')} is a {c.kind} model ({c.task}), not a segmentation model; "
+            "run it with napari_medai.core.inference.run_model (or predict_classification for classifiers)"
         )
     if task is not None and c.task != task:
         raise ModelLoadError(
