@@ -37,6 +37,7 @@ class _Flags:
     def __init__(self) -> None:
         self.cancel = False
         self.stop = False
+        self.gone = False  # the runner's widgets were deleted (dock closed): a late result is dropped
 
 
 @contextmanager
@@ -116,6 +117,7 @@ class JobRunner(QWidget):
         self.cancel_button.clicked.connect(self.cancel)
         flags = self._flags
         self.destroyed.connect(lambda *_: setattr(flags, "cancel", True))  # a closed dock stops its job
+        self.destroyed.connect(lambda *_: setattr(flags, "gone", True))
 
     # ------------------------------------------------------------------ callbacks for the core
     @property
@@ -239,6 +241,8 @@ class JobRunner(QWidget):
                 pass
 
     def _returned(self, done: Callable[[Any], None], payload: tuple[str, Any]) -> None:
+        if self._flags.gone:
+            return
         kind, value = payload
         try:
             if kind == "error":
@@ -255,6 +259,8 @@ class JobRunner(QWidget):
 
     def _finished(self) -> None:
         self._worker = None
+        if self._flags.gone:
+            return
         for b in self._run_buttons:
             b.setEnabled(True)
         self.cancel_button.setEnabled(False)
