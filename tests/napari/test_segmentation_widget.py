@@ -1,17 +1,28 @@
-"""The segmentation widget in a real viewer, with a tiny random-weight model of the bundle's shape."""
+"""The segmentation widget with a tiny random-weight model of the bundle's shape, saved as a model folder and
+chosen with "Model folder…": untrained output said so, TTA layers, Cancel, refusals, the shortcut and the
+dock's size. Journeys with the packaged model are in ``test_journey_segmentation.py``."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from qtpy.QtCore import Qt
+from qtpy.QtWidgets import QFileDialog
+
+from .journey import button, click, field, layer_names, open_widget, wait_until
 
 pytest.importorskip("torch")
 pytest.importorskip("monai")
 
+WIDGET = "Brain tumour segmentation (MRI)"
 
-def _tiny_model():
+
+@pytest.fixture
+def tiny_model_folder(tmp_path):
+    """A SegResNet with random weights and the BraTS bundle's contract, as a napari-medai model folder."""
     from napari_medai.core.models import NetworkSpec, get_entry
     from napari_medai.core.models.loading import LoadedModel
+    from napari_medai.core.models.persistence import save_model_folder
 
     contract = get_entry("brats_mri_segmentation").contract.with_changes(
         name="tiny-test-net",
@@ -19,7 +30,8 @@ def _tiny_model():
                                           "in_channels": 4, "out_channels": 3}),
         roi_size=(32, 32, 32),
     )
-    return LoadedModel.random(contract, seed=0)
+    model = LoadedModel.random(contract, seed=0)
+    return save_model_folder(tmp_path / "tiny", model.network, model.contract)
 
 
 @pytest.fixture
@@ -37,72 +49,59 @@ def viewer_with_case(make_napari_viewer):
     return viewer
 
 
-def test_channels_matched_by_layer_name(viewer_with_case):
-    from napari_medai._napari.segmentation_widget import BrainTumourWidget
-
-    widget = BrainTumourWidget(viewer_with_case)
-    widget.model_combo.setCurrentText("brats_mri_segmentation")
-    assert {ch: c.currentText() for ch, c in widget.channel_combos.items()} == {
-        "t1c": "t1c", "t1": "t1", "t2": "t2", "flair": "flair"}
+def _choose_folder(qtbot, w, folder, monkeypatch):
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(folder)))
+    click(qtbot, button(w, "Model folder"))
+    assert w.wait_idle(120) and field(w, "model").currentText() == str(folder)
+    assert w.model is not None and w.model.name == "tiny-test-net", w.jobs.status.text()
 
 
-def test_untrained_model_runs_says_so_and_opens_agreement(viewer_with_case, qtbot):
-    from napari_medai._napari.segmentation_widget import BrainTumourWidget
-
+def test_untrained_model_runs_says_so_and_opens_agreement(viewer_with_case, qtbot, tiny_model_folder, monkeypatch):
     viewer = viewer_with_case
-    widget = BrainTumourWidget(viewer)
-    viewer.window.add_dock_widget(widget)
-    widget.model = _tiny_model()
-    widget._build_channel_rows(widget.model.contract.channels)
-    widget.tta_check.setChecked(True)
-    widget.probabilities_check.setChecked(True)
-    widget.run()
-    qtbot.waitUntil(lambda: widget._worker is None, timeout=120000)
-    assert widget.prediction is not None, widget.status.text()
-    out = widget.output_layer
-    assert type(out).__name__ == "Labels"
-    assert out.data.shape == viewer.layers["flair"].data.shape
+    w = open_widget(viewer, WIDGET)
+    _choose_folder(qtbot, w, tiny_model_folder, monkeypatch)
+    assert "NOT TRAINED" in w.model_info.text()
+    button(w, "test-time augmentation").setChecked(True)
+    button(w, "add probability layers").setChecked(True)
+    click(qtbot, button(w, "Segment"))
+    assert w.wait_idle(120)
+    out = viewer.layers["brain tumour (tiny-test-net)"]
+    assert type(out).__name__ == "Labels" and out.data.shape == viewer.layers["flair"].data.shape
     np.testing.assert_allclose(out.data_to_world([1, 2, 3]), viewer.layers["flair"].data_to_world([1, 2, 3]))
     assert set(np.unique(out.data)) <= {0, 1, 2, 4}
-    assert "NOT TRAINED" in widget.status.text()
-    assert widget.progress.value() == 1000
-    assert any("uncertainty" in ly.name.lower() for ly in viewer.layers)
+    assert "NOT TRAINED" in w.jobs.status.text() and w.jobs.progress.value() == 1000
+    assert any("uncertainty" in n.lower() for n in layer_names(viewer))
     # the ground truth was found and the agreement panel compares the pair
-    assert widget.agreement is not None
-    assert widget.agreement.wait_idle(60)
-    assert widget.agreement.gt_combo.currentText() == "seg"
-    assert widget.agreement.result is not None
+    assert w.agreement is not None and w.agreement.wait_idle(60)
+    assert field(w.agreement, "ground truth").currentText() == "seg"
+    assert field(w.agreement, "prediction").currentText() == out.name
 
 
-def test_cancel_adds_nothing(viewer_with_case, qtbot):
-    from napari_medai._napari.segmentation_widget import BrainTumourWidget
-
+def test_cancel_adds_nothing(viewer_with_case, qtbot, tiny_model_folder, monkeypatch):
     viewer = viewer_with_case
+    w = open_widget(viewer, WIDGET)
+    _choose_folder(qtbot, w, tiny_model_folder, monkeypatch)
     n_layers = len(viewer.layers)
-    widget = BrainTumourWidget(viewer)
-    widget.model = _tiny_model()
-    widget._build_channel_rows(widget.model.contract.channels)
-    widget._cancel = True
-    widget.run()
-    widget.cancel()
-    qtbot.waitUntil(lambda: widget._worker is None, timeout=120000)
-    assert len(viewer.layers) == n_layers
-    assert "Cancelled" in widget.status.text() or widget.prediction is not None
+    click(qtbot, button(w, "Segment"))
+    click(qtbot, button(w, "Cancel"))
+    assert w.wait_idle(120)
+    if "Cancelled" in w.jobs.status.text():
+        assert len(viewer.layers) == n_layers
+    else:  # the tiny job finished before Cancel reached it
+        assert "brain tumour (tiny-test-net)" in layer_names(viewer)
+    assert button(w, "Segment").isEnabled() and not button(w, "Cancel").isEnabled()
 
 
-def test_missing_channel_layer_is_reported(make_napari_viewer):
-    from napari_medai._napari.segmentation_widget import BrainTumourWidget
-
+def test_missing_channels_are_named(make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
-    widget = BrainTumourWidget(viewer)
-    widget.model = _tiny_model()
-    widget._build_channel_rows(widget.model.contract.channels)
-    widget.run()
-    assert "pick an image layer" in widget.status.text()
+    w = open_widget(viewer, WIDGET)
+    wait_until(lambda: button(w, "Segment").isEnabled(), 120)
+    click(qtbot, button(w, "Segment"))
+    assert "choose a layer for T1c, T1, T2, FLAIR" in w.jobs.status.text()
+    assert not w.jobs.busy and len(viewer.layers) == 0
 
 
 def test_a_denoiser_model_is_refused(make_napari_viewer, tmp_path):
-    from napari_medai._napari.segmentation_widget import BrainTumourWidget
     from napari_medai.core.phantoms import ldct_phantom
     from napari_medai.core.tasks.ldct import LdctPair, train_ldct
 
@@ -110,7 +109,35 @@ def test_a_denoiser_model_is_refused(make_napari_viewer, tmp_path):
     out = tmp_path / "ldct"
     train_ldct([LdctPair(ph["full_dose"], ph["low_dose"])], out_dir=out, filters=2, patch=32, batch_size=1,
                steps_per_epoch=1, max_epochs=1, val_fraction=0.0, device="cpu")
-    widget = BrainTumourWidget(make_napari_viewer())
-    assert widget.load_model_source(out) is False
-    assert widget.model is None
-    assert "not a segmentation model" in widget.status.text()
+    w = open_widget(make_napari_viewer(), WIDGET)
+    assert w.load_model_source(out) is False
+    assert "not a segmentation model" in w.jobs.status.text()
+    assert w.model is None or w.model.name == "brain-tumour-default"
+
+
+def test_shortcut_runs_segment_and_the_dock_fits_a_short_screen(make_napari_viewer, qtbot, tiny_model_folder,
+                                                               monkeypatch):
+    from napari_medai._napari.layers import volume_to_layer_data
+    from napari_medai.core.phantoms import make_phantom
+
+    viewer = make_napari_viewer(show=True)
+    w = open_widget(viewer, WIDGET)
+    viewer.window._qt_window.resize(1280, 800)  # noqa: SLF001 - the window size a user has, not widget state
+    case = make_phantom("brain_tumour", seed=1)
+    for key in ("t1c", "t1", "t2", "flair"):
+        vol = case[key].with_data(np.ascontiguousarray(case[key].data[30:62, 30:78, 20:68]))
+        for data, kw, kind in volume_to_layer_data(vol):
+            getattr(viewer, f"add_{kind}")(data, **kw)
+    _choose_folder(qtbot, w, tiny_model_folder, monkeypatch)
+    # the dock scrolls instead of growing the window; the channel rows do not overlap
+    assert w.minimumSizeHint().height() < 300
+    combos = [field(w, row, exact=True) for row in ("T1c", "T1", "T2", "FLAIR")]
+    qtbot.wait(50)
+    tops = [c.mapTo(w, c.rect().topLeft()).y() for c in combos]
+    assert all(b - a >= combos[0].height() for a, b in zip(tops, tops[1:])), tops
+    assert "Ctrl+Shift+B" in button(w, "Segment").toolTip()
+    w.activateWindow()
+    w.window().activateWindow()
+    qtbot.waitUntil(lambda: w.window().isActiveWindow(), timeout=5000)
+    qtbot.keyClick(w.window(), Qt.Key_B, Qt.ControlModifier | Qt.ShiftModifier)
+    wait_until(lambda: "brain tumour (tiny-test-net)" in layer_names(viewer) and not w.jobs.busy, 120)

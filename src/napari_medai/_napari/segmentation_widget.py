@@ -39,7 +39,15 @@ from ..core.model_inputs import (
 from ..core.models import REGISTRY
 from ..core.models.registry import DEFAULT_BRAIN_MODEL
 from ._jobs import JobRunner
-from ._widgets import RED, LabelLegend, device_combo, save_labels_dialog, scroll_vertically, wrapped
+from ._widgets import (
+    RED,
+    LabelLegend,
+    device_combo,
+    process_events_until,
+    save_labels_dialog,
+    scroll_vertically,
+    wrapped,
+)
 from .layers import META_KEY, layer_to_volume
 from .prediction_layers import add_prediction, compare_with_ground_truth
 
@@ -165,13 +173,20 @@ class SegmentationWidget(QWidget):
         else:
             self.model_combo.setCurrentText(source)  # -> _model_chosen
 
+    @property
+    def busy(self) -> bool:
+        """A job runs, or a model chosen meanwhile waits for it to end before loading."""
+        return self.jobs.busy or self._pending_load
+
+    def wait_idle(self, timeout_s: float = 120.0) -> bool:
+        """Process events until no job runs or waits (tests, scripts); False when the time is up."""
+        return process_events_until(lambda: not self.busy, timeout_s)
+
     def load_model_source(self, source: str | os.PathLike[str], timeout_s: float = 600.0) -> bool:
         """Choose ``source`` (registry name, model folder, bundle, TorchScript file), load it off the GUI thread
         and wait (events keep flowing); False, with the reason in the status line, when it cannot be loaded."""
         self._choose(str(source))
-        self.jobs.wait_idle(timeout_s)
-        while self._pending_load and self.jobs.wait_idle(timeout_s):
-            self._after_job()
+        self.wait_idle(timeout_s)
         return self.model is not None and self.model_source == str(source)
 
     def _model_chosen(self) -> None:
