@@ -18,7 +18,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from qtpy.QtCore import Qt, QTimer, Signal
+from qtpy.QtCore import QEvent, Qt, QTimer, Signal
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -73,22 +73,34 @@ def _medai_meta(layer: Any) -> dict[str, Any]:
     return {**md, **(md.get(META_KEY) or {})}
 
 
-def _press(key_method: str, widget_ref: list[Any], _viewer: Any) -> None:
+def _press(key_method: str, widget_ref: list[Any], _viewer: Any = None) -> None:
     if widget_ref:
         getattr(widget_ref[0], key_method)()
 
 
+def _key_function(key_method: str, widget_ref: list[Any]) -> Any:
+    """A plain named function for ``viewer.bind_key`` (napari reads ``__name__``: a partial breaks every key)."""
+
+    def press(viewer: Any) -> None:
+        _press(key_method, widget_ref, viewer)
+
+    press.__name__ = press.__qualname__ = f"medai_agreement_{key_method}"
+    return press
+
+
 def _release(viewer: Any, keys: list[str], handlers: list[tuple[Any, Any]], widget_ref: list[Any],
              connected: list[tuple[Any, Any]], *_: Any) -> None:
-    """Undo what the panel hooked into the viewer (it runs when the panel is destroyed)."""
+    """Undo what the panel hooked into the viewer (when it is taken out of its dock or destroyed); idempotent."""
+    if not widget_ref:
+        return
     widget_ref.clear()
-    handlers = [*handlers, *connected]
-    connected.clear()
     for key in keys:
         with contextlib.suppress(KeyError, RuntimeError):  # the viewer went first
             viewer.bind_key(key, None)
-    for emitter, handler in handlers:
+    for emitter, handler in [*handlers, *connected]:
         emitter.disconnect(handler)
+    handlers.clear()
+    connected.clear()
 
 
 def _reworded(exc: MedaiError) -> MedaiError:
@@ -121,6 +133,7 @@ class AgreementWidget(QWidget):
         self._shown: dict[str, Any] = {}
         self._dirty = self._kick_pending = self._after_pending = False
         self._lesion_row = -1
+        self._unhook: Any = None
         self._build()
         self._hook_viewer()
         self._refresh_layer_choices()
@@ -222,10 +235,23 @@ class AgreementWidget(QWidget):
             combo.currentTextChanged.connect(self._pair_changed)
             combo.activated.connect(partial(self._user_chose, key))
 
+    def event(self, ev: QEvent) -> bool:
+        # napari's remove_dock_widget takes the panel out of its dock without deleting it: let go of the
+        # viewer's keys and events then, and take them again if the panel is docked again
+        if ev.type() == QEvent.ParentChange:
+            if self.parent() is None and self._unhook is not None:
+                self._unhook()
+                self._unhook = None
+            elif self.parent() is not None and self._unhook is None:
+                self._hook_viewer()
+                self._pair = (None, None)
+                self._refresh_layer_choices()
+        return super().event(ev)
+
     def _hook_viewer(self) -> None:
         ref: list[Any] = [self]
         for key, (method, _what) in SHORTCUTS.items():
-            self.viewer.bind_key(key, partial(_press, method, ref), overwrite=True)
+            self.viewer.bind_key(key, _key_function(method, ref), overwrite=True)
         handlers = []
         events = self.viewer.layers.events
         for emitter in (events.inserted, events.removed, events.moved):
@@ -233,7 +259,8 @@ class AgreementWidget(QWidget):
             emitter.connect(handler)
             handlers.append((emitter, handler))
         # the layer-edit connections too (self._connected is only ever changed in place)
-        self.destroyed.connect(partial(_release, self.viewer, list(SHORTCUTS), handlers, ref, self._connected))
+        self._unhook = partial(_release, self.viewer, list(SHORTCUTS), handlers, ref, self._connected)
+        self.destroyed.connect(self._unhook)
 
     # ------------------------------------------------------------------ layer choices
     def _labels_layers(self) -> list[Any]:
