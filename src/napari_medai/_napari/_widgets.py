@@ -290,3 +290,21 @@ class CurrentPageTabWidget(QTabWidget):
 
     def minimumSizeHint(self) -> Any:
         return self._fit(super().minimumSizeHint(), minimum=True)
+
+
+# ------------------------------------------------------------------------------------------ events
+def watch(owner: QWidget, emitter: Any, callback: Callable[..., Any]) -> None:
+    """Connect a napari event ``emitter`` to ``callback`` until ``owner`` (a dock widget) is destroyed.
+
+    A closed dock then gets no more viewer events (no "already deleted" errors when the viewer closes and
+    removes its layers after the dock is gone).
+    """
+    emitter.connect(callback)
+
+    def _disconnect(*_: Any) -> None:
+        from contextlib import suppress
+
+        with suppress(RuntimeError, TypeError, ValueError):  # the emitter is gone already
+            emitter.disconnect(callback)
+
+    owner.destroyed.connect(_disconnect)

@@ -4,6 +4,8 @@ Label maps are recognised by file name and integer values (see
 :func:`napari_medai.core.io.is_label_name`). The user overrides that rule with napari's own
 means: ``viewer.open(path, plugin="napari-medai", layer_type="labels")`` (or ``"image"``) in a
 script, or the layer list's *Convert to Labels / Convert to Image* in the GUI (geometry is kept).
+Opening an image also installs the display conventions on the viewer
+(:mod:`napari_medai._napari.orientation`: R/L A/P S/I labels, superior up, window-preset shortcuts).
 A file that cannot be read raises a one-line
 :class:`~napari_medai.core.errors.ImageReadError` that napari shows as a notification.
 """
@@ -16,6 +18,7 @@ from pathlib import Path
 
 from ..core.io import is_supported_path, read_volume
 from .layers import volume_to_layer_data
+from .orientation import install_on_current_viewer
 
 PathLike = str | list[str]
 
@@ -66,6 +69,8 @@ def get_reader_auto(path: PathLike) -> Callable[[PathLike], list[tuple]] | None:
 
     def read(path_arg: PathLike) -> list[tuple]:
         vol = read_volume(Path(_single_path(path_arg) or p))
-        return volume_to_layer_data(vol)
+        layers = volume_to_layer_data(vol)
+        install_on_current_viewer()  # orientation labels, superior up, window shortcuts
+        return layers
 
     return read

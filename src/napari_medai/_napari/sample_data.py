@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from ..core.phantoms import make_phantom
 from .layers import volume_to_layer_data
+from .orientation import install_on_current_viewer
 
 
 def _sample(name: str) -> list[tuple]:
     layers: list[tuple] = []
     for vol in make_phantom(name, seed=0).values():
         layers.extend(volume_to_layer_data(vol))
+    install_on_current_viewer()  # orientation labels, superior up, window shortcuts
     return layers
 
 
