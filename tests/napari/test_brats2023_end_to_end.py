@@ -19,8 +19,9 @@ FOLDER = Path(__file__).resolve().parents[2].parent / "shared" / "data" / CASE
 
 
 def test_brats2023_case_segments_and_overlays_in_napari(make_napari_viewer, qtbot):
-    from napari_medai._napari.segmentation_widget import BrainTumourWidget
     from napari_medai.core.io import read_volume
+
+    from .journey import button, click, field, open_widget
 
     folder = FOLDER
     if not folder.is_dir():
@@ -31,20 +32,20 @@ def test_brats2023_case_segments_and_overlays_in_napari(make_napari_viewer, qtbo
     for f in files:
         viewer.open(str(f), plugin="napari-medai")
     names = {ly.name for ly in viewer.layers}
-    widget = BrainTumourWidget(viewer)
-    viewer.window.add_dock_widget(widget)
-    widget.model_combo.setCurrentText("brain-tumour-default")
-    assert widget.load_model(), widget.status.text()
+    widget = open_widget(viewer, "Brain tumour segmentation (MRI)")
+    assert field(widget, "model").currentText() == "brain-tumour-default"
+    assert widget.wait_idle(600) and widget.model is not None, widget.jobs.status.text()
     assert widget.model.contract.is_trained
     assert "phantom" in widget.model_info.text().lower()  # says what it was trained on
-    assert "not for real scans" in widget.status.text()  # and that it is a demonstration model
-    chosen = {ch: c.currentText() for ch, c in widget.channel_combos.items()}
+    assert "not for real scans" in widget.jobs.status.text()  # and that it is a demonstration model
+    chosen = {ch: field(widget, row, exact=True).currentText()
+              for ch, row in {"flair": "FLAIR", "t1": "T1", "t1c": "T1c", "t2": "T2"}.items()}
     assert chosen == {ch: next(n for n in names if n.endswith(suffix)) for ch, suffix in
                       {"flair": "t2f", "t1": "t1n", "t1c": "t1c", "t2": "t2w"}.items()}
-    widget.run()
-    qtbot.waitUntil(lambda: widget._worker is None, timeout=600000)
-    assert widget.prediction is not None, widget.status.text()
-    out = widget.output_layer
+    click(qtbot, button(widget, "Segment"))
+    assert widget.wait_idle(600)
+    assert widget.prediction is not None, widget.jobs.status.text()
+    out = viewer.layers["brain tumour (brain-tumour-default)"]
     flair_layer = viewer.layers[chosen["flair"]]
     # the label map lies on the input's grid: same shape and the same voxel-to-world mapping
     assert out.data.shape == flair_layer.data.shape == (155, 240, 240)
