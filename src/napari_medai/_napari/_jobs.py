@@ -99,6 +99,7 @@ class JobRunner(QWidget):
         self._flags = _Flags()
         self._worker: Any = None
         self._started = 0.0
+        self._quiet = False
         self._message = ""
         self._run_buttons: list[QPushButton] = []
         self._stop_button: QPushButton | None = None
@@ -155,11 +156,14 @@ class JobRunner(QWidget):
     def start(self, fn: Callable[[], Any], done: Callable[[Any], None], message: str, *,
               stop_button: QPushButton | None = None,
               on_metrics: Callable[[dict[str, Any]], None] | None = None,
-              on_error: Callable[[BaseException], None] | None = None) -> bool:
+              on_error: Callable[[BaseException], None] | None = None, quiet: bool = False) -> bool:
         """Run ``fn()`` off the GUI thread, then ``done(value)`` on it; ``stop_button`` is enabled meanwhile.
 
         ``on_error(exc)`` (GUI thread) lets a widget tidy up after a failure or a cancel; the message is
-        shown by the runner. Returns False (and shows why) when a job is already running.
+        shown by the runner. Returns False (and shows why) when a job is already running. ``quiet``: a
+        step of milliseconds repeated after each user edit (e.g. a re-score): the progress bar, Cancel and
+        the status line stay as they are (a progress bar repaints at once, tens of ms each time); errors
+        are still shown.
         """
         from napari.qt.threading import create_worker
 
@@ -168,17 +172,20 @@ class JobRunner(QWidget):
         self._flags.cancel = self._flags.stop = False
         for b in self._run_buttons:
             b.setEnabled(False)
-        self.cancel_button.setEnabled(True)
+        self.cancel_button.setEnabled(not quiet)
         self._stop_button = stop_button
         if stop_button is not None:
             stop_button.setEnabled(True)
         self._on_metrics = on_metrics
         self._on_error = on_error
-        self.progress.setValue(0)
+        self._quiet = quiet
+        if not quiet:
+            self.progress.setValue(0)
         self._started = time.monotonic()
         self._message = message
         self.last_error = ""
-        self.set_status(message)
+        if not quiet:
+            self.set_status(message)
         worker = create_worker(_run, fn, _start_thread=False)
         worker.returned.connect(lambda payload: self._returned(done, payload))
         worker.finished.connect(self._finished)
@@ -251,7 +258,8 @@ class JobRunner(QWidget):
                 if self._on_error is not None:
                     self._on_error(value)
                 return
-            self.progress.setValue(1000)
+            if not self._quiet:
+                self.progress.setValue(1000)
             self.last_result = value
             done(value)
         except Exception as exc:  # noqa: BLE001 - shown in the widget, never raised into napari
