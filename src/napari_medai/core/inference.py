@@ -36,6 +36,7 @@ from .volume import Volume
 
 __all__ = [
     "Cancelled",
+    "InputGeometry",
     "Layout",
     "Prediction",
     "background_value",
@@ -47,6 +48,7 @@ __all__ = [
     "match_channels",
     "normalize_channels",
     "predict",
+    "prepare_input",
     "region_volumes_ml",
     "volume_axis_codes",
 ]
@@ -521,6 +523,86 @@ def _bbox(mask: np.ndarray, margin: int) -> tuple[slice, ...] | None:
     return tuple(out)
 
 
+@dataclass(frozen=True)
+class InputGeometry:
+    """Where the array :func:`prepare_input` made sits on the input grid (to map results back).
+
+    Attributes
+    ----------
+    reference
+        The first input channel (its grid is the input grid).
+    box
+        The crop of the input grid that was kept (``None``: all of it).
+    layout
+        Input array axes -> network axes (:class:`Layout`).
+    net_shape, net_spacing
+        Shape and voxel size (mm) of the cropped input in network axis order, before resampling.
+    resampled
+        Whether the array was resized (to the contract's spacing, or a classifier's input size).
+    masks
+        ``(C, *input grid)``: the voxels each channel was normalised over (non-background).
+    """
+
+    reference: Volume
+    box: tuple[slice, ...] | None
+    layout: Layout
+    net_shape: tuple[int, ...]
+    net_spacing: tuple[float, ...]
+    resampled: bool
+    masks: np.ndarray
+
+
+def prepare_input(
+    contract: ModelContract,
+    channels: Mapping[str, Volume] | Sequence[Volume],
+    *,
+    brainmask: np.ndarray | None = None,
+    crop_margin: int = 8,
+) -> tuple[np.ndarray, InputGeometry]:
+    """What the network sees: the input channels prepared as the contract says (training and inference).
+
+    The one place that matches channels (:func:`match_channels`), normalises them
+    (:func:`normalize_channels`, over ``brainmask`` when given), crops to the bounding box of the
+    non-background voxels plus ``crop_margin`` (``crop_foreground`` models), reorients to the
+    network's axis layout (:func:`layout_for`) and resamples linearly to ``target_spacing``; a
+    whole-input classifier's image is resized to its ``roi_size`` instead. Training
+    (:mod:`napari_medai.core.recipes`) and :func:`predict` / :func:`predict_classification` all call
+    it, so a model sees at inference exactly what it saw in training.
+
+    Returns
+    -------
+    (array, geometry)
+        ``(C, *network grid)`` float32, C-contiguous; :class:`InputGeometry`.
+    """
+    vols = match_channels(contract, channels)
+    ref = vols[0]
+    data = np.stack([np.asarray(v.data, dtype=np.float32) for v in vols])
+    norm, masks = normalize_channels(data, contract.normalization, brainmask=brainmask)
+    del data
+    box = _bbox(masks.any(axis=0), margin=int(crop_margin)) if contract.crop_foreground else None
+    if box is not None:
+        norm = norm[(slice(None), *box)]
+    layout = layout_for(ref, contract.orientation)
+    net_in = np.ascontiguousarray(layout.to_net(norm))
+    del norm
+    net_shape = tuple(int(n) for n in net_in.shape[1:])
+    net_spacing = layout.spacing(ref.spacing)
+    size = None
+    if contract.kind == "classification" and contract.input_mode == "whole":
+        if net_shape != tuple(contract.roi_size):
+            size = list(contract.roi_size)
+    elif (contract.target_spacing is not None
+          and not np.allclose(net_spacing, contract.target_spacing, rtol=1e-3, atol=1e-4)):
+        size = [max(1, int(round(n * s / t))) for n, s, t in zip(net_shape, net_spacing, contract.target_spacing)]
+    if size is not None:
+        import torch
+
+        net_in = _resize(torch.from_numpy(net_in), size).numpy()
+    geo = InputGeometry(reference=ref, box=box, layout=layout, net_shape=net_shape, net_spacing=net_spacing,
+                        resampled=size is not None, masks=masks)
+    return net_in, geo
+
+
 def predict(
     model: Any,
     channels: Mapping[str, Volume] | Sequence[Volume],
@@ -584,7 +666,6 @@ def predict(
     ------
     MissingChannelError, GeometryMismatchError, InvalidInputError, Cancelled
     """
-    import torch
 
     from .device import resolve_device
     from .models.loading import LoadedModel, load_model, require_segmentation_model
@@ -619,37 +700,23 @@ def predict(
     if should_stop is not None and should_stop():
         raise Cancelled("inference cancelled")
     report(0.0, "preparing the images")
-    data = np.stack([np.asarray(v.data, dtype=np.float32) for v in vols])
     bm = None if brainmask is None else np.asarray(brainmask.data) > 0
-    norm, masks = normalize_channels(data, c.normalization, brainmask=bm)
-    del data
-    full_shape = ref.spatial_shape
-    box = _bbox(masks.any(axis=0), margin=8) if c.crop_foreground else None
-    if box is not None:
-        norm = norm[(slice(None), *box)]
-    layout = layout_for(ref, c.orientation)
-    net_in = np.ascontiguousarray(layout.to_net(norm))
-    del norm
-    net_shape = net_in.shape[1:]
-    net_spacing = layout.spacing(ref.spacing)
-    t_in = torch.from_numpy(net_in)
-    resampled = False
-    if c.target_spacing is not None and not np.allclose(net_spacing, c.target_spacing, rtol=1e-3, atol=1e-4):
-        size = [max(1, int(round(n * s / t))) for n, s, t in zip(net_shape, net_spacing, c.target_spacing)]
-        t_in = _resize(t_in, size)
-        resampled = True
+    net_in, geo = prepare_input(c, vols, brainmask=bm)
+    full_shape, box, layout, masks = ref.spatial_shape, geo.box, geo.layout, geo.masks
+    net_shape, resampled = geo.net_shape, geo.resampled
+    if resampled:
         notes.append(
-            "resampled from " + "x".join(f"{s:g}" for s in net_spacing) + " mm to the model's "
+            "resampled from " + "x".join(f"{s:g}" for s in geo.net_spacing) + " mm to the model's "
             + "x".join(f"{s:g}" for s in c.target_spacing) + " mm and back"
         )
     report(0.02, "running the network")
     mean, var, n_win = infer_array(
-        lm.network, t_in.numpy(), roi_size=c.roi_size, output_kind=c.output_kind, overlap=ov,
+        lm.network, net_in, roi_size=c.roi_size, output_kind=c.output_kind, overlap=ov,
         blend_mode=c.blend_mode, sw_batch_size=int(sw_batch_size), device=dev, amp=use_amp, tta=tta,
         progress=progress, should_stop=should_stop, progress_span=(0.02, 0.95),
     )
     n_pass = len(_flip_sets(c.spatial_dims, tta))
-    del t_in
+    del net_in
     report(0.95, "back to the input grid")
     if resampled:
         mean = _resize(mean, net_shape)
