@@ -239,6 +239,22 @@ def test_measure_rows_equal_the_core_quality_row(make_napari_viewer, qtbot):
             assert cells[1:4] == [f"{q['psnr']:.2f}", f"{q['ssim']:.3f}", f"{q['rmse']:.1f}"]
         assert cells[4] == f"{q['noise_sd']:.1f}"
     assert float(rows[1][4]) > float(rows[0][4])  # the low dose is noisier in the liver
+    # Difference layer of the selected row: image - reference, on the image's grid
+    table.selectRow(1)
+    click(qtbot, button(page, "Difference layer"))
+    assert not _red(w), _red(w)
+    diff = viewer.layers["low_dose - full_dose"]
+    _same_grid(diff, low)
+    np.testing.assert_array_equal(diff.data, np.asarray(low.data, np.float32) - ref)
+
+
+def test_the_dock_fits_a_small_screen_on_every_tab(make_napari_viewer):
+    """The dock never asks for more height than a 1280 x 800 window has: a tall tab scrolls."""
+    viewer, w = _ldct(make_napari_viewer)
+    for tab in ("Simulate", "Denoise", "Train", "Measure"):
+        show_tab(w, tab)
+        assert w.minimumSizeHint().height() < 600, (tab, w.minimumSizeHint())
+        assert w.minimumSizeHint().width() < 600, (tab, w.minimumSizeHint())
 
 
 # ------------------------------------------------------------------------------------------- refusals
