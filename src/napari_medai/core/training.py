@@ -54,11 +54,14 @@ from .models.persistence import (
     write_model_json,
 )
 from .recipes.base import Recipe, TrainState, Validation, split_cases
+from .recipes.classification import ClassificationCase, ClassificationRecipe
 from .recipes.segmentation import SegmentationRecipe, TaskSpec, TrainingCase
 
 __all__ = [
     "CHECKPOINT_FORMAT",
     "Cancelled",
+    "ClassificationCase",
+    "ClassifierTrainingResult",
     "EpochFn",
     "EpochRecord",
     "RunOutcome",
@@ -69,6 +72,7 @@ __all__ = [
     "run_training",
     "split_cases",
     "train",
+    "train_classifier",
 ]
 
 #: ``on_epoch(entry)``: a copy of the history entry of a finished epoch, plus ``"replayed"``.
@@ -623,6 +627,128 @@ def train(
     return TrainingResult(
         out_dir=run.out_dir, contract=run.contract, best_epoch=st.best_epoch, best_metric=float(st.best_metric),
         best_dice=st.best_detail, history=st.history, epochs_run=st.epochs_done, stop_reason=run.stop_reason,
+        wall_time_s=run.wall_time_s, resumed_from=run.resumed_from, train_cases=train_names, val_cases=val_names,
+        monitor=run.monitor,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# classification entry point
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class ClassifierTrainingResult:
+    """What :func:`train_classifier` returns (fields as in :class:`TrainingResult`).
+
+    ``best_metric`` is the validation AUC (``monitor="val_auc"``), the validation accuracy
+    (``"val_accuracy"``, when no class has both answers among the validation cases) or minus the
+    training loss (``"-train_loss"``); ``best_validation`` holds ``auc``, ``auc_per_class`` and
+    ``accuracy`` of the best epoch.
+    """
+
+    out_dir: Path
+    contract: ModelContract
+    best_epoch: int
+    best_metric: float
+    best_validation: dict[str, Any] | None
+    history: list[dict[str, Any]]
+    epochs_run: int
+    stop_reason: str
+    wall_time_s: float
+    resumed_from: int
+    train_cases: list[str]
+    val_cases: list[str]
+    monitor: str
+
+    def summary(self) -> str:
+        return (f"trained {self.epochs_run} epochs ({self.stop_reason}) in {self.wall_time_s / 60:.1f} min; "
+                f"best epoch {self.best_epoch}: {self.monitor} {self.best_metric:.4f}; model folder {self.out_dir}")
+
+
+def train_classifier(
+    contract: ModelContract,
+    cases: Sequence[ClassificationCase],
+    *,
+    out_dir: str | os.PathLike[str],
+    seed: int = 0,
+    max_epochs: int = 20,
+    patience: int = 5,
+    val_fraction: float = 0.25,
+    batch_size: int = 16,
+    steps_per_epoch: int = 20,
+    learning_rate: float = 1e-3,
+    weight_decay: float = 1e-5,
+    flip: bool = True,
+    device: str = "auto",
+    time_limit_s: float | None = None,
+    trained_on: str | None = None,
+    model_name: str | None = None,
+    num_threads: int | None = None,
+    progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+    resume: bool = True,
+    on_epoch: EpochFn | None = None,
+    on_step: StepFn | None = None,
+) -> ClassifierTrainingResult:
+    """Train a classifier (:class:`~napari_medai.core.recipes.ClassificationRecipe`) into a model folder.
+
+    Parameters
+    ----------
+    contract
+        The classification contract of the model to produce (``kind="classification"``).
+    cases
+        :class:`~napari_medai.core.recipes.ClassificationCase` items, split by ``seed``.
+    out_dir, seed, max_epochs, patience, val_fraction, device, time_limit_s, trained_on, model_name,
+    num_threads, progress, should_stop, resume, on_epoch, on_step
+        As for :func:`train` (``on_epoch`` gets copies of the history entries: ``epoch``,
+        ``train_loss``, ``val_auc``, ``val_accuracy``, ``lr``, ``seconds``, ``replayed``).
+    batch_size, steps_per_epoch
+        Class-balanced images per step, steps per epoch.
+    learning_rate, weight_decay
+        AdamW settings.
+    flip
+        Random flips along every spatial axis.
+
+    Returns
+    -------
+    ClassifierTrainingResult
+    """
+    from .device import resolve_device
+
+    t_start = time.perf_counter()
+    for name, val in (("max_epochs", max_epochs), ("batch_size", batch_size), ("steps_per_epoch", steps_per_epoch),
+                      ("patience", patience)):
+        if int(val) < 1:
+            raise InvalidInputError(f"{name} must be >= 1, got {val}")
+    if learning_rate <= 0:
+        raise InvalidInputError(f"learning_rate must be > 0, got {learning_rate}")
+    if not cases:
+        raise InvalidInputError("no training cases given")
+    names = [cs.name for cs in cases]
+    if len(set(names)) != len(names):
+        raise InvalidInputError(f"case names repeat: {sorted({n for n in names if names.count(n) > 1})}")
+    train_names, val_names = split_cases(names, val_fraction=val_fraction, seed=seed)
+    dev = resolve_device(device)
+    recipe = ClassificationRecipe(
+        contract, cases, train_names=train_names, val_names=val_names, seed=seed, batch_size=batch_size,
+        steps_per_epoch=steps_per_epoch, learning_rate=learning_rate, weight_decay=weight_decay,
+        max_epochs=max_epochs, patience=patience, val_fraction=val_fraction, time_limit_s=time_limit_s,
+        device=dev, flip=flip, trained_on=trained_on, model_name=model_name,
+    )
+
+    def epoch_cb(rec: EpochRecord) -> None:
+        if on_epoch is not None:
+            on_epoch({**rec.entry, "replayed": rec.replayed})
+
+    run = run_training(
+        recipe, out_dir=out_dir, seed=seed, max_epochs=max_epochs, patience=patience, steps_per_epoch=steps_per_epoch,
+        device=dev, time_limit_s=time_limit_s, num_threads=num_threads, resume=resume, progress=progress,
+        should_stop=should_stop, on_step=on_step, on_epoch=epoch_cb if on_epoch is not None else None,
+        t_start=t_start,
+    )
+    st = run.state
+    return ClassifierTrainingResult(
+        out_dir=run.out_dir, contract=run.contract, best_epoch=st.best_epoch, best_metric=float(st.best_metric),
+        best_validation=st.best_detail, history=st.history, epochs_run=st.epochs_done, stop_reason=run.stop_reason,
         wall_time_s=run.wall_time_s, resumed_from=run.resumed_from, train_cases=train_names, val_cases=val_names,
         monitor=run.monitor,
     )

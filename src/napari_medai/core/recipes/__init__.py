@@ -13,9 +13,12 @@ The LDCT denoiser's image-to-image recipe lives with its task
 from __future__ import annotations
 
 from .base import Recipe, TrainState, Validation, split_cases
+from .classification import ClassificationCase, ClassificationRecipe
 from .segmentation import SegmentationRecipe, TaskSpec, TrainingCase
 
 __all__ = [
+    "ClassificationCase",
+    "ClassificationRecipe",
     "Recipe",
     "SegmentationRecipe",
     "TaskSpec",
