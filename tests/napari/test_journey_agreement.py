@@ -253,9 +253,9 @@ def test_next_lesion_and_ground_truth_shortcuts_and_error_map(make_napari_viewer
     _press(panel, Qt.Key_G)
     assert gt.visible
     # napari's own shortcuts still work beside the panel's (Ctrl+G: grid mode)
-    grid = viewer.grid.enabled
+    grid = viewer.canvas.grid.enabled
     _press(panel, Qt.Key_G, Qt.ControlModifier)
-    assert viewer.grid.enabled != grid
+    assert viewer.canvas.grid.enabled != grid
     _press(panel, Qt.Key_G, Qt.ControlModifier)
     # the error map, with a key that stays
     _choose(panel.region_combo, "WT")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from .display import COLUMNS
-from .panel import CUSTOM, SHORTCUTS, AgreementWidget
+from .pair_form import CUSTOM
+from .panel import SHORTCUTS, AgreementWidget
 
 __all__ = ["COLUMNS", "CUSTOM", "SHORTCUTS", "AgreementWidget"]

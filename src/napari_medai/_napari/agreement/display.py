@@ -9,6 +9,8 @@ import numpy as np
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
+from ...core.errors import MedaiError
+
 #: Columns of the metrics table: (metric key, header).
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("dice", "Dice"),
@@ -49,6 +51,15 @@ def gui_message(text: str) -> str:
     for cli, gui in _GUI_WORDS:
         text = text.replace(cli, gui)
     return re.sub(r"(?<![\w-])--[a-z][a-z-]*", "the matching setting", text)
+
+
+def reworded(exc: MedaiError) -> MedaiError:
+    """The same error in the panel's words (controls, not command-line flags)."""
+    text = gui_message(str(exc))
+    try:
+        return type(exc)(text)
+    except TypeError:
+        return MedaiError(text)
 
 
 def fmt(value: Any) -> str:

@@ -13,20 +13,15 @@ table cells whose text changed are rewritten.
 
 from __future__ import annotations
 
-import contextlib
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from qtpy.QtCore import QEvent, Qt, QTimer, Signal
 from qtpy.QtWidgets import (
-    QCheckBox,
-    QComboBox,
     QFileDialog,
-    QFormLayout,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -34,16 +29,11 @@ from qtpy.QtWidgets import (
 
 from ...core.agreement_session import (
     AgreementSession,
-    LayerInfo,
-    guess_convention,
-    label_values,
-    pick_pair,
 )
 from ...core.callbacks import Cancelled
-from ...core.error_map import ERROR_MAP_COLOURS, ERROR_MAP_NAMES, error_counts, error_map
+from ...core.error_map import error_map
 from ...core.errors import GeometryMismatchError, InvalidInputError, MedaiError
 from ...core.evaluate import CaseResult, resample_to_grid, write_csv, write_json
-from ...core.metrics import CONVENTIONS
 from .._jobs import JobRunner
 from .._widgets import (
     RED,
@@ -52,64 +42,20 @@ from .._widgets import (
     centre_on,
     process_events_until,
     scroll_vertically,
-    spin,
-    wrapped,
 )
-from ..layers import META_KEY, layer_to_volume, spatial_transform_kwargs
+from ..layers import layer_to_volume, spatial_transform_kwargs
 from . import display
+from .error_map_box import ErrorMapBox
+from .pair_form import PairForm, medai_meta
+from .viewer_hooks import ViewerHooks
 
 if TYPE_CHECKING:
     import napari
 
-CUSTOM = "custom…"
 #: Viewer shortcuts while the panel is open: key -> (method, what it does).
 SHORTCUTS = {"N": ("next_lesion", "next lesion"), "Shift-N": ("previous_lesion", "previous lesion"),
              "G": ("toggle_ground_truth", "show / hide the ground truth")}
 ROLES = ("pred", "gt")
-
-
-def _medai_meta(layer: Any) -> dict[str, Any]:
-    md = getattr(layer, "metadata", None) or {}
-    return {**md, **(md.get(META_KEY) or {})}
-
-
-def _press(key_method: str, widget_ref: list[Any], _viewer: Any = None) -> None:
-    if widget_ref:
-        getattr(widget_ref[0], key_method)()
-
-
-def _key_function(key_method: str, widget_ref: list[Any]) -> Any:
-    """A plain named function for ``viewer.bind_key`` (napari reads ``__name__``: a partial breaks every key)."""
-
-    def press(viewer: Any) -> None:
-        _press(key_method, widget_ref, viewer)
-
-    press.__name__ = press.__qualname__ = f"medai_agreement_{key_method}"
-    return press
-
-
-def _release(viewer: Any, keys: list[str], handlers: list[tuple[Any, Any]], widget_ref: list[Any],
-             connected: list[tuple[Any, Any]], *_: Any) -> None:
-    """Undo what the panel hooked into the viewer (when it is taken out of its dock or destroyed); idempotent."""
-    if not widget_ref:
-        return
-    widget_ref.clear()
-    for key in keys:
-        with contextlib.suppress(KeyError, RuntimeError):  # the viewer went first
-            viewer.bind_key(key, None)
-    for emitter, handler in [*handlers, *connected]:
-        emitter.disconnect(handler)
-    handlers.clear()
-    connected.clear()
-
-
-def _reworded(exc: MedaiError) -> MedaiError:
-    """The same error in the panel's words (controls, not command-line flags)."""
-    text = display.gui_message(str(exc))
-    try:
-        return type(exc)(text)
-    except TypeError:
-        return MedaiError(text)
 
 
 class AgreementWidget(QWidget):
@@ -125,44 +71,24 @@ class AgreementWidget(QWidget):
         self.result: CaseResult | None = None
         self.lesions: list[dict[str, Any]] = []
         self.n_updates = 0
-        self._pair: tuple[Any, Any] = (None, None)  # unique ids of the layers the session follows
-        self._chosen = {"pred": False, "gt": False, "convention": False}  # set by the user: kept
-        self._connected: list[tuple[Any, Any]] = []
         self._outlined: Any = None
         self._remarks: list[str] = []
         self._shown: dict[str, Any] = {}
         self._dirty = self._kick_pending = self._after_pending = False
         self._lesion_row = -1
-        self._unhook: Any = None
         self._build()
-        self._hook_viewer()
+        self.hooks = ViewerHooks(viewer, self, {k: m for k, (m, _) in SHORTCUTS.items()}, "_refresh_layer_choices")
+        self.hooks.hook()
+        self.destroyed.connect(self.hooks.release)
         self._refresh_layer_choices()
 
     # ------------------------------------------------------------------ building
     def _build(self) -> None:
-        self.pred_combo = QComboBox()
-        self.pred_combo.setToolTip("The segmentation to measure (newest model output by default).")
-        self.gt_combo = QComboBox()
-        self.gt_combo.setToolTip("The reference segmentation (a layer named like seg, gt, label, ground truth). "
-                                 "Shortcut G in the viewer: show / hide it.")
-        self.convention_combo = QComboBox()
-        self.convention_combo.addItems([*CONVENTIONS.keys(), CUSTOM])
-        self.convention_combo.setCurrentText("binary")
-        self.convention_combo.setToolTip("Which label values exist and how they form regions (from the model, "
-                                         "else guessed from the label values).")
-        self.regions_edit = QLineEdit()
-        self.regions_edit.setPlaceholderText("e.g. WT=1,2,4;TC=1,4;ET=4")
-        self.regions_edit.setEnabled(False)
-        self.tolerance_spin = spin(0.0, 50.0, 1.0, decimals=2, step=0.5, suffix=" mm",
-                                   tip="Normalised surface Dice tolerance.")
-        self.lesion_combo = QComboBox()
-        self.lesion_combo.addItems(["isles", "brats2023"])
-        self.live_check = QCheckBox("Update live while painting")
-        self.live_check.setChecked(True)
-        self.outline_check = QCheckBox("Ground truth as outline")
-        self.outline_check.setChecked(True)
-        self.outline_check.setToolTip("Draw the ground truth as contours so the prediction stays visible (G: "
-                                      "show / hide the ground truth).")
+        self.form = PairForm(self.viewer)
+        f = self.form
+        self.pred_combo, self.gt_combo, self.convention_combo = f.pred_combo, f.gt_combo, f.convention_combo
+        self.regions_edit, self.tolerance_spin, self.lesion_combo = f.regions_edit, f.tolerance_spin, f.lesion_combo
+        self.live_check, self.outline_check = f.live_check, f.outline_check
         self.compute_button = QPushButton("Compute")
         self.resample_button = QPushButton("Resample prediction onto ground-truth grid")
         self.resample_button.setVisible(False)
@@ -174,42 +100,28 @@ class AgreementWidget(QWidget):
         self.lesion_table = display.lesion_table()
         keys = ", ".join(f"{k.replace('-', '+')}: {what}" for k, (_, what) in SHORTCUTS.items())
         self.lesion_table.setToolTip(f"Click a row to go to the lesion. Viewer shortcuts: {keys}.")
-        self.region_combo = QComboBox()
-        self.error_map_button = QPushButton("Add error map")
-        self.error_key = LabelLegend()
-        self.error_counts = wrapped("")
+        self.error_box = ErrorMapBox()
+        self.region_combo, self.error_key, self.error_counts = (self.error_box.region_combo, self.error_box.key,
+                                                                self.error_box.counts)
         self.csv_button = QPushButton("Export CSV…")
         self.json_button = QPushButton("Export JSON…")
 
-        form = QFormLayout()
-        for label, w in (("Prediction", self.pred_combo), ("Ground truth", self.gt_combo),
-                         ("Convention", self.convention_combo), ("Regions", self.regions_edit),
-                         ("NSD tolerance", self.tolerance_spin), ("Lesion matching", self.lesion_combo)):
-            form.addRow(label, w)
-        form.addRow("", self.live_check)
-        form.addRow("", self.outline_check)
         buttons = QHBoxLayout()
         buttons.addWidget(self.compute_button)
         buttons.addWidget(self.resample_button)
-        errs = QHBoxLayout()
-        errs.addWidget(self.region_combo, stretch=1)
-        errs.addWidget(self.error_map_button)
         exports = QHBoxLayout()
         exports.addWidget(self.csv_button)
         exports.addWidget(self.json_button)
         content = QWidget()
         layout = QVBoxLayout(content)
-        layout.addLayout(form)
+        layout.addWidget(self.form)
         layout.addLayout(buttons)
         layout.addWidget(self.jobs)
         layout.addWidget(self.table)
         layout.addWidget(self.legend)
         layout.addWidget(QLabel(f"Lesions (click a row; {keys})"))
         layout.addWidget(self.lesion_table)
-        layout.addWidget(QLabel("Error map (voxels of one region)"))
-        layout.addLayout(errs)
-        layout.addWidget(self.error_key)
-        layout.addWidget(self.error_counts)
+        layout.addWidget(self.error_box)
         layout.addLayout(exports)
         layout.addStretch(1)
         scroll_vertically(self, content)
@@ -221,138 +133,46 @@ class AgreementWidget(QWidget):
         self._edited.connect(self._live_update, Qt.QueuedConnection)
         self.compute_button.clicked.connect(self.compute)
         self.resample_button.clicked.connect(self.resample_prediction)
-        self.error_map_button.clicked.connect(lambda: self.add_error_map())
+        self.error_box.button.clicked.connect(lambda: self.add_error_map())
         self.csv_button.clicked.connect(lambda: self._export_dialog("csv"))
         self.json_button.clicked.connect(lambda: self._export_dialog("json"))
         self.lesion_table.cellClicked.connect(lambda row, _col: self.go_to_lesion(row))
-        self.convention_combo.currentTextChanged.connect(self._convention_changed)
-        self.convention_combo.activated.connect(lambda *_: self._chosen.update(convention=True))
-        self.regions_edit.editingFinished.connect(self._regions_edited)
-        self.tolerance_spin.valueChanged.connect(self._schedule)
-        self.lesion_combo.currentTextChanged.connect(self._schedule)
+        self.form.settings_changed.connect(self._schedule)
+        self.form.pair_changed.connect(self._pair_changed)
         self.outline_check.toggled.connect(lambda *_: self._show_outline())
-        for key, combo in (("pred", self.pred_combo), ("gt", self.gt_combo)):
-            combo.currentTextChanged.connect(self._pair_changed)
-            combo.activated.connect(partial(self._user_chose, key))
 
     def event(self, ev: QEvent) -> bool:
         # napari's remove_dock_widget takes the panel out of its dock without deleting it: let go of the
         # viewer's keys and events then, and take them again if the panel is docked again
-        if ev.type() == QEvent.ParentChange:
-            if self.parent() is None and self._unhook is not None:
-                self._unhook()
-                self._unhook = None
-            elif self.parent() is not None and self._unhook is None:
-                self._hook_viewer()
-                self._pair = (None, None)
-                self._refresh_layer_choices()
+        if ev.type() == QEvent.ParentChange and hasattr(self, "hooks"):
+            if self.parent() is None:
+                self.hooks.release()
+            elif not self.hooks.hooked:
+                self.hooks.hook()
+                self.form.refresh(forget=True)
         return super().event(ev)
 
-    def _hook_viewer(self) -> None:
-        ref: list[Any] = [self]
-        for key, (method, _what) in SHORTCUTS.items():
-            self.viewer.bind_key(key, _key_function(method, ref), overwrite=True)
-        handlers = []
-        events = self.viewer.layers.events
-        for emitter in (events.inserted, events.removed, events.moved):
-            handler = partial(_press, "_refresh_layer_choices", ref)
-            emitter.connect(handler)
-            handlers.append((emitter, handler))
-        # the layer-edit connections too (self._connected is only ever changed in place)
-        self._unhook = partial(_release, self.viewer, list(SHORTCUTS), handlers, ref, self._connected)
-        self.destroyed.connect(self._unhook)
-
     # ------------------------------------------------------------------ layer choices
-    def _labels_layers(self) -> list[Any]:
-        from napari.layers import Labels
-
-        return [ly for ly in self.viewer.layers
-                if isinstance(ly, Labels) and "error_map" not in (ly.metadata or {})]
-
-    def _layer(self, name: str) -> Any:
-        return next((ly for ly in self._labels_layers() if ly.name == name), None)
-
     def _refresh_layer_choices(self, *_: Any) -> None:
-        layers = self._labels_layers()
-        names = [ly.name for ly in layers]
-        auto = pick_pair([LayerInfo(ly.name, _medai_meta(ly).get("role")) for ly in layers])
-        for combo, key, picked in ((self.pred_combo, "pred", auto[0]), (self.gt_combo, "gt", auto[1])):
-            current = combo.currentText()
-            if current not in names:
-                self._chosen[key] = False
-            keep = current if self._chosen[key] else picked
-            if [combo.itemText(i) for i in range(combo.count())] == names and combo.currentText() == (keep or ""):
-                continue
-            combo.blockSignals(True)
-            combo.clear()
-            combo.addItems(names)
-            combo.setCurrentIndex(names.index(keep) if keep in names else -1)
-            combo.blockSignals(False)
-        self._pair_changed()
-
-    def _user_chose(self, key: str, *_: Any) -> None:
-        self._chosen[key] = True
-        self._pair_changed()
+        self.form.refresh()
 
     def set_pair(self, *, pred: str, gt: str, convention: str | None = None, compute: bool = True) -> None:
         """Choose the two layers (and convention) as a user would, then compute."""
-        self._chosen.update(pred=True, gt=True)
-        self._refresh_layer_choices()
-        if convention is not None:
-            self._set_convention(convention)
-            self._chosen["convention"] = True
-        self.pred_combo.setCurrentText(pred)
-        self.gt_combo.setCurrentText(gt)
-        self._pair_changed()
+        self.form.choose(pred=pred, gt=gt, convention=convention)
         if compute:
             self.compute()
 
-    def _pair_changed(self, *_: Any) -> None:
-        pred, gt = self._layer(self.pred_combo.currentText()), self._layer(self.gt_combo.currentText())
-        pair = (getattr(pred, "unique_id", None), getattr(gt, "unique_id", None))
-        if pair == self._pair:
-            return
-        self._pair = pair
+    def _pair_changed(self) -> None:
+        pred, gt = self.form.layers()
         self._remarks = [r for r in self._remarks if self.pred_combo.currentText() in r]
-        for emitter, handler in self._connected:
-            emitter.disconnect(handler)
-        self._connected.clear()
-        for layer in {id(x): x for x in (pred, gt) if x is not None}.values():
-            for evname in ("paint", "data", "set_data"):
-                emitter = getattr(layer.events, evname, None)
-                if emitter is not None:
-                    emitter.connect(self._on_layer_edit)
-                    self._connected.append((emitter, self._on_layer_edit))
+        if self.hooks.hooked:
+            self.hooks.follow_edits([x for x in (pred, gt) if x is not None], self._on_layer_edit)
         self.session.reset()
         self._show_outline()
-        if pred is not None and gt is not None and not self._chosen["convention"]:
-            self._auto_convention(pred, gt)
-        self._schedule()
-
-    def _auto_convention(self, pred: Any, gt: Any) -> None:
-        declared = _medai_meta(pred).get("convention") or _medai_meta(gt).get("convention")
-        spec = declared or guess_convention(set(label_values(pred.data)) | set(label_values(gt.data)))
-        if spec:
-            self._set_convention(str(spec))
-
-    def _set_convention(self, spec: str) -> None:
-        if spec in CONVENTIONS:
-            self.convention_combo.setCurrentText(spec)
-        else:
-            self.convention_combo.setCurrentText(CUSTOM)
-            self.regions_edit.setText(spec)
-            self._schedule()
-
-    def _convention_changed(self, text: str) -> None:
-        self.regions_edit.setEnabled(text == CUSTOM)
-        self._schedule()
-
-    def _regions_edited(self) -> None:
-        self._chosen["convention"] = True
         self._schedule()
 
     def _show_outline(self) -> None:
-        gt = self._layer(self.gt_combo.currentText())
+        gt = self.form.layers()[1]
         old = self._outlined
         if old is not None and (gt is None or old.unique_id != gt.unique_id or not self.outline_check.isChecked()):
             if any(ly.unique_id == old.unique_id for ly in self.viewer.layers):
@@ -391,8 +211,7 @@ class AgreementWidget(QWidget):
 
     # ------------------------------------------------------------------ computing
     def convention(self) -> str:
-        text = self.convention_combo.currentText()
-        return self.regions_edit.text().strip() if text == CUSTOM else text
+        return self.form.convention()
 
     def compute(self) -> None:
         """Recompute the whole table off the GUI thread (a running job is followed by one more)."""
@@ -406,7 +225,7 @@ class AgreementWidget(QWidget):
             if not self._after_pending:
                 self._after_job()  # polls until the runner is idle, then runs again
             return
-        pred, gt = self._layer(self.pred_combo.currentText()), self._layer(self.gt_combo.currentText())
+        pred, gt = self.form.layers()
         if pred is None or gt is None or pred.unique_id == gt.unique_id:
             self._refuse(InvalidInputError(
                 "Choose two different Labels layers in 'Prediction' and 'Ground truth'." if pred is not None
@@ -435,7 +254,7 @@ class AgreementWidget(QWidget):
         try:
             live = self.session.recompute(snap)
         except MedaiError as exc:
-            raise _reworded(exc) from exc
+            raise display.reworded(exc) from exc
         if self.jobs.cancelled():
             raise Cancelled("the table was not updated")
         return live
@@ -453,15 +272,13 @@ class AgreementWidget(QWidget):
         self.n_updates += 1
         names, cells, ruled = display.result_rows(result)
         display.fill_table(self.table, self._shown, names, cells)
-        regions = list(result.regions)
-        if regions != [self.region_combo.itemText(i) for i in range(self.region_combo.count())]:
-            self.region_combo.clear()
-            self.region_combo.addItems(regions)
+        self.error_box.set_regions(list(result.regions))
         display.fill_lesions(self.lesion_table, self._shown, display.lesion_rows(live.lesions))
         conv = result.convention
-        if self._shown.get("legend") != (self._pair, conv):
-            self._shown["legend"] = (self._pair, conv)
-            self.legend.show_layer(self._layer(self.pred_combo.currentText()), names=dict(conv.labels))
+        pair = tuple(getattr(x, "unique_id", None) for x in self.form.layers())
+        if self._shown.get("legend") != (pair, conv):
+            self._shown["legend"] = (pair, conv)
+            self.legend.show_layer(self.form.layers()[0], names=dict(conv.labels))
         msg = f"{conv.name} convention, NSD tolerance {result.tolerance_mm:g} mm."
         if ruled:
             msg += " * value set by the empty-mask rule: " + " | ".join(ruled)
@@ -507,7 +324,7 @@ class AgreementWidget(QWidget):
 
         Returns the name the new layer gets (it is added when the resampling has finished).
         """
-        pred, gt = self._layer(self.pred_combo.currentText()), self._layer(self.gt_combo.currentText())
+        pred, gt = self.form.layers()
         if pred is None or gt is None:
             return None
         pv, gv = layer_to_volume(pred), layer_to_volume(gt)
@@ -520,7 +337,7 @@ class AgreementWidget(QWidget):
                                            **spatial_transform_kwargs(gv))
             self._remarks = [f"Resampled '{pred.name}' onto the grid of '{gt.name}' with nearest neighbour "
                              f"(it differed: {'; '.join(diffs)}); comparing the new layer '{layer.name}'."]
-            self._chosen["pred"] = True
+            self.form.chosen["pred"] = True
             self.pred_combo.setCurrentText(layer.name)
             self.compute()
 
@@ -534,34 +351,18 @@ class AgreementWidget(QWidget):
             return None
         region = region or self.region_combo.currentText() or next(iter(self.result.regions))
         values = tuple(self.result.convention.regions[region])
-        pred, gt = self._layer(self.pred_combo.currentText()), self._layer(self.gt_combo.currentText())
-        name = f"error map {region}"
+        pred, gt = self.form.layers()
         added: list[Any] = []
 
         def done(emap: np.ndarray) -> None:
-            from napari.utils.colormaps import DirectLabelColormap
-
-            if name in self.viewer.layers:
-                layer = self.viewer.layers[name]
-                layer.data = emap
-            else:
-                cmap = DirectLabelColormap(color_dict={0: (0, 0, 0, 0), **ERROR_MAP_COLOURS, None: (0, 0, 0, 0)})
-                layer = self.viewer.add_labels(emap, name=name, colormap=cmap, opacity=0.8,
-                                               metadata={"error_map": {}},
-                                               **spatial_transform_kwargs(layer_to_volume(gt)))
-            counts = error_counts(emap)
-            layer.metadata["error_map"] = {"region": region, "codes": ERROR_MAP_NAMES, **counts}
-            self.error_key.show_layer(layer, names=ERROR_MAP_NAMES)
-            self.error_counts.setText(f"{region}: {counts['tp']} true-positive, {counts['fp']} false-positive, "
-                                      f"{counts['fn']} false-negative voxels.")
-            added.append(layer)
+            added.append(self.error_box.show_map(self.viewer, emap, region, layer_to_volume(gt)))
 
         self.jobs.run_now(lambda: error_map(np.asarray(pred.data), np.asarray(gt.data), labels=values), done)
         return added[0] if added else None
 
     def go_to_lesion(self, row: int) -> None:
         """Centre the viewer on the lesion in ``row`` of the lesion table."""
-        gt = self._layer(self.gt_combo.currentText())
+        gt = self.form.layers()[1]
         if gt is None or not (0 <= row < len(self.lesions)):
             return
         self._lesion_row = row
@@ -581,30 +382,25 @@ class AgreementWidget(QWidget):
 
     def toggle_ground_truth(self) -> None:
         """Show or hide the ground-truth layer (shortcut G)."""
-        gt = self._layer(self.gt_combo.currentText())
+        gt = self.form.layers()[1]
         if gt is not None:
             gt.visible = not gt.visible
 
     def export_csv(self, path: str) -> str:
-        if self.result is None:
-            raise MedaiError("nothing to export yet: compute the table first")
-        return str(write_csv([self.result], path, protect=self._inputs()))
+        """Write the table as CSV; returns the path written."""
+        return self._export(write_csv, path)
 
     def export_json(self, path: str) -> str:
+        """Write the table as JSON; returns the path written."""
+        return self._export(write_json, path)
+
+    def _export(self, writer: Any, path: str) -> str:
         if self.result is None:
             raise MedaiError("nothing to export yet: compute the table first")
-        return str(write_json([self.result], path, protect=self._inputs()))
-
-    def _inputs(self) -> list[str]:
-        out = []
-        for name in (self.pred_combo.currentText(), self.gt_combo.currentText()):
-            layer = self._layer(name)
-            if layer is None:
-                continue
-            src = getattr(layer.source, "path", None) or _medai_meta(layer).get("source")
-            if src:
-                out.append(str(src))
-        return out
+        # never overwrite the files the layers were read from
+        sources = [getattr(ly.source, "path", None) or medai_meta(ly).get("source")
+                   for ly in self.form.layers() if ly is not None]
+        return str(writer([self.result], path, protect=[str(s) for s in sources if s]))
 
     def _export_dialog(self, kind: str) -> None:
         path, _ = QFileDialog.getSaveFileName(self, f"Export agreement as {kind.upper()}", f"agreement.{kind}",
