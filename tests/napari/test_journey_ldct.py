@@ -206,6 +206,38 @@ def test_train_one_tiny_epoch_denoise_with_it_then_stop_a_run(make_napari_viewer
     assert ("stopped by you" in text) if saved else ("nothing was saved" in text), text
 
 
+def test_model_folder_chosen_before_the_images(make_napari_viewer, qtbot, tmp_path):
+    """The order of a second case: the model first (typed into the Denoise tab), then the images."""
+    from qtpy.QtCore import Qt
+    from qtpy.QtWidgets import QLineEdit
+
+    from napari_medai.core.phantoms import ldct_phantom
+    from napari_medai.core.tasks.ldct import denoise, train_ldct
+
+    tiny = ldct_phantom(seed=1, n_slices=2, size=64)  # another case than the sample
+    folder = tmp_path / "model"
+    train_ldct([(tiny["full_dose"], tiny["low_dose"])], out_dir=folder, filters=4, patch=32, batch_size=2,
+               steps_per_epoch=3, max_epochs=1, val_fraction=0.0, seed=0, device="cpu")
+    viewer = make_napari_viewer()
+    w = open_widget(viewer, WIDGET)
+    page = show_tab(w, "Denoise")
+    field(page, "method").setCurrentText("trained")
+    assert "Folder" in _shown(w)  # says how to choose the model
+    edit = next(e for e in page.findChildren(QLineEdit) if e.isVisibleTo(w) and "model folder" in e.placeholderText())
+    qtbot.keyClicks(edit, str(folder))
+    qtbot.keyClick(edit, Qt.Key_Return)
+    assert "trained on" in _shown(w) and not _red(w), _shown(w)
+    viewer.open_sample("napari-medai", "ldct")
+    assert field(page, "input").currentText() == "low_dose" and field(page, "method").currentText() == "trained"
+    click(qtbot, button(page, "Denoise", exact=True))
+    _idle(w)
+    assert not _red(w), _red(w)
+    low, out = viewer.layers["low_dose"], viewer.layers["low_dose_trained"]
+    _same_grid(out, low)
+    expected = denoise(np.asarray(low.data), method="trained", weights=folder, device="cpu").image
+    np.testing.assert_allclose(out.data, expected, atol=1e-4)
+
+
 # ------------------------------------------------------------------------------------------- measure
 def test_measure_rows_equal_the_core_quality_row(make_napari_viewer, qtbot):
     from napari_medai._napari.ldct_widget import shapes_to_mask
