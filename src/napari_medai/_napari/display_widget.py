@@ -8,6 +8,7 @@ from __future__ import annotations
 import weakref
 from typing import Any
 
+from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
     QCheckBox,
     QGridLayout,
@@ -19,7 +20,6 @@ from qtpy.QtWidgets import (
 )
 
 import napari
-from qtpy.QtCore import Qt
 
 from ..core.display import PRESET_SHORTCUTS, WINDOW_PRESETS, Window, dims_order_for
 from ..core.errors import InvalidInputError, MedaiError

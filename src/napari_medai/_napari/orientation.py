@@ -176,6 +176,7 @@ def _preset_shortcut(conventions: DisplayConventions, name: str) -> Callable[[An
             return
         _tell(conventions, f"{layer.name}: {win.describe()}", error=False)
 
+    shortcut.__name__ = shortcut.__qualname__ = f"medai_window_{name.lower().replace(' ', '_')}"
     shortcut.__doc__ = f"Window preset: {name}"
     return shortcut
 
