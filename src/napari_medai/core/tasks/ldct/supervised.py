@@ -46,6 +46,7 @@ import numpy as np
 
 from ...callbacks import Cancelled, MetricsFn
 from ...errors import InvalidInputError
+from ...inference import register_image_runner
 from ...models.contract import NetworkSpec
 from ...models.errors import ModelLoadError
 from ...recipes.base import Recipe, TrainState, Validation, split_cases
@@ -819,3 +820,6 @@ class LdctRecipe(Recipe):
 
     def contract_from_dict(self, d: Mapping[str, Any]) -> DenoiserContract:
         return DenoiserContract.from_dict(d)
+
+
+register_image_runner(TASK, apply_denoiser)  # run_model(denoiser, image) denoises it
