@@ -88,7 +88,7 @@ def test_stop_in_the_first_epoch_saves_a_partial_model(make_napari_viewer, qtbot
     assert not out.exists() and case_dir not in out.parents
     assert w.plot.is_empty and w.plot.empty_note.get_visible()  # "no epochs yet", no ticks of an empty range
 
-    choose_folder(qtbot, monkeypatch, w, "Cases folder", case_dir)
+    choose_folder(qtbot, monkeypatch, w, "Browse", case_dir)
     assert w.case_list.count() == 3 and "3 case(s), BraTS 2021" in w.cases_info.text()
     assert [b.text() for b in w.channel_checks.values()] == ["T1c", "T1", "T2", "FLAIR"]
     tiny_recipe(qtbot, w, epochs=1, steps=300, validation=0.0)
@@ -166,7 +166,7 @@ def test_folders_that_cannot_be_trained_on_are_refused_in_red(make_napari_viewer
     # an empty folder: the fix is named, Train starts nothing and creates no folder
     empty = tmp_path / "empty"
     (empty / "notes").mkdir(parents=True)
-    choose_folder(qtbot, monkeypatch, w, "Cases folder", empty)
+    choose_folder(qtbot, monkeypatch, w, "Browse", empty)
     assert "no brain-tumour case found" in w.cases_info.text() and w.cases_info.styleSheet() == RED
     click(qtbot, button(w, "Train"))
     status = w.jobs.status

@@ -308,3 +308,18 @@ def watch(owner: QWidget, emitter: Any, callback: Callable[..., Any]) -> None:
             emitter.disconnect(callback)
 
     owner.destroyed.connect(_disconnect)
+
+
+def fit_spin_text(box: QSpinBox | QDoubleSpinBox) -> None:
+    """Make a spin box wide enough for its longest text (special value text included) under napari's style.
+
+    napari's theme draws the step buttons on both sides of the text, which Qt's size hint does not count, so
+    a narrow form column cut a special text ("default" read "fault", "no limit" read "o limit").
+    """
+    fm = box.fontMetrics()  # before the dock is styled: the theme's font may differ, so 7 px a character at least
+    texts = [box.specialValueText(), box.textFromValue(box.minimum()), box.textFromValue(box.maximum())]
+    longest = max(max(fm.horizontalAdvance(t), 7 * len(t)) for t in (x + box.prefix() + box.suffix()
+                                                                    for x in texts if x))
+    # napari's theme sets `min-width` (which overrides setMinimumWidth) and puts a 20 px step button and 10 px
+    # of padding on each side of the text
+    box.setStyleSheet(f"QAbstractSpinBox {{ min-width: {longest + 48}px; }}")

@@ -11,7 +11,7 @@ from typing import Any
 
 from qtpy.QtWidgets import QCheckBox, QFormLayout, QHBoxLayout, QVBoxLayout, QWidget
 
-from ._widgets import device_combo, int_spin, spin, threads_spin
+from ._widgets import device_combo, fit_spin_text, int_spin, spin, threads_spin
 
 
 def pair_of_forms(rows: list[tuple[str, QWidget]]) -> QHBoxLayout:
@@ -54,6 +54,8 @@ class RecipeForm(QWidget):
         self.filters_spin = int_spin(8, 256, int(R["init_filters"]), "SegResNet's first-level filters.")
         for s in (self.patch_spin, self.window_spin, self.filters_spin):
             s.setSingleStep(8)
+        for s in (self.minutes_spin, self.val_spin, self.threads_spin):  # special texts, e.g. "no limit"
+            fit_spin_text(s)
 
         self.advanced = QWidget()
         self.advanced.setLayout(pair_of_forms([
@@ -68,7 +70,11 @@ class RecipeForm(QWidget):
             ("device", self.device_combo)]))
         layout.addWidget(self.advanced_check)
         layout.addWidget(self.advanced)
-        self.advanced_check.toggled.connect(self.advanced.setVisible)
+        self.advanced_check.toggled.connect(self._show_advanced)
+
+    def _show_advanced(self, show: bool) -> None:
+        self.advanced.setVisible(show)
+        self.updateGeometry()  # the dock widens when the advanced columns need it
 
     def arguments(self) -> dict[str, Any]:
         """The settings as keyword arguments of :func:`~napari_medai.core.tasks.brain_tumour.train_brain_tumour`."""

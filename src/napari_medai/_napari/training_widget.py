@@ -17,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -87,7 +88,7 @@ class BrainTumourTrainingWidget(QWidget):
 
         self.data_edit = QLineEdit()
         self.data_edit.setPlaceholderText("folder with one sub-folder per labelled case")
-        self.data_browse = QPushButton("Cases folder…")
+        self.data_browse = QPushButton("Browse…")
         self.cases_info = wrapped("Choose the folder of your labelled cases (BraTS 2013, 2021 or 2023 file names).")
         self.case_list = QListWidget()
         self.case_list.setMaximumHeight(72)
@@ -100,7 +101,7 @@ class BrainTumourTrainingWidget(QWidget):
         self.out_edit = QLineEdit()
         self.out_edit.setToolTip("A new or empty folder for the model (created when training starts). The default "
                                  "is a fresh folder under ~/napari-medai/models, never beside the data.")
-        self.out_browse = QPushButton("Model folder…")
+        self.out_browse = QPushButton("Folder…")
         self._auto_out = ""
         self._propose_out_folder()
         self.resume_check = QCheckBox("resume the run in this folder")
@@ -108,7 +109,7 @@ class BrainTumourTrainingWidget(QWidget):
         self.recipe = RecipeForm()
 
         self.train_button = QPushButton("Train")
-        self.stop_button = QPushButton("Stop (keep what was trained)")
+        self.stop_button = QPushButton("Stop")
         self.stop_button.setEnabled(False)
         self.stop_button.setToolTip("Stop after the current step. The best finished epoch is kept; within the first "
                                     "epoch the weights so far are saved as a partial, not validated model.")
@@ -127,6 +128,8 @@ class BrainTumourTrainingWidget(QWidget):
         self.train_button.clicked.connect(self.start)
         self.stop_button.clicked.connect(self.jobs.stop)
         self.use_button.clicked.connect(self.use_in_segmentation)
+        # a scroll area does not pass its content's new minimum width on: the dock widens only when told
+        self.recipe.advanced_check.toggled.connect(lambda _on: QTimer.singleShot(0, self._scroll.updateGeometry))
         self.jobs.add_run_buttons(self.train_button)
 
     def _build_layout(self) -> None:
@@ -150,10 +153,14 @@ class BrainTumourTrainingWidget(QWidget):
         layout.addWidget(self.recipe)
         layout.addLayout(buttons)
         layout.addWidget(self.jobs)
-        layout.addWidget(self.summary)
+        layout.addWidget(self.plot, stretch=1)  # right under the progress bar: in view while training
         layout.addWidget(self.use_button)
-        layout.addWidget(self.plot, stretch=1)
-        scroll_vertically(self, content)
+        layout.addWidget(self.summary)
+        self._scroll = scroll_vertically(self, content)
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        QTimer.singleShot(0, self._scroll.updateGeometry)  # napari's theme, applied now, widens some fields
 
     # ------------------------------------------------------------------ folders
     def _browse_data(self) -> None:
