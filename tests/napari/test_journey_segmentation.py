@@ -16,7 +16,10 @@ from .journey import (
     field,
     header_texts,
     layer_names,
+    open_path,
+    open_sample,
     open_widget,
+    step,
     table_texts,
     wait_until,
 )
@@ -62,7 +65,7 @@ def small_case(tmp_path):
 
 def test_a_sample_then_widget_segments_and_opens_agreement(make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
-    viewer.open_sample("napari-medai", "brain_tumour")
+    open_sample(viewer, "brain_tumour")
     w = open_widget(viewer, WIDGET)
     assert field(w, "model").currentText() == "brain-tumour-default"  # the packaged model that works offline
     assert "demo model" in _label_starting(w, "napari-medai SegResNet").text()
@@ -99,24 +102,26 @@ def test_b_widget_and_model_first_then_images_each_channel_its_own(make_napari_v
     field(w, "model").setCurrentText("brain-tumour-default")
     _idle(w)
     assert set(_channels(w).values()) == {""}  # nothing open: every channel asks for a layer
-    viewer.open_sample("napari-medai", "brain_tumour")
+    open_sample(viewer, "brain_tumour")
     assert _channels(w) == {"T1c": "t1c", "T1": "t1", "T2": "t2", "FLAIR": "flair"}  # never all 'flair'
     # a renamed layer stays chosen; a removed one leaves its channel empty, and the widget says so
+    step("rename t2")
     viewer.layers["t2"].name = "T2 weighted"
     assert field(w, "T2", exact=True).currentText() == "T2 weighted"
     viewer.layers.remove("t1")
     assert field(w, "T1", exact=True).currentText() == ""
     assert "choose a layer for T1" in _label_starting(w, "choose a layer").text()
     # a second case opened next to the first does not replace the user's layers
-    viewer.open_sample("napari-medai", "brain_tumour")
+    open_sample(viewer, "brain_tumour")
     assert field(w, "FLAIR").currentText() == "flair" and field(w, "T1", exact=True).currentText() == "t1"
 
 
 def test_c_one_layer_in_two_channels_is_refused(make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
     w = open_widget(viewer, WIDGET)
-    viewer.open_sample("napari-medai", "brain_tumour")
+    open_sample(viewer, "brain_tumour")
     _idle(w)
+    step("choose flair for T1c")
     field(w, "T1c").setCurrentText("flair")
     note = _label_starting(w, "T1c and FLAIR all use 'flair'")
     assert "ff7070" in note.styleSheet()  # red, before Segment is pressed
@@ -134,6 +139,7 @@ def test_d_offline_zoo_model_says_how_to_get_it_without_freezing(make_napari_vie
     viewer = make_napari_viewer()
     w = open_widget(viewer, WIDGET)
     _idle(w)
+    step("choose brats_mri_segmentation")
     field(w, "model").setCurrentText("brats_mri_segmentation")
     # the choice returns at once: the load runs in the worker (Segment waits for it), the GUI keeps going
     assert w.jobs.busy and not button(w, "Segment").isEnabled()
@@ -145,6 +151,7 @@ def test_d_offline_zoo_model_says_how_to_get_it_without_freezing(make_napari_vie
     assert text.startswith("brats_mri_segmentation is not downloaded") and "\n" not in text
     assert "monai.bundle.download(name='brats_mri_segmentation'" in text and "'Model folder…'" in text
     assert len(text) < 400 and "ff7070" in w.jobs.status.styleSheet()
+    step("choose brain-tumour-default")
     field(w, "model").setCurrentText("brain-tumour-default")
     assert "demo model" in _label_starting(w, "napari-medai SegResNet").text()
     _idle(w)
@@ -158,7 +165,7 @@ def test_e_open_files_segment_and_save_with_the_image_geometry(make_napari_viewe
     paths, aff = small_case
     viewer = make_napari_viewer()
     for key in ("flair", "t1", "t1c", "t2", "seg"):
-        viewer.open(paths[key], plugin="napari-medai")
+        open_path(viewer, paths[key])
     w = open_widget(viewer, WIDGET)
     assert not button(w, "Save segmentation").isEnabled()
     assert _channels(w) == {r: f"case_{c}" for r, c in ROWS.items()}

@@ -52,15 +52,37 @@ def ground_truth_for(viewer: Any, prediction: Any) -> Any:
     return cands[name] if name is not None else None
 
 
-def compare_with_ground_truth(viewer: Any, prediction: Any, convention: str) -> Any:
+def compare_with_ground_truth(viewer: Any, prediction: Any, convention: str, *, beside: Any = None) -> Any:
     """Open the agreement panel through the Plugins menu (reusing an open one) on ``prediction`` and the
-    ground truth, if one is open; returns the panel or None."""
+    ground truth, if one is open; returns the panel or None.
+
+    ``beside`` (the calling dock widget) shares its dock's height with a new panel, half each, so the
+    panel's table is not squeezed under a tall widget (the widget scrolls).
+    """
     gt = ground_truth_for(viewer, prediction)
     if gt is None:
         return None
-    _dock, panel = viewer.window.add_plugin_dock_widget(PLUGIN, AGREEMENT_WIDGET)
+    dock, panel = viewer.window.add_plugin_dock_widget(PLUGIN, AGREEMENT_WIDGET)
+    _share_height(beside, dock)
     panel.set_pair(pred=prediction.name, gt=gt.name, convention=convention)
     return panel
+
+
+def _share_height(widget: Any, dock: Any) -> None:
+    from qtpy.QtCore import Qt, QTimer
+    from qtpy.QtWidgets import QDockWidget, QMainWindow
+
+    mine = widget.parentWidget() if widget is not None else None
+    main = dock.parentWidget()
+    if not (isinstance(mine, QDockWidget) and isinstance(main, QMainWindow)) or mine is dock:
+        return
+
+    def share() -> None:  # once the main window has placed the new dock
+        total = mine.height() + dock.height()
+        if dock.height() < 0.4 * total and main.dockWidgetArea(mine) == main.dockWidgetArea(dock):
+            main.resizeDocks([mine, dock], [total // 2, total - total // 2], Qt.Vertical)
+
+    QTimer.singleShot(0, dock, share)
 
 
 __all__ = ["AGREEMENT_WIDGET", "add_prediction", "compare_with_ground_truth", "ground_truth_for"]

@@ -98,7 +98,8 @@ class SegmentationWidget(QWidget):
         self.channels_form = QFormLayout()
         self.channel_note = wrapped()
         self.device_combo = device_combo()
-        self.tta_check = QCheckBox("test-time augmentation (flips)")
+        self.tta_check = QCheckBox("test-time augmentation")
+        self.tta_check.setToolTip("Average the prediction over flipped copies (slower, steadier)")
         self.uncertainty_combo = QComboBox()
         self.uncertainty_combo.addItems(["variance", "entropy", "none"])
         self.probabilities_check = QCheckBox("add probability layers")
@@ -116,10 +117,13 @@ class SegmentationWidget(QWidget):
         top = QFormLayout()
         top.addRow("model", model_row)
         options = QFormLayout()
-        options.addRow("device", self.device_combo)
-        options.addRow("", self.tta_check)
-        options.addRow("uncertainty (with TTA)", self.uncertainty_combo)
-        options.addRow("", self.probabilities_check)
+        for label, combo, check in (("device", self.device_combo, self.tta_check),
+                                    ("uncertainty", self.uncertainty_combo, self.probabilities_check)):
+            row = QHBoxLayout()
+            row.addWidget(combo, stretch=1)
+            row.addWidget(check)
+            options.addRow(label, row)
+        self.uncertainty_combo.setToolTip("With test-time augmentation: a layer of where the flips disagree")
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_button)
         buttons.addWidget(self.save_button)
@@ -205,10 +209,11 @@ class SegmentationWidget(QWidget):
             self._build_channel_rows(contract.channels)
         self._load_selected()
 
-    def _describe(self, text: str, untrained: bool) -> None:
+    def _describe(self, text: str, untrained: bool, details: str = "") -> None:
         self.model_info.setText(("NOT TRAINED (random weights): its output is meaningless. " if untrained else "")
                                 + text)
         self.model_info.setStyleSheet(RED if untrained else "")
+        self.model_info.setToolTip(details)
 
     def _load_selected(self) -> None:
         if self.jobs.busy:  # loaded as soon as the running job ends
@@ -239,7 +244,9 @@ class SegmentationWidget(QWidget):
         source, model = value
         self.model, self.model_source = model, source
         if source == self.selected_source():
-            self._describe(model.describe(), not model.contract.is_trained)
+            entry = REGISTRY.get(source)
+            self._describe(entry.summary if entry is not None else model.contract.summary(),
+                           not model.is_trained, details=model.describe())
             self._build_channel_rows(model.contract.channels)
             notes = " ".join(f"{n.rstrip('.')}." for n in model.notes)
             self.jobs.set_status(f"Model ready. {notes}".strip())
@@ -309,6 +316,7 @@ class SegmentationWidget(QWidget):
     def _show_channel_check(self) -> None:
         check = check_channels(self.channel_assignment())
         self.channel_note.setText(check.message())
+        self.channel_note.setVisible(bool(check.message()))
         self.channel_note.setStyleSheet(RED if check.shared else "")
 
     # ------------------------------------------------------------------ running
@@ -361,9 +369,11 @@ class SegmentationWidget(QWidget):
         msg += f", {pred.tta_passes} TTA pass(es)."
         if not pred.is_trained:
             msg = "NOT TRAINED model: this output is meaningless. " + msg
-        msg += "".join(f" {n.rstrip('.')}." for n in pred.notes)
+        entry = REGISTRY.get(self.model_source)  # its summary is in the description already
+        msg += "".join(f" {n.rstrip('.')}." for n in pred.notes if entry is None or entry.summary not in n)
         self.jobs.set_status(msg, error=not pred.is_trained)
-        self.agreement = compare_with_ground_truth(self.viewer, self.output_layer, convention) or self.agreement
+        self.agreement = (compare_with_ground_truth(self.viewer, self.output_layer, convention, beside=self)
+                          or self.agreement)
 
     # ------------------------------------------------------------------ saving
     def save_segmentation(self) -> bool:
