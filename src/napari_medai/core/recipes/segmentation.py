@@ -1,10 +1,11 @@
 """The segmentation recipe: label maps -> a network that segments (MONAI throughout).
 
 * each case is read, checked (channels and labels on one grid, labels valid in the case's
-  convention), normalised as the contract says (inside the brain mask when one is given),
-  cropped to the bounding box of its non-background voxels, reoriented and resampled to the
-  contract's grid, and turned into training targets (one mask per output region for sigmoid
-  models, a class map for softmax models);
+  convention) and its images prepared by :func:`napari_medai.core.inference.prepare_input`, the
+  function inference uses: normalised as the contract says (inside the brain mask when one is
+  given), cropped to the bounding box of the non-background voxels plus 8 voxels, reoriented and
+  resampled to the contract's grid; the labels become training targets on that grid (one mask per
+  output region for sigmoid models, a class map for softmax models);
 * patches of ``patch_size`` are drawn with ``RandCropByPosNegLabel`` (``pos_fraction`` of them
   centred on a foreground voxel, the rest on a brain voxel outside it), flipped at random along
   each axis and scaled/shifted in intensity (``RandFlip``, ``RandScaleIntensity``,
@@ -141,22 +142,13 @@ def _as_volume(x: str | os.PathLike[str] | Volume, *, as_label: bool | None, wha
     return read_volume(x, as_label=as_label)
 
 
-def _bbox(mask: np.ndarray, margin: int) -> tuple[slice, ...]:
-    if not mask.any():
-        return tuple(slice(0, s) for s in mask.shape)
-    out = []
-    for ax in range(mask.ndim):
-        other = tuple(a for a in range(mask.ndim) if a != ax)
-        idx = np.flatnonzero(mask.any(axis=other))
-        out.append(slice(max(int(idx[0]) - margin, 0), min(int(idx[-1]) + 1 + margin, mask.shape[ax])))
-    return tuple(out)
-
-
 def _prepare_case(case: TrainingCase, task: TaskSpec, patch: Sequence[int]) -> _Prepared:
+    """A case on the network's grid: the images exactly as inference prepares them
+    (:func:`~napari_medai.core.inference.prepare_input`), the targets and the brain on the same grid."""
     import torch
     import torch.nn.functional as F
 
-    from ..inference import layout_for, match_channels, normalize_channels
+    from ..inference import match_channels, prepare_input
 
     c = task.contract
     chans = {str(k): _as_volume(v, as_label=False, what=f"{case.name}: {k}") for k, v in case.channels.items()}
@@ -172,24 +164,17 @@ def _prepare_case(case: TrainingCase, task: TaskSpec, patch: Sequence[int]) -> _
         mvol = _as_volume(case.brainmask, as_label=None, what=f"{case.name}: brain mask")
         ref.require_same_grid(mvol, what=f"case {case.name!r}: images and brain mask")
         bm = np.asarray(mvol.data) > 0.5
-    data = np.stack([np.asarray(v.data, dtype=np.float32) for v in vols])
-    norm, masks = normalize_channels(data, c.normalization, brainmask=bm)
-    del data
-    brain = masks.any(axis=0) if c.normalization == "zscore-nonzero" else np.ones(ref.spatial_shape, bool)
+    img, geo = prepare_input(c, vols, brainmask=bm)
+    brain = geo.masks.any(axis=0) if c.normalization == "zscore-nonzero" else np.ones(ref.spatial_shape, bool)
     targets = task.targets(np.asarray(label.data), case.convention, what=f"case {case.name!r} label map")
-    box = _bbox(brain, margin=4) if c.crop_foreground else tuple(slice(None) for _ in ref.spatial_shape)
-    norm = norm[(slice(None), *box)]
-    targets = targets[(slice(None), *box)]
-    brain = brain[box]
-    lay = layout_for(ref, c.orientation)
-    img = np.ascontiguousarray(lay.to_net(norm))
-    tgt = np.ascontiguousarray(lay.to_net(targets))
-    brn = np.ascontiguousarray(lay.to_net(brain[None]))[0]
-    spacing = lay.spacing(ref.spacing)
-    if c.target_spacing is not None and not np.allclose(spacing, c.target_spacing, rtol=1e-3, atol=1e-4):
-        size = [max(1, int(round(n * s / t))) for n, s, t in zip(img.shape[1:], spacing, c.target_spacing)]
+    if geo.box is not None:
+        targets = targets[(slice(None), *geo.box)]
+        brain = brain[geo.box]
+    tgt = np.ascontiguousarray(geo.layout.to_net(targets))
+    brn = np.ascontiguousarray(geo.layout.to_net(brain[None]))[0]
+    if geo.resampled:
+        size = list(img.shape[1:])
         mode = "trilinear" if len(size) == 3 else "bilinear"
-        img = F.interpolate(torch.from_numpy(img)[None], size=size, mode=mode, align_corners=False)[0].numpy()
         if c.output_kind == "sigmoid-regions":
             t = F.interpolate(torch.from_numpy(tgt.astype(np.float32))[None], size=size, mode=mode, align_corners=False)
             tgt = (t[0].numpy() >= 0.5).astype(np.uint8)
