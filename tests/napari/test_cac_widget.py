@@ -166,7 +166,7 @@ def test_lesion_row_jumps_viewer(assigned):
     widget.lesion_table.chosen.emit(les)
     world = viewer.layers["heart_ct"].data_to_world(les.centroid)
     assert viewer.dims.point[0] == pytest.approx(world[0], abs=1e-6)
-    np.testing.assert_allclose(viewer.camera.center[-2:], world[1:], atol=1e-6)
+    np.testing.assert_allclose(viewer.scene.camera.center[-2:], world[1:], atol=1e-6)
 
 
 @pytest.mark.filterwarnings("ignore:Non-orthogonal slicing")

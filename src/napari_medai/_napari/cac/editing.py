@@ -57,7 +57,8 @@ class AssignmentClicks:
         if not changed.any():
             w.jobs.set_status(f"Candidate group {edit['group']} is already {name}.")
             return True
-        layer.data_setitem(tuple(ax[changed] for ax in region), code)  # its paint event re-scores those slices
+        layer.data_setitem(tuple(ax[changed] for ax in region), code)  # its paint event asks for a re-score
+        w.live.flush()  # of those slices, at once
         w.jobs.set_status(f"Candidate group {edit['group']} ({len(edit['candidates'])} slice region(s), "
                           f"{edit['voxels']} voxels) → {name}; re-scoring…")
         return True

@@ -109,7 +109,15 @@ class LiveScoring(QObject):
             self._pending = None
         else:
             self._pending |= set(slices)
+        # not at once: napari emits ``paint`` before it writes the new values into the layer
         self._kick_timer.start()
+
+    def flush(self) -> None:
+        """Start the waiting re-score now (after an edit whose data is written, e.g. a click), not after the
+        next trip round the event loop, which may first repaint the canvas."""
+        if self._kick_timer.isActive():
+            self._kick_timer.stop()
+            self._kick()
 
     @property
     def busy(self) -> bool:
@@ -137,7 +145,6 @@ class LiveScoring(QObject):
         if self.runner.busy:
             self._kick_timer.start(20)
             return
-        message = self.runner.status.text() if self.n_updates else "scoring…"
         if self._rebuild or self.session is None:
             codes = np.array(layer.data, copy=True)
             ct, opts = self.ct, dict(self.options)
@@ -158,7 +165,7 @@ class LiveScoring(QObject):
             def work() -> Any:
                 return session.update_slices(copies)
         self._pending = set()
-        self.runner.start(work, self._updated, message, on_error=self._failed)
+        self.runner.start(work, self._updated, "re-scoring the slices edited…", on_error=self._failed, quiet=True)
 
     def _session_done(self, session: cac.ScoringSession) -> None:
         self.session = session

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from qtpy.QtCore import Signal
 from qtpy.QtWidgets import (
-    QButtonGroup,
     QCheckBox,
     QComboBox,
     QFormLayout,
@@ -30,37 +29,35 @@ from qtpy.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
-    QRadioButton,
     QVBoxLayout,
     QWidget,
 )
 
 from ...core.errors import InvalidInputError, MedaiError, MedaiWarning
-from ...core.models.errors import Cancelled
 from ...core.tasks import cac
 from .._jobs import JobRunner
 from .._widgets import LabelLegend, centre_on, save_labels_dialog, scroll_vertically, spin, wrapped
-from ..layers import META_KEY, label_colormap, layer_to_volume, volume_to_layer_data
+from ..layers import label_colormap, layer_to_volume
 from . import files
 from .editing import AssignmentClicks
 from .live import LiveScoring
-from .tables import ARTERY_NAMES, LesionTable, ScoreTable, qcolor
+from .steps import (
+    ASSIGNMENT_LAYER,
+    CANDIDATES_LAYER,
+    CandidateSteps,
+    describe_ct,
+    image_choices,
+    put_labels,
+)
+from .tables import ARTERY_NAMES, LesionTable, ScoreTable, artery_chooser, result_message
 
 if TYPE_CHECKING:
     import napari
 
-CANDIDATES_LAYER = "CAC candidates"
-ASSIGNMENT_LAYER = "artery assignment"
 #: Artery chooser: (code, name), unassigned last.
 CHOOSER = ((1, "LM"), (2, "LAD"), (3, "LCX"), (4, "RCA"), (5, "non-coronary"), (0, "unassigned"))
 #: Keyboard shortcut of "Next lesion" (viewer key binding).
 NEXT_KEY = "Shift-N"
-
-
-def grid_kwargs(layer: Any) -> dict[str, Any]:
-    """The full data-to-world transform of ``layer``, to put a new layer on exactly its grid."""
-    return {"scale": tuple(layer.scale), "translate": tuple(layer.translate), "rotate": np.asarray(layer.rotate),
-            "shear": np.asarray(layer.shear), "affine": np.asarray(layer.affine.affine_matrix)}
 
 
 class CACWidget(QWidget):
@@ -79,7 +76,7 @@ class CACWidget(QWidget):
         self.candidate_lesions: list[dict[str, Any]] = []
         self.index: cac.CandidateIndex | None = None
         self.agreement: Any = None
-        self._cand_key: tuple | None = None
+        self.candidates_key: tuple | None = None
         self._colours = label_colormap(ARTERY_NAMES) or {}
 
         self.ct_combo = QComboBox()
@@ -99,17 +96,7 @@ class CACWidget(QWidget):
         self.assign_button = QPushButton("Auto-assign")
         self.assign_button.setToolTip("Assign every candidate group to an artery (heuristic unless a model is set).")
         self.method_label = wrapped()
-        self.artery_group = QButtonGroup(self)
-        self.artery_buttons: dict[int, QRadioButton] = {}
-        arteries = QGridLayout()
-        for n, (code, name) in enumerate(CHOOSER):
-            button = QRadioButton(name)
-            if code in self._colours:
-                c = qcolor(self._colours[code])
-                button.setStyleSheet(f"QRadioButton {{ color: rgb({c.red()}, {c.green()}, {c.blue()}); }}")
-            self.artery_group.addButton(button, code)
-            self.artery_buttons[code] = button
-            arteries.addWidget(button, n // 3, n % 3)
+        self.artery_group, self.artery_buttons, arteries = artery_chooser(CHOOSER, self._colours, self)
         self.artery_buttons[2].setChecked(True)
         self.click_check = QCheckBox("click to assign (a click reassigns the whole 3-D candidate)")
         self.click_check.setToolTip("Click a candidate in the 2-D view to give it the chosen artery. Paint or erase "
@@ -175,6 +162,7 @@ class CACWidget(QWidget):
         self.live.scored.connect(self._show_result)
         self.live.failed.connect(lambda: self._show_result(None))
         self.clicks = AssignmentClicks(self)
+        self.steps = CandidateSteps(self)
         self.candidates_button.clicked.connect(lambda: self.find_candidates())
         self.assign_button.clicked.connect(lambda: self.auto_assign())
         self.artery_group.idToggled.connect(self._artery_toggled)
@@ -224,16 +212,11 @@ class CACWidget(QWidget):
         self.ct_combo.setCurrentText(name)
 
     def _refresh_ct_choices(self) -> None:
-        from napari.layers import Image
-
-        images = [ly for ly in self.viewer.layers if isinstance(ly, Image)]  # proxies: isinstance, never type()
-        names = [ly.name for ly in images]
+        names, ct_like = image_choices(self.viewer)
         current = self.ct_combo.currentText()
         self.ct_combo.blockSignals(True)
         self.ct_combo.clear()
         self.ct_combo.addItems(names)
-        ct_like = [ly.name for ly in images if ((ly.metadata or {}).get(META_KEY, {}).get("modality") or "").upper()
-                   == "CT" or "ct" in ly.name.lower().replace(".", " ").replace("_", " ").split()]
         self.ct_combo.setCurrentText(current if current in names else (ct_like or names or [""])[0])
         self.ct_combo.blockSignals(False)
         if self.ct_combo.currentText() != current:
@@ -246,7 +229,7 @@ class CACWidget(QWidget):
         self._refresh_ct_choices()
 
     def _ct_changed(self) -> None:
-        self.candidates, self.candidate_lesions, self.index, self._cand_key = None, [], None, None
+        self.candidates, self.candidate_lesions, self.index, self.candidates_key = None, [], None, None
         if self.ct_layer() is None:
             self.ct_info.setText("")
             return
@@ -277,11 +260,8 @@ class CACWidget(QWidget):
             self.jobs.refuse(exc)
             return None
         notes = [str(w.message) for w in caught if issubclass(w.category, MedaiWarning)]
-        text = (f"{' × '.join(str(s) for s in ct.spatial_shape)} voxels, slice spacing {chk.slice_spacing_mm:g} mm, "
-                f"pixel {ct.spacing[1]:.3g} × {ct.spacing[2]:.3g} mm. HU: {chk.hu_evidence}.")
-        text += (" Note: " + " ".join(notes)) if notes else " Slices are 3 mm: no slice correction needed."
         self.ct_info.setStyleSheet("color: #ffb347;" if notes else "")
-        self.ct_info.setText(text)
+        self.ct_info.setText(describe_ct(ct, chk, notes))
         if self.jobs.last_error:
             self.jobs.last_error = ""
             self.jobs.set_status("CT accepted. Press Find candidates or Auto-assign.")
@@ -301,93 +281,14 @@ class CACWidget(QWidget):
     # ------------------------------------------------------------------ candidates / auto-assign
     def find_candidates(self) -> bool:
         """Find the candidate lesions of the CT off the GUI thread (layer ``CAC candidates``)."""
-        return self._start_step(assign=False)
+        return self.steps.start(assign=False)
 
     def auto_assign(self) -> bool:
         """Assign every candidate group to an artery off the GUI thread (layer ``artery assignment``)."""
-        return self._start_step(assign=True)
+        return self.steps.start(assign=True)
 
-    def _start_step(self, *, assign: bool) -> bool:
-        ct = self.check_ct()
-        if ct is None:
-            return False
-        layer = self.ct_layer()
-        key = (layer.name, id(layer.data), float(self.min_area_spin.value()))
-        reuse = (self.candidates, self.candidate_lesions, self.index) if assign and self._cand_key == key else None
-        min_area, model, stop = float(self.min_area_spin.value()), self.territory_model, self.jobs.cancelled
-
-        def work() -> tuple:
-            if reuse is not None and reuse[0] is not None:
-                cand, lesions, index = reuse
-            else:
-                cand, lesions = cac.find_candidates(ct, min_area_mm2=min_area)
-                index = cac.CandidateIndex(cand)
-            if stop():
-                raise Cancelled("stopped after the candidates")
-            groups = cac.candidate_groups(cand)
-            assignment = cac.auto_assign(ct, cand, model=model) if assign else None
-            if stop():
-                raise Cancelled("stopped after the assignment")
-            return cand, lesions, index, groups, assignment
-
-        return self.jobs.start(work, lambda v: self._show_step(layer, key, ct, v),
-                               "assigning arteries…" if assign else "finding candidates…")
-
-    def _show_step(self, ct_layer: Any, key: tuple, ct: Any, value: tuple) -> None:
-        if ct_layer != self.ct_layer():  # not `is`: napari hands plugins a new proxy per access
-            raise InvalidInputError("the CT changed while computing; press the button again")
-        cand, lesions, index, groups, assignment = value
-        self.candidates, self.candidate_lesions, self.index, self._cand_key = cand, lesions, index, key
-        n_groups = int(cand.meta.get("n_groups", 0))
-        cl = self._put_labels(groups.with_data(np.asarray(groups.data), name=CANDIDATES_LAYER), ct_layer, opacity=0.5)
-        cl.metadata["cac"] = {"kind": "candidate groups", "n_candidates": len(lesions), "n_groups": n_groups}
-        if assignment is None:
-            self.jobs.set_status(
-                f"{len(lesions)} candidate lesion(s) >= 130 HU and >= {self.min_area_spin.value():g} mm² in "
-                f"{n_groups} 3-D group(s) (bone included). Press Auto-assign, or click candidates with an artery "
-                "chosen.")
-            return
-        cl.visible = False
-        vol = assignment.with_data(np.asarray(assignment.data, dtype=np.uint8), name=ASSIGNMENT_LAYER,
-                                   label_names=dict(files.ASSIGNMENT_NAMES))
-        al = self._put_labels(vol, ct_layer, opacity=0.8)
-        al.metadata["cac"] = {k: assignment.meta[k] for k in ("method", "group_counts", "anatomy_notes")
-                              if k in assignment.meta}
-        counts = assignment.meta.get("group_counts", {})
-        method = str(assignment.meta.get("method", ""))
-        summary = ", ".join(f"{n} {name}" for name, n in counts.items() if n and name != "unassigned")
-        text = ("Method: heuristic (no model) — fixed anatomical rules; check every assignment and correct it by "
-                "clicking or painting." if method == cac.METHOD_HEURISTIC else f"Method: {method}.")
-        text += f" Groups: {summary or 'none assigned'}; {counts.get('unassigned', 0)} left unassigned (bone, outside)."
-        self.method_label.setText(text)
-        notes = assignment.meta.get("anatomy_notes") or []
-        self.method_label.setToolTip("Landmarks found: " + "; ".join(map(str, notes)) if notes else "")
-        self._score_layer(al, ct)
-
-    def _put_labels(self, vol: Any, ct_layer: Any, *, opacity: float) -> Any:
-        """Create or update the Labels layer ``vol.name`` on the CT layer's grid (names and colours from ``vol``)."""
-        data, kw, _ = volume_to_layer_data(vol, as_label=True)[0]
-        kw["metadata"][META_KEY]["source"] = files.source_of(ct_layer)  # napari's writer never writes over the CT
-        for k in ("affine", "translate", "scale"):
-            kw.pop(k, None)
-        kw.update(grid_kwargs(ct_layer), opacity=opacity)
-        if vol.label_names:
-            kw["features"] = {"index": list(vol.label_names), "artery": list(vol.label_names.values())}
-        layer = self._layer(vol.name)
-        from napari.layers import Labels
-
-        if isinstance(layer, Labels) and layer.data.shape == data.shape:
-            for attr, value in kw.items():
-                if attr not in ("name", "metadata"):
-                    setattr(layer, attr, value)
-            layer.metadata.update(kw["metadata"])
-            layer.data = data
-            return layer
-        if layer is not None:
-            self.viewer.layers.remove(layer)
-        return self.viewer.add_labels(data, **kw)
-
-    def _score_layer(self, layer: Any, ct: Any) -> None:
+    def score_layer(self, layer: Any, ct: Any) -> None:
+        """Make ``layer`` the assignment being scored (brush label, legend, live scores)."""
         layer.selected_label = self.artery_code()
         self.legend.show_layer(layer, ARTERY_NAMES)
         self.live.attach(layer, ct, self.score_options())
@@ -412,8 +313,8 @@ class CACWidget(QWidget):
         ct = self.ct_volume()
         vol = ct.with_data(np.zeros(ct.spatial_shape, np.uint8), is_label=True, units="", name=ASSIGNMENT_LAYER,
                            label_names=dict(files.ASSIGNMENT_NAMES), meta={"kind": "cac-assignment"})
-        layer = self._put_labels(vol, self.ct_layer(), opacity=0.8)
-        self._score_layer(layer, ct)
+        layer = put_labels(self.viewer, vol, self.ct_layer(), opacity=0.8)
+        self.score_layer(layer, ct)
         return layer
 
     def assign_at_index(self, index: Any, artery: str | int | None = None) -> bool:
@@ -452,14 +353,7 @@ class CACWidget(QWidget):
             return
         self.category_label.setText(f"Total Agatston {result.total:.1f}: risk category <b>{result.category}</b> "
                                     "(non-coronary calcium is not in the total).")
-        n_cor = sum(1 for les in result.lesions if les.artery in cac.ARTERIES)
-        msg = (f"Scored {n_cor} coronary lesion(s) of {len(result.lesions)} (threshold {result.threshold_hu:g} HU, "
-               f"min area {result.min_area_mm2:g} mm²).")
-        if result.slice_factor != 1.0:
-            msg += f" Slice correction '{result.slice_correction}': lesion scores × {result.slice_factor:.4g}."
-        if not result.mass_calibrated:
-            msg += " Mass is uncalibrated (HU·mm³): enter a phantom calibration for mg."
-        self.jobs.set_status(msg)
+        self.jobs.set_status(result_message(result))
         self.scored.emit(result)
 
     def go_to_lesion(self, lesion: cac.Lesion) -> None:
@@ -483,10 +377,10 @@ class CACWidget(QWidget):
         """Read a saved assignment (codes 0-5 on the CT grid) into the assignment layer and score it."""
         ct = self.ct_volume()
         vol = files.read_assignment(path, ct)
-        layer = self._put_labels(vol.with_data(np.asarray(vol.data), name=ASSIGNMENT_LAYER), self.ct_layer(),
-                                 opacity=0.8)
+        layer = put_labels(self.viewer, vol.with_data(np.asarray(vol.data), name=ASSIGNMENT_LAYER),
+                           self.ct_layer(), opacity=0.8)
         self.method_label.setText(f"Assignment loaded from {path}.")
-        self._score_layer(layer, ct)
+        self.score_layer(layer, ct)
         return layer
 
     def _save_dialog(self) -> str | None:

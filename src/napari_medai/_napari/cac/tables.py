@@ -15,10 +15,13 @@ from qtpy.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel,
 from qtpy.QtGui import QBrush, QColor
 from qtpy.QtWidgets import (
     QAbstractItemView,
+    QButtonGroup,
     QComboBox,
+    QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QRadioButton,
     QTableView,
     QTableWidget,
     QTableWidgetItem,
@@ -55,6 +58,34 @@ def score_columns(mass_unit: str) -> tuple[tuple[str, str], ...]:
     """(key, header) of the score table; the mass header says whether it is calibrated."""
     mass = "mass mg" if mass_unit == "mg" else "mass score HU·mm³ (uncalibrated)"
     return (("agatston", "Agatston"), ("volume_mm3", "vol. mm³"), ("mass_mg", mass), ("lesion_count", "lesions"))
+
+
+def artery_chooser(choices: Any, colours: dict[int, Any], parent: QWidget) -> tuple[QButtonGroup, dict, QGridLayout]:
+    """Radio buttons for ``(code, name)`` choices, coloured like the labels, three to a row."""
+    group = QButtonGroup(parent)
+    buttons: dict[int, QRadioButton] = {}
+    grid = QGridLayout()
+    for n, (code, name) in enumerate(choices):
+        button = QRadioButton(name)
+        if code in colours:
+            c = qcolor(colours[code])
+            button.setStyleSheet(f"QRadioButton {{ color: rgb({c.red()}, {c.green()}, {c.blue()}); }}")
+        group.addButton(button, code)
+        buttons[code] = button
+        grid.addWidget(button, n // 3, n % 3)
+    return group, buttons, grid
+
+
+def result_message(result: cac.CACResult) -> str:
+    """The status line after a scoring: lesions counted, conventions applied, whether mass is calibrated."""
+    n_cor = sum(1 for les in result.lesions if les.artery in cac.ARTERIES)
+    msg = (f"Scored {n_cor} coronary lesion(s) of {len(result.lesions)} (threshold {result.threshold_hu:g} HU, "
+           f"min area {result.min_area_mm2:g} mm²).")
+    if result.slice_factor != 1.0:
+        msg += f" Slice correction '{result.slice_correction}': lesion scores × {result.slice_factor:.4g}."
+    if not result.mass_calibrated:
+        msg += " Mass is uncalibrated (HU·mm³): enter a phantom calibration for mg."
+    return msg
 
 
 class ScoreTable(QTableWidget):
@@ -111,11 +142,17 @@ class LesionModel(QAbstractTableModel):
     def __init__(self, colours: dict[int, Any], parent: Any = None) -> None:
         super().__init__(parent)
         self.lesions: list[cac.Lesion] = []
+        self._rows: list[tuple] = []  # sort keys
+        self._texts: list[tuple[str, ...]] = []  # what is shown, made once per result
         self._colours = {ARTERY_NAMES[c]: QBrush(qcolor(rgba)) for c, rgba in colours.items() if c in ARTERY_NAMES}
 
     def set_lesions(self, lesions: list[cac.Lesion]) -> None:
         self.beginResetModel()
         self.lesions = list(lesions)
+        self._rows = [(les.id, les.artery, les.slice, les.area_mm2, les.peak_hu, les.weight, les.agatston)
+                      for les in self.lesions]
+        self._texts = [(str(r[0]), r[1], str(r[2]), num(r[3], 2), num(r[4], 0), str(r[5]), num(r[6], 2))
+                       for r in self._rows]
         self.endResetModel()
 
     def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
@@ -132,16 +169,13 @@ class LesionModel(QAbstractTableModel):
     def data(self, index: QModelIndex, role: int = Qt.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        les = self.lesions[index.row()]
-        col = index.column()
-        values = (les.id, les.artery, les.slice, les.area_mm2, les.peak_hu, les.weight, les.agatston)
+        row, col = index.row(), index.column()
         if role == Qt.DisplayRole:
-            digits = {3: 2, 4: 0, 6: 2}.get(col, 1)
-            return values[col] if col == 1 else num(values[col], digits)
+            return self._texts[row][col]
         if role == Qt.UserRole:  # sort key
-            return values[col]
+            return self._rows[row][col]
         if role == Qt.ForegroundRole and col == 1:
-            return self._colours.get(les.artery)
+            return self._colours.get(self._rows[row][1])
         if role == Qt.TextAlignmentRole and col != 1:
             return Qt.AlignRight | Qt.AlignVCenter
         return None
