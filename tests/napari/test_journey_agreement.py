@@ -102,10 +102,13 @@ def test_files_then_panel_picks_the_pair_and_shows_the_core_numbers(make_napari_
     # ground truth drawn as an outline, a legend of the prediction's labels
     assert field(panel, "Ground truth").currentText() == "case_seg"
     assert viewer.layers["case_seg"].contour > 0
+    assert layer_names(viewer) == ["case_pred", "case_seg"]  # the outline is drawn above the prediction
     assert button(panel, "Ground truth as outline").isChecked()
     assert [name for _, name, _ in panel.legend.entries] == ["NCR/NET", "ED", "ET"]
+    assert viewer.layers["case_seg"].opacity == 1.0
     button(panel, "Ground truth as outline").click()
     assert viewer.layers["case_seg"].contour == 0
+    assert viewer.layers["case_seg"].opacity == pytest.approx(0.6)  # the reader's opacity is back
 
 
 def test_panel_first_then_files(make_napari_viewer, tmp_path, qtbot, monkeypatch):
@@ -191,7 +194,7 @@ def test_different_grids_warn_and_resample(make_napari_viewer, tmp_path, qtbot):
     assert "different voxel grids" in panel.status.text()
     assert "--" not in panel.status.text()
     assert panel.table.rowCount() == 0 and panel.result is None
-    assert layer_names(viewer) == ["case_seg", "case_pred"]  # nothing added on the error path
+    assert sorted(layer_names(viewer)) == ["case_pred", "case_seg"]  # nothing added on the error path
     resample = button(panel, "Resample prediction onto ground-truth grid")
     assert resample.isVisibleTo(panel)
     click(qtbot, resample)

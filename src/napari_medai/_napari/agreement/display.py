@@ -31,7 +31,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 )
 #: Metrics whose value may come from an empty-mask rule (marked with '*').
 RULED = ("dice", "hd95_mm", "assd_mm", "nsd")
-LESION_HEADERS = ("#", "status", "in", "volume ml", "voxels")
+LESION_HEADERS = ("#", "status", "in", "ml", "voxels")
 
 #: Command-line wording of core messages, and what the panel says instead.
 _GUI_WORDS = (

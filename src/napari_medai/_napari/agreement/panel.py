@@ -21,7 +21,6 @@ from qtpy.QtCore import QEvent, Qt, QTimer, Signal
 from qtpy.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
-    QLabel,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -42,6 +41,7 @@ from .._widgets import (
     centre_on,
     process_events_until,
     scroll_vertically,
+    wrapped,
 )
 from ..layers import layer_to_volume, spatial_transform_kwargs
 from . import display
@@ -71,7 +71,7 @@ class AgreementWidget(QWidget):
         self.result: CaseResult | None = None
         self.lesions: list[dict[str, Any]] = []
         self.n_updates = 0
-        self._outlined: Any = None
+        self._outlined: tuple[Any, float] = (None, 1.0)  # the layer drawn as outline, its own opacity
         self._remarks: list[str] = []
         self._shown: dict[str, Any] = {}
         self._dirty = self._kick_pending = self._after_pending = False
@@ -119,7 +119,7 @@ class AgreementWidget(QWidget):
         layout.addWidget(self.jobs)
         layout.addWidget(self.table)
         layout.addWidget(self.legend)
-        layout.addWidget(QLabel(f"Lesions (click a row; {keys})"))
+        layout.addWidget(wrapped(f"Lesions (click a row; {keys})"))
         layout.addWidget(self.lesion_table)
         layout.addWidget(self.error_box)
         layout.addLayout(exports)
@@ -173,14 +173,21 @@ class AgreementWidget(QWidget):
 
     def _show_outline(self) -> None:
         gt = self.form.layers()[1]
-        old = self._outlined
+        old, opacity = self._outlined
         if old is not None and (gt is None or old.unique_id != gt.unique_id or not self.outline_check.isChecked()):
             if any(ly.unique_id == old.unique_id for ly in self.viewer.layers):
-                old.contour = 0
-            self._outlined = None
+                old.contour, old.opacity = 0, opacity
+            self._outlined = (None, 1.0)
         if gt is not None and self.outline_check.isChecked():
+            if self._outlined[0] is None:
+                self._outlined = (gt, gt.opacity)
             as_outline(gt)
-            self._outlined = gt
+            gt.opacity = 1.0  # crisp lines over the prediction's fill
+            # the outline is drawn above the prediction, or the prediction's fill hides it
+            names = [ly.name for ly in self.viewer.layers]
+            pred = self.form.layers()[0]
+            if pred is not None and names.index(gt.name) < names.index(pred.name):
+                self.viewer.layers.move(names.index(gt.name), names.index(pred.name) + 1)
 
     # ------------------------------------------------------------------ live updates
     def _on_layer_edit(self, event: Any = None) -> None:
