@@ -10,7 +10,6 @@ Labels layer is open, the agreement panel (opened through the Plugins menu's ent
 
 from __future__ import annotations
 
-import contextlib
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,9 +30,6 @@ from qtpy.QtWidgets import (
 
 from ..core.errors import InvalidInputError, MedaiError
 from ..core.model_inputs import (
-    assign_channels,
-    channel_label,
-    check_channels,
     declared_contract,
 )
 from ..core.models import REGISTRY
@@ -48,6 +44,7 @@ from ._widgets import (
     scroll_vertically,
     wrapped,
 )
+from .channel_rows import ChannelRows
 from .layers import META_KEY, layer_to_volume
 from .prediction_layers import add_prediction, compare_with_ground_truth
 
@@ -81,9 +78,7 @@ class SegmentationWidget(QWidget):
         self.prediction: Any = None
         self.output_layer: Any = None
         self.agreement: Any = None
-        self.channel_combos: dict[str, QComboBox] = {}
         self._pending_load = False
-        self._watched: list[Any] = []
 
         self.jobs = JobRunner("Choose a model, then an image for each of its channels.")
         self.status = self.jobs.status
@@ -92,11 +87,12 @@ class SegmentationWidget(QWidget):
         self.model_combo.addItems(sorted(names, key=lambda n: n != default_model))
         self.model_combo.setToolTip("Registry models of this task, and model folders you chose")
         self.folder_button = QPushButton("Model folder…")
-        self.folder_button.setToolTip("Choose a napari-medai model folder (model.json + model.pt), a MONAI bundle "
-                                      "folder, or cancel to choose a bundle zip or TorchScript file instead")
+        self.folder_button.setToolTip("Choose a napari-medai model folder (model.json + model.pt) or a MONAI "
+                                      "bundle folder")
+        self.file_button = QPushButton("file…")
+        self.file_button.setToolTip("Choose a model file: a MONAI bundle zip or a TorchScript file")
         self.model_info = wrapped()
-        self.channels_form = QFormLayout()
-        self.channel_note = wrapped()
+        self.channels = ChannelRows(viewer)
         self.device_combo = device_combo()
         self.tta_check = QCheckBox("test-time augmentation")
         self.tta_check.setToolTip("Average the prediction over flipped copies (slower, steadier)")
@@ -114,6 +110,7 @@ class SegmentationWidget(QWidget):
         model_row = QHBoxLayout()
         model_row.addWidget(self.model_combo, stretch=1)
         model_row.addWidget(self.folder_button)
+        model_row.addWidget(self.file_button)
         top = QFormLayout()
         top.addRow("model", model_row)
         options = QFormLayout()
@@ -131,8 +128,7 @@ class SegmentationWidget(QWidget):
         layout = QVBoxLayout(content)
         layout.addLayout(top)
         layout.addWidget(self.model_info)
-        layout.addLayout(self.channels_form)
-        layout.addWidget(self.channel_note)
+        layout.addWidget(self.channels)
         layout.addLayout(options)
         layout.addLayout(buttons)
         layout.addWidget(self.jobs)
@@ -143,17 +139,12 @@ class SegmentationWidget(QWidget):
         self.jobs.add_run_buttons(self.run_button)
 
         self.folder_button.clicked.connect(self.choose_model_folder)
+        self.file_button.clicked.connect(self.choose_model_file)
         self.run_button.clicked.connect(self.run)
         self.save_button.clicked.connect(self.save_segmentation)
         self.model_combo.currentTextChanged.connect(lambda _t: self._model_chosen())
         shortcut = QShortcut(QKeySequence(SEGMENT_SHORTCUT), self)
         shortcut.activated.connect(self._shortcut)
-        self._watch(viewer.layers.events.inserted, self._layer_inserted)
-        self._watch(viewer.layers.events.removed, self._refresh_channel_choices)
-        for layer in viewer.layers:
-            self._watch(layer.events.name, self._refresh_channel_choices)
-        watched = self._watched
-        self.destroyed.connect(lambda *_: _disconnect(watched))  # no callbacks into a closed widget
         self._model_chosen()
 
     # ------------------------------------------------------------------ model
@@ -161,11 +152,15 @@ class SegmentationWidget(QWidget):
         return self.model_combo.currentText().strip()
 
     def choose_model_folder(self) -> None:
-        """Ask for a model folder or bundle (or, when cancelled, a bundle zip / TorchScript file) and load it."""
+        """Ask for a model folder or MONAI bundle folder, then load it."""
         path = QFileDialog.getExistingDirectory(self, "Model folder (napari-medai model or MONAI bundle)")
-        if not path:
-            path, _ = QFileDialog.getOpenFileName(self, "Model file (MONAI bundle zip or TorchScript)", "",
-                                                  "Models (*.zip *.ts *.pt *.pth);;All files (*)")
+        if path:
+            self._choose(path)
+
+    def choose_model_file(self) -> None:
+        """Ask for a MONAI bundle zip or TorchScript file, then load it."""
+        path, _ = QFileDialog.getOpenFileName(self, "Model file (MONAI bundle zip or TorchScript)", "",
+                                              "Models (*.zip *.ts *.pt *.pth);;All files (*)")
         if path:
             self._choose(path)
 
@@ -206,7 +201,7 @@ class SegmentationWidget(QWidget):
         untrained = contract is not None and not contract.is_trained
         self._describe(text, untrained)
         if contract is not None:
-            self._build_channel_rows(contract.channels)
+            self.channels.set_channels(contract.channels)
         self._load_selected()
 
     def _describe(self, text: str, untrained: bool, details: str = "") -> None:
@@ -247,7 +242,7 @@ class SegmentationWidget(QWidget):
             entry = REGISTRY.get(source)
             self._describe(entry.summary if entry is not None else model.contract.summary(),
                            not model.is_trained, details=model.describe())
-            self._build_channel_rows(model.contract.channels)
+            self.channels.set_channels(model.contract.channels)
             notes = " ".join(f"{n.rstrip('.')}." for n in model.notes)
             self.jobs.set_status(f"Model ready. {notes}".strip())
         self._after_job()
@@ -261,63 +256,14 @@ class SegmentationWidget(QWidget):
             return
         self._load_selected()
 
-    # ------------------------------------------------------------------ channels
-    def _build_channel_rows(self, channels: tuple[str, ...]) -> None:
-        if tuple(self.channel_combos) == tuple(channels):
-            self._refresh_channel_choices()
-            return
-        keep = {ch: c.currentText() or None for ch, c in self.channel_combos.items()}
-        while self.channels_form.rowCount():
-            self.channels_form.removeRow(0)
-        self.channel_combos = {}
-        for ch in channels:
-            combo = QComboBox()
-            combo.setPlaceholderText("choose a layer")
-            combo.setToolTip(f"The image for the model's {channel_label(ch)} channel (filled only by a layer "
-                             "named like it)")
-            combo.currentTextChanged.connect(lambda _t: self._show_channel_check())
-            self.channel_combos[ch] = combo
-            self.channels_form.addRow(channel_label(ch), combo)
-        self._refresh_channel_choices(keep=keep)
-
-    def _image_names(self) -> list[str]:
-        from napari.layers import Image
-
-        return [ly.name for ly in self.viewer.layers if isinstance(ly, Image)]
-
-    def _layer_inserted(self, event: Any) -> None:
-        self._watch(event.value.events.name, self._refresh_channel_choices)
-        self._refresh_channel_choices()
-
-    def _refresh_channel_choices(self, *_: Any, keep: dict[str, str | None] | None = None) -> None:
-        """Offer the open images in every channel row, keeping each choice (also through a rename)."""
-        names = self._image_names()
-        if keep is None:
-            keep = {ch: c.currentText() or None for ch, c in self.channel_combos.items()}
-            gone = [n for n in keep.values() if n is not None and n not in names]
-            offered = {self.channel_combos[ch].itemText(i) for ch in self.channel_combos
-                       for i in range(self.channel_combos[ch].count())}
-            new = [n for n in names if n not in offered]
-            if len(gone) >= 1 and len(new) == 1 and len(set(gone)) == 1:  # a layer was renamed
-                keep = {ch: (new[0] if n == gone[0] else n) for ch, n in keep.items()}
-        chosen = assign_channels(list(self.channel_combos), names, keep=keep)
-        for ch, combo in self.channel_combos.items():
-            combo.blockSignals(True)
-            combo.clear()
-            combo.addItems(names)
-            combo.setCurrentIndex(names.index(chosen[ch]) if chosen[ch] is not None else -1)
-            combo.blockSignals(False)
-        self._show_channel_check()
+    @property
+    def channel_combos(self) -> dict[str, QComboBox]:
+        """``{channel: combo}`` of the model's input channels."""
+        return self.channels.combos
 
     def channel_assignment(self) -> dict[str, str | None]:
         """``{channel: chosen image layer name or None}``."""
-        return {ch: (c.currentText() or None) for ch, c in self.channel_combos.items()}
-
-    def _show_channel_check(self) -> None:
-        check = check_channels(self.channel_assignment())
-        self.channel_note.setText(check.message())
-        self.channel_note.setVisible(bool(check.message()))
-        self.channel_note.setStyleSheet(RED if check.shared else "")
+        return self.channels.assignment()
 
     # ------------------------------------------------------------------ running
     def _shortcut(self) -> None:
@@ -326,7 +272,7 @@ class SegmentationWidget(QWidget):
 
     def run(self) -> bool:
         """Segment the chosen images with the chosen model, off the GUI thread; False (and why) if refused."""
-        check = check_channels(self.channel_assignment())
+        check = self.channels.check()
         if not self.channel_combos:
             return self.jobs.refuse(InvalidInputError("wait until the model is loaded: it says which images it needs"))
         if not check.ok:
@@ -387,18 +333,6 @@ class SegmentationWidget(QWidget):
         start = str(Path(source).parent) if source else ""
         return self.jobs.run_now(lambda: save_labels_dialog(self, layer, start_dir=start),
                                  lambda path: path and self.jobs.set_status(f"Saved {path}"))
-
-    # ------------------------------------------------------------------ plumbing
-    def _watch(self, emitter: Any, callback: Any) -> None:
-        emitter.connect(callback)
-        self._watched.append((emitter, callback))
-
-
-def _disconnect(watched: list[Any]) -> None:
-    for emitter, callback in watched:
-        with contextlib.suppress(RuntimeError, TypeError, ValueError):  # the layer may be gone already
-            emitter.disconnect(callback)
-    watched.clear()
 
 
 class BrainTumourWidget(SegmentationWidget):
