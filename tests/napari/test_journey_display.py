@@ -13,12 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from qtpy.QtCore import Qt
+from qtpy.QtGui import QKeySequence
 from qtpy.QtWidgets import QApplication, QMainWindow, QWidget
 
 from napari_medai.core.io import write_volume
 from napari_medai.core.phantoms import make_phantom
 
-from .journey import button, click, open_path, open_sample, open_widget, wait_until
+from .journey import button, click, open_path, open_sample, open_widget, step, wait_until
 
 WIDGET = "View: windows and orientation"
 EDGES = ("top", "bottom", "left", "right")
@@ -96,6 +97,7 @@ def press(viewer, window: QWidget | None, key: int) -> None:
     main = window if window is not None else next(
         w for w in QApplication.topLevelWidgets() if isinstance(w, QMainWindow) and w.isVisible())
     canvas = next(w for w in main.findChildren(QWidget) if type(w).__name__ == "CanvasBackendDesktop")
+    step(f"press Alt-{QKeySequence(key).toString()}")
     QTest.keyClick(canvas, key, Qt.AltModifier)
     QApplication.processEvents()
 
@@ -203,6 +205,9 @@ def test_dicom_window_then_presets_by_button_and_key(make_napari_viewer, qtbot, 
         press(viewer, window, key)
         assert limits(ct) == lim
     press(viewer, window, Qt.Key_3)
+    assert w.layer_label.text() == "chest: W 1500 / L -600 · axial view"  # the dock follows the keys
+    ct.contrast_limits = (-1000, 1000)  # the layer controls' slider
+    assert w.layer_label.text().startswith("chest: W 2000 / L 0")
     press(viewer, window, Qt.Key_6)
     assert limits(ct) == (-115.0, 235.0)
     assert w.status.text() == "chest: W 350 / L 60 (DICOM)"
@@ -240,6 +245,23 @@ def test_every_ct_reader_opens_in_soft_tissue_and_mr_in_percentiles(make_napari_
     viewer.add_labels(np.zeros((2, 3, 3), np.uint8), name="scribble")
     click(qtbot, button(w, "Lung"))
     assert "select an image layer" in w.status.text()
+
+
+def test_closing_the_viewer_with_the_dock_open_prints_nothing(make_napari_viewer, qtbot, capfd):
+    """Issue 10: "Signal source has been deleted" on closing the viewer. Not from the reader, the samples or
+    this dock: closing after a preset, a view change and a key press leaves stderr clean."""
+    viewer = make_napari_viewer(show=True)
+    open_sample(viewer, "cardiac_ct")
+    w = open_widget(viewer, WIDGET)
+    viewer.layers.selection.active = viewer.layers["ct"]
+    click(qtbot, button(w, "Bone"))
+    click(qtbot, button(w, "Coronal"))
+    press(viewer, w.window(), Qt.Key_3)
+    viewer.close()
+    for _ in range(20):
+        QApplication.processEvents()
+    err = capfd.readouterr().err
+    assert "deleted" not in err and "Traceback" not in err, err
 
 
 # ------------------------------------------------------------------------------------------ hover, folders

@@ -6,6 +6,7 @@ and whether superior is turned up. Wiring only: the windows and the anatomy are 
 from __future__ import annotations
 
 import weakref
+from contextlib import suppress
 from typing import Any
 
 from qtpy.QtCore import Qt
@@ -54,7 +55,14 @@ class DisplayWidget(QWidget):
         self.viewer = viewer
         self.conventions = install_display_conventions(viewer)
         me = weakref.WeakMethod(self.show_message)
-        self.conventions.on_message = lambda text, error: (m := me()) is not None and m(text, error=error)
+        self.conventions.on_message = lambda text, error: (m := me()) is not None and (m(text, error=error) or True)
+        conventions, handler = self.conventions, self.conventions.on_message
+
+        def let_go(*_: Any) -> None:  # a closed dock no longer shows the shortcuts' messages
+            if conventions.on_message is handler:
+                conventions.on_message = None
+
+        self.destroyed.connect(let_go)
 
         content = QWidget()
         layout = QVBoxLayout(content)
@@ -97,8 +105,18 @@ class DisplayWidget(QWidget):
         layout.addStretch(1)
         scroll_vertically(self, content)
 
+        self._followed: Any = None  # weak reference to the image whose contrast limits the label shows
         watch(self, viewer.layers.selection.events.active, self._describe)
         watch(self, viewer.dims.events.order, self._describe)
+        describe = self._describe
+
+        def stop_following(*_: Any) -> None:  # a closed dock reads no more contrast limits
+            layer = self._followed() if self._followed is not None else None
+            if layer is not None:
+                with suppress(RuntimeError, TypeError, ValueError):
+                    layer.events.contrast_limits.disconnect(describe)
+
+        self.destroyed.connect(stop_following)
         self._describe()
 
     # ------------------------------------------------------------------ actions
@@ -137,6 +155,7 @@ class DisplayWidget(QWidget):
         from napari.layers import Image
 
         layer = self.viewer.layers.selection.active
+        self._follow(layer if isinstance(layer, Image) else None)
         view = self.conventions.view()
         where = f" · {view} view" if view else ""
         if not isinstance(layer, Image):
@@ -148,3 +167,15 @@ class DisplayWidget(QWidget):
         self.preset_buttons["DICOM"].setEnabled(has_dicom)
         self.preset_buttons["DICOM"].setToolTip(_tip("DICOM") if has_dicom else "this image has no DICOM window")
         self.layer_label.setText(f"{layer.name}: W {hi - lo:.4g} / L {(lo + hi) / 2:.4g}{where}")
+
+    def _follow(self, layer: Any) -> None:
+        """Keep the W / L line in step with ``layer``'s contrast limits (slider, shortcut, preset)."""
+        old = self._followed() if self._followed is not None else None
+        if old is layer:
+            return
+        if old is not None:
+            with suppress(RuntimeError, TypeError, ValueError):
+                old.events.contrast_limits.disconnect(self._describe)
+        self._followed = weakref.ref(layer) if layer is not None else None
+        if layer is not None:
+            layer.events.contrast_limits.connect(self._describe)

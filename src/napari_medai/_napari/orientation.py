@@ -86,8 +86,9 @@ class DisplayConventions:
         self._viewer = weakref.ref(viewer)
         #: Turn the screen so that superior is up in coronal and sagittal views (axial: anterior up).
         self.superior_up = True
-        #: Called with a message when a keyboard shortcut cannot apply (the widget shows it; else a notification).
-        self.on_message: Callable[[str, bool], None] | None = None
+        #: ``on_message(text, error) -> bool``: shows what a keyboard shortcut did (the "View" dock does; it
+        #: returns False once the dock is closed, and a napari notification shows it instead).
+        self.on_message: Callable[[str, bool], bool] | None = None
         from napari.components.overlays import TextOverlay
 
         for key, position in EDGE_OVERLAYS.values():
@@ -182,9 +183,8 @@ def _preset_shortcut(conventions: DisplayConventions, name: str) -> Callable[[An
 
 
 def _tell(conventions: DisplayConventions, text: str, *, error: bool) -> None:
-    if conventions.on_message is not None:
-        conventions.on_message(text, error)
-        return
+    if conventions.on_message is not None and conventions.on_message(text, error):
+        return  # shown by the open "View" dock
     from napari.utils.notifications import show_info, show_warning
 
     (show_warning if error else show_info)(text)
