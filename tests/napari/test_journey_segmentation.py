@@ -156,6 +156,7 @@ def test_d_offline_zoo_model_says_how_to_get_it_without_freezing(make_napari_vie
     assert "demo model" in _label_starting(w, "napari-medai SegResNet").text()
     _idle(w)
     assert w.model is not None and w.model.name == "brain-tumour-default"
+    assert w.jobs.status.text() == "Model ready."  # the zoo model's error is gone
 
 
 def test_e_open_files_segment_and_save_with_the_image_geometry(make_napari_viewer, qtbot, small_case,

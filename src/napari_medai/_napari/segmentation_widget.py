@@ -216,7 +216,8 @@ class SegmentationWidget(QWidget):
             return
         self._pending_load = False
         source = self.selected_source()
-        if self.model is not None and self.model_source == source:
+        if self.model is not None and self.model_source == source:  # chosen again: loaded already
+            self.jobs.set_status("Model ready.")
             return
         self.jobs.start(lambda: (source, self._load(source)), self._loaded, f"loading {source}…",
                         on_error=lambda _e: self._after_job())
