@@ -13,6 +13,7 @@ from napari_medai.core.display import (
     dims_order_for,
     initial_window,
     looks_like_hu,
+    orientation_known,
     percentile_window,
     preferred_vertical,
     preset_window,
@@ -104,3 +105,14 @@ def test_dims_order_keeps_leading_axes() -> None:
     assert dims_order_for("coronal", 4) == (0, 2, 1, 3)
     with pytest.raises(InvalidInputError, match="needs a 3-D image"):
         dims_order_for("axial", 2)
+
+
+def test_orientation_is_unknown_for_arrays_and_dicom_without_positions() -> None:
+    data = np.zeros((2, 3, 3))
+    assert orientation_known(Volume(data))  # phantoms and files with geometry
+    assert orientation_known(Volume(data, meta={"format": "nifti"}))
+    assert not orientation_known(Volume(data, meta={"format": "npy"}))
+    assert not orientation_known(Volume(data, meta={"format": "raw"}))
+    no_pos = {"format": "dicom", "dicom": {"sorted_by": "instance-number (no ImagePositionPatient/...)"}}
+    assert not orientation_known(Volume(data, meta=no_pos))
+    assert orientation_known(Volume(data, meta={"format": "dicom", "dicom": {"sorted_by": "position"}}))

@@ -166,7 +166,7 @@ def test_view_buttons_with_the_widget_opened_first(make_napari_viewer, qtbot, br
     assert edges(viewer) == {"top": "A", "bottom": "P", "left": "R", "right": "L"}
 
 
-def test_a_medical_layer_opened_into_a_coronal_view_turns_the_camera(make_napari_viewer, brain_nifti):
+def test_a_medical_layer_opened_into_a_coronal_view_turns_the_camera(make_napari_viewer, brain_nifti, tmp_path):
     viewer = make_napari_viewer()
     viewer.add_image(np.zeros((4, 5, 6), np.float32), name="plain")  # not medical: no letters
     viewer.dims.order = (1, 0, 2)
@@ -176,6 +176,12 @@ def test_a_medical_layer_opened_into_a_coronal_view_turns_the_camera(make_napari
     assert edges(viewer) == {"top": "S", "bottom": "I", "left": "R", "right": "L"}
     viewer.layers.remove("brain_flair")
     assert edges(viewer) == dict.fromkeys(EDGES, "")
+    # an array file says nothing about the patient: no letters, and the camera is left alone
+    np.save(tmp_path / "array.npy", np.ones((6, 8, 10), np.float32))
+    viewer.scene.camera.orientation2d = ("down", "right")
+    open_path(viewer, tmp_path / "array.npy")
+    assert edges(viewer) == dict.fromkeys(EDGES, "")
+    assert vertical(viewer) == "down"
 
 
 # ------------------------------------------------------------------------------------------ windows

@@ -16,7 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from ..core.display import Window, dicom_window, initial_window, percentile_window
+from ..core.display import (
+    Window,
+    dicom_window,
+    initial_window,
+    orientation_known,
+    percentile_window,
+)
 from ..core.volume import Volume
 
 META_KEY = "napari_medai"
@@ -55,6 +61,7 @@ def geometry_meta(vol: Volume) -> dict[str, Any]:
         "header": _jsonable(vol.meta),
         "label_names": {int(k): v for k, v in (vol.label_names or {}).items()},
         "channel_kind": vol.channel_kind,
+        "orientation_known": orientation_known(vol),
     }
 
 

@@ -47,9 +47,10 @@ def _unwrap(obj: Any) -> Any:
 
 
 def is_medical_3d(layer: Any) -> bool:
-    """A layer opened by napari-medai (reader, sample, task widget) with three spatial axes in LPS world."""
+    """A layer opened by napari-medai (reader, sample, task widget) with three spatial axes in LPS world
+    (not an array file or a DICOM series without position tags, whose orientation nobody knows)."""
     md = (getattr(layer, "metadata", None) or {}).get(META_KEY)
-    return bool(md) and len(md.get("spacing") or ()) == 3
+    return bool(md) and len(md.get("spacing") or ()) == 3 and bool(md.get("orientation_known", True))
 
 
 def selected_image(viewer: Any) -> Any:

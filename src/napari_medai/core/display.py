@@ -35,6 +35,7 @@ __all__ = [
     "dims_order_for",
     "initial_window",
     "looks_like_hu",
+    "orientation_known",
     "percentile_window",
     "preferred_vertical",
     "preset_window",
@@ -193,6 +194,16 @@ def preset_window(name: str, *, stored: dict[str, Any] | None = None, data: np.n
 
 
 # ------------------------------------------------------------------------------------- orientation
+def orientation_known(vol: Volume) -> bool:
+    """False when the file said nothing about where the patient lies (``.npy`` / ``.raw`` arrays, DICOM
+    slices without ImagePositionPatient / ImageOrientationPatient): no R/L A/P S/I letters for those."""
+    meta = vol.meta or {}
+    if meta.get("format") in ("npy", "raw"):
+        return False
+    sorted_by = str((meta.get("dicom") or {}).get("sorted_by", "position"))
+    return not sorted_by.startswith("instance")
+
+
 #: Letters at the low and high end of each reversed-LPS world axis (S, P, L).
 _AXIS_LETTERS = (("I", "S"), ("A", "P"), ("R", "L"))
 
