@@ -96,7 +96,8 @@ class DenoiseTab(QWidget):
         self.stop_n2s_button = QPushButton("Stop training")
         self.stop_n2s_button.setToolTip("End noise2self training now and denoise with the network trained so far.")
         self.stop_n2s_button.setEnabled(False)
-        self.n2s_plot = LivePlot(xlabel="step", ylabel="masked-pixel RMSE (HU)")
+        self._n2s_plot: LivePlot | None = None  # made at the first run (see n2s_plot)
+        self._plot_slot = QVBoxLayout()
         self.notes = wrapped()
         form = QFormLayout()
         form.addRow("input", self.input_combo)
@@ -111,7 +112,7 @@ class DenoiseTab(QWidget):
         lay.addWidget(self.model_info)
         lay.addLayout(form2)
         lay.addLayout(_row(self.denoise_button, self.stop_n2s_button))
-        lay.addWidget(self.n2s_plot)
+        lay.addLayout(self._plot_slot)
         lay.addWidget(self.notes)
         lay.addStretch(1)
         self.method_combo.currentTextChanged.connect(lambda _t: self._method_changed())
@@ -167,6 +168,15 @@ class DenoiseTab(QWidget):
             page_of[m] = page
         return page_of
 
+    @property
+    def n2s_plot(self) -> LivePlot:
+        """The noise2self loss curve, made on first use (a matplotlib figure: the first costs seconds)."""
+        if self._n2s_plot is None:
+            self._n2s_plot = LivePlot(xlabel="step", ylabel="masked-pixel RMSE (HU)")
+            self._n2s_plot.setVisible(False)
+            self._plot_slot.addWidget(self._n2s_plot)
+        return self._n2s_plot
+
     def refresh(self, images: list[str], shapes: list[str]) -> None:
         """The viewer's layers changed: offer its image layers, low-dose-looking names first."""
         refill(self.input_combo, images, hints=("low", "ld", "qd", "quarter", "dose"))
@@ -181,7 +191,8 @@ class DenoiseTab(QWidget):
         for page in set(self._page_of.values()):
             page.setVisible(page is self._page_of[m])
         is_n2s = m == "noise2self"
-        self.n2s_plot.setVisible(is_n2s and self._n2s_ran)  # empty axes before the first run say nothing
+        if self._n2s_plot is not None:  # no plot before the first run: empty axes say nothing
+            self._n2s_plot.setVisible(is_n2s and self._n2s_ran)
         self.stop_n2s_button.setVisible(is_n2s)
         self.threads_spin.setEnabled(m not in CLASSICAL_METHODS)
         self._show_notes()

@@ -66,9 +66,8 @@ class TrainTab(QWidget):
         self.stop_train_button = QPushButton("Stop (keep best epoch)")
         self.stop_train_button.setEnabled(False)
         self.stop_train_button.setToolTip("Stop after this step; the best finished epoch stays in the model folder.")
-        # legend above the axes: the falling RMSE and the rising PSNR fill both upper corners
-        self.train_plot = LivePlot(xlabel="step", ylabel="train RMSE (HU)", y2label="val. PSNR (dB)", legend_loc=ABOVE)
-        self.train_plot.setVisible(False)  # shown once a run starts (empty axes say nothing)
+        self._train_plot: LivePlot | None = None  # made when a run starts (see train_plot)
+        self._plot_slot = QVBoxLayout()
         self.train_info = wrapped()
         out_row = QHBoxLayout()
         out_row.addWidget(self.out_edit, stretch=1)
@@ -87,7 +86,7 @@ class TrainTab(QWidget):
         lay = QVBoxLayout(self)
         lay.addLayout(form)
         lay.addLayout(buttons)
-        lay.addWidget(self.train_plot)
+        lay.addLayout(self._plot_slot)
         lay.addWidget(self.train_info)
         lay.addStretch(1)
         self.train_low_combo.currentTextChanged.connect(lambda _t: self._low_changed())
@@ -96,6 +95,18 @@ class TrainTab(QWidget):
         self.stop_train_button.clicked.connect(jobs.stop)
         jobs.add_run_buttons(self.train_button)
         self._low_changed()
+
+    @property
+    def train_plot(self) -> LivePlot:
+        """The live training curve, made on first use (a matplotlib figure: the first costs seconds); shown
+        once a run starts (empty axes say nothing)."""
+        if self._train_plot is None:
+            # legend above the axes: the falling RMSE and the rising PSNR fill both upper corners
+            self._train_plot = LivePlot(xlabel="step", ylabel="train RMSE (HU)", y2label="val. PSNR (dB)",
+                                        legend_loc=ABOVE)
+            self._train_plot.setVisible(False)
+            self._plot_slot.addWidget(self._train_plot)
+        return self._train_plot
 
     def refresh(self, images: list[str], shapes: list[str]) -> None:
         """The viewer's layers changed: offer its image layers as full and low dose."""
