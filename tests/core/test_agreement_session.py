@@ -122,6 +122,9 @@ def test_note_edit_rejects_unknown_roles():
     ([("case_pred", None), ("case_seg", None)], ("case_pred", "case_seg")),
     # only a mask besides the prediction: the mask is the last resort
     ([("brainmask", None), ("output", None)], ("output", "brainmask")),
+    # a task widget's output without a declared role: a plain name, so the prediction
+    ([("brainmask", None), ("seg", None), ("brain tumour (brain-tumour-default)", None)],
+     ("brain tumour (brain-tumour-default)", "seg")),
     # plain names: newest is the prediction, the other the reference
     ([("a", None), ("b", None)], ("b", "a")),
     ([("OTMultiClass", None), ("model", None)], ("model", "OTMultiClass")),
@@ -143,6 +146,7 @@ def test_looks_like():
     assert looks_like("brainmask") == "mask"
     assert looks_like("case_msk") == "mask"
     assert looks_like("t1c") == ""
+    assert looks_like("brain tumour (brain-tumour-default)") == ""  # a task widget's output, not a mask
 
 
 @pytest.mark.parametrize(("values", "expected"), [

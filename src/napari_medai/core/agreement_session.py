@@ -207,7 +207,7 @@ class LayerInfo:
 
 _GT_WORDS = {"seg", "gt", "ground", "truth", "groundtruth", "label", "labels", "reference", "ref", "manual",
              "annotation", "otmulticlass"}
-_MASK_WORDS = {"mask", "msk", "brainmask", "brain"}
+_MASK_WORDS = {"mask", "msk", "masks", "brainmask"}
 _PRED_WORDS = {"pred", "prediction", "predicted", "segmentation", "output", "auto", "model"}
 
 
