@@ -302,6 +302,20 @@ def test_bids_folder_says_which_files_to_open(make_napari_viewer, tmp_path):
 
 
 @pytest.mark.realdata
+def test_real_isles_case_folder_says_which_files_to_open(make_napari_viewer):
+    folder = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "isles22_case0009"
+    if not folder.is_dir():
+        pytest.skip(f"real data not found: {folder}")
+    viewer = make_napari_viewer()
+    with pytest.raises(Exception) as err:  # napari wraps the reader's ImageReadError
+        open_path(viewer, folder)
+    text = str(err.value) + str(getattr(err.value, "__cause__", ""))
+    assert "this is a BIDS folder; open the NIfTI files inside it, e.g. " in text
+    assert "rawdata/sub-strokecase0009/ses-0001/sub-strokecase0009_ses-0001_dwi.nii.gz" in text
+    assert len(viewer.layers) == 0
+
+
+@pytest.mark.realdata
 def test_real_jpeg2000_series_opens_in_its_dicom_window(make_napari_viewer):
     folder = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "ct_dicom_jpeg2000" / "series"
     if not folder.is_dir():

@@ -52,3 +52,16 @@ def test_overlay_is_aligned_on_screen(make_napari_viewer):
     probe.translate = np.asarray(flair.translate) + np.array([0, flair.scale[1] * 2, 0])
     b2 = viewer.screenshot(canvas_only=True, flash=False)[..., :3].max(axis=-1) > 128
     assert (a & b2).sum() / (a | b2).sum() < iou - 0.05
+
+
+def test_hovering_an_artery_shows_its_name(make_napari_viewer):
+    """The calcium sample's assignment layer: the status reads '2; name: LAD', not just '2'."""
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-medai", "cardiac_ct")
+    layer = viewer.layers["assignment"]
+    names = layer.metadata["napari_medai"]["label_names"]
+    value = next(v for v, n in names.items() if n == "LAD")
+    idx = np.argwhere(np.asarray(layer.data) == value)[0]
+    world = layer.data_to_world(idx)
+    viewer.dims.set_point(0, world[0])
+    assert layer.get_status(world, world=True)["value"] == f"{value}; name: LAD"
