@@ -64,7 +64,9 @@ def test_sample_then_widget_auto_assign_shows_the_designed_scores(make_napari_vi
     assert f"risk category {expected['risk_category']}" in w.category_label.text().replace("<b>", "").replace(
         "</b>", "")
     # mass is labelled as what it is
-    assert w.score_table.horizontalHeaderItem(2).text().startswith("mass score HU·mm³ (uncalibrated)")
+    mass_header = w.score_table.horizontalHeaderItem(2).text()
+    assert mass_header.startswith("mass score") and "HU·mm³" in mass_header and "uncalibrated" in mass_header
+    assert np.allclose(viewer.layers["artery assignment"].colormap.map(0)[3], 0)  # unassigned stays see-through
     # legend and hover name the arteries
     assert [name for _, name, _ in w.legend.entries] == ["LM", "LAD", "LCX", "RCA", "non-coronary"]
     layer = viewer.layers["artery assignment"]
@@ -165,7 +167,7 @@ def test_widget_before_the_data_then_candidates_then_assign(make_napari_viewer, 
     # a phantom calibration turns the mass into mg
     field(w, "mass calibration").setValue(0.75)
     _idle(w)
-    assert w.score_table.horizontalHeaderItem(2).text() == "mass mg"
+    assert w.score_table.horizontalHeaderItem(2).text() == "mass\nmg"
     assert float(w.score_table.value("LM", "mass")) == pytest.approx(w.result.mass_mg["LM"], abs=0.05)
     # Save assignment… with the format chosen in the dialog
     out = tmp_path / "assignment.nrrd"

@@ -15,7 +15,7 @@ import numpy as np
 from ...core.errors import InvalidInputError
 from ...core.models.errors import Cancelled
 from ...core.tasks import cac
-from ..layers import META_KEY, volume_to_layer_data
+from ..layers import META_KEY, label_colormap, volume_to_layer_data
 from . import files
 
 if TYPE_CHECKING:
@@ -51,6 +51,7 @@ def describe_ct(ct: Any, check: cac.CTCheck, notes: list[str]) -> str:
 def put_labels(viewer: Any, vol: Any, ct_layer: Any, *, opacity: float) -> Any:
     """Create or update the Labels layer ``vol.name`` on the CT layer's grid (names and colours from ``vol``)."""
     from napari.layers import Labels
+    from napari.utils.colormaps import DirectLabelColormap
 
     data, kw, _ = volume_to_layer_data(vol, as_label=True)[0]
     kw["metadata"][META_KEY]["source"] = files.source_of(ct_layer)  # napari's writer never writes over the CT
@@ -59,6 +60,8 @@ def put_labels(viewer: Any, vol: Any, ct_layer: Any, *, opacity: float) -> Any:
     kw.update(grid_kwargs(ct_layer), opacity=opacity)
     if vol.label_names:  # napari's status bar shows a label's features: its name
         kw["features"] = {"index": list(vol.label_names), "artery": list(vol.label_names.values())}
+        colours = label_colormap({k: v for k, v in vol.label_names.items() if k})  # 0 stays transparent
+        kw["colormap"] = DirectLabelColormap(color_dict=colours)
     layer = viewer.layers[vol.name] if vol.name in viewer.layers else None  # noqa: SIM401 - no .get
     if isinstance(layer, Labels) and layer.data.shape == data.shape:
         for attr, value in kw.items():

@@ -56,12 +56,12 @@ def qcolor(rgba: Any) -> QColor:
 
 def score_columns(mass_unit: str) -> tuple[tuple[str, str], ...]:
     """(key, header) of the score table; the mass header says whether it is calibrated."""
-    mass = "mass mg" if mass_unit == "mg" else "mass score HU·mm³ (uncalibrated)"
+    mass = "mass\nmg" if mass_unit == "mg" else "mass score\n(HU·mm³,\nuncalibrated)"
     return (("agatston", "Agatston"), ("volume_mm3", "vol. mm³"), ("mass_mg", mass), ("lesion_count", "lesions"))
 
 
 def artery_chooser(choices: Any, colours: dict[int, Any], parent: QWidget) -> tuple[QButtonGroup, dict, QGridLayout]:
-    """Radio buttons for ``(code, name)`` choices, coloured like the labels, three to a row."""
+    """Radio buttons for ``(code, name)`` choices, coloured like the labels, two to a row."""
     group = QButtonGroup(parent)
     buttons: dict[int, QRadioButton] = {}
     grid = QGridLayout()
@@ -72,7 +72,7 @@ def artery_chooser(choices: Any, colours: dict[int, Any], parent: QWidget) -> tu
             button.setStyleSheet(f"QRadioButton {{ color: rgb({c.red()}, {c.green()}, {c.blue()}); }}")
         group.addButton(button, code)
         buttons[code] = button
-        grid.addWidget(button, n // 3, n % 3)
+        grid.addWidget(button, n // 2, n % 2)
     return group, buttons, grid
 
 
@@ -96,13 +96,14 @@ class ScoreTable(QTableWidget):
         self._set_headers("HU·mm³")
         self.setVerticalHeaderLabels(list(SCORE_ROWS))
         self.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
+        self.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeToContents)  # six rows: cheap
         self.horizontalHeader().setDefaultAlignment(Qt.AlignCenter | Qt.TextWordWrap)
         self.setEditTriggers(QTableWidget.NoEditTriggers)
         rows = self.verticalHeader()
         rows.setSectionResizeMode(QHeaderView.Fixed)
         rows.setDefaultSectionSize(max(20, self.fontMetrics().height() + 8))
         self.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        header_h = 2 * self.fontMetrics().height() + 10  # two lines: the uncalibrated mass header wraps
+        header_h = 3 * self.fontMetrics().height() + 8  # three lines: the uncalibrated mass header
         self.horizontalHeader().setFixedHeight(header_h)
         self.setFixedHeight(header_h + len(SCORE_ROWS) * rows.defaultSectionSize() + 2 * self.frameWidth() + 4)
 
@@ -133,7 +134,11 @@ class ScoreTable(QTableWidget):
         return item.text() if item is not None else ""
 
 
-LESION_COLUMNS = ("id", "artery", "slice", "area mm²", "peak HU", "weight", "Agatston")
+LESION_COLUMNS = ("id", "artery", "slice", "area mm²", "peak HU", "w", "Agatston")
+#: Header tooltips of the lesion list.
+LESION_TIPS = ("lesion number (by slice, artery, position)", "", "axial slice index", "lesion area in the slice",
+               "highest HU of the lesion", "Agatston density weight of the peak HU (1-4)",
+               "lesion Agatston score (with the slice correction)")
 
 
 class LesionModel(QAbstractTableModel):
@@ -162,8 +167,10 @@ class LesionModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(LESION_COLUMNS)
 
     def headerData(self, section: int, orientation: Any, role: int = Qt.DisplayRole) -> Any:
-        if role == Qt.DisplayRole and orientation == Qt.Horizontal:
+        if orientation == Qt.Horizontal and role == Qt.DisplayRole:
             return LESION_COLUMNS[section]
+        if orientation == Qt.Horizontal and role == Qt.ToolTipRole:
+            return LESION_TIPS[section] or None
         return None
 
     def data(self, index: QModelIndex, role: int = Qt.DisplayRole) -> Any:
@@ -229,9 +236,10 @@ class LesionTable(QWidget):
         header = self.view.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.Interactive)  # never ResizeToContents: it reads every row
         header.setStretchLastSection(True)
-        width = self.fontMetrics().horizontalAdvance("0000000")
-        for col, factor in enumerate((0.8, 1.6, 0.8, 1.2, 1.1, 1.0)):
-            header.resizeSection(col, int(width * factor))
+        fm = header.fontMetrics()
+        for col, text in enumerate(LESION_COLUMNS[:-1]):  # as wide as the header; 'non-coronary' is elided
+            header.resizeSection(col, fm.horizontalAdvance("non-coron" if col == 1 else text) + 6
+                                 + (12 if col == 0 else 0))  # room for the sort arrow of the default sort
         self.view.setMinimumHeight(8 * self.view.verticalHeader().defaultSectionSize() + header.sizeHint().height())
         row = QHBoxLayout()
         row.addWidget(QLabel("show"))
