@@ -149,6 +149,14 @@ def test_reassign_from_the_list_and_by_a_canvas_click_updates_the_scores(make_na
     layer.undo()
     wait_until(lambda: w.n_updates > n and not w.busy, 120)
     assert _shown_scores(w) == after
+    # 4) a stroke of napari's brush (label 0: erasing) over that lesion re-scores its slice
+    layer.brush_size = 15
+    layer.selected_label = 0
+    n = w.n_updates
+    layer.paint(lad.centroid, 0)
+    wait_until(lambda: w.n_updates > n and not w.busy, 120)
+    full = cac.score(w.ct_volume(), w.ct_volume().with_data(np.asarray(layer.data), is_label=True), warn=False)
+    assert full == w.result and _shown_scores(w)["RCA"] < after["RCA"]
 
 
 def test_widget_before_the_data_then_candidates_then_assign(make_napari_viewer, qtbot, expected, tmp_path,
