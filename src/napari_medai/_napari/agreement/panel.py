@@ -253,9 +253,10 @@ class AgreementWidget(QWidget):
         if snap is None:
             return  # e.g. a slice change, or an edit that wrote the values already there
         self.resample_button.setVisible(False)
-        # a live update keeps the last table and status on screen until the new one is there
-        message = "computing…" if snap.full or self.result is None else self.status.text()
-        self.jobs.start(partial(self._work, snap), self._show, message, on_error=self._failed)
+        # a live update (quiet) keeps the last table, status and progress bar on screen until the new table
+        # is there: each of those repaints costs tens of ms, and the stroke must reach the table in < 100 ms
+        self.jobs.start(partial(self._work, snap), self._show, "computing…", on_error=self._failed,
+                        quiet=not (snap.full or self.result is None))
 
     def _work(self, snap: Any) -> Any:
         try:
