@@ -451,3 +451,32 @@ def test_an_empty_viewer_says_what_to_open(make_napari_viewer, qtbot):
     _run(qtbot, widget, widget.measure_tab.measure_button)
     assert "tick at least one image layer" in widget.jobs.status.text()
     assert len(viewer.layers) == 0
+
+
+# ------------------------------------------------------------------------------------------- napari's proxy
+@pytest.mark.filterwarnings("error:Private attribute access:FutureWarning")
+def test_layer_checks_work_through_the_proxy_napari_gives_plugin_widgets(make_napari_viewer):
+    """Opened from the Plugins menu, the widget's viewer and layers are napari's PublicOnlyProxy objects:
+    the kind of a layer is checked with isinstance and nothing private is reached through them."""
+    from napari_medai._napari.ldct._common import ct_volume, image_layer, image_names, shapes_names
+    from napari_medai.core.errors import InvalidInputError
+
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((16, 16), np.float32), name="ct", scale=(0.5, 0.5))
+    viewer.add_image(np.ones((16, 16), np.float32), name="mr", metadata={"napari_medai": {"modality": "MR"}})
+    viewer.add_labels(np.zeros((16, 16), np.uint8), name="mask")
+    viewer.add_shapes(name="roi")
+    _dock, widget = viewer.window.add_plugin_dock_widget("napari-medai", "Low-dose CT denoising")
+    proxy = widget.viewer
+    assert type(proxy).__name__ == "PublicOnlyProxy" and type(proxy.layers["ct"]).__name__ == "PublicOnlyProxy"
+    assert image_names(proxy) == ["ct", "mr"] and shapes_names(proxy) == ["roi"]
+    layer = image_layer(proxy, "ct", "input")
+    vol = ct_volume(layer)
+    assert vol.modality == "CT" and vol.spacing == pytest.approx((0.5, 0.5))
+    with pytest.raises(InvalidInputError, match="'mask' is a Labels layer, not an image"):
+        image_layer(proxy, "mask", "input")
+    with pytest.raises(InvalidInputError, match=r"'mr' is not a CT \(modality MR\)"):
+        image_layer(proxy, "mr", "input")
+    assert widget.simulate_tab.sim_combo.currentText() == "ct"  # the combos list the proxied images
+    assert [widget.measure_tab.roi_combo.itemText(i) for i in range(widget.measure_tab.roi_combo.count())] == [
+        "none", "roi"]
