@@ -86,11 +86,18 @@ def test_sample_then_widget_auto_assign_shows_the_designed_scores(make_napari_vi
     qtbot.mouseClick(table.view.horizontalHeader().viewport(), Qt.LeftButton, pos=_header_point(table.view, 6))
     scores = [les.agatston for les in table.visible_lesions()]
     assert scores == sorted(scores) or scores == sorted(scores, reverse=True)
-    # next lesion moves the viewer to it
+    # next lesion moves the viewer to it; so does its key in the viewer
     click(qtbot, button(w, "Next lesion"))
     first = table.selected()
     assert first is not None
     assert viewer.dims.point[0] == pytest.approx(layer.data_to_world(first.centroid)[0])
+    keys = {str(k): f for k, f in viewer.keymap.items()}
+    keys["Shift+N"](viewer)
+    second = table.selected()
+    assert second is not None and second != first
+    assert viewer.dims.point[0] == pytest.approx(layer.data_to_world(second.centroid)[0])
+    # the dock scrolls rather than growing past a 1000-pixel screen
+    assert w.minimumSizeHint().height() < 600
 
 
 def _canvas_click(viewer, world):
