@@ -84,6 +84,7 @@ def test_a_sample_then_widget_segments_and_opens_agreement(make_napari_viewer, q
         assert f"{region} " in vols and " ml" in vols
     assert [e[1] for e in w.legend.entries] == ["NCR/NET", "ED", "ET"]
     # the agreement panel was opened through the Plugins menu: the menu gives the same panel back
+    step("agreement panel computes")
     _dock, panel = viewer.window.add_plugin_dock_widget("napari-medai", AGREEMENT)
     assert panel.wait_idle(120)
     assert field(panel, "prediction").currentText() == OUTPUT
@@ -94,6 +95,7 @@ def test_a_sample_then_widget_segments_and_opens_agreement(make_napari_viewer, q
     rows = [table.verticalHeaderItem(r).text() for r in range(table.rowCount())]  # region names
     wt = table_texts(table)[next(r for r, name in enumerate(rows) if name.startswith("WT"))]
     assert float(wt[dice_col].rstrip("*")) > 0.7  # 0.834 measured with brain-tumour-default on seed 0
+    step("close the viewer")  # the fixture closes it: timed apart from the last user step
 
 
 def test_b_widget_and_model_first_then_images_each_channel_its_own(make_napari_viewer):
@@ -114,6 +116,7 @@ def test_b_widget_and_model_first_then_images_each_channel_its_own(make_napari_v
     # a second case opened next to the first does not replace the user's layers
     open_sample(viewer, "brain_tumour")
     assert field(w, "FLAIR").currentText() == "flair" and field(w, "T1", exact=True).currentText() == "t1"
+    step("close the viewer")  # the fixture closes it: timed apart from the last user step
 
 
 def test_c_one_layer_in_two_channels_is_refused(make_napari_viewer, qtbot):
@@ -131,6 +134,7 @@ def test_c_one_layer_in_two_channels_is_refused(make_napari_viewer, qtbot):
     assert len(viewer.layers) == n and not w.jobs.busy
     # refused with the reason in the status line (red), nothing started
     assert w.jobs.status.text() == note.text() and "ff7070" in w.jobs.status.styleSheet()
+    step("close the viewer")  # the fixture closes it: timed apart from the last user step
 
 
 def test_d_offline_zoo_model_says_how_to_get_it_without_freezing(make_napari_viewer, monkeypatch, tmp_path):
@@ -157,6 +161,7 @@ def test_d_offline_zoo_model_says_how_to_get_it_without_freezing(make_napari_vie
     _idle(w)
     assert w.model is not None and w.model.name == "brain-tumour-default"
     assert w.jobs.status.text() == "Model ready."  # the zoo model's error is gone
+    step("close the viewer")  # the fixture closes it: timed apart from the last user step
 
 
 def test_e_open_files_segment_and_save_with_the_image_geometry(make_napari_viewer, qtbot, small_case,
@@ -188,3 +193,4 @@ def test_e_open_files_segment_and_save_with_the_image_geometry(make_napari_viewe
     _dock, panel = viewer.window.add_plugin_dock_widget("napari-medai", AGREEMENT)
     assert panel.wait_idle(120)
     assert field(panel, "ground truth").currentText() == "case_seg"
+    step("close the viewer")  # the fixture closes it: timed apart from the last user step
