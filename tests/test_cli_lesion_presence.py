@@ -15,7 +15,7 @@ from napari_medai.cli import main  # noqa: E402
 def test_train_lesion_presence_writes_a_classifier_folder(tmp_path, capsys):
     out = tmp_path / "lp"
     assert main(["train", "lesion-presence", "--out", str(out), "--cases", "16", "--test-cases", "8",
-                 "--epochs", "1", "--steps", "2", "--size", "16", "--device", "cpu"]) == 0
+                 "--epochs", "1", "--steps", "2", "--size", "16", "--device", "cpu", "--threads", "1"]) == 0
     text = capsys.readouterr().out
     assert "held-out phantoms" in text and "ROC AUC" in text and "epoch 1/1" in text
     doc = json.loads((out / "model.json").read_text())

@@ -76,6 +76,8 @@ def _add_lesion_arguments(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     q.add_argument("--resume", action="store_true", help="continue the run found in --out")
     q.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="compute device (default auto)")
+    q.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="CPU threads for torch (default: torch's; on a busy shared machine 1 is often faster)")
 
 
 def _run_lesion(args: argparse.Namespace) -> int:
@@ -98,7 +100,7 @@ def _run_lesion(args: argparse.Namespace) -> int:
 
     result = train_lesion_presence(args.out, n_cases=args.cases, seed=args.seed, size=args.size,
                                    max_epochs=args.epochs, steps_per_epoch=args.steps, device=args.device,
-                                   resume=args.resume, progress=progress)
+                                   resume=args.resume, progress=progress, num_threads=args.threads)
     print(result.summary())
     model = load_model(args.out)
     test = lesion_presence_cases(args.test_cases, seed=args.seed + 1, size=args.size)
