@@ -102,3 +102,26 @@ def test_empty_text_stands_in_for_ticks_until_the_first_point(qtbot):
     q = LivePlot()  # without empty_text: plain axes, no text
     qtbot.addWidget(q)
     assert q.empty_note is None and q.is_empty
+
+
+def test_points_inside_the_limits_are_blitted_and_limits_grow_with_headroom(qtbot):
+    p = LivePlot(y2label="Dice", min_redraw_s=0.0)
+    qtbot.addWidget(p)
+    p.show()
+    qtbot.waitExposed(p)
+    for i in range(10):
+        p.add_point("loss", i, 1.0 - 0.05 * i)
+    p.add_point("Dice", 1, 0.5, right=True)
+    full = p.draws["full"]
+    x0, y0 = p.ax.get_xlim(), p.ax.get_ylim()
+    p.add_point("loss", 8.5, 0.8)  # inside the drawn limits: only the lines are drawn again
+    assert p.draws["full"] == full and p.draws["blit"] >= 1
+    assert (p.ax.get_xlim(), p.ax.get_ylim()) == (x0, y0)
+    p.add_point("loss", 20, 0.2)  # outside: the limits grow past the point (headroom), one full draw
+    assert p.draws["full"] == full + 1
+    assert p.ax.get_xlim()[1] > 20 + 0.4 * (20 - x0[0]) and p.ax.get_ylim()[0] < 0.2
+    assert p.ax.get_xlim()[0] == x0[0] and p.ax.get_ylim()[1] == y0[1]  # the other ends stay
+    p.clear()  # a new run starts from its own data
+    p.add_point("loss", 0, 5.0)
+    p.add_point("loss", 1, 6.0)
+    assert p.ax.get_ylim()[1] < 7 and p.ax.get_xlim()[1] < 2

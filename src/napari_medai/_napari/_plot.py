@@ -7,6 +7,12 @@ the right-hand axis (e.g. Dice in [0, 1] beside a loss), drawn dashed. Both axes
 from one cycle, so a right-hand series never repeats the colour of a left-hand one; a series can
 also be given its own colour. Before the first point, ``empty_text`` (if given) stands in the middle of
 blank axes instead of the ticks of an empty [0, 1] range.
+
+A redraw runs on the GUI thread, so it is kept cheap. The axis limits are sticky: they grow, with headroom
+(50 % along x, 25 % along y), only when a point falls outside them, so most new points change no tick. Then only the lines are
+drawn again over a saved picture of the rest (blitting: milliseconds instead of a full draw of a few hundred
+on busy cores). A full draw happens when the limits, the legend or the size change; the constrained layout
+(margins fitted to labels and legend, about half of a full draw) runs only then.
 """
 
 from __future__ import annotations
@@ -46,7 +52,8 @@ class LivePlot(QWidget):
 
     def __init__(self, *, xlabel: str = "step", ylabel: str = "loss", y2label: str | None = None,
                  logy: bool = False, legend_loc: str | None = "upper right", legend_ncol: int | None = None,
-                 min_redraw_s: float = 0.2, empty_text: str | None = None, parent: QWidget | None = None) -> None:
+                 min_redraw_s: float = 0.2, empty_text: str | None = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
         from matplotlib.figure import Figure
@@ -74,6 +81,12 @@ class LivePlot(QWidget):
         self._lines: dict[str, Any] = {}
         self._last_draw = 0.0
         self._pending = False
+        self._layout_due = True
+        self._background: Any = None  # the canvas without the lines, for blitting
+        self._fresh = True  # no limits drawn yet since the start or the last clear: autoscale freely
+        #: Full draws and blitted ones so far (for tests and benchmarks).
+        self.draws = {"full": 0, "blit": 0}
+        self.canvas.mpl_connect("resize_event", lambda _e: self._relayout())
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.canvas)
@@ -106,6 +119,7 @@ class LivePlot(QWidget):
                               marker="." if len(self._lines) else None, label=name)
             self._lines[name] = line
             self._draw_legend()
+            self._layout_due = True
         else:
             line.set_data(xs, ys)
         self.redraw()
@@ -124,6 +138,8 @@ class LivePlot(QWidget):
         self.series.clear()
         self._remove_legend()
         self._show_empty(True)
+        self._layout_due = True
+        self._fresh = True
         self.redraw(force=True)
 
     @property
@@ -187,8 +203,74 @@ class LivePlot(QWidget):
                 QTimer.singleShot(wait_ms, self._flush)
             return
         self._last_draw = now
+        # new limits can change the width of the tick labels: lay the margins out again then too
+        due = self._update_limits() or self._layout_due
+        if not due and self._blit():
+            return
+        self.figure.set_layout_engine("constrained" if due else "none")
+        self._layout_due = False
+        self._full_draw()
+
+    def _update_limits(self) -> bool:
+        """Autoscale, but keep the limits drawn when the data still fit in them; True when they changed."""
+        changed = False
         for ax in (self.ax, self.ax2):
-            if ax is not None:
-                ax.relim()
-                ax.autoscale_view()
-        self.canvas.draw_idle()
+            if ax is None:
+                continue
+            old = (ax.get_xlim(), ax.get_ylim())
+            ax.relim()
+            ax.autoscale_view()
+            data = ax.dataLim
+            for i, (auto, get, put, scale, dlo, dhi) in enumerate((
+                    (ax.get_autoscalex_on(), ax.get_xlim, ax.set_xlim, ax.get_xscale(), data.x0, data.x1),
+                    (ax.get_autoscaley_on(), ax.get_ylim, ax.set_ylim, ax.get_yscale(), data.y0, data.y1))):
+                if not auto or scale != "linear" or self._fresh:
+                    changed |= get() != old[i]
+                    continue
+                (lo, hi), (olo, ohi) = get(), old[i]
+                if dlo >= olo and dhi <= ohi:
+                    put(olo, ohi, auto=True)  # the data still fit: keep the drawn limits
+                    continue
+                pad = (0.25 if i else 0.5) * (hi - lo)  # x (steps, epochs) keeps growing: more room ahead
+                put(lo - pad if dlo < olo else olo, hi + pad if dhi > ohi else ohi, auto=True)
+                changed = True
+        self._fresh = not self.series
+        return changed
+
+    def _full_draw(self) -> None:
+        """Draw everything now; keep a picture without the lines for the next blits."""
+        self.draws["full"] += 1
+        lines = list(self._lines.values())
+        self._background = None
+        if not self.canvas.isVisible() or not lines:
+            self.canvas.draw_idle()
+            return
+        for line in lines:
+            line.set_animated(True)
+        try:
+            self.canvas.draw()
+            self._background = self.canvas.copy_from_bbox(self.figure.bbox)
+        finally:
+            for line in lines:
+                line.set_animated(False)
+        self._draw_lines()
+
+    def _blit(self) -> bool:
+        """Draw only the lines over the saved background; False when there is none (a full draw is needed)."""
+        if self._background is None or not self.canvas.isVisible():
+            return False
+        self.draws["blit"] += 1
+        self.canvas.restore_region(self._background)
+        self._draw_lines()
+        return True
+
+    def _draw_lines(self) -> None:
+        for line in self._lines.values():
+            line.axes.draw_artist(line)
+        self.canvas.blit(self.figure.bbox)
+
+    def _relayout(self) -> None:
+        """The canvas changed size: lay the margins out again at the next draw."""
+        self._layout_due = True
+        self._background = None
+        self.figure.set_layout_engine("constrained")

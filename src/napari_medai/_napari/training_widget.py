@@ -113,8 +113,10 @@ class BrainTumourTrainingWidget(QWidget):
         self.stop_button.setEnabled(False)
         self.stop_button.setToolTip("Stop after the current step. The best finished epoch is kept; within the first "
                                     "epoch the weights so far are saved as a partial, not validated model.")
+        # a redraw holds the GUI thread (about 0.1-0.2 s on 2 busy cores): at most one a second
         self.plot = LivePlot(xlabel="epoch", ylabel="loss", y2label="validation Dice", legend_loc=ABOVE,
-                             empty_text="no epochs yet: the loss and Dice curves appear here while training")
+                             empty_text="no epochs yet: the loss and Dice curves appear here while training",
+                             min_redraw_s=1.0)
         self.plot.setMinimumHeight(220)
         self._style_plot()
         self.summary = wrapped()
