@@ -35,7 +35,7 @@ class ChannelRows(QWidget):
         watched: list[tuple[Any, Any]] = []
         self._watched = watched
         self._watch(viewer.layers.events.inserted, self._layer_inserted)
-        self._watch(viewer.layers.events.removed, self.refresh)
+        self._watch(viewer.layers.events.removed, self._layer_removed)
         for layer in viewer.layers:
             self._watch(layer.events.name, self.refresh)
         self.destroyed.connect(lambda *_: _disconnect(watched))  # no callbacks into a closed widget
@@ -96,6 +96,13 @@ class ChannelRows(QWidget):
 
     def _layer_inserted(self, event: Any) -> None:
         self._watch(event.value.events.name, self.refresh)
+        self.refresh()
+
+    def _layer_removed(self, event: Any) -> None:
+        gone = getattr(getattr(event.value, "events", None), "name", None)
+        keep = [(e, cb) for e, cb in self._watched if e is not gone]
+        _disconnect([(e, cb) for e, cb in self._watched if e is gone])  # and let the layer's data go
+        self._watched[:] = keep
         self.refresh()
 
     def _watch(self, emitter: Any, callback: Any) -> None:
