@@ -47,7 +47,9 @@ def test_check_channels_names_shared_and_missing():
 def test_pick_ground_truth():
     assert pick_ground_truth(["brainmask", "seg"]) == "seg"
     assert pick_ground_truth(["my labels", "ground truth"]) == "ground truth"
-    assert pick_ground_truth(["brainmask", "mask"]) is None
+    assert pick_ground_truth(["brainmask", "mask", "brain mask labels"]) is None
+    assert pick_ground_truth(["brain tumour (brain-tumour-default)", "brain tumour ground truth"]) == (
+        "brain tumour ground truth")
     assert pick_ground_truth([]) is None
 
 

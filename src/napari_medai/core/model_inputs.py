@@ -29,7 +29,7 @@ __all__ = [
     "pick_ground_truth",
 ]
 
-#: Parts of a label-map name that mark ground truth, most specific first (brain masks never are).
+#: Parts of a label-map name that mark ground truth, most specific first (masks never are).
 GROUND_TRUTH_HINTS = ("ground truth", "ground_truth", "groundtruth", "otmulticlass", "gt", "seg", "label",
                       "reference", "truth", "manual")
 
@@ -137,10 +137,10 @@ def check_channels(assignment: Mapping[str, str | None]) -> ChannelCheck:
 def pick_ground_truth(names: Iterable[str]) -> str | None:
     """The name among ``names`` (label maps) that looks most like ground truth, or None.
 
-    Names with "brain" (brain masks) never count; among several, the most specific hint wins
+    Masks (``brainmask``, ``brain mask``) never count; among several, the most specific hint wins
     (:data:`GROUND_TRUTH_HINTS`), then the first name.
     """
-    candidates = [n for n in names if "brain" not in n.lower()]
+    candidates = [n for n in names if "mask" not in n.lower()]
     for hint in GROUND_TRUTH_HINTS:
         for n in candidates:
             if hint in n.lower():
