@@ -117,7 +117,7 @@ class BrainTumourTrainingWidget(QWidget):
         self.plot = LivePlot(xlabel="epoch", ylabel="loss", y2label="validation Dice", legend_loc=ABOVE,
                              empty_text="no epochs yet: the loss and Dice curves appear here while training",
                              min_redraw_s=1.0)
-        self.plot.setMinimumHeight(220)
+        self.plot.setFixedHeight(230)  # a status line that wraps differently must not resize it (a full redraw)
         self._style_plot()
         self.summary = wrapped()
         self.use_button = QPushButton("Use in segmentation widget")
@@ -155,9 +155,10 @@ class BrainTumourTrainingWidget(QWidget):
         layout.addWidget(self.recipe)
         layout.addLayout(buttons)
         layout.addWidget(self.jobs)
-        layout.addWidget(self.plot, stretch=1)  # right under the progress bar: in view while training
+        layout.addWidget(self.plot)  # right under the progress bar: in view while training
         layout.addWidget(self.use_button)
         layout.addWidget(self.summary)
+        layout.addStretch(1)
         self._scroll = scroll_vertically(self, content)
 
     def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
