@@ -179,6 +179,17 @@ def test_widget_before_the_data_then_candidates_then_assign(make_napari_viewer, 
     assert "candidate lesion(s)" in w.jobs.status.text()
     _assign(qtbot, w)
     assert w.score_table.value("total") == f"{expected['agatston']['total']:.1f}" == "281.3"
+    # a correction from the list: the first coronary lesion becomes non-coronary and leaves the total
+    before = _shown_scores(w)
+    view = w.lesion_table.view
+    qtbot.mouseClick(view.viewport(), Qt.LeftButton, pos=view.visualRect(w.lesion_table.proxy.index(0, 0)).center())
+    chosen = w.lesion_table.selected()
+    click(qtbot, button(w, "non-coronary", exact=True))
+    n = w.n_updates
+    click(qtbot, button(w, "Assign selected lesion"))
+    wait_until(lambda: w.n_updates > n and not w.busy, 120)
+    assert _shown_scores(w)["total"] < before["total"]
+    assert _shown_scores(w)[chosen.artery] < before[chosen.artery]
     # a phantom calibration turns the mass into mg
     field(w, "mass calibration").setValue(0.75)
     _idle(w)
