@@ -119,6 +119,27 @@ def test_stop_in_the_first_epoch_saves_a_partial_model(make_napari_viewer, qtbot
     assert Path(field(w, "model folder").text()) != out
 
 
+def test_cancel_in_the_first_epoch_keeps_nothing_and_says_so(make_napari_viewer, qtbot, monkeypatch, case_dir,
+                                                             home):
+    from napari_medai._napari._widgets import RED
+
+    viewer = make_napari_viewer()
+    w = open_widget(viewer, WIDGET)
+    out = Path(field(w, "model folder").text())
+    choose_folder(qtbot, monkeypatch, w, "Browse", case_dir)
+    tiny_recipe(qtbot, w, epochs=1, steps=300, validation=0.0)
+    click(qtbot, button(w, "Train"))
+    wait_until(lambda: re.search(r"epoch 1/1: step \d+/300", w.jobs.status.text()) is not None, 120)
+    click(qtbot, button(w, "Cancel"))
+    assert w.wait_idle(120)
+    status = w.jobs.status
+    assert re.match(r"Cancelled in epoch 1 after \d+ of 300 steps: nothing was saved", status.text()), status.text()
+    assert status.styleSheet() == RED and "\n" not in status.text()
+    assert not out.exists()  # the folder this run had made, still empty, is gone
+    assert not button(w, "Use in segmentation").isEnabled() and button(w, "Train").isEnabled()
+    assert w.summary.text() == ""
+
+
 def test_a_full_tiny_run_plots_its_epochs_and_hands_the_model_to_segmentation(
         make_napari_viewer, qtbot, case_dir, home):
     viewer = make_napari_viewer()

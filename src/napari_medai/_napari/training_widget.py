@@ -83,6 +83,7 @@ class BrainTumourTrainingWidget(QWidget):
         self._scanned: str | None = None
         self._scan_error = ""
         self._last_step: tuple[int, int, int] = (0, 0, 0)
+        self._created: Path | None = None
         self.channel_checks: dict[str, QCheckBox] = {}
         self.jobs = JobRunner("Choose the folder of your labelled cases, then press Train.")
 
@@ -261,6 +262,7 @@ class BrainTumourTrainingWidget(QWidget):
         try:
             self.jobs.check_idle()
             args = self.training_arguments()
+            created = not args["out_dir"].exists()
             args["out_dir"] = prepare_model_folder(args["out_dir"], resume=args["resume"])
         except MedaiError as exc:
             return self.jobs.refuse(exc)
@@ -280,6 +282,7 @@ class BrainTumourTrainingWidget(QWidget):
                                       on_epoch=lambda e: jobs.metrics_callback({"kind": "epoch", **e}))
 
         self.result = None
+        self._created = args["out_dir"] if created else None  # removed again if the run leaves it empty
         self._last_step = (0, 0, 0)
         self.summary.setText("")
         self.use_button.setEnabled(False)
@@ -333,6 +336,8 @@ class BrainTumourTrainingWidget(QWidget):
                 "Stopped while reading the cases, before any training step: nothing was saved." if step == 0 else
                 f"Cancelled in epoch {epoch} after {step} of {steps} steps: nothing was saved (Stop keeps a partial "
                 "model).", error=True)
+        if self._created is not None and self._created.is_dir() and not any(self._created.iterdir()):
+            self._created.rmdir()  # the empty folder this run made
         self._propose_out_folder()
 
     def _done(self, r: Any) -> None:
