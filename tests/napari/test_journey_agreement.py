@@ -14,7 +14,18 @@ from napari_medai.core.io import read_volume, write_volume
 from napari_medai.core.metrics import compute_table
 from napari_medai.core.volume import Volume
 
-from .journey import button, click, field, layer_names, open_widget, table_texts, wait_until
+from .journey import (
+    button,
+    click,
+    field,
+    layer_names,
+    open_path,
+    open_sample,
+    open_widget,
+    step,
+    table_texts,
+    wait_until,
+)
 
 PANEL = "Agreement with ground truth"
 SPACING = (2.0, 0.8, 0.8)
@@ -44,7 +55,7 @@ def _write_pair(folder, *, coarse=False):
 
 
 def _open(viewer, path):
-    return viewer.open(str(path), plugin="napari-medai")[0]
+    return open_path(viewer, path)[0]
 
 
 def _rows(table):
@@ -87,6 +98,7 @@ def test_files_then_panel_picks_the_pair_and_shows_the_core_numbers(make_napari_
     _open(viewer, seg)
     _open(viewer, pred)
     panel = open_widget(viewer, PANEL)
+    step("the panel computes")
     assert panel.wait_idle(120), panel.status.text()
     assert field(panel, "Prediction").currentText() == "case_pred"
     assert field(panel, "Ground truth").currentText() == "case_seg"
@@ -138,11 +150,12 @@ def test_panel_first_then_files(make_napari_viewer, tmp_path, qtbot, monkeypatch
 def test_a_declared_prediction_is_picked_not_the_brain_mask(make_napari_viewer, panel_first):
     viewer = make_napari_viewer()
     panel = open_widget(viewer, PANEL) if panel_first else None
-    viewer.open_sample("napari-medai", "brain_tumour")
+    open_sample(viewer, "brain_tumour")
     seg = viewer.layers["seg"]
     pred = seg.data.copy()
     pred[pred == 1] = 4  # a model that calls the necrosis enhancing
     # what a task widget adds: its output, with the role and the convention the model declares
+    step("a task widget adds its prediction")
     viewer.add_labels(pred, name="brain tumour", scale=seg.scale, translate=seg.translate,
                       metadata={META_KEY: {"role": "prediction", "convention": "brats2021"}})
     if panel is None:
@@ -169,16 +182,19 @@ def test_painting_updates_the_table_to_a_fresh_computation(make_napari_viewer, t
     layer.brush_size = 5
     for coord, value in (((5, 20, 11), 2), ((6, 20, 11), 2), ((5, 15, 20), 0)):
         n = panel.n_updates
+        step("brush stroke")
         layer.paint(coord, value)
         assert panel.wait_idle(120)
         assert panel.n_updates > n
         _expect_table(panel, layer, gt)
         assert panel.lesions == lesion_list(layer.data, gt.data, spacing=tuple(gt.scale), labels=(1, 2, 4))
     assert _rows(panel.table)["WT"][0] != before
+    step("undo")
     layer.undo()
     assert panel.wait_idle(120)
     _expect_table(panel, layer, gt)
     # an edit of the ground truth counts too
+    step("brush stroke on the ground truth")
     gt.paint((9, 20, 20), 2)
     assert panel.wait_idle(120)
     _expect_table(panel, layer, gt)
@@ -242,6 +258,7 @@ def test_next_lesion_and_ground_truth_shortcuts_and_error_map(make_napari_viewer
     assert "N: next lesion" in panel.lesion_table.toolTip()
     gt = viewer.layers["case_seg"]
     for k in range(4):
+        step("key N")
         _press(panel, Qt.Key_N)
         row = k % len(lesions)
         assert panel.lesion_table.currentRow() == row
@@ -251,6 +268,7 @@ def test_next_lesion_and_ground_truth_shortcuts_and_error_map(make_napari_viewer
     _press(panel, Qt.Key_N, Qt.ShiftModifier)
     assert panel.lesion_table.currentRow() == 2
     assert gt.visible
+    step("key G")
     _press(panel, Qt.Key_G)
     assert not gt.visible
     _press(panel, Qt.Key_G)
