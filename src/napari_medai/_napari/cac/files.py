@@ -6,6 +6,7 @@ asks for the path and turns the layers into Volumes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from qtpy.QtWidgets import QFileDialog, QWidget
 
 from ...core.errors import MedaiError
 from ...core.tasks import cac
+from .._widgets import save_labels_dialog
 from ..layers import META_KEY, layer_to_volume
 from .tables import ARTERY_NAMES
 
@@ -94,9 +96,19 @@ def read_assignment(path: str, ct: Any) -> Any:
     return vol.with_data(data.astype(np.uint8), label_names=dict(ASSIGNMENT_NAMES))
 
 
-def load_dialog(parent: QWidget, ct_layer: Any) -> str | None:
-    """Ask for a saved assignment file; returns its path (None when the dialog was closed)."""
+def load_dialog(parent: QWidget, ct_layer: Any, load: Callable[[str], Any]) -> str | None:
+    """Ask for a saved assignment file and ``load`` it; returns its path (None when the dialog was closed)."""
     default = default_assignment_path(ct_layer)
     path, _ = QFileDialog.getOpenFileName(parent, "Load artery assignment", str(default.parent) if default else "",
                                           LOAD_FILTER)
+    if path:
+        load(path)
     return path or None
+
+
+def save_dialog(parent: QWidget, layer: Any, ct_layer: Any) -> str | None:
+    """The "Save assignment…" action: the shared Save dialog (format of the user's choice, the CT's geometry)."""
+    if layer is None:
+        raise MedaiError("no assignment to save: auto-assign first")
+    default = default_assignment_path(ct_layer)
+    return save_labels_dialog(parent, layer, start_dir=str(default.parent) if default else "")

@@ -36,7 +36,7 @@ from qtpy.QtWidgets import (
 from ...core.errors import InvalidInputError, MedaiError, MedaiWarning
 from ...core.tasks import cac
 from .._jobs import JobRunner
-from .._widgets import LabelLegend, centre_on, save_labels_dialog, scroll_vertically, spin, wrapped
+from .._widgets import LabelLegend, centre_on, scroll_vertically, spin, wrapped
 from ..layers import label_colormap, layer_to_volume
 from . import files
 from .editing import AssignmentClicks
@@ -179,8 +179,10 @@ class CACWidget(QWidget):
             self, self.result, "json", self.ct_layer())))
         self.csv_button.clicked.connect(lambda: self._file_action(lambda: files.export_dialog(
             self, self.result, "csv", self.ct_layer())))
-        self.save_button.clicked.connect(lambda: self._file_action(self._save_dialog))
-        self.load_button.clicked.connect(lambda: self._file_action(self._load_dialog, "Read"))
+        self.save_button.clicked.connect(lambda: self._file_action(lambda: files.save_dialog(
+            self, self.assignment_layer, self.ct_layer())))
+        self.load_button.clicked.connect(lambda: self._file_action(lambda: files.load_dialog(
+            self, self.ct_layer(), self.load_assignment), "Read"))
         self.agreement_button.clicked.connect(lambda: self.open_agreement())
         for ev in (viewer.layers.events.inserted, viewer.layers.events.removed):
             ev.connect(self._layers_changed)
@@ -382,18 +384,6 @@ class CACWidget(QWidget):
         self.method_label.setText(f"Assignment loaded from {path}.")
         self.score_layer(layer, ct)
         return layer
-
-    def _save_dialog(self) -> str | None:
-        if self.assignment_layer is None:
-            raise InvalidInputError("no assignment to save: auto-assign first")
-        default = files.default_assignment_path(self.ct_layer())
-        return save_labels_dialog(self, self.assignment_layer, start_dir=str(default.parent) if default else "")
-
-    def _load_dialog(self) -> str | None:
-        path = files.load_dialog(self, self.ct_layer())
-        if path:
-            self.load_assignment(path)
-        return path
 
     def _file_action(self, action: Any, verb: str = "Wrote") -> None:
         """Run a quick file action on the GUI thread; its error is shown once, in the status line."""
