@@ -70,6 +70,7 @@ def main() -> None:
     if not panel.wait_idle(300) or panel.result is None:
         sys.exit(panel.status.text())
     panel.add_error_map("WT")
+    panel.wait_idle(120)
     viewer.layers["error map WT"].visible = False  # the key stays in the panel; the canvas shows pred + outline
     panel.next_lesion()
     panel.next_lesion()  # N, N: the tumour (the first lesion is the false positive)

@@ -67,7 +67,9 @@ def test_painting_updates_the_table_live(panel, qtbot):
 
 def test_error_map_counts(panel):
     viewer, widget = panel
-    layer = widget.add_error_map("WT")
+    assert widget.add_error_map("WT")
+    assert widget.wait_idle(30)
+    layer = viewer.layers["error map WT"]
     pred = np.isin(viewer.layers["pred"].data, (1, 2, 4))
     gt = np.isin(viewer.layers["gt"].data, (1, 2, 4))
     data = np.asarray(layer.data)

@@ -281,6 +281,7 @@ def test_next_lesion_and_ground_truth_shortcuts_and_error_map(make_napari_viewer
     # the error map, with a key that stays
     _choose(panel.region_combo, "WT")
     click(qtbot, button(panel, "Add error map"))
+    assert panel.wait_idle(120)
     assert "error map WT" in layer_names(viewer)
     assert [name for _, name, _ in panel.error_key.entries] == ["true positive", "false positive", "false negative"]
     assert "32 false-positive" in panel.error_counts.text()

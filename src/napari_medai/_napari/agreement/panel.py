@@ -1,15 +1,10 @@
 """Agreement panel: a prediction Labels layer against a ground-truth Labels layer, live.
 
-The numbers come from :class:`~napari_medai.core.agreement_session.AgreementSession` (the live,
-incremental form of :func:`~napari_medai.core.evaluate.evaluate_volumes`); this panel picks the layers,
-drives the session through the shared :class:`~napari_medai._napari._jobs.JobRunner`, and shows the
-table, the lesions and the error map.
-
-Live updates: an edit of either layer (``paint``, ``data`` or ``set_data`` event) is noted in the
-session and starts a recomputation at once through a queued signal (napari emits ``paint`` before it
-writes the data), one more after a running one, without waiting for the viewer to redraw. Only the
-table cells whose text changed are rewritten.
-"""
+The numbers come from the core :class:`~napari_medai.core.agreement_session.AgreementSession`, driven
+through the shared :class:`~napari_medai._napari._jobs.JobRunner`. An edit of either layer (``paint``,
+``data`` or ``set_data``) is noted in the session and starts a quiet recomputation through a queued signal
+(napari emits ``paint`` before it writes the data), one more after a running one; only changed cells are
+rewritten."""
 
 from __future__ import annotations
 
@@ -38,7 +33,6 @@ from .._widgets import (
     RED,
     LabelLegend,
     as_outline,
-    centre_on,
     process_events_until,
     scroll_vertically,
     wrapped,
@@ -46,6 +40,7 @@ from .._widgets import (
 from ..layers import layer_to_volume, spatial_transform_kwargs
 from . import display
 from .error_map_box import ErrorMapBox
+from .navigation import LesionNavigator
 from .pair_form import PairForm, medai_meta
 from .viewer_hooks import ViewerHooks
 
@@ -74,8 +69,8 @@ class AgreementWidget(QWidget):
         self._outlined: tuple[Any, float] = (None, 1.0)  # the layer drawn as outline, its own opacity
         self._remarks: list[str] = []
         self._shown: dict[str, Any] = {}
+        self._summary = ""
         self._dirty = self._kick_pending = self._after_pending = False
-        self._lesion_row = -1
         self._build()
         self.hooks = ViewerHooks(viewer, self, {k: m for k, (m, _) in SHORTCUTS.items()}, "_refresh_layer_choices")
         self.hooks.hook()
@@ -100,6 +95,7 @@ class AgreementWidget(QWidget):
         self.lesion_table = display.lesion_table()
         keys = ", ".join(f"{k.replace('-', '+')}: {what}" for k, (_, what) in SHORTCUTS.items())
         self.lesion_table.setToolTip(f"Click a row to go to the lesion. Viewer shortcuts: {keys}.")
+        self.navigator = LesionNavigator(self.viewer, self.lesion_table, self.form.layers, lambda: self.lesions)
         self.error_box = ErrorMapBox()
         self.region_combo, self.error_key, self.error_counts = (self.error_box.region_combo, self.error_box.key,
                                                                 self.error_box.counts)
@@ -291,6 +287,7 @@ class AgreementWidget(QWidget):
         if ruled:
             msg += " * value set by the empty-mask rule: " + " | ".join(ruled)
         msg += "".join(f" {n}" for n in [*result.notes, *self._remarks])
+        self._summary = msg
         self._set_status(msg)
         self._after_job()
 
@@ -352,47 +349,37 @@ class AgreementWidget(QWidget):
         self.jobs.start(partial(resample_to_grid, pv, gv), done, f"resampling '{pred.name}'…")
         return name
 
-    def add_error_map(self, region: str | None = None) -> Any:
-        """Add (or update) a TP/FP/FN Labels layer for one region; returns the layer (None on failure)."""
+    def add_error_map(self, region: str | None = None) -> bool:
+        """Add (or update) the TP/FP/FN Labels layer ``error map <region>``, computed off the GUI thread.
+
+        Returns whether the job started; the layer appears when it has finished (:meth:`wait_idle`).
+        """
         if self.result is None:
-            self.jobs.refuse(InvalidInputError("Compute the table first."))
-            return None
+            return self.jobs.refuse(InvalidInputError("Compute the table first."))
         region = region or self.region_combo.currentText() or next(iter(self.result.regions))
         values = tuple(self.result.convention.regions[region])
         pred, gt = self.form.layers()
-        added: list[Any] = []
+        pdata, gdata, ref = np.asarray(pred.data).copy(), np.asarray(gt.data).copy(), layer_to_volume(gt)
 
         def done(emap: np.ndarray) -> None:
-            added.append(self.error_box.show_map(self.viewer, emap, region, layer_to_volume(gt)))
+            self.error_box.show_map(self.viewer, emap, region, ref)
+            self._set_status(self._summary)  # the table's summary again; the counts are under the key
 
-        self.jobs.run_now(lambda: error_map(np.asarray(pred.data), np.asarray(gt.data), labels=values), done)
-        return added[0] if added else None
+        return self.jobs.start(partial(error_map, pdata, gdata, labels=values), done, "computing the error map…")
 
     def go_to_lesion(self, row: int) -> None:
         """Centre the viewer on the lesion in ``row`` of the lesion table."""
-        gt = self.form.layers()[1]
-        if gt is None or not (0 <= row < len(self.lesions)):
-            return
-        self._lesion_row = row
-        if self.lesion_table.currentRow() != row:
-            self.lesion_table.selectRow(row)
-        centre_on(self.viewer, gt, self.lesions[row]["centroid"])
+        self.navigator.go_to(row)
 
     def next_lesion(self) -> None:
-        """Go to the next lesion of the list (shortcut N)."""
-        if self.lesions:
-            self.go_to_lesion((self._lesion_row + 1) % len(self.lesions))
+        """Go to the next lesion (shortcut N; Shift+N: :meth:`previous_lesion`; G: :meth:`toggle_ground_truth`)."""
+        self.navigator.step(1)
 
     def previous_lesion(self) -> None:
-        """Go to the previous lesion of the list (shortcut Shift+N)."""
-        if self.lesions:
-            self.go_to_lesion((self._lesion_row - 1) % len(self.lesions))
+        self.navigator.step(-1)
 
     def toggle_ground_truth(self) -> None:
-        """Show or hide the ground-truth layer (shortcut G)."""
-        gt = self.form.layers()[1]
-        if gt is not None:
-            gt.visible = not gt.visible
+        self.navigator.toggle_ground_truth()
 
     def export_csv(self, path: str) -> str:
         """Write the table as CSV; returns the path written."""
