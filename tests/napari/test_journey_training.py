@@ -117,6 +117,7 @@ def test_stop_in_the_first_epoch_saves_a_partial_model(make_napari_viewer, qtbot
     assert button(w, "Use in segmentation").isEnabled() and button(w, "Train").isEnabled()
     # the next run is proposed a fresh folder
     assert Path(field(w, "model folder").text()) != out
+    step("close the viewer")  # the test's teardown is timed as its own step
 
 
 def test_cancel_in_the_first_epoch_keeps_nothing_and_says_so(make_napari_viewer, qtbot, monkeypatch, case_dir,
@@ -138,6 +139,7 @@ def test_cancel_in_the_first_epoch_keeps_nothing_and_says_so(make_napari_viewer,
     assert not out.exists()  # the folder this run had made, still empty, is gone
     assert not button(w, "Use in segmentation").isEnabled() and button(w, "Train").isEnabled()
     assert w.summary.text() == ""
+    step("close the viewer")  # the test's teardown is timed as its own step
 
 
 def test_a_full_tiny_run_plots_its_epochs_and_hands_the_model_to_segmentation(
@@ -175,6 +177,7 @@ def test_a_full_tiny_run_plots_its_epochs_and_hands_the_model_to_segmentation(
     click(qtbot, button(w, "Use in segmentation widget"))
     assert sum(1 for d in viewer.window.dock_widgets.values() if hasattr(d, "model_combo")) == 1
     assert open_widget(viewer, SEG_WIDGET) is seg
+    step("close the viewer")  # the test's teardown is timed as its own step
 
 
 def test_folders_that_cannot_be_trained_on_are_refused_in_red(make_napari_viewer, qtbot, monkeypatch, tmp_path,
@@ -218,3 +221,4 @@ def test_folders_that_cannot_be_trained_on_are_refused_in_red(make_napari_viewer
     click(qtbot, button(w, "Train"))
     assert not w.busy and "cannot create the model folder" in status.text() and status.styleSheet() == RED
     assert not (blocker / "model").exists()
+    step("close the viewer")  # the test's teardown is timed as its own step

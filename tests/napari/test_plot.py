@@ -121,6 +121,8 @@ def test_points_inside_the_limits_are_blitted_and_limits_grow_with_headroom(qtbo
     assert p.draws["full"] == full + 1
     assert p.ax.get_xlim()[1] > 20 + 0.4 * (20 - x0[0]) and p.ax.get_ylim()[0] < 0.2
     assert p.ax.get_xlim()[0] == x0[0] and p.ax.get_ylim()[1] == y0[1]  # the other ends stay
+    p.fit()  # a finished run: the limits hug the data again
+    assert p.ax.get_xlim()[1] <= 21 and p.draws["full"] == full + 2  # 20 + the 5 % margin
     p.clear()  # a new run starts from its own data
     p.add_point("loss", 0, 5.0)
     p.add_point("loss", 1, 6.0)

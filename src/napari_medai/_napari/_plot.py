@@ -142,6 +142,11 @@ class LivePlot(QWidget):
         self._fresh = True
         self.redraw(force=True)
 
+    def fit(self) -> None:
+        """Fit the limits to the data, without the headroom kept for points to come (e.g. when a run ends)."""
+        self._fresh = True
+        self.redraw(force=True)
+
     @property
     def is_empty(self) -> bool:
         """True while no point has been added (since the last :meth:`clear`)."""
@@ -239,12 +244,15 @@ class LivePlot(QWidget):
 
     def _full_draw(self) -> None:
         """Draw everything now; keep a picture without the lines for the next blits."""
-        self.draws["full"] += 1
         lines = list(self._lines.values())
         self._background = None
-        if not self.canvas.isVisible() or not lines:
+        if not self.canvas.isVisible():  # a hidden or tabbed-away plot is drawn when it is shown
+            self._layout_due = True
+            return
+        if not lines:
             self.canvas.draw_idle()
             return
+        self.draws["full"] += 1
         for line in lines:
             line.set_animated(True)
         try:
@@ -268,6 +276,11 @@ class LivePlot(QWidget):
         for line in self._lines.values():
             line.axes.draw_artist(line)
         self.canvas.blit(self.figure.bbox)
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        if self._background is None:
+            QTimer.singleShot(0, self._flush)  # drawn now that it is visible (skipped while hidden)
 
     def _relayout(self) -> None:
         """The canvas changed size: lay the margins out again at the next draw."""

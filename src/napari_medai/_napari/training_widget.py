@@ -342,6 +342,7 @@ class BrainTumourTrainingWidget(QWidget):
 
     def _done(self, r: Any) -> None:
         self.result = r
+        self.plot.fit()
         self.use_button.setEnabled(True)
         self._propose_out_folder()  # the next run goes into a fresh folder
         if r.stop_reason == "partial":
