@@ -147,7 +147,8 @@ class TrainingResult:
     epochs_run
         Epochs completed in total (including before a resume).
     stop_reason
-        ``"max_epochs"``, ``"early_stopping"``, ``"time_limit"`` or ``"cancelled"``.
+        ``"max_epochs"``, ``"early_stopping"``, ``"time_limit"``, ``"cancelled"``, or ``"partial"``
+        (``stop_training`` within the first epoch: the weights so far, not validated; ``best_epoch`` 0).
     wall_time_s
         Training time in seconds, summed over resumed sessions.
     resumed_from
