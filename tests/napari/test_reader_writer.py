@@ -158,3 +158,16 @@ def test_four_d_time_series_opens_as_one_layer_with_time_axis(make_napari_viewer
     layer = viewer.layers[0]
     assert layer.data.shape == (5, 12, 10, 8)
     assert layer.scale[0] == pytest.approx(2.5)
+
+
+def test_layer_to_volume_keeps_labels_through_the_plugin_proxy():
+    """Widgets opened from the Plugins menu see PublicOnlyProxy layers; a Labels layer stays a label map."""
+    from napari.layers import Labels
+    from napari.utils._proxies import PublicOnlyProxy
+
+    from napari_medai._napari.layers import layer_to_volume
+
+    layer = Labels(np.zeros((4, 5, 6), np.uint8), scale=(2.0, 1.0, 1.0))
+    vol = layer_to_volume(PublicOnlyProxy(layer))
+    assert vol.is_label
+    assert vol.spacing == (2.0, 1.0, 1.0)

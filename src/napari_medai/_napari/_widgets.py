@@ -136,6 +136,7 @@ def threads_spin() -> QSpinBox:
                  "per core). When other jobs share the cores, 1 thread is often much faster for these small "
                  "networks (threads wait for each other at every step).")
     s.setSpecialValueText("default")
+    fit_spin_text(s)
     return s
 
 

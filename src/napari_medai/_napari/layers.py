@@ -225,7 +225,10 @@ def layer_to_volume(layer: Any, *, reference: Volume | None = None) -> Volume:
     header = dict(md.get("header", {})) if md else (dict(reference.meta) if reference is not None else {})
     modality = md.get("modality") if md else (reference.modality if reference is not None else "unknown")
     units = md.get("units", "") if md else (reference.units if reference is not None else "")
-    is_label = type(layer).__name__ == "Labels"
+    from napari.layers import Labels
+
+    # isinstance, not type().__name__: widgets opened from the Plugins menu see PublicOnlyProxy layers
+    is_label = isinstance(layer, Labels)
     label_names = {int(k): v for k, v in md.get("label_names", {}).items()} if md else None
     return Volume(
         data=data,
