@@ -12,6 +12,7 @@ notification), never raised into napari.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -244,8 +245,8 @@ class JobRunner(QWidget):
                 from napari.utils.notifications import show_error
 
                 show_error(text)
-            except Exception:  # noqa: BLE001 - the status line has it already; a notification is extra
-                pass
+            except Exception as exc2:  # noqa: BLE001 - the status line has it already; a notification is extra
+                logging.getLogger(__name__).warning("could not show a napari notification: %s", exc2)
 
     def _returned(self, done: Callable[[Any], None], payload: tuple[str, Any]) -> None:
         if self._flags.gone:

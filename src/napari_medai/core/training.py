@@ -65,6 +65,7 @@ __all__ = [
     "EpochFn",
     "EpochRecord",
     "RunOutcome",
+    "RunResult",
     "StepFn",
     "TaskSpec",
     "TrainingCase",
@@ -127,7 +128,34 @@ class RunOutcome:
 
 
 @dataclass
-class TrainingResult:
+class RunResult:
+    """What every training entry point returns about its run (the kind's own detail is in a subclass)."""
+
+    out_dir: Path
+    contract: ModelContract
+    best_epoch: int
+    best_metric: float
+    history: list[dict[str, Any]]
+    epochs_run: int
+    stop_reason: str
+    wall_time_s: float
+    resumed_from: int
+    train_cases: list[str]
+    val_cases: list[str]
+    monitor: str
+
+    @classmethod
+    def from_run(cls, run: RunOutcome, train_cases: list[str], val_cases: list[str], **detail: Any) -> Any:
+        """The result of a finished :func:`run_training` call; ``detail`` fills the subclass's own field."""
+        st = run.state
+        return cls(out_dir=run.out_dir, contract=run.contract, best_epoch=st.best_epoch,
+                   best_metric=float(st.best_metric), history=st.history, epochs_run=st.epochs_done,
+                   stop_reason=run.stop_reason, wall_time_s=run.wall_time_s, resumed_from=run.resumed_from,
+                   train_cases=train_cases, val_cases=val_cases, monitor=run.monitor, **detail)
+
+
+@dataclass
+class TrainingResult(RunResult):
     """What :func:`train` returns.
 
     Attributes
@@ -159,19 +187,7 @@ class TrainingResult:
         ``"val_mean_dice"`` or ``"-train_loss"``.
     """
 
-    out_dir: Path
-    contract: ModelContract
-    best_epoch: int
-    best_metric: float
     best_dice: dict[str, float] | None
-    history: list[dict[str, Any]]
-    epochs_run: int
-    stop_reason: str
-    wall_time_s: float
-    resumed_from: int
-    train_cases: list[str]
-    val_cases: list[str]
-    monitor: str
 
     def summary(self) -> str:
         best = (", ".join(f"{k} {v:.3f}" for k, v in self.best_dice.items()) if self.best_dice
@@ -624,20 +640,14 @@ def train(
         should_stop=should_stop, on_step=on_step, on_epoch=epoch_cb if on_epoch is not None else None,
         t_start=t_start, stop_training=stop_training,
     )
-    st = run.state
-    return TrainingResult(
-        out_dir=run.out_dir, contract=run.contract, best_epoch=st.best_epoch, best_metric=float(st.best_metric),
-        best_dice=st.best_detail, history=st.history, epochs_run=st.epochs_done, stop_reason=run.stop_reason,
-        wall_time_s=run.wall_time_s, resumed_from=run.resumed_from, train_cases=train_names, val_cases=val_names,
-        monitor=run.monitor,
-    )
+    return TrainingResult.from_run(run, train_names, val_names, best_dice=run.state.best_detail)
 
 
 # ---------------------------------------------------------------------------------------------
 # classification entry point
 # ---------------------------------------------------------------------------------------------
 @dataclass
-class ClassifierTrainingResult:
+class ClassifierTrainingResult(RunResult):
     """What :func:`train_classifier` returns (fields as in :class:`TrainingResult`).
 
     ``best_metric`` is the validation AUC (``monitor="val_auc"``), the validation accuracy
@@ -646,19 +656,7 @@ class ClassifierTrainingResult:
     ``accuracy`` of the best epoch.
     """
 
-    out_dir: Path
-    contract: ModelContract
-    best_epoch: int
-    best_metric: float
     best_validation: dict[str, Any] | None
-    history: list[dict[str, Any]]
-    epochs_run: int
-    stop_reason: str
-    wall_time_s: float
-    resumed_from: int
-    train_cases: list[str]
-    val_cases: list[str]
-    monitor: str
 
     def summary(self) -> str:
         return (f"trained {self.epochs_run} epochs ({self.stop_reason}) in {self.wall_time_s / 60:.1f} min; "
@@ -746,10 +744,4 @@ def train_classifier(
         should_stop=should_stop, on_step=on_step, on_epoch=epoch_cb if on_epoch is not None else None,
         t_start=t_start,
     )
-    st = run.state
-    return ClassifierTrainingResult(
-        out_dir=run.out_dir, contract=run.contract, best_epoch=st.best_epoch, best_metric=float(st.best_metric),
-        best_validation=st.best_detail, history=st.history, epochs_run=st.epochs_done, stop_reason=run.stop_reason,
-        wall_time_s=run.wall_time_s, resumed_from=run.resumed_from, train_cases=train_names, val_cases=val_names,
-        monitor=run.monitor,
-    )
+    return ClassifierTrainingResult.from_run(run, train_names, val_names, best_validation=run.state.best_detail)
