@@ -18,7 +18,7 @@ Sources understood by :func:`load_model`:
 
 Safety: bundle configs are read as JSON data and never executed (``$`` expressions are refused,
 ``@`` references resolved to plain values; the network class must be one of
-:data:`ALLOWED_NETWORKS`); state dicts are read with ``torch.load(..., weights_only=True)``, so no
+:data:`ALLOWED_NETWORKS`, or a napari-medai network of :data:`PROJECT_NETWORKS`); state dicts are read with ``torch.load(..., weights_only=True)``, so no
 pickled object is ever run.
 """
 
@@ -57,6 +57,7 @@ __all__ = [
     "MODEL_FOLDER_VERSION",
     "LoadedModel",
     "ModelFolderLoader",
+    "PROJECT_NETWORKS",
     "build_network",
     "bundle_contract",
     "download_bundle",
@@ -76,6 +77,9 @@ ALLOWED_NETWORKS: tuple[str, ...] = (
     # classifiers (contract kind "classification")
     "Classifier", "DenseNet", "DenseNet121", "ResNet",
 )
+#: Networks napari-medai defines itself (not in MONAI), built from JSON arguments like the MONAI ones:
+#: name -> ``module:builder`` inside this package (``builder(**kwargs)`` returns the module).
+PROJECT_NETWORKS: dict[str, str] = {"DeepMedic": "deepmedic:build_deepmedic"}
 _IGNORED_PRE = {
     "LoadImaged", "LoadImage", "EnsureChannelFirstd", "EnsureChannelFirst", "AddChanneld", "EnsureTyped",
     "EnsureType", "ToTensord", "ToTensor", "CastToTyped", "CastToType", "ToDeviced", "Identityd",
@@ -194,15 +198,20 @@ def verify_md5(path: str | os.PathLike[str], expected: str, *, fix: str | None =
 
 
 def build_network(spec: NetworkSpec) -> Any:
-    """Instantiate ``monai.networks.nets.<spec.name>(**spec.kwargs)`` (allow-listed classes only)."""
-    if spec.name not in ALLOWED_NETWORKS:
+    """Instantiate ``monai.networks.nets.<spec.name>(**spec.kwargs)`` (allow-listed classes only), or a
+    network of :data:`PROJECT_NETWORKS` (e.g. ``DeepMedic``) from the same JSON arguments."""
+    if spec.name not in ALLOWED_NETWORKS and spec.name not in PROJECT_NETWORKS:
         raise ModelLoadError(
-            f"network {spec.name!r} is not one napari-medai builds; allowed: {', '.join(ALLOWED_NETWORKS)} "
-            "(or export the model to TorchScript)"
+            f"network {spec.name!r} is not one napari-medai builds; allowed: "
+            f"{', '.join((*ALLOWED_NETWORKS, *PROJECT_NETWORKS))} (or export the model to TorchScript)"
         )
-    import monai.networks.nets as nets
+    if spec.name in PROJECT_NETWORKS:
+        module, builder = PROJECT_NETWORKS[spec.name].split(":")
+        cls = getattr(importlib.import_module(f"{__package__}.{module}"), builder)
+    else:
+        import monai.networks.nets as nets
 
-    cls = getattr(nets, spec.name, None)
+        cls = getattr(nets, spec.name, None)
     if cls is None:
         raise ModelLoadError(f"this MONAI ({_version('monai')}) has no network {spec.name!r}; upgrade MONAI")
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in spec.kwargs.items()}
