@@ -8,9 +8,7 @@ never by "the first layer"; a user's choice stays while its layer is open (also 
 from __future__ import annotations
 
 import contextlib
-import json
 import re
-from pathlib import Path
 from typing import Any
 
 from qtpy.QtCore import Signal
@@ -81,24 +79,14 @@ def truth_layer_for(viewer: Any, prediction: Any) -> Any:
 
 
 def sidecar_of(layer: Any) -> dict[str, Any] | None:
-    """The BIDS sidecar JSON beside the file a layer was read from (``x_adc.nii.gz`` -> ``x_adc.json``)."""
+    """The BIDS sidecar JSON beside the file a layer was read from (``x_adc.nii.gz`` -> ``x_adc.json``), or None.
+
+    Raises :class:`~napari_medai.core.errors.InvalidInputError` when the sidecar is there but unreadable.
+    """
+    from ...core.tasks.stroke.inputs import find_sidecar
+
     source = ((getattr(layer, "metadata", None) or {}).get(META_KEY, {}) or {}).get("source")
-    if not source:
-        return None
-    path = Path(source)
-    stem = path.name
-    for ext in (".nii.gz", ".nii", ".nrrd", ".mha", ".mhd"):
-        if stem.lower().endswith(ext):
-            stem = stem[: -len(ext)]
-            break
-    side = path.with_name(stem + ".json")
-    if not side.is_file():
-        return None
-    try:
-        doc = json.loads(side.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return doc if isinstance(doc, dict) else None
+    return find_sidecar(source) if source else None
 
 
 class InputRows(QWidget):

@@ -329,13 +329,14 @@ class StrokeWidget(QWidget):
             return self.jobs.refuse(InvalidInputError(
                 "no model chosen: choose a folder trained for stroke with 'Model folder…', or use the clinical "
                 "threshold baseline"))
+        chosen = {key: self.viewer.layers[name] for key, name in self.inputs.assignment().items() if name is not None}
         try:
-            vols = {key: layer_to_volume(self.viewer.layers[name]) for key, name in self.inputs.assignment().items()
-                    if name is not None}
-        except (MedaiError, ValueError) as exc:
+            vols = {key: layer_to_volume(layer) for key, layer in chosen.items()}
+            sidecars = {key: sc for key, layer in chosen.items() for sc in [sidecar_of(layer)] if sc is not None}
+        except MedaiError as exc:
+            return self.jobs.refuse(exc)
+        except ValueError as exc:  # a layer that is no 3-D volume
             return self.jobs.refuse(InvalidInputError(str(exc)))
-        sidecars = {key: sc for key, name in self.inputs.assignment().items() if name is not None
-                    for sc in [sidecar_of(self.viewer.layers[name])] if sc is not None}
         kwargs: dict[str, Any] = {"method": method, "separate_lesions": self.separate_check.isChecked(),
                                   "sidecars": sidecars or None}
         if self.modality == "MRI":
