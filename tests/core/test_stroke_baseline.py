@@ -1,0 +1,94 @@
+"""The weight-free MRI baseline and segment_stroke on the stroke phantom."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_medai.core.callbacks import Cancelled
+from napari_medai.core.errors import InvalidInputError
+from napari_medai.core.phantoms.stroke import stroke_phantom
+from napari_medai.core.tasks.stroke.baseline_mri import (
+    MRI_PARAMS,
+    MRI_PARAMS_SOURCES,
+    segment_mri_baseline,
+)
+from napari_medai.core.tasks.stroke.segment import segment_stroke
+from napari_medai.core.tasks.stroke.units import AdcUnit, adc_in_1e6
+
+
+@pytest.fixture(scope="module")
+def phantom():
+    return stroke_phantom(seed=1)
+
+
+def _dice(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a > 0, b > 0
+    return 2.0 * np.count_nonzero(a & b) / (np.count_nonzero(a) + np.count_nonzero(b))
+
+
+def test_every_parameter_has_a_source():
+    assert set(MRI_PARAMS) == set(MRI_PARAMS_SOURCES)
+    assert all(len(s) > 20 for s in MRI_PARAMS_SOURCES.values())
+    assert MRI_PARAMS["adc_core_max"] == 620.0  # reference.md: the clinical core threshold
+
+
+def test_baseline_finds_the_phantom_infarcts(phantom):
+    res = segment_stroke(dwi=phantom["dwi"], adc=phantom["adc"])
+    truth = phantom["lesion"]
+    assert res.method == "threshold-mri" and res.adc_unit.unit == "1e-6"
+    assert res.labels.same_grid(phantom["dwi"]) and res.labels.data.dtype == np.uint8
+    assert _dice(res.labels.data, truth.data) > 0.85
+    # every true infarct is found (any overlap), with a volume close to the truth
+    assert len(res.lesions) == truth.meta["n_lesions"]
+    assert res.total_volume_ml == pytest.approx(truth.meta["lesion_volume_ml"], rel=0.15)
+    # sides from the mid-sagittal plane agree with the phantom's
+    want = sorted((round(d["volume_ml"], 1), d["side"]) for d in truth.meta["lesions"])
+    got = sorted((round(r.volume_ml, 1), r.side) for r in res.lesions)
+    assert [s for _, s in got] == [s for _, s in want]
+    assert all(r.mean_adc < 620 for r in res.lesions)
+    assert res.probability.data.min() >= 0.0 and res.probability.data.max() <= 1.0
+    doc = res.to_json()
+    assert doc["parameters"]["adc_core_max"]["value"] == 620.0 and "reference.md" in doc["parameters"]["adc_core_max"]["source"]
+    assert doc["mismatch"] is None and doc["adc_unit"]["source"] == "values"
+
+
+def test_the_same_map_in_1e3_gives_the_same_lesions(phantom):
+    adc3 = phantom["adc"].with_data(phantom["adc"].data * np.float32(1e-3), units="")
+    a = segment_stroke(dwi=phantom["dwi"], adc=phantom["adc"], separate_lesions=True)
+    b = segment_stroke(dwi=phantom["dwi"], adc=adc3, separate_lesions=True)
+    assert b.adc_unit.unit == "1e-3"
+    assert _dice(a.labels.data, b.labels.data) > 0.99
+    assert a.labels.meta["separate_lesions"] and int(a.labels.data.max()) == len(a.lesions)
+
+
+def test_the_threshold_never_runs_on_an_unestablished_unit(phantom):
+    raw = phantom["adc"].with_data(phantom["adc"].data, units="")
+    with pytest.raises(InvalidInputError, match="convert it to 10\\^-6"):
+        segment_mri_baseline(phantom["dwi"], raw)
+    ok = adc_in_1e6(raw, AdcUnit("1e-6", 1.0, "user", "test"))
+    assert segment_mri_baseline(phantom["dwi"], ok).mask.data.any()
+
+
+def test_cancel_and_progress(phantom):
+    seen = []
+    segment_stroke(dwi=phantom["dwi"], adc=phantom["adc"], progress=lambda f, m: seen.append(f))
+    assert seen[0] == 0.0 and seen[-1] == 1.0 and seen == sorted(seen)
+    with pytest.raises(Cancelled):
+        segment_stroke(dwi=phantom["dwi"], adc=phantom["adc"], should_stop=lambda: True)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({}, "no image given"),
+        ({"dwi": "D"}, "the ADC is missing"),
+        ({"dwi": "D", "adc": "A", "cta": "C"}, "not both"),
+        ({"dwi": "D", "adc": "A", "mirror": True}, "for CTA models"),
+        ({"dwi": "D", "adc": "A", "method": "model"}, "needs a model"),
+        ({"dwi": "D", "adc": "A", "method": "magic"}, "unknown stroke method"),
+    ],
+)
+def test_bad_choices_are_refused_before_any_work(kwargs, match):
+    with pytest.raises(InvalidInputError, match=match):
+        segment_stroke(**kwargs)
