@@ -63,7 +63,7 @@ class LesionTable(QTableWidget):
         self.cellClicked.connect(lambda row, _col: self.go_to(row))
         self._fit_height()
 
-    def show_rows(self, rows: list[Any], layer: Any, rsi: dict[int, float] | None = None) -> None:
+    def show_rows(self, rows: list[Any], layer: Any, rsi: dict[int, float | None] | None = None) -> None:
         """Fill the table with ``rows`` (LesionRow) of the Labels ``layer``; ``rsi``: FLAIR rSI per lesion id."""
         self.rows, self.layer = list(rows), layer
         headers = [*HEADERS, RSI_HEADER] if rsi is not None else list(HEADERS)
@@ -100,10 +100,22 @@ def total_text(result: Any) -> str:
 
 
 def mismatch_text(mismatch: Any) -> str:
-    """The DWI-FLAIR mismatch figures in one paragraph, labelled as a research measure."""
+    """The DWI-FLAIR mismatch (a :class:`~napari_medai.core.tasks.stroke.mismatch.MismatchReport`) in one
+    paragraph, labelled as a research measure; the per-lesion rSI is in the lesion table."""
     if mismatch is None:
         return ""
-    return f"DWI-FLAIR mismatch ({RESEARCH_NOTE}): {mismatch.summary()}"
+    overall = mismatch.overall
+    rsi = "no overall rSI" if overall.rsi is None else f"overall FLAIR rSI {overall.rsi:.2f}"
+    return (f"DWI-FLAIR mismatch ({mismatch.note or RESEARCH_NOTE}): {rsi}, {overall.interpretation}. "
+            f"Per lesion in the table ('{RSI_HEADER}': mean FLAIR in the lesion / in its mirror image).")
 
 
-__all__ = ["HEADERS", "RESEARCH_NOTE", "RSI_HEADER", "LesionTable", "lesion_cells", "mismatch_text", "total_text"]
+def rsi_by_lesion(mismatch: Any) -> dict[int, float | None] | None:
+    """``{lesion id: FLAIR rSI}`` of a mismatch report, or None without one."""
+    if mismatch is None:
+        return None
+    return {int(m.id): (None if m.rsi is None else float(m.rsi)) for m in mismatch.lesions}
+
+
+__all__ = ["HEADERS", "RESEARCH_NOTE", "RSI_HEADER", "LesionTable", "lesion_cells", "mismatch_text", "rsi_by_lesion",
+           "total_text"]

@@ -36,6 +36,7 @@ from .._jobs import JobRunner
 from .._widgets import (
     RED,
     LabelLegend,
+    error_text,
     process_events_until,
     save_labels_dialog,
     scroll_vertically,
@@ -45,7 +46,7 @@ from .._widgets import (
 )
 from ..layers import META_KEY, layer_to_volume, volume_to_layer_data
 from .inputs import InputRows, sidecar_of, truth_layer_for
-from .results import LesionTable, mismatch_text, total_text
+from .results import LesionTable, mismatch_text, rsi_by_lesion, total_text
 
 if TYPE_CHECKING:
     import napari
@@ -59,6 +60,7 @@ CONVENTION = "isles"
 LESIONS = "stroke lesions"
 LESION_IDS = "stroke lesion ids"
 PROBABILITY = "stroke lesion probability"
+SCORE = "stroke lesion score"
 #: ADC unit choices: (shown text, value passed to the core).
 UNIT_CHOICES = (("auto (from the values)", "auto"), ("10⁻⁶ mm²/s", "1e-6"), ("10⁻³ mm²/s", "1e-3"),
                 ("scanner-scaled", "scaled"))
@@ -99,6 +101,7 @@ class StrokeWidget(QWidget):
         self.result: Any = None  # StrokeResult of the last run
         self.output_layer: Any = None
         self.agreement: Any = None
+        self.model_contract: Any = None  # ModelContract of the chosen model folder (None: none, or unusable)
         self.unit: Any = None  # AdcUnit found for the chosen ADC layer (None: none chosen, or it failed)
 
         self.jobs = JobRunner("Choose the images (layers named dwi, adc, flair or cta are chosen for you), then Run.")
@@ -109,7 +112,7 @@ class StrokeWidget(QWidget):
                                        "volume in HU.")
         self.inputs = InputRows(viewer)
         self.mirror_check = QCheckBox("add mirrored copy")
-        self.mirror_check.setToolTip("Give the model the CTA mirrored about the head's mid-sagittal plane (found "
+        self.mirror_check.setToolTip("For a trained model: give it the CTA mirrored about the head's mid-sagittal plane (found "
                                      "from the image) as an extra channel, as Öman et al. 2019 did.")
         self.unit_combo = QComboBox()
         for text, value in UNIT_CHOICES:
@@ -232,6 +235,7 @@ class StrokeWidget(QWidget):
 
     def _method_changed(self) -> None:
         model = self.method == "model"
+        self.mirror_check.setEnabled(model)
         self._options.setRowVisible(self._model_row, model)
         self.model_info.setVisible(model)
         self.method_combo.setToolTip(METHOD_TIPS[self.modality] if not model else
@@ -255,23 +259,29 @@ class StrokeWidget(QWidget):
         self._describe_model()
 
     def _describe_model(self) -> None:
+        """Say what the chosen folder holds (its contract, no weights loaded): not given, not trained, not stroke."""
+        self.model_contract = None
         folder = self.model_edit.text().strip()
         if not folder:
             self._say(self.model_info, "No model chosen: choose a folder trained for stroke with 'Model folder…' "
                       "(train one with 'napari-medai train stroke' or the training widget).", error=True)
             return
+        from ...core.models.contract import ModelContract
         from ...core.models.persistence import read_model_json
 
         try:
-            doc = read_model_json(Path(folder))
-        except MedaiError as exc:
-            self._say(self.model_info, str(exc), error=True)
+            contract = ModelContract.from_dict(read_model_json(Path(folder)).get("contract") or {})
+        except (MedaiError, TypeError, ValueError, KeyError) as exc:
+            self._say(self.model_info, f"{folder}: not a napari-medai model folder ({error_text(exc)})", error=True)
             return
-        trained = bool(doc.get("trained", doc.get("is_trained", True)))
-        name = doc.get("name") or Path(folder).name
-        text = f"{name}: {doc.get('description') or doc.get('summary') or 'a napari-medai model folder'}"
-        self._say(self.model_info, ("NOT TRAINED (random weights): its output is meaningless. " if not trained else "")
-                  + text, error=not trained)
+        if "stroke" not in contract.task:
+            self._say(self.model_info, f"{contract.name} is a {contract.task} model, not a stroke model: choose a "
+                      "folder trained with 'napari-medai train stroke'.", error=True)
+            return
+        self.model_contract = contract
+        self._say(self.model_info, ("NOT TRAINED (random weights): its output is meaningless. "
+                                    if not contract.is_trained else "") + contract.summary(),
+                  error=not contract.is_trained)
 
     @staticmethod
     def _say(label: Any, text: str, *, error: bool = False) -> None:
@@ -325,10 +335,10 @@ class StrokeWidget(QWidget):
             return self.jobs.refuse(InvalidInputError(problem))
         method = self.method
         folder = self.model_edit.text().strip()
-        if method == "model" and not folder:
+        if method == "model" and (not folder or self.model_contract is None):
             return self.jobs.refuse(InvalidInputError(
-                "no model chosen: choose a folder trained for stroke with 'Model folder…', or use the clinical "
-                "threshold baseline"))
+                "no stroke model chosen: choose a folder trained for stroke with 'Model folder…', or use the "
+                "clinical threshold baseline" if not folder else self.model_info.text()))
         chosen = {key: self.viewer.layers[name] for key, name in self.inputs.assignment().items() if name is not None}
         try:
             vols = {key: layer_to_volume(layer) for key, layer in chosen.items()}
@@ -342,20 +352,15 @@ class StrokeWidget(QWidget):
         if self.modality == "MRI":
             kwargs["adc_unit"] = self.unit_override()
         else:
-            kwargs["mirror"] = self.mirror_check.isChecked()
+            kwargs["mirror"] = self.mirror_check.isChecked() and method == "model"
         names = dict(self.inputs.assignment())
 
         def work() -> Any:
             from ...core.tasks.stroke.segment import segment_stroke
 
-            model = None
-            if method == "model":
-                from ...core.models import load_model
-
-                model = load_model(folder, progress=self.jobs.progress_callback)
             try:
-                return segment_stroke(**vols, **kwargs, model=model, progress=self.jobs.progress_callback,
-                                      should_stop=self.jobs.cancelled)
+                return segment_stroke(**vols, **kwargs, model=folder if method == "model" else None,
+                                      progress=self.jobs.progress_callback, should_stop=self.jobs.cancelled)
             except MedaiError as exc:  # the same error in the widget's words (controls, not flags)
                 raise reworded(exc) from exc
 
@@ -377,28 +382,27 @@ class StrokeWidget(QWidget):
             self.output_layer.visible = False
         elif LESION_IDS in self.viewer.layers:
             self.viewer.layers.remove(LESION_IDS)
-        if result.probability is not None:
+        for old in (PROBABILITY, SCORE):
+            if old in self.viewer.layers:
+                self.viewer.layers.remove(old)
+        if result.probability is not None:  # the baseline's is a score (how far below the threshold), not calibrated
+            name = PROBABILITY if result.method == "model" else SCORE
             prob = result.probability.with_data(np.asarray(result.probability.data, dtype=np.float32),
-                                                name=PROBABILITY, is_label=False)
+                                                name=name, is_label=False)
             self._add(prob, role="probability", model=model, colormap="magma", visible=False,
                       contrast_limits=(0.0, 1.0))
         shown = ids_layer if ids_layer is not None else self.output_layer
         self.legend.show_layer(shown)
         self.total.setText(total_text(result))
-        rsi = None
-        if result.mismatch is not None:
-            rsi = {int(k): float(v) for k, v in result.mismatch.per_lesion_rsi().items()}
-        self.table.show_rows(result.lesions, shown, rsi)
+        self.table.show_rows(result.lesions, shown, rsi_by_lesion(result.mismatch))
         self.table.setVisible(bool(result.lesions))
         self._say(self.mismatch, mismatch_text(result.mismatch))
         self.mismatch.setVisible(result.mismatch is not None)
-        notes = list(result.notes)
-        if result.adc_unit is not None:
-            notes.insert(0, f"ADC in {UNIT_WORDS.get(result.adc_unit.unit, result.adc_unit.unit)} "
-                         f"({SOURCE_WORDS.get(result.adc_unit.source, result.adc_unit.source)}).")
-        self.notes.setText("\n".join(f"• {n}" for n in notes))
+        self.notes.setText("\n".join(f"• {n}" for n in result.notes))
         self.save_button.setEnabled(True)
-        self.jobs.set_status(f"Done: {result.method} on '{source.name}'.")
+        trained = result.method != "model" or (self.model_contract is not None and self.model_contract.is_trained)
+        self.jobs.set_status(("" if trained else "NOT TRAINED model: this output is meaningless. ")
+                             + f"Done: {result.method} on '{source.name}'.", error=not trained)
         self._update_compare()
 
     def _add(self, vol: Any, *, role: str, model: str, convention: str | None = None, **extra: Any) -> Any:
@@ -449,4 +453,4 @@ class StrokeWidget(QWidget):
                                  lambda path: path and self.jobs.set_status(f"Saved {path}"))
 
 
-__all__ = ["CONVENTION", "LESIONS", "LESION_IDS", "PROBABILITY", "StrokeWidget"]
+__all__ = ["CONVENTION", "LESIONS", "LESION_IDS", "PROBABILITY", "SCORE", "StrokeWidget"]
