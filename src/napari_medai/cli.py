@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "evaluate",
     "train",
     "brain_tumour",
+    "stroke",
     "cac",
     "cac_agreement",
     "simulate_low_dose",
