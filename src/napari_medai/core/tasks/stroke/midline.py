@@ -13,7 +13,8 @@ reversed LPS order (S, P, L)) whose mirror image of the head correlates best wit
 2. a grid search over the rotation about S (+-15 deg, 3 deg steps), the rotation about P
    (+-10 deg, about 3.3 deg steps) and the shift along L (+-24 mm around the mask's centroid,
    4 mm steps) keeps the plane with the highest Pearson correlation of the image with its mirror
-   at the mask's points;
+   at the mask's points and an 8 mm margin of background around them (the head's outline is its
+   most reliably symmetric feature; inside, lesions, bias fields and noise are not symmetric);
 3. Nelder-Mead refines the three parameters on a grid of about 2 mm (or the native spacing when
    it is coarser), smoothed by one voxel.
 
@@ -48,8 +49,9 @@ _ROLL_DEG = np.linspace(-10.0, 10.0, 7)  # rotation about P
 _SHIFT_MM = np.arange(-24.0, 24.0 + 1e-9, 4.0)  # along L, around the head's centroid
 _COARSE_MM = 6.0
 _FINE_MM = 2.0
-_MAX_POINTS_COARSE = 4000
-_MAX_POINTS_FINE = 30000
+_MAX_POINTS_COARSE = 3000
+_MAX_POINTS_FINE = 15000
+_MARGIN_MM = 8.0  # background margin sampled around the head mask
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,8 @@ class MidSagittalPlane:
     offset_mm
         The plane is ``{w : normal . w == offset_mm}``.
     score
-        Correlation of the image with its mirror inside the head (0..1, 1 = perfectly symmetric).
+        Correlation of the image with its mirror inside the head and an 8 mm margin around it
+        (0..1, 1 = perfectly symmetric).
     method
         One line: how the plane was found.
     """
@@ -171,28 +174,40 @@ class _Level:
                 " (check the image is a head, or pass a head mask)"
             )
         self.head = head
-        idx = np.argwhere(head)
+        # the head's outline is its most symmetric feature: sample a margin of background too
+        margin = max(1, round(_MARGIN_MM / min(s * f for s, f in zip(vol.spacing, factors))))
+        region = ndimage.binary_dilation(head, iterations=margin)
+        idx = np.argwhere(region)
         step = max(1, int(math.ceil(len(idx) / max_points)))
         self.points = idx[::step].T.astype(float)  # (3, N) array indices
         self.points_h = np.vstack([self.points, np.ones(self.points.shape[1])])
         self.values = self.image[tuple(idx[::step].T)].astype(float)
         self.values_c = self.values - self.values.mean()
         self.values_norm = float(np.sqrt(np.sum(self.values_c**2)))
-        world = (self.affine @ self.points_h)[:3]
+        world = np.einsum("ij,jn->in", self.affine[:3], self.points_h)
         self.centroid = world.mean(axis=1)
 
     def correlation(self, normal: np.ndarray, offset: float) -> float:
+        """Pearson correlation of the image with its mirror about ``{w : normal . w = offset}``."""
+        return float(self.correlations(normal, np.array([offset]))[0])
+
+    def correlations(self, normal: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """Correlations for several offsets of one normal (one interpolation call)."""
+        n = np.asarray(normal, dtype=float)
         h = np.eye(4)
-        h[:3, :3] -= 2.0 * np.outer(normal, normal)
-        h[:3, 3] = 2.0 * offset * normal
+        h[:3, :3] -= 2.0 * np.outer(n, n)
         m = self.inverse @ h @ self.affine
-        coords = (m @ self.points_h)[:3]
-        mirrored = ndimage.map_coordinates(self.image, coords, order=1, mode="nearest")
-        mc = mirrored - mirrored.mean()
-        denom = self.values_norm * float(np.sqrt(np.sum(mc * mc)))
-        if denom <= 0:
-            return 0.0
-        return float(np.dot(self.values_c, mc) / denom)
+        # einsum, not BLAS: a threaded BLAS on these small products stalls on a busy machine
+        base = np.einsum("ij,jn->in", m[:3], self.points_h)  # mirror about n . w = 0
+        step = 2.0 * (self.inverse[:3, :3] @ n)  # index shift per mm of offset
+        k = len(offsets)
+        coords = base[:, None, :] + step[:, None, None] * np.asarray(offsets, dtype=float)[None, :, None]
+        mirrored = ndimage.map_coordinates(self.image, coords.reshape(3, -1), order=1, mode="nearest")
+        mirrored = mirrored.reshape(k, -1)
+        mc = mirrored - mirrored.mean(axis=1, keepdims=True)
+        denom = self.values_norm * np.sqrt(np.einsum("kn,kn->k", mc, mc))
+        num = np.einsum("kn,n->k", mc, self.values_c)
+        return np.where(denom > 0, num / np.where(denom > 0, denom, 1.0), 0.0)
 
 
 def _head_mask(data: np.ndarray) -> np.ndarray:
@@ -257,10 +272,10 @@ def find_mid_sagittal_plane(vol: Volume, *, mask: np.ndarray | None = None) -> M
     best = (-2.0, 0.0, 0.0, 0.0)
     for yaw, roll in itertools.product(_YAW_DEG, _ROLL_DEG):
         n = _normal(yaw, roll)
-        for shift in _SHIFT_MM:
-            c = coarse.correlation(n, offset_of(n, shift))
-            if c > best[0]:
-                best = (c, float(yaw), float(roll), float(shift))
+        corr = coarse.correlations(n, float(n @ centre) + _SHIFT_MM)
+        k = int(np.argmax(corr))
+        if corr[k] > best[0]:
+            best = (float(corr[k]), float(yaw), float(roll), float(_SHIFT_MM[k]))
 
     fine_mm = max(_FINE_MM, min(vol.spacing))
     fine = _Level(vol, fine_mm, mask, _MAX_POINTS_FINE)
