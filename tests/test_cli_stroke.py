@@ -11,7 +11,7 @@ import pytest
 from napari_medai.cli import main
 from napari_medai.core.io import read_volume, write_volume
 from napari_medai.core.phantoms.stroke import stroke_phantom
-from napari_medai.core.tasks.stroke.inputs import resample_linear
+from napari_medai.core.tasks.stroke.inputs import describe_grid, resample_linear
 from napari_medai.core.volume import Volume
 
 
@@ -33,6 +33,8 @@ def files(tmp_path_factory) -> dict[str, Path]:
         "adc3": write_volume(adc.with_data(adc.data * np.float32(1e-3)), folder / "c3_adc.nii.gz"),
     }
     (folder / "c3_adc.json").write_text(json.dumps({"Units": "10^-3 mm^2/s"}))
+    out["shape"] = dwi.spatial_shape
+    out["grid"] = describe_grid(dwi)
     out["truth_n"] = lesion.meta["n_lesions"]
     out["truth_ml"] = lesion.meta["lesion_volume_ml"]
     return out
@@ -53,7 +55,7 @@ def test_threshold_mri_writes_labels_and_report(files, tmp_path, capsys):
     captured = capsys.readouterr()
     assert rc == 0, captured.err
     assert "threshold-mri" in captured.out and "ADC unit: 1e-6 (values" in captured.out
-    assert "FLAIR resampled from 1.3x1.3x5 mm 110x120x16 onto the DWI grid 2x2x2 mm 72x80x40" in captured.out
+    assert f"FLAIR resampled from 1.3x1.3x5 mm 110x120x16 onto the DWI grid {files['grid']}" in captured.out
     doc = json.loads(js.read_text())
     assert doc["method"] == "threshold-mri" and doc["adc_unit"]["unit"] == "1e-6"
     assert doc["n_lesions"] == files["truth_n"] and doc["total_volume_ml"] == pytest.approx(files["truth_ml"], rel=0.15)
@@ -63,7 +65,7 @@ def test_threshold_mri_writes_labels_and_report(files, tmp_path, capsys):
     assert mm["note"] == "research measure, not a treatment decision"
     assert 1.1 < mm["overall_rsi"] < 1.4  # the FLAIR was made 1.3x brighter in the lesions (blurred by resampling)
     lab = read_volume(out, as_label=True)
-    assert lab.data.max() == doc["n_lesions"] and lab.spatial_shape == (40, 80, 72)
+    assert lab.data.max() == doc["n_lesions"] and lab.spatial_shape == files["shape"]
     assert read_volume(tmp_path / "p.nii.gz").data.max() <= 1.0
 
 
