@@ -58,8 +58,9 @@ MRI_PARAMS_SOURCES: dict[str, str] = {
     "min_lesion_ml": (
         "phantom: with ADC noise raised to 2-4x the phantom's (SD 50-100 x 10^-6 mm^2/s, 3 seeds) the "
         "rule's false-positive clusters were 1-4 voxels of 2 mm (<= 0.032 ml) while the smallest phantom "
-        "infarct was 54 voxels (0.43 ml); 0.05 ml (7 voxels of 2 mm, a sphere of 4.6 mm diameter) drops "
-        "the noise clusters and keeps lacunar-size lesions"
+        "infarct was 54 voxels (0.43 ml; 16 voxels, 0.13 ml, in the later multi-lesion phantom, which the "
+        "value keeps); 0.05 ml (7 voxels of 2 mm, a sphere of 4.6 mm diameter) drops the noise clusters "
+        "and keeps lacunar-size lesions"
     ),
     "adc_score_width": (
         "score map only (not the mask): 2 x the ADC noise SD of the phantom (25 x 10^-6 mm^2/s), so the "
