@@ -53,3 +53,16 @@ def _gui_gap_monitor(request):
     journey.start_monitor(request.node.nodeid)
     yield
     journey.stop_monitor()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    """When the test body returns, the GUI gap monitor starts a "teardown" window: closing the viewer is
+    the fixture's work, reported apart from the last user step."""
+    yield
+    import os
+
+    if os.environ.get("MEDAI_GUI_GAPS"):
+        from . import journey
+
+        journey.teardown()

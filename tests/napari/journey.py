@@ -9,8 +9,15 @@ screen: a button's text (:func:`button`), a form row's label (:func:`field`), a 
 
 When the environment variable ``MEDAI_GUI_GAPS`` names a file, every journey step (:func:`open_widget`,
 :func:`click`, :func:`open_sample`, :func:`open_path`, :func:`step`) is timed by :class:`GapMonitor`: the
-longest time the GUI thread did not process events between that step and the next is appended to the
-file as one JSON line. ``benchmarks/bench_gui_latency.py`` runs the journeys that way and prints the gaps.
+longest time the GUI thread did not process events between that step and the next boundary is appended
+to the file as one JSON line. ``benchmarks/bench_gui_latency.py`` runs the journeys that way and prints
+the gaps.
+
+A step's window holds only what the user's action causes. The test's own work (reference computations
+on the GUI thread, screenshots, assertions) starts with :func:`check` (``screenshot`` marks itself), which
+closes the running step; such windows are recorded with ``kind: "test"`` and reported apart, never
+dropped. The fixture's teardown (the viewer closing) is recorded with ``kind: "teardown"`` by the
+napari tests' conftest. Any user action after a check starts a new :func:`step`.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ class GapMonitor(QObject):
         self.out_path = out_path
         self.test_name = test_name
         self.step_name = ""
+        self.kind = "user"
         self.step_start = 0.0
         self.last = 0.0
         self.max_gap = 0.0
@@ -55,8 +63,11 @@ class GapMonitor(QObject):
         self.max_gap = max(self.max_gap, now - self.last)
         self.last = now
 
-    def begin(self, name: str) -> None:
-        """Close the running step (after letting pending events run) and start timing ``name``."""
+    def begin(self, name: str, kind: str = "user") -> None:
+        """Close the running step (after letting pending events run) and start timing ``name``.
+
+        ``kind`` is ``"user"`` for a user's action, ``"test"`` for the test's own work and ``"teardown"``
+        for the fixture closing the viewer."""
         if self.step_name:
             QApplication.processEvents()
             self._tick()
@@ -64,6 +75,7 @@ class GapMonitor(QObject):
         else:
             self.timer.start()
         self.step_name = name
+        self.kind = kind
         self.step_start = self.last = time.perf_counter()
         self.max_gap = 0.0
 
@@ -76,7 +88,7 @@ class GapMonitor(QObject):
         self.timer.stop()
 
     def _write(self) -> None:
-        row = {"test": self.test_name, "step": self.step_name,
+        row = {"test": self.test_name, "step": self.step_name, "kind": self.kind,
                "max_gap_ms": round(1000 * self.max_gap, 1),
                "step_s": round(time.perf_counter() - self.step_start, 3)}
         with open(self.out_path, "a", encoding="utf-8") as f:
@@ -101,9 +113,28 @@ def stop_monitor() -> None:
 
 
 def step(name: str) -> None:
-    """Mark the start of a journey step (timed when the GUI gap monitor is on; otherwise nothing)."""
+    """Mark the start of a user's journey step (timed when the GUI gap monitor is on; otherwise nothing)."""
     if _MONITOR is not None:
         _MONITOR.begin(name)
+
+
+def check(name: str = "checks") -> None:
+    """Mark the start of the test's own work (assertions, reference computations on the GUI thread): it
+    closes the running user step, and its gaps are reported apart from the user's steps."""
+    if _MONITOR is not None:
+        _MONITOR.begin(f"check: {name}", kind="test")
+
+
+def teardown() -> None:
+    """The test body is over: what follows is the fixtures' teardown (the viewer closing)."""
+    if _MONITOR is not None:
+        _MONITOR.begin("teardown: the fixture closes the viewer", kind="teardown")
+
+
+def screenshot(viewer: Any, **kwargs: Any) -> Any:
+    """``viewer.screenshot(...)`` taken by the test to check pixels: timed as the test's work."""
+    check("screenshot")
+    return viewer.screenshot(**kwargs)
 
 
 def open_sample(viewer: Any, key: str) -> list:

@@ -16,6 +16,7 @@ from napari_medai.core.volume import Volume
 
 from .journey import (
     button,
+    check,
     click,
     field,
     layer_names,
@@ -100,6 +101,7 @@ def test_files_then_panel_picks_the_pair_and_shows_the_core_numbers(make_napari_
     panel = open_widget(viewer, PANEL)
     step("the panel computes")
     assert panel.wait_idle(120), panel.status.text()
+    check()
     assert field(panel, "Prediction").currentText() == "case_pred"
     assert field(panel, "Ground truth").currentText() == "case_seg"
     assert field(panel, "Convention").currentText() == "brats2021"  # guessed from the values 1, 2, 4
@@ -118,7 +120,9 @@ def test_files_then_panel_picks_the_pair_and_shows_the_core_numbers(make_napari_
     assert button(panel, "Ground truth as outline").isChecked()
     assert [name for _, name, _ in panel.legend.entries] == ["NCR/NET", "ED", "ET"]
     assert viewer.layers["case_seg"].opacity == 1.0
+    step("untick Ground truth as outline")
     button(panel, "Ground truth as outline").click()
+    check()
     assert viewer.layers["case_seg"].contour == 0
     assert viewer.layers["case_seg"].opacity == pytest.approx(0.6)  # the reader's opacity is back
 
@@ -129,11 +133,13 @@ def test_panel_first_then_files(make_napari_viewer, tmp_path, qtbot, monkeypatch
     panel = open_widget(viewer, PANEL)
     _open(viewer, seg)
     assert panel.wait_idle(120)
+    check()
     assert field(panel, "Ground truth").currentText() == "case_seg"
     assert panel.result is None
     assert "'Prediction'" in panel.status.text()  # says which control to set
     _open(viewer, pred)
     assert panel.wait_idle(120), panel.status.text()
+    check()
     assert field(panel, "Prediction").currentText() == "case_pred"
     assert field(panel, "Ground truth").currentText() == "case_seg"
     _expect_table(panel, viewer.layers["case_pred"], viewer.layers["case_seg"])
@@ -141,6 +147,7 @@ def test_panel_first_then_files(make_napari_viewer, tmp_path, qtbot, monkeypatch
     out = tmp_path / "agreement.csv"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(out), "CSV (*.csv)")))
     click(qtbot, button(panel, "Export CSV"))
+    check()
     text = out.read_text()
     assert "WT" in text and "dice" in text.lower()
     assert f"Wrote {out}" in panel.status.text()
@@ -161,6 +168,7 @@ def test_a_declared_prediction_is_picked_not_the_brain_mask(make_napari_viewer, 
     if panel is None:
         panel = open_widget(viewer, PANEL)
     assert panel.wait_idle(120), panel.status.text()
+    check()
     assert "brainmask" in layer_names(viewer)
     assert field(panel, "Prediction").currentText() == "brain tumour"
     assert field(panel, "Ground truth").currentText() == "seg"
@@ -176,6 +184,7 @@ def test_painting_updates_the_table_to_a_fresh_computation(make_napari_viewer, t
     layer = _open(viewer, pred)
     panel = open_widget(viewer, PANEL)
     assert panel.wait_idle(120)
+    check()
     gt = viewer.layers["case_seg"]
     before = _rows(panel.table)["WT"][0]
     # the brush: a disc of label 2 painted into the missed strip, then an erase, then an undo
@@ -185,6 +194,7 @@ def test_painting_updates_the_table_to_a_fresh_computation(make_napari_viewer, t
         step("brush stroke")
         layer.paint(coord, value)
         assert panel.wait_idle(120)
+        check()
         assert panel.n_updates > n
         _expect_table(panel, layer, gt)
         assert panel.lesions == lesion_list(layer.data, gt.data, spacing=tuple(gt.scale), labels=(1, 2, 4))
@@ -192,11 +202,13 @@ def test_painting_updates_the_table_to_a_fresh_computation(make_napari_viewer, t
     step("undo")
     layer.undo()
     assert panel.wait_idle(120)
+    check()
     _expect_table(panel, layer, gt)
     # an edit of the ground truth counts too
     step("brush stroke on the ground truth")
     gt.paint((9, 20, 20), 2)
     assert panel.wait_idle(120)
+    check()
     _expect_table(panel, layer, gt)
 
 
@@ -207,6 +219,7 @@ def test_different_grids_warn_and_resample(make_napari_viewer, tmp_path, qtbot):
     _open(viewer, pred)
     panel = open_widget(viewer, PANEL)
     assert panel.wait_idle(120)
+    check()
     assert "different voxel grids" in panel.status.text()
     assert "--" not in panel.status.text()
     assert panel.table.rowCount() == 0 and panel.result is None
@@ -215,6 +228,7 @@ def test_different_grids_warn_and_resample(make_napari_viewer, tmp_path, qtbot):
     assert resample.isVisibleTo(panel)
     click(qtbot, resample)
     assert panel.wait_idle(120), panel.status.text()
+    check()
     new = "case_pred (on case_seg grid)"
     assert new in layer_names(viewer)
     assert viewer.layers[new].data.shape == viewer.layers["case_seg"].data.shape
@@ -231,18 +245,23 @@ def test_wrong_convention_is_shown_in_the_panel_words(make_napari_viewer, tmp_pa
     _open(viewer, pred)
     panel = open_widget(viewer, PANEL)
     assert panel.wait_idle(120)
+    step("choose brats2023")
     _choose(field(panel, "Convention"), "brats2023")  # label 4 does not exist in BraTS 2023
     assert panel.wait_idle(120)
+    check()
     text = panel.status.text()
     assert "4" in text and "'Convention'" in text and "--" not in text, text
     assert panel.result is None and panel.table.rowCount() == 0
     n_layers = len(viewer.layers)
     click(qtbot, button(panel, "Add error map"))
+    check()
     assert len(viewer.layers) == n_layers  # nothing to map: refused, nothing added
     assert "Compute the table first" in panel.status.text()
     # the user's choice is kept when another layer arrives
+    step("another layer arrives")
     viewer.add_labels(np.zeros((4, 4, 4), np.uint8), name="scratch")
     assert panel.wait_idle(120)
+    check()
     assert field(panel, "Convention").currentText() == "brats2023"
 
 
@@ -253,6 +272,7 @@ def test_next_lesion_and_ground_truth_shortcuts_and_error_map(make_napari_viewer
     _open(viewer, pred)
     panel = open_widget(viewer, PANEL)
     assert panel.wait_idle(120)
+    check()
     lesions = table_texts(panel.lesion_table)
     assert sorted(r[1] for r in lesions) == ["FP", "TP", "TP"]
     assert "N: next lesion" in panel.lesion_table.toolTip()
@@ -260,45 +280,62 @@ def test_next_lesion_and_ground_truth_shortcuts_and_error_map(make_napari_viewer
     for k in range(4):
         step("key N")
         _press(panel, Qt.Key_N)
+        check()
         row = k % len(lesions)
         assert panel.lesion_table.currentRow() == row
         centroid = panel.lesions[row]["centroid"]
         z_world = gt.data_to_world(centroid)[0]
         assert viewer.dims.point[0] == pytest.approx(z_world, abs=SPACING[0])
+    step("key Shift-N")
     _press(panel, Qt.Key_N, Qt.ShiftModifier)
+    check()
     assert panel.lesion_table.currentRow() == 2
     assert gt.visible
     step("key G")
     _press(panel, Qt.Key_G)
+    check()
     assert not gt.visible
+    step("key G")
     _press(panel, Qt.Key_G)
+    check()
     assert gt.visible
     # napari's own shortcuts still work beside the panel's (Ctrl+G: grid mode)
     grid = viewer.canvas.grid.enabled
+    step("key Ctrl-G (napari's grid)")
     _press(panel, Qt.Key_G, Qt.ControlModifier)
+    check()
     assert viewer.canvas.grid.enabled != grid
+    step("key Ctrl-G (napari's grid)")
     _press(panel, Qt.Key_G, Qt.ControlModifier)
     # the error map, with a key that stays
+    step("choose region WT")
     _choose(panel.region_combo, "WT")
     click(qtbot, button(panel, "Add error map"))
     assert panel.wait_idle(120)
+    check()
     assert "error map WT" in layer_names(viewer)
     assert [name for _, name, _ in panel.error_key.entries] == ["true positive", "false positive", "false negative"]
     assert "32 false-positive" in panel.error_counts.text()
     # painting afterwards changes the status line, not the key
+    step("brush stroke")
     viewer.layers["case_pred"].paint((5, 20, 11), 2)
     assert panel.wait_idle(120)
+    check()
     assert len(panel.error_key.entries) == 3 and "32 false-positive" in panel.error_counts.text()
     # the error map is not offered as a prediction
     assert "error map WT" not in [field(panel, "Prediction").itemText(i) for i in range(field(panel, "Prediction").count())]
     wait_until(lambda: not panel.busy, 120)
     # closing the panel gives the keys back to napari and stops listening to the layers
     main_window = panel.window()
+    step("close the panel's dock")
     viewer.window.remove_dock_widget(panel)
+    check()
     assert not any(str(k) in ("N", "G") for k in viewer.keymap)
     n = panel.n_updates
+    step("key N and a brush stroke after the panel closed")
     _press(main_window, Qt.Key_N)  # napari's own key handling still works
     viewer.layers["case_pred"].paint((5, 20, 20), 0)
     qtbot.wait(300)
+    check()
     assert panel.n_updates == n and not panel.busy
     panel.deleteLater()

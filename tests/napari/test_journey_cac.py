@@ -17,11 +17,15 @@ from napari_medai.core.tasks import cac
 
 from .journey import (
     button,
+    check,
     click,
     field,
     layer_names,
+    open_path,
+    open_sample,
     open_widget,
     show_tab,
+    step,
     table_texts,
     wait_until,
 )
@@ -44,6 +48,7 @@ def _idle(widget, timeout=120):
 def _assign(qtbot, widget):
     click(qtbot, button(widget, "Auto-assign"))
     _idle(widget)
+    check()
     assert widget.result is not None, widget.jobs.status.text()
 
 
@@ -53,7 +58,7 @@ def _shown_scores(widget):
 
 def test_sample_then_widget_auto_assign_shows_the_designed_scores(make_napari_viewer, qtbot, expected):
     viewer = make_napari_viewer()
-    viewer.open_sample("napari-medai", "cardiac_ct")
+    open_sample(viewer, "cardiac_ct")
     w = open_widget(viewer, SCORING)
     assert field(w, "CT (HU)").currentText() == "ct"
     _assign(qtbot, w)
@@ -78,21 +83,30 @@ def test_sample_then_widget_auto_assign_shows_the_designed_scores(make_napari_vi
     table = w.lesion_table
     coronary = [les for les in w.result.lesions if les.artery in cac.ARTERIES]
     assert table.proxy.rowCount() == len(coronary)
+    step("lesion filter: all")
     table.filter_combo.setCurrentText("all")
+    check()
     assert table.proxy.rowCount() == len(w.result.lesions)
+    step("lesion filter: LAD")
     table.filter_combo.setCurrentText("LAD")
+    check()
     assert {les.artery for les in table.visible_lesions()} == {"LAD"}
+    step("lesion filter: coronary only, sort by Agatston")
     table.filter_combo.setCurrentText("coronary only")
     qtbot.mouseClick(table.view.horizontalHeader().viewport(), Qt.LeftButton, pos=_header_point(table.view, 6))
+    check()
     scores = [les.agatston for les in table.visible_lesions()]
     assert scores == sorted(scores) or scores == sorted(scores, reverse=True)
     # next lesion moves the viewer to it; so does its key in the viewer
     click(qtbot, button(w, "Next lesion"))
+    check()
     first = table.selected()
     assert first is not None
     assert viewer.dims.point[0] == pytest.approx(layer.data_to_world(first.centroid)[0])
     keys = {str(k): f for k, f in viewer.keymap.items()}
+    step("key Shift-N")
     keys["Shift+N"](viewer)
+    check()
     second = table.selected()
     assert second is not None and second != first
     assert viewer.dims.point[0] == pytest.approx(layer.data_to_world(second.centroid)[0])
@@ -122,15 +136,17 @@ def _header_point(view, column):
 
 def test_reassign_from_the_list_and_by_a_canvas_click_updates_the_scores(make_napari_viewer, qtbot, expected):
     viewer = make_napari_viewer()
-    viewer.open_sample("napari-medai", "cardiac_ct")
+    open_sample(viewer, "cardiac_ct")
     w = open_widget(viewer, SCORING)
     _assign(qtbot, w)
     before = _shown_scores(w)
     ct_layer, layer = viewer.layers["ct"], viewer.layers["artery assignment"]
     # 1) select a LAD lesion in the list, choose RCA, press "Assign selected lesion"
+    step("lesion filter: LAD, click the first lesion")
     w.lesion_table.filter_combo.setCurrentText("LAD")
     qtbot.mouseClick(w.lesion_table.view.viewport(), Qt.LeftButton,
                      pos=w.lesion_table.view.visualRect(w.lesion_table.proxy.index(0, 0)).center())
+    check()
     lad = w.lesion_table.selected()
     assert lad is not None and lad.artery == "LAD"
     click(qtbot, button(w, "RCA", exact=True))
@@ -138,6 +154,7 @@ def test_reassign_from_the_list_and_by_a_canvas_click_updates_the_scores(make_na
     n = w.n_updates
     click(qtbot, button(w, "Assign selected lesion"))
     wait_until(lambda: w.n_updates > n and not w.busy, 120)
+    check()
     after = _shown_scores(w)
     assert after["RCA"] > before["RCA"] and after["LAD"] < before["LAD"]
     assert after["total"] == pytest.approx(before["total"], abs=0.05)  # calcium moved, not lost
@@ -148,20 +165,26 @@ def test_reassign_from_the_list_and_by_a_canvas_click_updates_the_scores(make_na
     click(qtbot, button(w, "click to assign"))
     click(qtbot, button(w, "LAD", exact=True))
     n = w.n_updates
+    step("click the lesion on the canvas")
     _canvas_click(viewer, ct_layer.data_to_world(lad.centroid))
     wait_until(lambda: w.n_updates > n and not w.busy, 120)
+    check()
     assert _shown_scores(w) == before  # back to the automatic assignment
     # 3) napari's undo reverts the click, and the scores follow
     n = w.n_updates
+    step("undo")
     layer.undo()
     wait_until(lambda: w.n_updates > n and not w.busy, 120)
+    check()
     assert _shown_scores(w) == after
     # 4) a stroke of napari's brush (label 0: erasing) over that lesion re-scores its slice
     layer.brush_size = 15
     layer.selected_label = 0
     n = w.n_updates
+    step("brush stroke (erase)")
     layer.paint(lad.centroid, 0)
     wait_until(lambda: w.n_updates > n and not w.busy, 120)
+    check()
     full = cac.score(w.ct_volume(), w.ct_volume().with_data(np.asarray(layer.data), is_label=True), warn=False)
     assert full == w.result and _shown_scores(w)["RCA"] < after["RCA"]
 
@@ -171,10 +194,11 @@ def test_widget_before_the_data_then_candidates_then_assign(make_napari_viewer, 
     viewer = make_napari_viewer()
     w = open_widget(viewer, SCORING)
     assert field(w, "CT (HU)").count() == 0
-    viewer.open_sample("napari-medai", "cardiac_ct")
+    open_sample(viewer, "cardiac_ct")
     assert field(w, "CT (HU)").currentText() == "ct"
     click(qtbot, button(w, "Find candidates"))
     _idle(w)
+    check()
     assert "CAC candidates" in layer_names(viewer) and "artery assignment" not in layer_names(viewer)
     assert "candidate lesion(s)" in w.jobs.status.text()
     _assign(qtbot, w)
@@ -182,23 +206,28 @@ def test_widget_before_the_data_then_candidates_then_assign(make_napari_viewer, 
     # a correction from the list: the first coronary lesion becomes non-coronary and leaves the total
     before = _shown_scores(w)
     view = w.lesion_table.view
+    step("click the first lesion in the list")
     qtbot.mouseClick(view.viewport(), Qt.LeftButton, pos=view.visualRect(w.lesion_table.proxy.index(0, 0)).center())
     chosen = w.lesion_table.selected()
     click(qtbot, button(w, "non-coronary", exact=True))
     n = w.n_updates
     click(qtbot, button(w, "Assign selected lesion"))
     wait_until(lambda: w.n_updates > n and not w.busy, 120)
+    check()
     assert _shown_scores(w)["total"] < before["total"]
     assert _shown_scores(w)[chosen.artery] < before[chosen.artery]
     # a phantom calibration turns the mass into mg
+    step("mass calibration 0.75")
     field(w, "mass calibration").setValue(0.75)
     _idle(w)
+    check()
     assert w.score_table.horizontalHeaderItem(2).text() == "mass\nmg"
     assert float(w.score_table.value("LM", "mass")) == pytest.approx(w.result.mass_mg["LM"], abs=0.05)
     # Save assignment… with the format chosen in the dialog
     out = tmp_path / "assignment.nrrd"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), "NRRD (*.nrrd)"))
     click(qtbot, button(w, "Save assignment"))
+    check()
     assert out.is_file(), w.jobs.status.text()
     from napari_medai.core.io import read_volume
 
@@ -208,13 +237,15 @@ def test_widget_before_the_data_then_candidates_then_assign(make_napari_viewer, 
 
 def test_an_mr_image_is_refused_in_one_line_and_nothing_is_added(make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
-    viewer.open_sample("napari-medai", "brain_tumour")
+    open_sample(viewer, "brain_tumour")
     w = open_widget(viewer, SCORING)
     combo = field(w, "CT (HU)")
+    step("choose the first image")
     combo.setCurrentText(combo.itemText(0))
     before = layer_names(viewer)
     click(qtbot, button(w, "Auto-assign"))
     _idle(w)
+    check()
     text = w.jobs.status.text()
     assert "\n" not in text and ("not CT" in text or "does not look like HU" in text), text
     assert "ff7070" in w.jobs.status.styleSheet()
@@ -232,15 +263,20 @@ def test_cohort_agreement_from_two_csv_files(make_napari_viewer, qtbot, tmp_path
     for text, path in (("Reference scores CSV", ref), ("Automatic scores CSV", auto)):
         monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, _p=path, **k: (str(_p), "CSV (*.csv)"))
         click(qtbot, button(w, text))
+    check()
     assert "4 case(s) matched" in w.jobs.status.text()
     rows = table_texts(w.stats_table)
     st = core.per_measure["total"]
     assert rows[0][:3] == ["4", f"{st['pearson_r']:.3f}", f"{st['icc_2_1']:.3f}"]
     assert rows[0][3] == f"{st['bland_altman']['bias']:.1f}"
     assert f"{core.summary['weighted_kappa_linear']:.3f}" in w.kappa_label.text()
+    step("tab Bland-Altman")
     show_tab(w, "Bland-Altman")
+    check()
     assert w.canvas is not None
+    step("tab Cases")
     show_tab(w, "Cases")
+    check()
     assert [r[2:] for r in table_texts(w.cases_table)] == [
         [a, r] for a, r in zip(core.summary["categories"]["auto"], core.summary["categories"]["ref"])]
     # a CSV without a total column is refused in one line and the statistics stay empty
@@ -248,6 +284,7 @@ def test_cohort_agreement_from_two_csv_files(make_napari_viewer, qtbot, tmp_path
     bad.write_text("case,score\na,1\n")
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(bad), "CSV (*.csv)"))
     click(qtbot, button(w, "Reference scores CSV"))
+    check()
     assert "'case' and 'total'" in w.jobs.status.text() and "\n" not in w.jobs.status.text()
 
 
@@ -257,19 +294,23 @@ def test_real_ct_lung2_correction_is_fast(make_napari_viewer, qtbot):
     if not path.is_file():
         pytest.skip(f"real CT not present ({path}); it lives in ../shared/data")
     viewer = make_napari_viewer()
-    viewer.open(str(path), plugin="napari-medai")
+    open_path(viewer, path)
     w = open_widget(viewer, SCORING)
     _assign(qtbot, w)
     layer = viewer.layers["artery assignment"]
     full = cac.score(w.ct_volume(), w.ct_volume().with_data(np.asarray(layer.data), is_label=True), warn=False)
     assert w.score_table.value("total") == f"{full.total:.1f}"
+    step("lesion filter: all")
     w.lesion_table.filter_combo.setCurrentText("all")
+    check()
     assert w.lesion_table.proxy.rowCount() == len(full.lesions)
     rca = next(les for les in w.result.lesions if les.artery == "RCA")
     n = w.n_updates
+    step("click an RCA lesion to assign it to LAD")
     t0 = time.perf_counter()
     assert w.assign_at_index(rca.centroid, "LAD")
     wait_until(lambda: w.n_updates > n, 60)
     elapsed = time.perf_counter() - t0
+    check()
     assert float(w.score_table.value("LAD")) > 0
     assert elapsed < 2.0, f"click to scores took {elapsed:.2f} s"

@@ -19,7 +19,17 @@ from qtpy.QtWidgets import QApplication, QMainWindow, QWidget
 from napari_medai.core.io import write_volume
 from napari_medai.core.phantoms import make_phantom
 
-from .journey import button, click, open_path, open_sample, open_widget, step, wait_until
+from .journey import (
+    button,
+    check,
+    click,
+    open_path,
+    open_sample,
+    open_widget,
+    screenshot,
+    step,
+    wait_until,
+)
 
 WIDGET = "View: windows and orientation"
 EDGES = ("top", "bottom", "left", "right")
@@ -85,7 +95,7 @@ def vertical(viewer) -> str:
 
 def marker_rows(viewer) -> tuple[np.ndarray, int]:
     """Canvas rows where the white marker slab is drawn, and the canvas height."""
-    shot = viewer.screenshot(canvas_only=True, flash=False)[..., :3].astype(int)
+    shot = screenshot(viewer, canvas_only=True, flash=False)[..., :3].astype(int)
     white = (shot.min(axis=-1) > 200)  # the yellow orientation letters have little blue: not counted
     return np.flatnonzero(white.any(axis=1)), shot.shape[0]
 
@@ -100,6 +110,7 @@ def press(viewer, window: QWidget | None, key: int) -> None:
     step(f"press Alt-{QKeySequence(key).toString()}")
     QTest.keyClick(canvas, key, Qt.AltModifier)
     QApplication.processEvents()
+    check()
 
 
 def limits(layer) -> tuple[float, float]:
@@ -112,28 +123,38 @@ def test_labels_follow_the_view_and_superior_is_up(make_napari_viewer, brain_nif
     head up (checked on the rendered pixels: the slab at the superior end is drawn in the top half)."""
     viewer = make_napari_viewer(show=True)
     open_path(viewer, brain_nifti)
+    check()
     layer = viewer.layers["brain_flair"]
     assert edges(viewer) == {"top": "A", "bottom": "P", "left": "R", "right": "L"}
     assert vertical(viewer) == "down"
 
+    step("coronal (napari's transpose), reset view")
     viewer.dims.order = (1, 0, 2)  # coronal, as napari's "transpose" does
     viewer.reset_view()
+    check()
     assert edges(viewer) == {"top": "S", "bottom": "I", "left": "R", "right": "L"}
     assert vertical(viewer) == "up"
+    step("contrast limits on the marker")
     layer.contrast_limits = (MARKER - 1, MARKER)  # only the marker is white
     rows, height = marker_rows(viewer)
     assert rows.size > 5 and rows.max() < height / 2, f"superior slab drawn at rows {rows.min()}..{rows.max()} of {height}"
 
+    step("sagittal, reset view")
     viewer.dims.order = (2, 0, 1)  # sagittal
     viewer.reset_view()
+    check()
     assert edges(viewer) == {"top": "S", "bottom": "I", "left": "A", "right": "P"}
     rows, height = marker_rows(viewer)
     assert rows.size > 5 and rows.max() < height / 2
 
+    step("3-D view")
     viewer.dims.ndisplay = 3  # edges mean nothing once the camera rotates
+    check()
     assert edges(viewer) == dict.fromkeys(EDGES, "")
+    step("2-D axial view")
     viewer.dims.ndisplay = 2
     viewer.dims.order = (0, 1, 2)
+    check()
     assert edges(viewer) == {"top": "A", "bottom": "P", "left": "R", "right": "L"}
     assert vertical(viewer) == "down"
 
@@ -142,44 +163,57 @@ def test_view_buttons_with_the_widget_opened_first(make_napari_viewer, qtbot, br
     viewer = make_napari_viewer(show=True)  # shown: a check box is clicked where its text is drawn
     w = open_widget(viewer, WIDGET)
     click(qtbot, button(w, "Coronal"))  # nothing open yet: told what to do, nothing changes
+    check()
     assert "open a 3-D medical image first" in w.status.text()
     assert viewer.dims.order == (0, 1) or viewer.dims.order == tuple(range(viewer.dims.ndim))
     assert edges(viewer) == dict.fromkeys(EDGES, "")
 
     open_path(viewer, brain_nifti)
+    check()
     assert edges(viewer)["top"] == "A" and "axial view" in w.layer_label.text()
     click(qtbot, button(w, "Coronal"))
+    check()
     assert w.status.text() == ""
     assert edges(viewer) == {"top": "S", "bottom": "I", "left": "R", "right": "L"}
     assert "coronal view" in w.layer_label.text()
     click(qtbot, button(w, "Sagittal"))
+    check()
     assert edges(viewer) == {"top": "S", "bottom": "I", "left": "A", "right": "P"}
 
     # the user turns the automatic orientation off: the camera stays, and the letters tell the truth
     click(qtbot, button(w, "Superior up"))
+    check()
     assert not button(w, "Superior up").isChecked()
     click(qtbot, button(w, "Axial"))
+    check()
     assert vertical(viewer) == "up"
     assert edges(viewer) == {"top": "P", "bottom": "A", "left": "R", "right": "L"}
     click(qtbot, button(w, "Superior up"))
+    check()
     assert vertical(viewer) == "down"
     assert edges(viewer) == {"top": "A", "bottom": "P", "left": "R", "right": "L"}
 
 
 def test_a_medical_layer_opened_into_a_coronal_view_turns_the_camera(make_napari_viewer, brain_nifti, tmp_path):
     viewer = make_napari_viewer()
+    step("a plain array in a coronal view")
     viewer.add_image(np.zeros((4, 5, 6), np.float32), name="plain")  # not medical: no letters
     viewer.dims.order = (1, 0, 2)
+    check()
     assert edges(viewer) == dict.fromkeys(EDGES, "")
     open_path(viewer, brain_nifti)
+    check()
     assert vertical(viewer) == "up"
     assert edges(viewer) == {"top": "S", "bottom": "I", "left": "R", "right": "L"}
+    step("remove the layer")
     viewer.layers.remove("brain_flair")
+    check()
     assert edges(viewer) == dict.fromkeys(EDGES, "")
     # an array file says nothing about the patient: no letters, and the camera is left alone
     np.save(tmp_path / "array.npy", np.ones((6, 8, 10), np.float32))
     viewer.scene.camera.orientation2d = ("down", "right")
     open_path(viewer, tmp_path / "array.npy")
+    check()
     assert edges(viewer) == dict.fromkeys(EDGES, "")
     assert vertical(viewer) == "down"
 
@@ -190,19 +224,24 @@ def test_dicom_window_then_presets_by_button_and_key(make_napari_viewer, qtbot, 
     series = write_ct_series(tmp_path / "ct", window=(["60", "400"], ["350", "1800"]))
     viewer = make_napari_viewer()
     open_path(viewer, series)
+    check()
     ct = viewer.layers[-1]
     assert limits(ct) == (-115.0, 235.0)
     w = open_widget(viewer, WIDGET)  # opened after the data
+    step("select the CT layer")
     viewer.layers.selection.active = ct
+    check()
     assert "W 350 / L 60" in w.layer_label.text()
     expected = {"Lung": (-1350.0, 150.0), "Bone": (-500.0, 1300.0), "Brain": (0.0, 80.0),
                 "Soft tissue": (-160.0, 240.0), "DICOM": (-115.0, 235.0)}
     for text, lim in expected.items():
         click(qtbot, button(w, text, exact=True))
+        check()
         assert limits(ct) == lim, text
     assert w.status.text() == "chest: W 350 / L 60 (DICOM)"
     click(qtbot, button(w, "Lung"))
     click(qtbot, button(w, "Auto"))  # back to the window it opened with
+    check()
     assert limits(ct) == (-115.0, 235.0)
     # the same from the keyboard (Alt-1 brain, Alt-2 soft tissue, Alt-3 lung, Alt-4 bone, Alt-5 DICOM, Alt-6 auto)
     window = w.window()
@@ -212,7 +251,9 @@ def test_dicom_window_then_presets_by_button_and_key(make_napari_viewer, qtbot, 
         assert limits(ct) == lim
     press(viewer, window, Qt.Key_3)
     assert w.layer_label.text() == "chest: W 1500 / L -600 · axial view"  # the dock follows the keys
+    step("contrast limits slider")
     ct.contrast_limits = (-1000, 1000)  # the layer controls' slider
+    check()
     assert w.layer_label.text().startswith("chest: W 2000 / L 0")
     press(viewer, window, Qt.Key_6)
     assert limits(ct) == (-115.0, 235.0)
@@ -223,7 +264,9 @@ def test_every_ct_reader_opens_in_soft_tissue_and_mr_in_percentiles(make_napari_
                                                                      brain_nifti):
     viewer = make_napari_viewer()
     w = open_widget(viewer, WIDGET)
-    open_path(viewer, write_ct_series(tmp_path / "plain", window=None))
+    series = write_ct_series(tmp_path / "plain", window=None)
+    open_path(viewer, series)
+    check()
     dicom = viewer.layers[-1]
     assert limits(dicom) == (-160.0, 240.0)
     assert not button(w, "DICOM").isEnabled()  # no window in this series
@@ -232,9 +275,11 @@ def test_every_ct_reader_opens_in_soft_tissue_and_mr_in_percentiles(make_napari_
 
     write_volume(read_volume(tmp_path / "plain"), tmp_path / "ct.nii.gz")
     open_path(viewer, tmp_path / "ct.nii.gz")
+    check()
     assert limits(viewer.layers["ct"]) == (-160.0, 240.0)
     # MR: the 0.5-99.5 percentile of the non-zero voxels
     open_path(viewer, brain_nifti)
+    check()
     mr = viewer.layers["brain_flair"]
     data = np.asarray(mr.data)
     lo, hi = mr.contrast_limits
@@ -242,14 +287,18 @@ def test_every_ct_reader_opens_in_soft_tissue_and_mr_in_percentiles(make_napari_
     assert lo == pytest.approx(np.percentile(sample, 0.5), rel=0.05)
     assert hi == pytest.approx(np.percentile(sample, 99.5), rel=0.05)
     # Alt-5 (DICOM) on an MR image: told why, nothing changes
+    step("select the MR layer")
     viewer.layers.selection.active = mr
+    check()
     before = limits(mr)
     press(viewer, w.window(), Qt.Key_5)
     assert "this image has no DICOM window" in w.status.text()
     assert limits(mr) == before
     # nothing selected but a label layer: the buttons say what to select
+    step("a labels layer is added")
     viewer.add_labels(np.zeros((2, 3, 3), np.uint8), name="scribble")
     click(qtbot, button(w, "Lung"))
+    check()
     assert "select an image layer" in w.status.text()
 
 
@@ -259,13 +308,16 @@ def test_closing_the_viewer_with_the_dock_open_prints_nothing(make_napari_viewer
     viewer = make_napari_viewer(show=True)
     open_sample(viewer, "cardiac_ct")
     w = open_widget(viewer, WIDGET)
+    step("select the CT layer")
     viewer.layers.selection.active = viewer.layers["ct"]
     click(qtbot, button(w, "Bone"))
     click(qtbot, button(w, "Coronal"))
     press(viewer, w.window(), Qt.Key_3)
+    step("close the viewer (File > Close Window)")
     viewer.close()
     for _ in range(20):
         QApplication.processEvents()
+    check()
     err = capfd.readouterr().err
     assert "deleted" not in err and "Traceback" not in err, err
 
@@ -274,6 +326,7 @@ def test_closing_the_viewer_with_the_dock_open_prints_nothing(make_napari_viewer
 def test_hover_shows_the_label_name(make_napari_viewer):
     viewer = make_napari_viewer()
     open_sample(viewer, "brain_tumour")
+    check("hover status read from the layer")
     seg = viewer.layers["seg"]
     for value, name in ((2, "ED"), (4, "ET"), (1, "NCR")):
         idx = np.argwhere(np.asarray(seg.data) == value)[0]
@@ -295,6 +348,7 @@ def test_bids_folder_says_which_files_to_open(make_napari_viewer, tmp_path):
     viewer = make_napari_viewer()
     with pytest.raises(Exception) as err:  # napari wraps the reader's ImageReadError
         open_path(viewer, tmp_path / "isles")
+    check()
     text = str(err.value) + str(getattr(err.value, "__cause__", ""))
     assert "this is a BIDS folder; open the NIfTI files inside it, e.g. " in text
     assert "sub-strokecase0009_ses-0001_dwi.nii.gz" in text
@@ -309,6 +363,7 @@ def test_real_isles_case_folder_says_which_files_to_open(make_napari_viewer):
     viewer = make_napari_viewer()
     with pytest.raises(Exception) as err:  # napari wraps the reader's ImageReadError
         open_path(viewer, folder)
+    check()
     text = str(err.value) + str(getattr(err.value, "__cause__", ""))
     assert "this is a BIDS folder; open the NIfTI files inside it, e.g. " in text
     assert "rawdata/sub-strokecase0009/ses-0001/sub-strokecase0009_ses-0001_dwi.nii.gz" in text
@@ -326,6 +381,7 @@ def test_real_jpeg2000_series_opens_in_its_dicom_window(make_napari_viewer):
     vol = read_volume(folder)
     viewer = make_napari_viewer()
     open_path(viewer, folder)
+    check()
     win = dicom_window(vol.meta)
     want = win.limits if win is not None else (-160.0, 240.0)
     wait_until(lambda: len(viewer.layers) == 1)

@@ -19,6 +19,7 @@ from napari_medai._napari._widgets import RED
 
 from .journey import (
     button,
+    check,
     click,
     field,
     header_texts,
@@ -73,12 +74,6 @@ def _progress(w) -> int:
     return w.findChildren(QProgressBar)[0].value()
 
 
-def _check() -> None:
-    """Mark the test's own work (the core reference computed on the GUI thread, the viewer closing), so the
-    GUI gap monitor of ``benchmarks/bench_gui_latency.py`` does not charge it to the widget's last step."""
-    step("test's own check (not the widget)")
-
-
 def _same_grid(a, b) -> None:
     np.testing.assert_allclose(a.scale, b.scale)
     np.testing.assert_allclose(a.translate, b.translate)
@@ -92,23 +87,26 @@ def test_simulate_from_the_plugins_menu_equals_the_core(make_napari_viewer, qtbo
     viewer, w = _ldct(make_napari_viewer)
     full = viewer.layers["full_dose"]
     assert full.data.shape == (3, 256, 256)
+    step("tab Simulate")
     page = show_tab(w, "Simulate")
+    check()
     assert field(page, "full dose").currentText() == "full_dose"  # picked by its name
     assert field(page, "pixel size").value() == pytest.approx(full.scale[-1], abs=1e-4)  # from the layer's scale
+    step("seed 3")
     field(page, "seed").setValue(3)
     click(qtbot, button(page, "Simulate low dose"))
     _idle(w)
+    check()
     assert not _red(w), _red(w)
     assert layer_names(viewer) == ["full_dose", "low_dose", "full_dose_dose25%"]
     low = viewer.layers["full_dose_dose25%"]
     _same_grid(low, full)
     # one call of the core on the whole stack (so also 'napari-medai simulate-low-dose --seed 3')
-    _check()
+    check("the core's reference on the same arrays")
     expected = simulate_low_dose(np.asarray(full.data, np.float32), pixel_size_mm=field(page, "pixel size").value(),
                                  dose_fraction=0.25, i0=1e5, seed=3)
     np.testing.assert_array_equal(low.data, expected)
     assert "seed 3" in _shown(w) and _progress(w) == 1000
-    step("end of the journey: the viewer closes")
 
 
 # ------------------------------------------------------------------------------------------- denoise
@@ -120,35 +118,48 @@ def test_widget_opened_before_the_sample_then_a_classical_filter(make_napari_vie
     # nothing open yet: the widget says what to open, in red, and adds nothing
     click(qtbot, button(show_tab(w, "Simulate"), "Simulate low dose"))
     _idle(w)
+    check()
     assert len(_red(w)) == 1 and "Open Sample" in _red(w)[0] and "\n" not in _red(w)[0]
     assert len(viewer.layers) == 0
     open_sample(viewer, "ldct")
+    step("tab Denoise")
     page = show_tab(w, "Denoise")
+    check()
     assert field(page, "input").currentText() == "low_dose"  # the combos follow the layers that arrive
-    assert field(show_tab(w, "Simulate"), "full dose").currentText() == "full_dose"
+    step("tab Simulate")
+    simulate_page = show_tab(w, "Simulate")
+    check()
+    assert field(simulate_page, "full dose").currentText() == "full_dose"
+    step("tab Denoise, method tv")
     page = show_tab(w, "Denoise")
     field(page, "method").setCurrentText("tv")
+    check()
     assert field(page, "weight").isVisibleTo(w)  # the filter's own parameter
     click(qtbot, button(page, "Denoise", exact=True))
     _idle(w)
+    check()
     assert not _red(w), _red(w)
     low, out = viewer.layers["low_dose"], viewer.layers["low_dose_tv"]
     _same_grid(out, low)
-    _check()
+    check("the core's reference on the same arrays")
     np.testing.assert_array_equal(out.data, denoise(np.asarray(low.data), method="tv").image)
     assert "tv parameters" in _shown(w) and "weight=" in _shown(w)
     # noise2self shows its own options only: no filter weight, no tv parameters
+    step("method noise2self")
     field(page, "method").setCurrentText("noise2self")
+    check()
     assert field(page, "iterations").isVisibleTo(w)
     assert not field(page, "weight").isVisibleTo(w)
     assert "tv parameters" not in _shown(w) and "weight=" not in _shown(w)
+    step("method tv")
     field(page, "method").setCurrentText("tv")  # back: the tv run's parameters again
+    check()
     assert "tv parameters" in _shown(w)
-    step("end of the journey: the viewer closes")
 
 
 def test_noise2self_stop_keeps_what_was_learned_and_cancel_adds_nothing(make_napari_viewer, qtbot):
     viewer, w = _ldct(make_napari_viewer)
+    step("tab Denoise, method noise2self, 400 iterations")
     page = show_tab(w, "Denoise")
     field(page, "method").setCurrentText("noise2self")
     field(page, "iterations").setValue(400)
@@ -157,6 +168,7 @@ def test_noise2self_stop_keeps_what_was_learned_and_cancel_adds_nothing(make_nap
     wait_until(lambda: _progress(w) > 0, 120)  # a few steps trained
     click(qtbot, stop)
     _idle(w)
+    check()
     assert not _red(w), _red(w)
     out = viewer.layers["low_dose_noise2self"]
     _same_grid(out, viewer.layers["low_dose"])
@@ -164,15 +176,16 @@ def test_noise2self_stop_keeps_what_was_learned_and_cancel_adds_nothing(make_nap
     text = _shown(w)
     assert "Training was stopped after" in text and "of 400 steps" in text and "noise2self parameters" in text
     # Cancel instead: nothing is added, and the widget says so
+    step("remove the result layer")
     viewer.layers.remove("low_dose_noise2self")
     n = len(viewer.layers)
     click(qtbot, button(page, "Denoise", exact=True))
     wait_until(lambda: _progress(w) > 0, 120)
     click(qtbot, button(w, "Cancel"))
     _idle(w)
+    check()
     assert len(viewer.layers) == n
     assert any("nothing was added" in t for t in _red(w)), _red(w)
-    step("end of the journey: the viewer closes")
 
 
 # ------------------------------------------------------------------------------------------- train
@@ -180,9 +193,12 @@ def test_train_one_tiny_epoch_denoise_with_it_then_stop_a_run(make_napari_viewer
     from napari_medai.core.tasks.ldct import denoise
 
     viewer, w = _ldct(make_napari_viewer)
+    step("tab Train")
     page = show_tab(w, "Train")
+    check()
     assert field(page, "full dose").currentText() == "full_dose"
     assert field(page, "low dose").currentText() == "low_dose"
+    step("type the tiny settings")
     for label, value in (("epochs", 1), ("steps / epoch", 3), ("patch", 32), ("filters", 4), ("batch", 2)):
         field(page, label).setValue(value)
     field(page, "device").setCurrentText("cpu")
@@ -190,22 +206,26 @@ def test_train_one_tiny_epoch_denoise_with_it_then_stop_a_run(make_napari_viewer
     n = len(viewer.layers)
     click(qtbot, button(page, "Train RED-CNN"))
     _idle(w)
+    check()
     assert not _red(w), _red(w)
     assert (tmp_path / "model" / "model.json").is_file()
     assert "trained 1 epochs" in _shown(w) and len(viewer.layers) == n  # training adds no layer
     # the Denoise tab now offers the model: method 'trained' with the folder filled in
+    step("tab Denoise, method trained")
     page = show_tab(w, "Denoise")
     field(page, "method").setCurrentText("trained")
+    check()
     assert "trained on" in _shown(w)
     click(qtbot, button(page, "Denoise", exact=True))
     _idle(w)
     assert not _red(w), _red(w)
     low, out = viewer.layers["low_dose"], viewer.layers["low_dose_trained"]
     _same_grid(out, low)
-    _check()
+    check("the core's reference on the same arrays")
     expected = denoise(np.asarray(low.data), method="trained", weights=tmp_path / "model", device="cpu").image
     np.testing.assert_allclose(out.data, expected, atol=1e-4)
     # a long run stopped in its first epoch: the widget says what was kept, and the button comes back
+    step("tab Train, 5000 steps, another folder")
     page = show_tab(w, "Train")
     field(page, "steps / epoch").setValue(5000)  # one step moves the bar (0.2 per mille each)
     field(page, "model folder").setText(str(tmp_path / "stopped"))
@@ -214,11 +234,11 @@ def test_train_one_tiny_epoch_denoise_with_it_then_stop_a_run(make_napari_viewer
     wait_until(lambda: _progress(w) > 0, 120)
     click(qtbot, button(page, "Stop (keep best epoch)"))
     _idle(w)
+    check()
     assert train.isEnabled()
     text = _shown(w)
     saved = (tmp_path / "stopped" / "model.json").is_file()
     assert ("stopped by you" in text) if saved else ("nothing was saved" in text), text
-    step("end of the journey: the viewer closes")
 
 
 def test_model_folder_chosen_before_the_images(make_napari_viewer, qtbot, tmp_path):
@@ -235,24 +255,29 @@ def test_model_folder_chosen_before_the_images(make_napari_viewer, qtbot, tmp_pa
                steps_per_epoch=3, max_epochs=1, val_fraction=0.0, seed=0, device="cpu")
     viewer = make_napari_viewer()
     w = open_widget(viewer, WIDGET)
+    step("tab Denoise, method trained")
     page = show_tab(w, "Denoise")
     field(page, "method").setCurrentText("trained")
+    check()
     assert "Folder" in _shown(w)  # says how to choose the model
     edit = next(e for e in page.findChildren(QLineEdit) if e.isVisibleTo(w) and "model folder" in e.placeholderText())
+    step("type the model folder, Enter")
     qtbot.keyClicks(edit, str(folder))
     qtbot.keyClick(edit, Qt.Key_Return)
+    check()
     assert "trained on" in _shown(w) and not _red(w), _shown(w)
     open_sample(viewer, "ldct")
+    check()
     assert field(page, "input").currentText() == "low_dose" and field(page, "method").currentText() == "trained"
     click(qtbot, button(page, "Denoise", exact=True))
     _idle(w)
+    check()
     assert not _red(w), _red(w)
     low, out = viewer.layers["low_dose"], viewer.layers["low_dose_trained"]
     _same_grid(out, low)
-    _check()
+    check("the core's reference on the same arrays")
     expected = denoise(np.asarray(low.data), method="trained", weights=folder, device="cpu").image
     np.testing.assert_allclose(out.data, expected, atol=1e-4)
-    step("end of the journey: the viewer closes")
 
 
 # ------------------------------------------------------------------------------------------- measure
@@ -265,18 +290,22 @@ def test_measure_rows_equal_the_core_quality_row(make_napari_viewer, qtbot):
     # a rectangle drawn in uniform liver on the slice shown (a 2-D Shapes layer over the stack)
     r0, c0 = low.data_to_world((0, 100, 60))[1:]
     r1, c1 = low.data_to_world((0, 120, 85))[1:]
+    step("draw a rectangle ROI")
     viewer.add_shapes([np.array([[r0, c0], [r0, c1], [r1, c1], [r1, c0]])], shape_type="rectangle", name="roi")
+    step("tab Measure")
     page = show_tab(w, "Measure")
+    check()
     assert field(page, "reference").currentText() == "full_dose"
     assert field(page, "noise ROI").currentText() == "roi"
     click(qtbot, button(page, "Measure"))
     _idle(w)
+    check()
     assert not _red(w), _red(w)
     table = page.findChildren(QTableWidget)[0]
     assert header_texts(table) == ["image", "PSNR dB", "SSIM", "RMSE HU", "noise SD HU"]
     rows = table_texts(table)
     assert [r[0] for r in rows] == ["full_dose (reference)", "low_dose"]
-    _check()
+    check("the core's reference on the same arrays")
     ref = np.asarray(full.data, np.float32)
     for cells, layer in zip(rows, (full, low)):
         mask, _ = shapes_to_mask(viewer.layers["roi"], layer, tuple(viewer.dims.point))
@@ -290,23 +319,25 @@ def test_measure_rows_equal_the_core_quality_row(make_napari_viewer, qtbot):
         assert cells[4] == f"{q['noise_sd']:.1f}"
     assert float(rows[1][4]) > float(rows[0][4])  # the low dose is noisier in the liver
     # Difference layer of the selected row: image - reference, on the image's grid
+    step("select the low-dose row")
     table.selectRow(1)
     click(qtbot, button(page, "Difference layer"))
+    check()
     assert not _red(w), _red(w)
     diff = viewer.layers["low_dose - full_dose"]
     _same_grid(diff, low)
     np.testing.assert_array_equal(diff.data, np.asarray(low.data, np.float32) - ref)
-    step("end of the journey: the viewer closes")
 
 
 def test_the_dock_fits_a_small_screen_on_every_tab(make_napari_viewer):
     """The dock never asks for more height than a 1280 x 800 window has: a tall tab scrolls."""
     viewer, w = _ldct(make_napari_viewer)
     for tab in ("Simulate", "Denoise", "Train", "Measure"):
+        step(f"tab {tab}")
         show_tab(w, tab)
+        check()
         assert w.minimumSizeHint().height() < 600, (tab, w.minimumSizeHint())
         assert w.minimumSizeHint().width() < 600, (tab, w.minimumSizeHint())
-    step("end of the journey: the viewer closes")
 
 
 # ------------------------------------------------------------------------------------------- refusals
@@ -314,6 +345,7 @@ def test_mr_images_and_labels_are_refused_and_nothing_is_added(make_napari_viewe
     viewer = make_napari_viewer()
     open_sample(viewer, "brain_tumour")  # MR images and two Labels layers
     w = open_widget(viewer, WIDGET)
+    step("look through the four tabs' image lists")
     names = layer_names(viewer)
     assert {"seg", "brainmask"} <= set(names)
 
@@ -327,11 +359,12 @@ def test_mr_images_and_labels_are_refused_and_nothing_is_added(make_napari_viewe
     # an MR image is refused by every tab with one red line, and nothing is added
     for tab, label, run in (("Simulate", "full dose", "Simulate low dose"), ("Denoise", "input", "Denoise"),
                             ("Measure", "reference", "Measure")):
+        step(f"tab {tab}, choose flair")
         page = show_tab(w, tab)
         field(page, label).setCurrentText("flair")
         click(qtbot, button(page, run, exact=run == "Denoise"))
         _idle(w)
+        check()
         red = _red(w)
         assert len(red) == 1 and "'flair' is not a CT (modality MR)" in red[0] and "\n" not in red[0], (tab, red)
         assert layer_names(viewer) == names
-    step("end of the journey: the viewer closes")

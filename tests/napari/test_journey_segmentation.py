@@ -12,6 +12,7 @@ from qtpy.QtWidgets import QFileDialog, QLabel, QTableWidget
 
 from .journey import (
     button,
+    check,
     click,
     field,
     header_texts,
@@ -67,12 +68,15 @@ def test_a_sample_then_widget_segments_and_opens_agreement(make_napari_viewer, q
     viewer = make_napari_viewer()
     open_sample(viewer, "brain_tumour")
     w = open_widget(viewer, WIDGET)
+    check()
     assert field(w, "model").currentText() == "brain-tumour-default"  # the packaged model that works offline
     assert "demo model" in _label_starting(w, "napari-medai SegResNet").text()
     assert _channels(w) == {"T1c": "t1c", "T1": "t1", "T2": "t2", "FLAIR": "flair"}
+    step("wait for the model to load")
     _idle(w)  # the model loads in the worker; Segment is enabled once it is ready
     click(qtbot, button(w, "Segment"))
     wait_until(lambda: OUTPUT in layer_names(viewer) and button(w, "Segment").isEnabled(), 120)
+    check()
     out, flair = viewer.layers[OUTPUT], viewer.layers["flair"]
     assert type(out).__name__ == "Labels" and out.data.shape == flair.data.shape
     np.testing.assert_allclose(out.scale, flair.scale)
@@ -84,9 +88,10 @@ def test_a_sample_then_widget_segments_and_opens_agreement(make_napari_viewer, q
         assert f"{region} " in vols and " ml" in vols
     assert [e[1] for e in w.legend.entries] == ["NCR/NET", "ED", "ET"]
     # the agreement panel was opened through the Plugins menu: the menu gives the same panel back
+    panel = open_widget(viewer, AGREEMENT)
     step("agreement panel computes")
-    _dock, panel = viewer.window.add_plugin_dock_widget("napari-medai", AGREEMENT)
     assert panel.wait_idle(120)
+    check()
     assert field(panel, "prediction").currentText() == OUTPUT
     assert field(panel, "ground truth").currentText() == "seg"
     assert field(panel, "convention").currentText() == "brats2021"
@@ -95,46 +100,53 @@ def test_a_sample_then_widget_segments_and_opens_agreement(make_napari_viewer, q
     rows = [table.verticalHeaderItem(r).text() for r in range(table.rowCount())]  # region names
     wt = table_texts(table)[next(r for r, name in enumerate(rows) if name.startswith("WT"))]
     assert float(wt[dice_col].rstrip("*")) > 0.7  # 0.834 measured with brain-tumour-default on seed 0
-    step("close the viewer")  # the fixture closes it: timed apart from the last user step
 
 
 def test_b_widget_and_model_first_then_images_each_channel_its_own(make_napari_viewer):
     viewer = make_napari_viewer()
     w = open_widget(viewer, WIDGET)
+    step("choose brain-tumour-default, wait for it to load")
     field(w, "model").setCurrentText("brain-tumour-default")
     _idle(w)
+    check()
     assert set(_channels(w).values()) == {""}  # nothing open: every channel asks for a layer
     open_sample(viewer, "brain_tumour")
+    check()
     assert _channels(w) == {"T1c": "t1c", "T1": "t1", "T2": "t2", "FLAIR": "flair"}  # never all 'flair'
     # a renamed layer stays chosen; a removed one leaves its channel empty, and the widget says so
     step("rename t2")
     viewer.layers["t2"].name = "T2 weighted"
+    check()
     assert field(w, "T2", exact=True).currentText() == "T2 weighted"
+    step("remove t1")
     viewer.layers.remove("t1")
+    check()
     assert field(w, "T1", exact=True).currentText() == ""
     assert "choose a layer for T1" in _label_starting(w, "choose a layer").text()
     # a second case opened next to the first does not replace the user's layers
     open_sample(viewer, "brain_tumour")
+    check()
     assert field(w, "FLAIR").currentText() == "flair" and field(w, "T1", exact=True).currentText() == "t1"
-    step("close the viewer")  # the fixture closes it: timed apart from the last user step
 
 
 def test_c_one_layer_in_two_channels_is_refused(make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
     w = open_widget(viewer, WIDGET)
     open_sample(viewer, "brain_tumour")
+    step("wait for the model to load")
     _idle(w)
     step("choose flair for T1c")
     field(w, "T1c").setCurrentText("flair")
+    check()
     note = _label_starting(w, "T1c and FLAIR all use 'flair'")
     assert "ff7070" in note.styleSheet()  # red, before Segment is pressed
     n = len(viewer.layers)
     click(qtbot, button(w, "Segment"))
     qtbot.wait(300)
+    check()
     assert len(viewer.layers) == n and not w.jobs.busy
     # refused with the reason in the status line (red), nothing started
     assert w.jobs.status.text() == note.text() and "ff7070" in w.jobs.status.styleSheet()
-    step("close the viewer")  # the fixture closes it: timed apart from the last user step
 
 
 def test_d_offline_zoo_model_says_how_to_get_it_without_freezing(make_napari_viewer, monkeypatch, tmp_path):
@@ -142,6 +154,7 @@ def test_d_offline_zoo_model_says_how_to_get_it_without_freezing(make_napari_vie
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     viewer = make_napari_viewer()
     w = open_widget(viewer, WIDGET)
+    step("wait for the model to load")
     _idle(w)
     step("choose brats_mri_segmentation")
     field(w, "model").setCurrentText("brats_mri_segmentation")
@@ -151,6 +164,7 @@ def test_d_offline_zoo_model_says_how_to_get_it_without_freezing(make_napari_vie
     info = _label_starting(w, "MONAI zoo SegResNet")  # the description follows the choice at once
     assert "demo model" not in info.text()
     wait_until(lambda: not w.jobs.busy, 120)
+    check()
     text = w.jobs.status.text()
     assert text.startswith("brats_mri_segmentation is not downloaded") and "\n" not in text
     assert "monai.bundle.download(name='brats_mri_segmentation'" in text and "'Model folder…'" in text
@@ -159,9 +173,9 @@ def test_d_offline_zoo_model_says_how_to_get_it_without_freezing(make_napari_vie
     field(w, "model").setCurrentText("brain-tumour-default")
     assert "demo model" in _label_starting(w, "napari-medai SegResNet").text()
     _idle(w)
+    check()
     assert w.model is not None and w.model.name == "brain-tumour-default"
     assert w.jobs.status.text() == "Model ready."  # the zoo model's error is gone
-    step("close the viewer")  # the fixture closes it: timed apart from the last user step
 
 
 def test_e_open_files_segment_and_save_with_the_image_geometry(make_napari_viewer, qtbot, small_case,
@@ -173,8 +187,10 @@ def test_e_open_files_segment_and_save_with_the_image_geometry(make_napari_viewe
     for key in ("flair", "t1", "t1c", "t2", "seg"):
         open_path(viewer, paths[key])
     w = open_widget(viewer, WIDGET)
+    check()
     assert not button(w, "Save segmentation").isEnabled()
     assert _channels(w) == {r: f"case_{c}" for r, c in ROWS.items()}
+    step("wait for the model to load")
     _idle(w)
     click(qtbot, button(w, "Segment"))
     wait_until(lambda: OUTPUT in layer_names(viewer) and button(w, "Segment").isEnabled(), 120)
@@ -183,6 +199,7 @@ def test_e_open_files_segment_and_save_with_the_image_geometry(make_napari_viewe
     monkeypatch.setattr(QFileDialog, "getSaveFileName",
                         staticmethod(lambda *a, **k: (str(target), "NIfTI (*.nii.gz)")))
     click(qtbot, button(w, "Save segmentation"))
+    check()
     assert target.is_file(), w.jobs.status.text()
     img = nib.load(str(target))
     np.testing.assert_allclose(img.affine, nib.load(paths["flair"]).affine, atol=1e-5)
@@ -190,7 +207,8 @@ def test_e_open_files_segment_and_save_with_the_image_geometry(make_napari_viewe
     assert np.array_equal(np.transpose(np.asarray(img.dataobj)), viewer.layers[OUTPUT].data)
     assert "Saved" in w.jobs.status.text()
     # the case has a ground truth ('case_seg'), so the agreement panel compares it; let it finish
-    _dock, panel = viewer.window.add_plugin_dock_widget("napari-medai", AGREEMENT)
+    panel = open_widget(viewer, AGREEMENT)
+    step("agreement panel computes")
     assert panel.wait_idle(120)
+    check()
     assert field(panel, "ground truth").currentText() == "case_seg"
-    step("close the viewer")  # the fixture closes it: timed apart from the last user step

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from .journey import button, click, field, open_sample, open_widget, step, wait_until
+from .journey import button, check, click, field, open_sample, open_widget, step, wait_until
 
 pytest.importorskip("torch")
 pytest.importorskip("monai")
@@ -68,6 +68,7 @@ def type_into(qtbot, edit, text: str) -> None:
 
 def tiny_recipe(qtbot, w, *, epochs: int, steps: int, validation: float) -> None:
     """The settings a user types for a quick check: tiny patches, few steps, one CPU thread."""
+    step("type the tiny settings")
     field(w, "max epochs").setValue(epochs)
     field(w, "validation").setValue(validation)
     field(w, "device").setCurrentText("cpu")
@@ -82,6 +83,7 @@ def tiny_recipe(qtbot, w, *, epochs: int, steps: int, validation: float) -> None
 def test_stop_in_the_first_epoch_saves_a_partial_model(make_napari_viewer, qtbot, monkeypatch, case_dir, home):
     viewer = make_napari_viewer()
     w = open_widget(viewer, WIDGET)
+    check()
     # the default model folder is a fresh per-user folder, not beside the data
     out = Path(field(w, "model folder").text())
     assert out.parent == home / "napari-medai" / "models" and out.name.startswith("brain-tumour-")
@@ -89,6 +91,7 @@ def test_stop_in_the_first_epoch_saves_a_partial_model(make_napari_viewer, qtbot
     assert w.plot.is_empty and w.plot.empty_note.get_visible()  # "no epochs yet", no ticks of an empty range
 
     choose_folder(qtbot, monkeypatch, w, "Browse", case_dir)
+    check()
     assert w.case_list.count() == 3 and "3 case(s), BraTS 2021" in w.cases_info.text()
     assert [b.text() for b in w.channel_checks.values()] == ["T1c", "T1", "T2", "FLAIR"]
     tiny_recipe(qtbot, w, epochs=1, steps=300, validation=0.0)
@@ -105,6 +108,7 @@ def test_stop_in_the_first_epoch_saves_a_partial_model(make_napari_viewer, qtbot
     assert 0 < w.jobs.progress.value() < 1000, status.text()
     click(qtbot, button(w, "Stop"))
     assert w.wait_idle(120), status.text()
+    check()
 
     assert "partial model saved" in status.text() and str(out) in status.text()
     assert "Partial model" in w.summary.text() and "not validated" in w.summary.text()
@@ -117,7 +121,6 @@ def test_stop_in_the_first_epoch_saves_a_partial_model(make_napari_viewer, qtbot
     assert button(w, "Use in segmentation").isEnabled() and button(w, "Train").isEnabled()
     # the next run is proposed a fresh folder
     assert Path(field(w, "model folder").text()) != out
-    step("close the viewer")  # the test's teardown is timed as its own step
 
 
 def test_cancel_in_the_first_epoch_keeps_nothing_and_says_so(make_napari_viewer, qtbot, monkeypatch, case_dir,
@@ -133,13 +136,13 @@ def test_cancel_in_the_first_epoch_keeps_nothing_and_says_so(make_napari_viewer,
     wait_until(lambda: re.search(r"epoch 1/1: step \d+/300", w.jobs.status.text()) is not None, 120)
     click(qtbot, button(w, "Cancel"))
     assert w.wait_idle(120)
+    check()
     status = w.jobs.status
     assert re.match(r"Cancelled in epoch 1 after \d+ of 300 steps: nothing was saved", status.text()), status.text()
     assert status.styleSheet() == RED and "\n" not in status.text()
     assert not out.exists()  # the folder this run had made, still empty, is gone
     assert not button(w, "Use in segmentation").isEnabled() and button(w, "Train").isEnabled()
     assert w.summary.text() == ""
-    step("close the viewer")  # the test's teardown is timed as its own step
 
 
 def test_a_full_tiny_run_plots_its_epochs_and_hands_the_model_to_segmentation(
@@ -147,8 +150,11 @@ def test_a_full_tiny_run_plots_its_epochs_and_hands_the_model_to_segmentation(
     viewer = make_napari_viewer()
     open_sample(viewer, "brain_tumour")  # images first, then the widget
     w = open_widget(viewer, WIDGET)
+    step("type the cases folder, Enter")
     type_into(qtbot, field(w, "cases"), str(case_dir))
+    check()
     assert w.case_list.count() == 3, w.cases_info.text()
+    step("untick T1 and T2")
     w.channel_checks["t1"].setChecked(False)
     w.channel_checks["t2"].setChecked(False)
     tiny_recipe(qtbot, w, epochs=2, steps=2, validation=0.34)
@@ -156,6 +162,7 @@ def test_a_full_tiny_run_plots_its_epochs_and_hands_the_model_to_segmentation(
 
     click(qtbot, button(w, "Train"))
     assert w.wait_idle(240), w.jobs.status.text()
+    check()
     assert w.jobs.status.text().startswith("Done: reached the epoch limit"), w.jobs.status.text()
     assert w.jobs.progress.value() == 1000
     # the plot: one train-loss point per epoch, Dice per region on the right axis in [0, 1]
@@ -168,16 +175,18 @@ def test_a_full_tiny_run_plots_its_epochs_and_hands_the_model_to_segmentation(
     assert doc["contract"]["channels"] == ["t1c", "flair"] and len(doc["training"]["history"]) == 2
 
     click(qtbot, button(w, "Use in segmentation widget"))
+    check()
     seg = next(d for d in viewer.window.dock_widgets.values() if d is not w and hasattr(d, "model_combo"))
     assert seg.model_combo.currentText() == str(out)
     step("wait for the segmentation widget to load the model")
     wait_until(lambda: not seg.jobs.busy, 120)
+    check()
     assert str(out) in seg.model_combo.currentText()
     # a second click reuses the open dock
     click(qtbot, button(w, "Use in segmentation widget"))
+    check()
     assert sum(1 for d in viewer.window.dock_widgets.values() if hasattr(d, "model_combo")) == 1
     assert open_widget(viewer, SEG_WIDGET) is seg
-    step("close the viewer")  # the test's teardown is timed as its own step
 
 
 def test_folders_that_cannot_be_trained_on_are_refused_in_red(make_napari_viewer, qtbot, monkeypatch, tmp_path,
@@ -191,8 +200,10 @@ def test_folders_that_cannot_be_trained_on_are_refused_in_red(make_napari_viewer
     empty = tmp_path / "empty"
     (empty / "notes").mkdir(parents=True)
     choose_folder(qtbot, monkeypatch, w, "Browse", empty)
+    check()
     assert "no brain-tumour case found" in w.cases_info.text() and w.cases_info.styleSheet() == RED
     click(qtbot, button(w, "Train"))
+    check()
     status = w.jobs.status
     assert not w.busy and status.text().startswith("Nothing to train on") and status.styleSheet() == RED
     assert "\n" not in status.text() and not out.exists() and button(w, "Train").isEnabled()
@@ -201,24 +212,30 @@ def test_folders_that_cannot_be_trained_on_are_refused_in_red(make_napari_viewer
         (tmp_path / "data" / name).mkdir(parents=True)
         for s in ("flair", "t1ce") + (("seg",) if name == "a" else ()):
             (tmp_path / "data" / name / f"{name}_{s}.nii.gz").write_bytes(b"")
+    step("type a folder without label maps, Enter")
     type_into(qtbot, field(w, "cases"), str(tmp_path / "data"))
+    check()
     assert "No label map in b" in w.cases_info.text()
     click(qtbot, button(w, "Train"))
+    check()
     assert not w.busy and "No label map in b" in status.text() and status.styleSheet() == RED
     # labels complete, but no sequence ticked
     (tmp_path / "data" / "b" / "b_seg.nii.gz").write_bytes(b"")
+    step("type the folder again, Enter; untick every sequence")
     type_into(qtbot, field(w, "cases"), str(tmp_path / "data") + "/")
     assert w.case_list.count() == 2
     for box in w.channel_checks.values():
         box.setChecked(False)
     click(qtbot, button(w, "Train"))
+    check()
     assert not w.busy and "Tick at least one" in status.text()
     # a model folder that cannot be created
-    w.channel_checks["flair"].setChecked(True)
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
+    step("tick FLAIR, type a model folder under a file")
+    w.channel_checks["flair"].setChecked(True)
     type_into(qtbot, field(w, "model folder"), str(blocker / "model"))
     click(qtbot, button(w, "Train"))
+    check()
     assert not w.busy and "cannot create the model folder" in status.text() and status.styleSheet() == RED
     assert not (blocker / "model").exists()
-    step("close the viewer")  # the test's teardown is timed as its own step
