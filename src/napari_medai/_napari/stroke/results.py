@@ -13,10 +13,15 @@ from qtpy.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableW
 
 from .._widgets import centre_on
 
-#: Columns of the lesion table.
-HEADERS = ("#", "ml", "max Ø mm", "mean ADC", "side", "centroid L, P, S mm")
+#: Columns of the lesion table (short, so the table fits a dock) and what each means (header tooltips).
+HEADERS = ("#", "ml", "Ø mm", "ADC", "side", "L, P, S mm")
+HEADER_TIPS = ("lesion id (as in the 'separate lesions' layer)", "volume in ml",
+               "maximum diameter in mm (the longest distance between two lesion voxels)",
+               "mean ADC in the lesion, 10⁻⁶ mm²/s", "the patient's side of the head's mid-sagittal plane",
+               "centroid in world mm: left, posterior, superior positive")
 #: The extra column when FLAIR was given.
-RSI_HEADER = "FLAIR rSI"
+RSI_HEADER = "rSI"
+RSI_TIP = "FLAIR relative signal intensity: mean FLAIR in the lesion / in its mirror image (research measure)"
 #: What the mismatch figures are, said each time they are shown.
 RESEARCH_NOTE = "research measure, not a treatment decision"
 #: Rows shown before the table scrolls.
@@ -51,7 +56,7 @@ class LesionTable(QTableWidget):
         self.viewer = viewer
         self.rows: list[Any] = []
         self.layer: Any = None
-        self.setHorizontalHeaderLabels(list(HEADERS))
+        self._set_headers(list(HEADERS), list(HEADER_TIPS))
         self.verticalHeader().setVisible(False)
         self.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.setSelectionBehavior(QAbstractItemView.SelectRows)
@@ -67,8 +72,7 @@ class LesionTable(QTableWidget):
         """Fill the table with ``rows`` (LesionRow) of the Labels ``layer``; ``rsi``: FLAIR rSI per lesion id."""
         self.rows, self.layer = list(rows), layer
         headers = [*HEADERS, RSI_HEADER] if rsi is not None else list(HEADERS)
-        self.setColumnCount(len(headers))
-        self.setHorizontalHeaderLabels(headers)
+        self._set_headers(headers, [*HEADER_TIPS, RSI_TIP])
         self.setRowCount(len(rows))
         for r, row in enumerate(rows):
             cells = lesion_cells(row, (rsi or {}).get(int(row.id)), with_rsi=rsi is not None)
@@ -78,6 +82,13 @@ class LesionTable(QTableWidget):
                     item.setTextAlignment(0x0002 | 0x0080)  # right, vertically centred
                 self.setItem(r, c, item)
         self._fit_height()
+
+    def _set_headers(self, headers: list[str], tips: list[str]) -> None:
+        self.setColumnCount(len(headers))
+        for c, (text, tip) in enumerate(zip(headers, tips, strict=False)):
+            item = QTableWidgetItem(text)
+            item.setToolTip(tip)
+            self.setHorizontalHeaderItem(c, item)
 
     def go_to(self, row: int) -> None:
         """Move the sliders and the camera to the centroid of the lesion in ``row``."""
@@ -117,5 +128,5 @@ def rsi_by_lesion(mismatch: Any) -> dict[int, float | None] | None:
     return {int(m.id): (None if m.rsi is None else float(m.rsi)) for m in mismatch.lesions}
 
 
-__all__ = ["HEADERS", "RESEARCH_NOTE", "RSI_HEADER", "LesionTable", "lesion_cells", "mismatch_text", "rsi_by_lesion",
+__all__ = ["HEADERS", "HEADER_TIPS", "RESEARCH_NOTE", "RSI_HEADER", "LesionTable", "lesion_cells", "mismatch_text", "rsi_by_lesion",
            "total_text"]

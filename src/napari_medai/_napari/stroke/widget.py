@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from qtpy.QtCore import Qt, QTimer
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -179,7 +180,7 @@ class StrokeWidget(QWidget):
         unit_row.addWidget(self.scale_spin)
         options.addRow("ADC unit", unit_row)
         self._unit_row = unit_row
-        options.addRow("", self.unit_info)
+        options.addRow(self.unit_info)  # the whole width: a long layer name wraps less
         options.addRow("method", self.method_combo)
         model_row = QHBoxLayout()
         model_row.addWidget(self.model_edit, stretch=1)
@@ -209,9 +210,13 @@ class StrokeWidget(QWidget):
         layout.addWidget(self.notes)
         layout.addLayout(after)
         layout.addStretch(1)
-        scroll_vertically(self, content)
+        self._scroll = scroll_vertically(self, content)
         self.jobs.add_run_buttons(self.run_button)
         self.table.setVisible(False)
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        QTimer.singleShot(0, self._scroll.updateGeometry)  # napari's theme, applied now, widens some fields
 
     # ------------------------------------------------------------------ choices
     @property
@@ -226,7 +231,8 @@ class StrokeWidget(QWidget):
         self.inputs.set_modality(modality)
         mri = modality == "MRI"
         self._options.setRowVisible(self.mirror_check, not mri)
-        self._options.setRowVisible(self._unit_row, mri)
+        self._options.setRowVisible(self._unit_row, mri)  # shows every widget of the row
+        self.scale_spin.setVisible(mri and self.unit_combo.currentData() == "scaled")
         self._options.setRowVisible(self.unit_info, mri)
         self.method_combo.setItemText(0, "clinical threshold baseline")
         self.method_combo.setItemData(0, METHOD_TIPS[modality], 3)  # Qt.ToolTipRole
@@ -400,10 +406,18 @@ class StrokeWidget(QWidget):
         self.mismatch.setVisible(result.mismatch is not None)
         self.notes.setText("\n".join(f"• {n}" for n in result.notes))
         self.save_button.setEnabled(True)
+        QTimer.singleShot(0, self._scroll.updateGeometry)  # the table may need a wider dock
+        QTimer.singleShot(0, self, self.scroll_to_result)
+        self.viewer.layers.selection.active = shown  # its controls (opacity, contour) in the layer panel
         trained = result.method != "model" or (self.model_contract is not None and self.model_contract.is_trained)
         self.jobs.set_status(("" if trained else "NOT TRAINED model: this output is meaningless. ")
                              + f"Done: {result.method} on '{source.name}'.", error=not trained)
         self._update_compare()
+
+    def scroll_to_result(self) -> None:
+        """Bring the total and the lesion table into view (a short dock scrolls)."""
+        bar = self._scroll.verticalScrollBar()
+        bar.setValue(min(bar.maximum(), max(0, self.total.y() - 8)))
 
     def _add(self, vol: Any, *, role: str, model: str, convention: str | None = None, **extra: Any) -> Any:
         """Add ``vol`` as a layer (replacing one of its name) with the widget's metadata; returns the layer."""
@@ -435,7 +449,8 @@ class StrokeWidget(QWidget):
             self.jobs.refuse(InvalidInputError("no ground truth to compare with: open a Labels layer named like "
                                                "lesion, msk or gt on the lesions' grid"))
             return None
-        _dock, panel = self.viewer.window.add_plugin_dock_widget(PLUGIN, AGREEMENT_WIDGET)
+        dock, panel = self.viewer.window.add_plugin_dock_widget(PLUGIN, AGREEMENT_WIDGET)
+        _share_height(self, dock)
         panel.set_pair(pred=self.output_layer.name, gt=truth.name, convention=CONVENTION)
         self.agreement = panel
         return panel
@@ -451,6 +466,23 @@ class StrokeWidget(QWidget):
         start = str(Path(source).parent) if source else ""
         return self.jobs.run_now(lambda: save_labels_dialog(self, layer, start_dir=start),
                                  lambda path: path and self.jobs.set_status(f"Saved {path}"))
+
+
+def _share_height(widget: QWidget, dock: Any) -> None:
+    """Give the agreement panel's dock half of the height it shares with ``widget``'s dock (the stroke widget
+    scrolls; the panel's table would otherwise be squeezed to a few pixels)."""
+    from qtpy.QtWidgets import QDockWidget, QMainWindow
+
+    mine, main = widget.parentWidget(), dock.parentWidget()
+    if not (isinstance(mine, QDockWidget) and isinstance(main, QMainWindow)) or mine is dock:
+        return
+
+    def share() -> None:  # once the main window has placed the new dock
+        total = mine.height() + dock.height()
+        if dock.height() < 0.4 * total and main.dockWidgetArea(mine) == main.dockWidgetArea(dock):
+            main.resizeDocks([mine, dock], [total // 2, total - total // 2], Qt.Vertical)
+
+    QTimer.singleShot(0, dock, share)
 
 
 __all__ = ["CONVENTION", "LESIONS", "LESION_IDS", "PROBABILITY", "SCORE", "StrokeWidget"]
