@@ -92,3 +92,25 @@ def test_cancel_and_progress(phantom):
 def test_bad_choices_are_refused_before_any_work(kwargs, match):
     with pytest.raises(InvalidInputError, match=match):
         segment_stroke(**kwargs)
+
+
+def test_model_method_gets_the_adc_in_1e6_and_answers_on_the_dwi_grid():
+    torch = pytest.importorskip("torch")
+    from napari_medai.core.models.loading import LoadedModel
+    from napari_medai.core.tasks.stroke.model import stroke_task
+
+    small = stroke_phantom(seed=2, shape=(24, 40, 36))
+    model = LoadedModel.random(stroke_task(network="deepmedic", roi_size=(16, 16, 16),
+                                           network_kwargs={"feature_maps": [4] * 8, "fc_features": [8, 8]}).contract)
+    adc3 = small["adc"].with_data(small["adc"].data * np.float32(1e-3), units="")  # stored in 10^-3 mm^2/s
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        res = segment_stroke(dwi=small["dwi"], adc=adc3, method="model", model=model, separate_lesions=True)
+    finally:
+        torch.set_num_threads(threads)
+    assert res.method == "model" and res.adc_unit.unit == "1e-3"
+    assert res.labels.same_grid(small["dwi"]) and res.probability.same_grid(small["dwi"])
+    assert float(res.probability.data.min()) >= 0.0 and float(res.probability.data.max()) <= 1.0
+    assert int(res.labels.data.max()) == len(res.lesions)
+    assert res.to_json()["parameters"]["model"]["source"] == "user"
