@@ -54,7 +54,13 @@ def test_mirror_region_excludes_other_lesions_and_uncovered_voxels():
     coverage[:, :, :10] = False  # FLAIR only over the left half
     rep2 = flair_mismatch(mask, flair, PLANE, coverage=coverage)
     assert all(r.rsi is None for r in rep2.lesions)
-    assert any("outside the FLAIR's field of view" in n for n in rep2.notes)
+    assert any("lesion voxel(s) outside the FLAIR's field of view" in n for n in rep2.notes)
+    # a mirror image outside the brain is no reference: with 'within' it is left out
+    brain = np.ones(mask.spatial_shape, bool)
+    brain[:, :8, :8] = False  # A's mirror (y 2..5, x 3..6) is outside; B's (y 12..14, x 15..17) inside
+    rep3 = flair_mismatch(mask, flair, PLANE, within=brain)
+    by_size = {m.n_lesion_voxels: m for m in rep3.lesions}
+    assert by_size[48].rsi is None and by_size[27].rsi == pytest.approx(1.05)
 
 
 def test_flair_must_be_on_the_lesion_grid():

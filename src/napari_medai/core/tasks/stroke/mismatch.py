@@ -127,6 +127,7 @@ def flair_mismatch(
     plane: MidSagittalPlane,
     *,
     coverage: np.ndarray | None = None,
+    within: np.ndarray | None = None,
     connectivity: int = 26,
 ) -> MismatchReport:
     """FLAIR rSI per lesion and overall.
@@ -141,6 +142,9 @@ def flair_mismatch(
         The head's mid-sagittal plane.
     coverage
         Boolean mask of voxels where the FLAIR is defined (its field of view); default: all.
+    within
+        Optional boolean mask (e.g. the brain) the mirror region must stay inside, so a mirror
+        image that reaches beyond the brain does not compare the lesion with the skull or air.
     connectivity
         Used to split a binary mask into lesions.
 
@@ -168,14 +172,19 @@ def flair_mismatch(
     f = np.asarray(flair.data, dtype=np.float32)
     any_lesion = lab > 0
     usable = cov & ~any_lesion
+    if within is not None:
+        inside = np.asarray(within, dtype=bool)
+        if inside.shape != lab.shape:
+            raise InvalidInputError(f"'within' mask shape {inside.shape} differs from the lesion grid {lab.shape}")
+        usable &= inside
     rows = [
         _ratio(f, (lab == k) & cov, (mirrored == k) & usable, int(k))
         for k in np.unique(lab[lab > 0])
     ]
     overall = _ratio(f, any_lesion & cov, (mirrored > 0) & usable, 0)
     notes = []
-    if not cov.all():
-        notes.append(f"{100.0 * (1 - cov[any_lesion].mean()):.0f}% of lesion voxels outside the FLAIR's field of view left out"
-                     if any_lesion.any() else "FLAIR covers part of the DWI grid")
+    outside = int(np.count_nonzero(any_lesion & ~cov))
+    if outside:
+        notes.append(f"{outside} lesion voxel(s) outside the FLAIR's field of view left out")
     return MismatchReport(lesions=rows, overall=overall, plane=plane.describe() if hasattr(plane, "describe") else plane.method,
                           notes=notes)

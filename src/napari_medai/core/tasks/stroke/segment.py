@@ -24,7 +24,7 @@ import numpy as np
 from ...callbacks import Cancelled, ProgressFn, StopFn
 from ...errors import InvalidInputError
 from ...volume import Volume
-from .baseline_mri import MRI_PARAMS_SOURCES, segment_mri_baseline
+from .baseline_mri import MRI_PARAMS_SOURCES, brain_mask_mri, segment_mri_baseline
 from .inputs import prepare_mri_inputs
 from .lesions import LesionRow, label_components, lesion_table
 from .midline import MidSagittalPlane, find_mid_sagittal_plane
@@ -269,7 +269,8 @@ def segment_stroke(
         if plane is None:
             notes.append("DWI-FLAIR mismatch not computed: no mid-sagittal plane for the mirror region")
         elif rows:
-            mismatch = flair_mismatch(binary, inp.flair, plane, coverage=inp.flair_coverage)
+            brain = base.brain if method == "threshold" else brain_mask_mri(inp.dwi, inp.adc)
+            mismatch = flair_mismatch(binary, inp.flair, plane, coverage=inp.flair_coverage, within=brain)
             notes.append(f"DWI-FLAIR mismatch: {RESEARCH_NOTE}")
         else:
             notes.append("DWI-FLAIR mismatch not computed: no lesion found")
