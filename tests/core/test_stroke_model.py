@@ -222,7 +222,7 @@ def test_train_deepmedic_then_predict_on_the_input_grid(phantom_cases, tmp_path)
     assert mask.spatial_shape == p["dwi"].spatial_shape and prob.spatial_shape == p["dwi"].spatial_shape
     np.testing.assert_allclose(mask.affine, p["dwi"].affine)
     assert mask.is_label and mask.data.dtype == np.uint8 and set(np.unique(mask.data)) <= {0, 1}
-    assert prob.data.dtype == np.float32 and 0.0 <= float(prob.data.min()) and float(prob.data.max()) <= 1.0
+    assert prob.data.dtype == np.float32 and float(prob.data.min()) >= 0.0 and float(prob.data.max()) <= 1.0
     np.testing.assert_array_equal(mask.data, (prob.data >= 0.5).astype(np.uint8))
     head = np.asarray(p["adc"].data) != 0
     assert not prob.data[~head].any()
@@ -233,8 +233,8 @@ def test_train_deepmedic_then_predict_on_the_input_grid(phantom_cases, tmp_path)
 
 
 def test_predict_refuses_other_models_and_wrong_units(phantom_cases):
-    from napari_medai.core.models.loading import LoadedModel
     from napari_medai.core.models.errors import ModelLoadError
+    from napari_medai.core.models.loading import LoadedModel
     from napari_medai.core.tasks.brain_tumour import brain_tumour_task
     from napari_medai.core.tasks.stroke.model import predict_stroke_model
 

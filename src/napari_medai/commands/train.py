@@ -11,6 +11,10 @@ RED-CNN low-dose CT denoiser on (low dose, full dose) pairs -- real ones, or low
 from the full-dose images -- and writes a model folder usable with
 ``napari-medai denoise --method trained --weights DIR``.
 
+``napari-medai train stroke --data DIR --out MODEL_DIR [--network segresnet|deepmedic|<MONAI name>]`` trains a
+stroke lesion network on ISLES'22 BIDS cases or one folder per case (DWI + ADC with a lesion mask) and
+writes a model folder usable with ``napari-medai stroke --method model --model MODEL_DIR``.
+
 ``napari-medai train lesion-presence --out MODEL_DIR [--cases N --epochs E]`` trains the minimal
 classification task (is there a bright lesion in this image?) on seeded phantoms, scores it on
 held-out phantoms (ROC AUC) and writes a model folder that ``load_model`` opens.
@@ -23,7 +27,8 @@ import time
 from pathlib import Path
 
 NAME = "train"
-HELP = "train a model: brain-tumour segmentation or an ldct denoiser on your data, lesion-presence on phantoms"
+HELP = ("train a model: brain-tumour or stroke segmentation or an ldct denoiser on your data, lesion-presence on "
+        "phantoms")
 
 _DEFAULT_OUT = Path("brain-tumour-model")
 
@@ -59,6 +64,81 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="CPU threads for torch (default: torch's; on a busy shared machine 1 is often faster)")
     _add_ldct_arguments(sub)
     _add_lesion_arguments(sub)
+    _add_stroke_arguments(sub)
+
+
+def _add_stroke_arguments(sub: argparse._SubParsersAction) -> None:
+    q = sub.add_parser(
+        "stroke", help="stroke lesion segmentation (DeepMedic-style, SegResNet or a MONAI network) from DWI + ADC",
+        description="Train a stroke lesion network on ISLES'22 BIDS cases (rawdata/sub-*/ses-*/*_dwi.nii.gz, *_adc.nii.gz, "
+                    "derivatives/sub-*/ses-*/*_msk.nii.gz) or one folder per case (dwi*, adc*, lesion*/mask*/msk*/seg*; "
+                    "cta* for CT angiography). The ADC unit of each case is detected and converted to 10^-6 mm^2/s.",
+    )
+    q.add_argument("--data", required=True, type=Path, metavar="DIR", help="ISLES'22 BIDS folder or folder of case folders")
+    q.add_argument("--out", required=True, type=Path, metavar="MODEL_DIR", help="model folder to write")
+    q.add_argument("--network", default="segresnet", metavar="NAME",
+                   help="segresnet (default), deepmedic, or another MONAI segmentation network (e.g. unet)")
+    q.add_argument("--epochs", type=int, default=None, metavar="N", help="epoch limit (default 40)")
+    q.add_argument("--steps", type=int, default=None, metavar="S", help="training steps per epoch (default 40)")
+    q.add_argument("--batch", type=int, default=None, metavar="B", help="patches per step (default 2)")
+    q.add_argument("--patch", type=int, default=None, metavar="P",
+                   help="training patch edge in voxels (default 25 for deepmedic, 48 otherwise)")
+    q.add_argument("--window", type=int, default=None, metavar="W",
+                   help="inference window edge in voxels (default 45 for deepmedic, 64 otherwise)")
+    q.add_argument("--val-fraction", type=float, default=None, metavar="F",
+                   help="fraction of cases held out for validation (default 0.25; 0 = none)")
+    q.add_argument("--minutes", type=float, default=None, metavar="M",
+                   help="wall-time budget; no epoch starts that would end after it (default 30)")
+    q.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    q.add_argument("--resume", action="store_true", help="continue the run found in --out")
+    q.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="compute device (default auto)")
+    q.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="CPU threads for torch (default: torch's; on a busy shared machine 1 is often faster)")
+
+
+def _run_stroke(args: argparse.Namespace) -> int:
+    from ..core.errors import InvalidInputError
+    from ..core.tasks.stroke.model import (
+        LAYOUTS,
+        STROKE_CHANNELS,
+        find_stroke_cases,
+        network_name,
+        train_stroke,
+    )
+
+    recipe: dict = {}
+    for name, key, lo in (("epochs", None, 1), ("steps", "iterations_per_epoch", 1), ("batch", "batch_size", 1),
+                          ("patch", "patch_size", 8), ("window", "roi_size", 8), ("threads", "num_threads", 1)):
+        value = getattr(args, name)
+        if value is None:
+            continue
+        if value < lo:
+            raise InvalidInputError(f"--{name} must be >= {lo}, got {value}")
+        if key is not None:
+            recipe[key] = (value,) * 3 if name in ("patch", "window") else value
+    if args.minutes is not None:
+        if args.minutes <= 0:
+            raise InvalidInputError(f"--minutes must be > 0, got {args.minutes}")
+        recipe["time_limit_s"] = args.minutes * 60.0
+    if args.val_fraction is not None:
+        recipe["val_fraction"] = args.val_fraction
+    network = network_name(args.network)
+    cases = find_stroke_cases(args.data, require_labels=True)
+    layouts = sorted({LAYOUTS[c.layout].split(":")[0] for c in cases})
+    modality = cases[0].modality
+    print(f"found {len(cases)} stroke case(s) ({', '.join(layouts)}): {', '.join(c.name for c in cases)}")
+    print(f"network {network}; inputs {' + '.join(STROKE_CHANNELS[modality])}; model folder: {args.out}", flush=True)
+    t0 = time.perf_counter()
+
+    def progress(fraction: float, message: str) -> None:
+        print(f"[{time.perf_counter() - t0:6.0f} s {100 * fraction:3.0f}%] {message}", flush=True)
+
+    result = train_stroke(args.data, out_dir=args.out, network=network, cases=cases, seed=args.seed,
+                          max_epochs=args.epochs, device=args.device, resume=args.resume, progress=progress, **recipe)
+    print(result.summary())
+    inputs = "--dwi DWI --adc ADC" if modality == "mri" else "--cta CTA --mirror"
+    print(f"segment with: napari-medai stroke {inputs} --method model --model {args.out} --out LESIONS.nii.gz")
+    return 0
 
 
 def _add_lesion_arguments(sub: argparse._SubParsersAction) -> None:
@@ -202,6 +282,8 @@ def run(args: argparse.Namespace) -> int:
         return _run_ldct(args)
     if args.task == "lesion-presence":
         return _run_lesion(args)
+    if args.task == "stroke":
+        return _run_stroke(args)
     from ..core.tasks.brain_tumour import LAYOUTS, common_channels, find_cases, train_brain_tumour
 
     if args.task != "brain-tumour":  # pragma: no cover - argparse restricts choices
