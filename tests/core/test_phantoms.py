@@ -34,7 +34,7 @@ def world_of_voxels(vol: Volume, mask: np.ndarray) -> np.ndarray:
 
 # --------------------------------------------------------------------------- registry and common
 def test_registry_names():
-    assert set(PHANTOMS) == {"brain_tumour", "stroke", "cardiac_ct", "ldct", "alzheimer_cohort"}
+    assert set(PHANTOMS) == {"brain_tumour", "stroke", "stroke_cta", "cardiac_ct", "ldct", "alzheimer_cohort"}
 
 
 def test_unknown_name_lists_valid_names():
@@ -61,6 +61,9 @@ def test_each_phantom_builds_with_consistent_volumes(name):
             assert np.issubdtype(vol.data.dtype, np.integer)
         else:
             assert not seen_label, f"{name}: image {key} comes after a label map"
+        if name == "stroke" and key == "flair":  # FLAIR on its own grid, as scanners deliver it
+            assert not vol.same_grid(first)
+            continue
         if name != "alzheimer_cohort":  # cohort subjects are separate, but share the grid too
             assert vol.same_grid(first)
         # grids are centred at the world origin
@@ -177,7 +180,7 @@ def test_brain_tumour_contrasts():
 # --------------------------------------------------------------------------- stroke
 def test_stroke_geometry_and_lesions():
     v = built("stroke")
-    assert list(v) == ["dwi", "adc", "lesion"]
+    assert list(v) == ["dwi", "adc", "flair", "lesion"]
     lesion = v["lesion"]
     assert lesion.spacing == (2.0, 2.0, 2.0)
     assert v["adc"].units == "1e-6 mm^2/s"
@@ -187,11 +190,14 @@ def test_stroke_geometry_and_lesions():
     n_vox = int(np.count_nonzero(lesion.data))
     assert lesion.meta["lesion_volume_ml"] == pytest.approx(n_vox * 8.0 / 1000.0, abs=1e-4)
     lab, n = ndimage.label(lesion.data, structure=np.ones((3, 3, 3)))
-    assert n == lesion.meta["n_lesions"] == 2
+    assert n == lesion.meta["n_lesions"] == 4
     sizes_ml = sorted(np.bincount(lab.ravel())[1:] * 8.0 / 1000.0)
-    assert sizes_ml[0] < 1.0 < 5.0 < sizes_ml[1]  # one small, one large
+    assert sizes_ml[0] < 0.2 and sizes_ml[1] < 1.0 and sizes_ml[2] < 1.5 and sizes_ml[3] > 5.0  # three small, one large
+    assert sizes_ml[0] >= 10 * 8.0 / 1000.0  # the tiny one still has at least 10 voxels
     big = lab == (1 + int(np.argmax(np.bincount(lab.ravel())[1:])))
-    assert world_of_voxels(lesion, big)[:, 2].mean() > 0  # large infarct in the left hemisphere
+    plane = lesion.meta["midline"]
+    d = world_of_voxels(lesion, big) @ np.asarray(plane["normal"]) - plane["offset_mm"]
+    assert d.mean() > 0  # large infarct in the left hemisphere (of the head, not of the array)
 
 
 def test_stroke_adc_and_dwi_contrast():

@@ -9,7 +9,8 @@ see :mod:`napari_medai.core.volume`). The same seed always gives the same arrays
 name               content
 ================== ==========================================================================
 brain_tumour       4-sequence brain MRI (flair, t1, t1c, t2), brain mask, BraTS 2021 labels
-stroke             DWI (b = 1000) and ADC of two infarcts, infarct labels
+stroke             DWI (b = 1000), ADC and FLAIR (own grid) of four infarcts, infarct labels
+stroke_cta         CT angiography head (HU) with an ischaemic territory, ischaemia labels
 cardiac_ct         non-contrast cardiac CT with coronary calcium of known Agatston score
 ldct               abdominal CT slab, noise-free full dose and simulated quarter dose
 alzheimer_cohort   12 T1 brains, half AD with planted hippocampal/ventricular atrophy
@@ -26,13 +27,14 @@ from .alzheimer import alzheimer_cohort_phantom
 from .brain_tumour import brain_tumour_phantom
 from .cardiac_ct import cardiac_ct_phantom
 from .ldct import ldct_phantom
-from .stroke import stroke_phantom
+from .stroke import stroke_cta_phantom, stroke_phantom
 
 __all__ = [
     "PHANTOMS",
     "make_phantom",
     "brain_tumour_phantom",
     "stroke_phantom",
+    "stroke_cta_phantom",
     "cardiac_ct_phantom",
     "ldct_phantom",
     "alzheimer_cohort_phantom",
@@ -42,6 +44,7 @@ __all__ = [
 PHANTOMS: dict[str, Callable[..., dict[str, Volume]]] = {
     "brain_tumour": brain_tumour_phantom,
     "stroke": stroke_phantom,
+    "stroke_cta": stroke_cta_phantom,
     "cardiac_ct": cardiac_ct_phantom,
     "ldct": ldct_phantom,
     "alzheimer_cohort": alzheimer_cohort_phantom,
