@@ -18,8 +18,8 @@ Sources understood by :func:`load_model`:
 
 Safety: bundle configs are read as JSON data and never executed (``$`` expressions are refused,
 ``@`` references resolved to plain values; the network class must be one of
-:data:`ALLOWED_NETWORKS`, or a napari-medai network of :data:`PROJECT_NETWORKS`); state dicts are read with ``torch.load(..., weights_only=True)``, so no
-pickled object is ever run.
+:data:`ALLOWED_NETWORKS`, or a napari-medai network of :data:`PROJECT_NETWORKS`); state dicts are
+read with ``torch.load(..., weights_only=True)``, so no pickled object is ever run.
 """
 
 from __future__ import annotations
