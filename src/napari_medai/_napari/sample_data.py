@@ -20,7 +20,13 @@ def brain_tumour() -> list[tuple]:
 
 
 def stroke() -> list[tuple]:
+    """DWI, ADC (10^-6 mm^2/s), FLAIR on its own anisotropic grid and the infarct labels."""
     return _sample("stroke")
+
+
+def stroke_cta() -> list[tuple]:
+    """A CT angiography head in HU with an ischaemic territory and its labels."""
+    return _sample("stroke_cta")
 
 
 def cardiac_ct() -> list[tuple]:

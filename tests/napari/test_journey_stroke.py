@@ -1,0 +1,235 @@
+"""Journeys through Plugins > napari-medai > "Stroke lesions", as a user walks them.
+
+Data come from File > Open Sample (the stroke MRI and CTA phantoms) or File > Open (small NIfTI files written
+here); controls are found by what they read (journey helpers); the job is waited for through the Run button.
+The numbers shown are compared with the core's :func:`segment_stroke` on the same data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from qtpy.QtCore import Qt
+from qtpy.QtWidgets import QLabel, QTableWidget
+
+from .journey import (
+    button,
+    check,
+    click,
+    field,
+    header_texts,
+    layer_names,
+    open_path,
+    open_sample,
+    open_widget,
+    step,
+    table_texts,
+    wait_until,
+)
+
+WIDGET = "Stroke lesions"
+LESIONS = "stroke lesions"
+SCORE = "stroke lesion score"
+
+
+def _label_starting(root, text):
+    hits = [lab for lab in root.findChildren(QLabel) if lab.text().startswith(text) and lab.isVisibleTo(root)]
+    assert hits, f"no label reading {text!r}...: {[lab.text()[:40] for lab in root.findChildren(QLabel)]}"
+    return hits[0]
+
+
+def _label_containing(root, text):
+    hits = [lab for lab in root.findChildren(QLabel) if text in lab.text() and lab.isVisibleTo(root)]
+    assert hits, f"no label with {text!r}"
+    return hits[0]
+
+
+def _idle(w):
+    wait_until(lambda: button(w, "Run").isEnabled() and not w.busy, 120)
+
+
+def _run(qtbot, w):
+    click(qtbot, button(w, "Run"))
+    _idle(w)
+
+
+def _lesion_table(w):
+    return next(t for t in w.findChildren(QTableWidget) if "Ø mm" in header_texts(t))
+
+
+def _inputs(w, rows=("DWI", "ADC", "FLAIR")):
+    return {row: field(w, row, exact=True).currentText() for row in rows}
+
+
+def test_widget_before_data_then_sample_picks_layers_by_name(make_napari_viewer):
+    viewer = make_napari_viewer()
+    w = open_widget(viewer, WIDGET)
+    assert _inputs(w, ("DWI", "ADC")) == {"DWI": "", "ADC": ""}  # nothing open: nothing chosen
+    assert "choose a layer for DWI, ADC" in _label_starting(w, "choose a layer").text()
+    open_sample(viewer, "stroke")
+    assert _inputs(w) == {"DWI": "dwi", "ADC": "adc", "FLAIR": "flair"}
+    # the unit the core finds, in words (the phantom stores 10^-6 mm^2/s)
+    assert "'adc' is in 10⁻⁶ mm²/s (from the values" in _label_starting(w, "'adc' is in").text()
+    step("rename adc")
+    viewer.layers["adc"].name = "ADC map"
+    assert field(w, "ADC", exact=True).currentText() == "ADC map"
+
+
+
+# ------------------------------------------------------------------ helpers on the core's side
+def _core(**vols):
+    from napari_medai.core.tasks.stroke.segment import segment_stroke
+
+    return segment_stroke(**vols)
+
+
+def _volumes(viewer, **names):
+    from napari_medai._napari.layers import layer_to_volume
+
+    return {key: layer_to_volume(viewer.layers[name]) for key, name in names.items()}
+
+
+def _shown_rows(w):
+    return table_texts(_lesion_table(w))
+
+
+# ------------------------------------------------------------------ journeys
+def test_sample_then_widget_threshold_run_shows_the_cores_numbers(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    open_sample(viewer, "stroke")
+    w = open_widget(viewer, WIDGET)
+    assert _inputs(w) == {"DWI": "dwi", "ADC": "adc", "FLAIR": "flair"}
+    assert field(w, "method").currentText() == "clinical threshold baseline"
+    _run(qtbot, w)
+    assert not w.jobs.last_error, w.jobs.last_error
+    out = viewer.layers[LESIONS]
+    meta = out.metadata["napari_medai"]
+    assert type(out).__name__ == "Labels" and meta["role"] == "prediction" and meta["convention"] == "isles"
+    assert meta["label_names"] == {1: "infarct"}
+    assert type(viewer.layers[SCORE]).__name__ == "Image"  # the baseline's score map (0..1), not a probability
+    dwi = viewer.layers["dwi"]
+    assert out.data.shape == dwi.data.shape
+    np.testing.assert_allclose(out.scale, dwi.scale)
+    # the numbers shown are the core's on the same data
+    check("the core on the same data")
+    core = _core(**_volumes(viewer, dwi="dwi", adc="adc", flair="flair"))
+    assert core.total_volume_ml > 0 and len(core.lesions) >= 2
+    np.testing.assert_array_equal(np.asarray(out.data) > 0, np.asarray(core.labels.data) > 0)
+    n = len(core.lesions)
+    assert _label_starting(w, "Infarct volume").text() == (
+        f"Infarct volume {core.total_volume_ml:.2f} ml in {n} lesion{'s' if n != 1 else ''}")
+    rows = _shown_rows(w)
+    assert [r[1] for r in rows] == [f"{c.volume_ml:.2f}" for c in core.lesions]
+    assert [r[4] for r in rows] == [c.side for c in core.lesions]
+    assert header_texts(_lesion_table(w))[-1] == "rSI"
+    # FLAIR lies on its own grid: the widget says it was brought onto the DWI grid
+    assert "FLAIR resampled" in _label_containing(w, "FLAIR resampled").text()
+    assert "research measure, not a treatment decision" in _label_containing(w, "DWI-FLAIR mismatch").text()
+
+
+def test_lesion_row_click_moves_the_viewer_to_the_lesion(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    open_sample(viewer, "stroke")
+    w = open_widget(viewer, WIDGET)
+    _run(qtbot, w)
+    table = _lesion_table(w)
+    assert table.rowCount() >= 2
+    out = viewer.layers[LESIONS]
+    for row in (table.rowCount() - 1, 0):
+        step(f"click lesion row {row}")
+        rect = table.visualItemRect(table.item(row, 0))
+        qtbot.mouseClick(table.viewport(), Qt.LeftButton, pos=rect.center())
+        target = np.asarray(out.data_to_world(w.table.rows[row].centroid_index), dtype=float)
+        np.testing.assert_allclose(viewer.dims.point[0], target[0], atol=0.6 * out.scale[0])
+        camera = viewer.scene.camera if hasattr(viewer, "scene") else viewer.camera
+        np.testing.assert_allclose(camera.center[-2:], target[-2:], atol=1e-3)
+        # the lesion's own label is under the slider's slice
+        z = int(round(out.world_to_data(viewer.dims.point)[0]))
+        assert (np.asarray(out.data)[z] > 0).any()
+
+
+@pytest.fixture(scope="module")
+def mri_files(tmp_path_factory):
+    """The stroke phantom (seed 1, no FLAIR) as NIfTI files: DWI, ADC in 10^-6 and in 10^-3 mm^2/s, and an ADC
+    cropped by two rows (another grid)."""
+    from napari_medai.core.io import write_volume
+    from napari_medai.core.phantoms.stroke import stroke_phantom
+
+    root = tmp_path_factory.mktemp("stroke_files")
+    ph = stroke_phantom(seed=1, with_flair=False)
+    adc = ph["adc"]
+    vols = {"case_dwi": ph["dwi"], "case_adc": adc.with_data(np.asarray(adc.data) / 1000.0),
+            "other_adc": adc.with_data(np.asarray(adc.data)[:, 2:, :],
+                                       origin=tuple(adc.index_to_world(np.array([[0.0, 2.0, 0.0]]))[0]))}
+    paths = {name: write_volume(vol, root / f"{name}.nii.gz") for name, vol in vols.items()}
+    return paths, _core(dwi=ph["dwi"], adc=ph["adc"])  # the core on the 10^-6 map
+
+
+def test_files_with_adc_in_1e3_are_found_and_override_refuses_the_wrong_unit(make_napari_viewer, qtbot, mri_files):
+    paths, core = mri_files
+    viewer = make_napari_viewer()
+    w = open_widget(viewer, WIDGET)
+    for name in ("case_dwi", "case_adc"):
+        open_path(viewer, paths[name])
+    assert _inputs(w, ("DWI", "ADC")) == {"DWI": "case_dwi", "ADC": "case_adc"}
+    assert "'case_adc' is in 10⁻³ mm²/s (from the values" in _label_starting(w, "'case_adc' is in").text()
+    # the user says 10^-6: the values cannot be in that unit, and the widget says so in red before any run
+    step("choose ADC unit 10^-6")
+    field(w, "ADC unit").setCurrentIndex(1)
+    info = _label_containing(w, "outside the plausible")
+    assert "--adc-unit" not in info.text() and "ff7070" in info.styleSheet()
+    click(qtbot, button(w, "Run"))
+    _idle(w)
+    assert LESIONS not in layer_names(viewer) and "outside the plausible" in w.jobs.last_error
+    # back to auto: the run converts to 10^-6 and finds what the core finds on the 10^-6 map
+    field(w, "ADC unit").setCurrentIndex(0)
+    _run(qtbot, w)
+    assert _label_starting(w, "Infarct volume").text().startswith(f"Infarct volume {core.total_volume_ml:.2f} ml")
+    assert "ADC unit 1e-3" in _label_containing(w, "ADC unit 1e-3").text()
+
+
+def test_dwi_and_adc_on_different_grids_is_an_error_and_adds_nothing(make_napari_viewer, qtbot, mri_files):
+    paths, _core_result = mri_files
+    viewer = make_napari_viewer()
+    for name in ("case_dwi", "other_adc"):
+        open_path(viewer, paths[name])
+    w = open_widget(viewer, WIDGET)
+    assert _inputs(w, ("DWI", "ADC")) == {"DWI": "case_dwi", "ADC": "other_adc"}
+    before = layer_names(viewer)
+    click(qtbot, button(w, "Run"))
+    _idle(w)
+    assert layer_names(viewer) == before  # nothing added
+    status = w.jobs.status
+    assert "grid" in status.text() and "other_adc" in status.text() and "ff7070" in status.styleSheet()
+    assert "--" not in status.text()  # the widget's words, not the command line's
+
+
+def test_agreement_opens_in_the_isles_convention_with_lesion_f1(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    open_sample(viewer, "stroke")
+    w = open_widget(viewer, WIDGET)
+    assert not button(w, "Compare with ground truth").isEnabled()  # no result yet
+    field(w, "FLAIR").setCurrentText("(none)")  # quicker: DWI and ADC only
+    _run(qtbot, w)
+    click(qtbot, button(w, "Compare with ground truth"))
+    panel = w.agreement
+    assert panel is not None and panel.wait_idle(60)
+    assert field(panel, "prediction").currentText() == LESIONS
+    assert field(panel, "ground truth").currentText() == "lesion"
+    assert field(panel, "convention").currentText() == "isles"
+    assert field(panel, "lesion matching").currentText() == "isles"
+    table = max(panel.findChildren(QTableWidget), key=lambda t: "Dice" in header_texts(t))
+    headers = header_texts(table)
+    cells = table_texts(table)[0]
+    for col in ("Dice", "Sens", "Spec", "ΔVol ml", "Lesion F1"):
+        assert col in headers
+    f1 = float(cells[headers.index("Lesion F1")].rstrip("*"))
+    dice = float(cells[headers.index("Dice")].rstrip("*"))
+    # the panel's figures are the core's evaluation of the same pair in the ISLES convention
+    from napari_medai.core.evaluate import evaluate_volumes
+
+    vols = _volumes(viewer, pred=LESIONS, gt="lesion")
+    ref = evaluate_volumes(vols["pred"], vols["gt"], convention="isles", lesion_style="isles")
+    row = ref.regions["lesion"]
+    assert f1 == pytest.approx(row["lesion_f1"], abs=5e-4) and dice == pytest.approx(row["dice"], abs=5e-4)
+    assert 0.0 < f1 <= 1.0 and dice > 0.5
