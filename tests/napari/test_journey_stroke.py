@@ -30,6 +30,8 @@ from .journey import (
 WIDGET = "Stroke lesions"
 LESIONS = "stroke lesions"
 SCORE = "stroke lesion score"
+PROBABILITY = "stroke lesion probability"
+LESION_IDS = "stroke lesion ids"
 
 
 def _label_starting(root, text):
@@ -233,3 +235,68 @@ def test_agreement_opens_in_the_isles_convention_with_lesion_f1(make_napari_view
     row = ref.regions["lesion"]
     assert f1 == pytest.approx(row["lesion_f1"], abs=5e-4) and dice == pytest.approx(row["dice"], abs=5e-4)
     assert 0.0 < f1 <= 1.0 and dice > 0.5
+
+
+def test_separate_lesions_gives_each_lesion_its_own_id_and_name(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    open_sample(viewer, "stroke")
+    w = open_widget(viewer, WIDGET)
+    field(w, "FLAIR").setCurrentText("(none)")
+    click(qtbot, button(w, "separate lesions"))
+    _run(qtbot, w)
+    ids = viewer.layers[LESION_IDS]
+    n = _lesion_table(w).rowCount()
+    check("one id per lesion")
+    assert n >= 2 and sorted(int(v) for v in np.unique(np.asarray(ids.data)) if v) == list(range(1, n + 1))
+    assert [e[1] for e in w.legend.entries] == [f"lesion {i}" for i in range(1, n + 1)]
+    # the prediction the agreement panel reads stays the 0/1 mask in the ISLES convention
+    assert set(np.unique(np.asarray(viewer.layers[LESIONS].data)).tolist()) == {0, 1}
+
+
+@pytest.fixture
+def untrained_model(tmp_path):
+    """A stroke model folder with random weights (a tiny DeepMedic): it runs, and it is not trained."""
+    pytest.importorskip("torch")
+    from napari_medai.core.models.loading import LoadedModel
+    from napari_medai.core.models.persistence import save_model_folder
+    from napari_medai.core.tasks.stroke.model import stroke_task
+
+    model = LoadedModel.random(stroke_task(network="deepmedic", roi_size=(16, 16, 16),
+                                           network_kwargs={"feature_maps": [4] * 8, "fc_features": [8, 8]}).contract)
+    return save_model_folder(tmp_path / "random-deepmedic", model.network, model.contract)
+
+
+def test_model_method_says_plainly_when_there_is_no_model_or_an_untrained_one(make_napari_viewer, qtbot,
+                                                                               monkeypatch, tmp_path, untrained_model):
+    import torch
+    from qtpy.QtWidgets import QFileDialog
+
+    from napari_medai.core.io import write_volume
+    from napari_medai.core.phantoms.stroke import stroke_phantom
+
+    small = stroke_phantom(seed=2, shape=(24, 40, 36), with_flair=False)
+    viewer = make_napari_viewer()
+    for key in ("dwi", "adc"):
+        open_path(viewer, write_volume(small[key], tmp_path / f"small_{key}.nii.gz"))
+    w = open_widget(viewer, WIDGET)
+    step("choose the trained-model method")
+    field(w, "method").setCurrentIndex(1)
+    said = _label_starting(w, "No model chosen")
+    assert "ff7070" in said.styleSheet()
+    click(qtbot, button(w, "Run"))
+    assert "no stroke model chosen" in w.jobs.status.text() and LESIONS not in layer_names(viewer)
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(untrained_model)))
+    click(qtbot, button(w, "Model folder"))
+    said = _label_starting(w, "NOT TRAINED")
+    assert "ff7070" in said.styleSheet()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        _run(qtbot, w)
+    finally:
+        torch.set_num_threads(threads)
+    assert not w.jobs.last_error, w.jobs.last_error
+    assert viewer.layers[LESIONS].metadata["napari_medai"]["model"] == "model"
+    assert type(viewer.layers[PROBABILITY]).__name__ == "Image"
+    status = w.jobs.status
+    assert status.text().startswith("NOT TRAINED model: this output is meaningless") and "ff7070" in status.styleSheet()
