@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -123,3 +124,19 @@ def test_check_cta_refuses_what_is_not_hu():
     # the segmentation checks before any work
     with pytest.raises(InvalidInputError, match="not CT"):
         segment_cta_baseline(mr)
+
+
+_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+
+
+@pytest.mark.skipif(not (_DATA / "isles22_case0009").is_dir() or not (_DATA / "ct_chest_noncontrast").is_dir(),
+                    reason="the real ISLES'22 case or the real CT is not in ../shared/data")
+def test_check_cta_on_real_files():
+    from napari_medai.core.io import read_volume
+
+    check_cta(read_volume(_DATA / "ct_chest_noncontrast" / "lung1_image.nrrd"))  # a real CT in HU passes
+    ses = _DATA / "isles22_case0009" / "rawdata" / "sub-strokecase0009" / "ses-0001"
+    for kind in ("dwi", "flair"):  # real MR is refused, and the message says so
+        path = ses / f"sub-strokecase0009_ses-0001_{kind}.nii.gz"
+        with pytest.raises(InvalidInputError, match=rf"{kind}.nii.gz: no air near -1000 HU \(values look like an MR"):
+            check_cta(read_volume(path))

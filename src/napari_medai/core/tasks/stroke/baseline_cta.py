@@ -202,9 +202,12 @@ def check_cta(cta: Volume) -> None:
     lo = float(np.percentile(sample, 1.0))
     air = float(np.mean((sample >= -1100.0) & (sample <= -850.0)))
     if lo >= -100.0:
+        # CT stored without its rescale has soft tissue at about 1024 + (-50..80)
+        soft_raw = float(np.mean((sample >= 974.0) & (sample <= 1104.0)))
         hint = (
-            "values start near 0: CT stored without its rescale (subtract 1024, or apply RescaleSlope/Intercept)"
-            if float(np.percentile(sample, 99.5)) > 1500.0
+            "values start near 0 with soft tissue near 1024: CT stored without its rescale (subtract 1024,"
+            " or apply RescaleSlope/Intercept)"
+            if soft_raw > 0.05
             else "values look like an MR image or a normalised array"
         )
         raise InvalidInputError(f"{what}: no air near -1000 HU ({hint}; give the CTA in Hounsfield units)")
