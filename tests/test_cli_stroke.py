@@ -122,3 +122,19 @@ def test_out_equal_to_an_input_and_bad_combinations(files, tmp_path, capsys):
         capsys, ["stroke", "--dwi", str(files["dwi"]), "--adc", str(files["adc"]), "--method", "model", "--out", "x.nii.gz"])
     assert "not with --cta" in _one_line_error(
         capsys, ["stroke", "--cta", str(files["dwi"]), "--flair", str(files["flair"]), "--out", "x.nii.gz"])
+
+
+def test_cta_threshold_and_a_volume_not_in_hu(tmp_path, capsys):
+    from napari_medai.core.phantoms.stroke import stroke_cta_phantom
+
+    ph = stroke_cta_phantom(seed=0)
+    cta = write_volume(ph["cta"], tmp_path / "head_cta.nii.gz")
+    js = tmp_path / "cta.json"
+    assert main(["stroke", "--cta", str(cta), "--out", str(tmp_path / "l.nii.gz"), "--json", str(js)]) == 0
+    doc = json.loads(js.read_text())
+    assert doc["method"] == "threshold-cta" and doc["adc_unit"] is None and doc["n_lesions"] >= 1
+    assert all(p["source"] for p in doc["parameters"].values())
+    capsys.readouterr()
+    mr = write_volume(ph["cta"].with_data(ph["cta"].data * 0.0 + 500.0), tmp_path / "not_hu.nii.gz")
+    err = _one_line_error(capsys, ["stroke", "--cta", str(mr), "--out", str(tmp_path / "n.nii.gz")])
+    assert "not_hu.nii.gz" in err and not (tmp_path / "n.nii.gz").exists()

@@ -114,3 +114,29 @@ def test_model_method_gets_the_adc_in_1e6_and_answers_on_the_dwi_grid():
     assert float(res.probability.data.min()) >= 0.0 and float(res.probability.data.max()) <= 1.0
     assert int(res.labels.data.max()) == len(res.lesions)
     assert res.to_json()["parameters"]["model"]["source"] == "user"
+
+
+def test_flair_mismatch_on_the_phantom_tracks_the_designed_rsi():
+    fresh = stroke_phantom(seed=1, flair_rsi=1.0)  # lesions invisible on FLAIR: a mismatch
+    old = stroke_phantom(seed=1, flair_rsi=1.3)    # FLAIR-bright lesions
+    a = segment_stroke(dwi=fresh["dwi"], adc=fresh["adc"], flair=fresh["flair"])
+    b = segment_stroke(dwi=old["dwi"], adc=old["adc"], flair=old["flair"])
+    assert a.mismatch.overall_rsi == pytest.approx(1.0, abs=0.05)
+    assert b.mismatch.overall_rsi == pytest.approx(1.3, abs=0.1)
+    assert "below" in a.mismatch.overall.interpretation and "above" in b.mismatch.overall.interpretation
+    assert any(n.startswith("FLAIR resampled from 0.9x0.9x5 mm") for n in a.notes)
+    assert a.to_json()["mismatch"]["note"] == "research measure, not a treatment decision"
+
+
+def test_cta_threshold_goes_through_the_cta_baseline_with_its_sources():
+    from napari_medai.core.phantoms.stroke import stroke_cta_phantom
+    from napari_medai.core.tasks.stroke.baseline_cta import CTA_PARAMS_SOURCES
+
+    ph = stroke_cta_phantom(seed=0)
+    res = segment_stroke(cta=ph["cta"])
+    assert res.method == "threshold-cta" and res.modality == "cta" and res.adc_unit is None
+    assert res.labels.same_grid(ph["cta"]) and _dice(res.labels.data, ph["lesion"].data) > 0.5
+    assert set(res.params) == set(CTA_PARAMS_SOURCES) and all(v["value"] is not None for v in res.params.values())
+    assert res.lesions and all(r.mean_adc is None for r in res.lesions)
+    with pytest.raises(InvalidInputError, match="FLAIR goes with DWI and ADC"):
+        segment_stroke(cta=ph["cta"], flair=ph["cta"])

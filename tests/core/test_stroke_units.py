@@ -68,3 +68,22 @@ def test_an_empty_map_names_the_file():
     empty = Volume(np.zeros((8, 8, 8), np.float32), source="empty_adc.nii.gz")
     with pytest.raises(InvalidInputError, match=r"empty_adc\.nii\.gz: only 0 positive ADC voxels.*--adc-unit"):
         detect_adc_unit(empty)
+
+
+@pytest.mark.parametrize(("stored", "override", "unit", "source"), [
+    ("1e-6", None, "1e-6", "values"),
+    ("1e-3", None, "1e-3", "values"),
+    ("scaled", "scaled:0.1", "scaled", "user"),  # uint16 in 10^-7 mm^2/s: only the user knows the factor
+])
+def test_the_phantom_in_each_storage_unit_converts_to_the_same_map(stored, override, unit, source):
+    from napari_medai.core.phantoms.stroke import stroke_phantom
+
+    ref = stroke_phantom(seed=3, shape=(24, 40, 36), with_flair=False)["adc"]
+    adc = stroke_phantom(seed=3, shape=(24, 40, 36), with_flair=False, adc_unit=stored)["adc"]
+    if stored == "scaled":
+        assert adc.data.dtype == np.uint16
+        with pytest.raises(InvalidInputError, match="fits neither"):
+            detect_adc_unit(adc)
+    u = detect_adc_unit(adc, override=override)
+    assert (u.unit, u.source) == (unit, source)
+    np.testing.assert_allclose(adc_in_1e6(adc, u).data, ref.data, atol=0.06)  # uint16 rounding: 0.05

@@ -237,7 +237,8 @@ def segment_stroke(
         plane = _find_plane(cta, notes)  # type: ignore[arg-type]
         step(0.2, "segmenting")
         if method == "threshold":
-            mask, prob = segment_cta_baseline(cta, plane=plane)  # type: ignore[arg-type]
+            mask, prob = segment_cta_baseline(cta, plane=plane, progress=sub(0.2, 0.8),  # type: ignore[arg-type]
+                                              should_stop=should_stop)
             used = mask.meta.get("params") if isinstance(mask.meta.get("params"), Mapping) else {}
             params = {k: {"value": used.get(k), "source": src} for k, src in CTA_PARAMS_SOURCES.items()}
             method_name = "threshold-cta"
