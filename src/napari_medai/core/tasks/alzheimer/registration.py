@@ -22,8 +22,10 @@ The method (SimpleITK):
    Mattes mutual information (32 bins, 25 % random samples, seeded) restricted to the dilated
    template brain, regular-step gradient descent with scales from physical shifts.
 4. **Checks**: Pearson correlation between the template and the resampled T1 inside the template's
-   brain after initialisation only ("before") and after the affine fit ("after"). A fit is refused
-   (:class:`RegistrationError`, metrics kept) when the correlation after is under
+   brain (where the T1's field of view covers it) after initialisation only ("before") and after the
+   affine fit ("after"). A fit is refused (:class:`RegistrationError`, metrics kept) when less than
+   ``min_coverage`` of the template's brain lies in the T1's field of view, when the correlation after
+   is under
    ``min_correlation``, when a scale of the affine (singular value of its matrix, T1 mm per template
    mm) is outside ``scale_range``, when it is too anisotropic (largest / smallest scale above
    ``max_anisotropy``, i.e. shear or squash), or when it mirrors the head (negative determinant).
@@ -78,7 +80,7 @@ _DOME_MM = 60.0
 #: Regular-step gradient descent: smallest step, relaxation, iterations per level (rigid, affine).
 _MIN_STEP = 1e-4
 _RELAXATION = 0.6
-_ITERATIONS = (300, 300)
+_ITERATIONS = (200, 300)
 
 
 class RegistrationError(MedaiError):
@@ -299,7 +301,7 @@ def _method(spacing: float, seed: int, fixed_mask: Any, *, levels: bool, lr: flo
     reg = sitk.ImageRegistrationMethod()
     reg.SetMetricAsMattesMutualInformation(numberOfHistogramBins=32)
     reg.SetMetricSamplingStrategy(reg.RANDOM)
-    reg.SetMetricSamplingPercentage(0.25, seed)
+    reg.SetMetricSamplingPercentage(0.25, seed + 1)  # ITK reads seed 0 as 'wall clock' (not repeatable)
     reg.SetMetricFixedMask(fixed_mask)
     reg.SetInterpolator(sitk.sitkLinear)
     reg.SetOptimizerAsRegularStepGradientDescent(learningRate=lr, minStep=_MIN_STEP, numberOfIterations=iters,
@@ -324,6 +326,7 @@ def register_to_template(
     template: Template | str | os.PathLike[str] | None = None,
     *,
     min_correlation: float = 0.3,
+    min_coverage: float = 0.9,
     scale_range: tuple[float, float] = (0.7, 1.4),
     max_anisotropy: float = 1.3,
     mask_margin_mm: float = 4.0,
@@ -342,12 +345,14 @@ def register_to_template(
         A :class:`Template`, a template path, or None for nilearn's copy (see :func:`find_template`).
     min_correlation
         Floor of the correlation inside the template's brain after registration.
+    min_coverage
+        Smallest fraction of the template's brain that must fall inside the T1's field of view.
     scale_range, max_anisotropy
         Allowed scales of the affine (T1 mm per template mm) and largest / smallest scale.
     mask_margin_mm
         Dilation of the brain mask used by the metric.
     seed
-        Seed of the metric's random sampling (the same seed gives the same result).
+        Seed (>= 0) of the metric's random sampling: the same seed and thread count give the same result.
     threads
         ITK threads (None: SimpleITK's default, all cores).
     refuse
@@ -367,6 +372,8 @@ def register_to_template(
     from scipy import ndimage
 
     t0 = time.perf_counter()
+    if int(seed) < 0:
+        raise InvalidInputError(f"seed must be >= 0, got {seed}")
     what = str(t1) if not isinstance(t1, Volume) else (t1.source or t1.name)
     if not isinstance(t1, Volume):
         t1 = read_volume(t1, as_label=False)
@@ -400,22 +407,29 @@ def register_to_template(
         def resampled(tx: Any) -> np.ndarray:
             return sitk.GetArrayFromImage(sitk.Resample(moving, fixed, tx, sitk.sitkLinear, 0.0, sitk.sitkFloat32))
 
+        ones = sitk.Image(moving.GetSize(), sitk.sitkUInt8) + 1
+        ones.CopyInformation(moving)
+
+        def covered(tx: Any) -> np.ndarray:  # template brain voxels that fall inside the T1's field of view
+            inside = sitk.Resample(ones, fixed, tx, sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
+            return tpl.brain_mask & (sitk.GetArrayFromImage(inside) > 0)
+
         tpl_data = sitk.GetArrayFromImage(fixed)
-        corr_before = brain_correlation(tpl_data, resampled(rigid), tpl.brain_mask)
+        corr_before = brain_correlation(tpl_data, resampled(rigid), covered(rigid))
 
         say(0.2, "rigid registration")
-        reg = _method(spacing, seed, metric_mask, levels=True, lr=4.0, iters=_ITERATIONS[0])
+        reg = _method(spacing, seed, metric_mask, levels=True, lr=2.0, iters=_ITERATIONS[0])
         reg.SetInitialTransform(rigid, inPlace=True)
         reg.Execute(fixed, moving)
         rigid_iters = int(reg.GetOptimizerIteration())
-        corr_rigid = brain_correlation(tpl_data, resampled(rigid), tpl.brain_mask)
+        corr_rigid = brain_correlation(tpl_data, resampled(rigid), covered(rigid))
 
         say(0.55, "affine registration")
         affine = sitk.AffineTransform(3)
         affine.SetCenter(rigid.GetCenter())
         affine.SetMatrix(rigid.GetMatrix())
         affine.SetTranslation(rigid.GetTranslation())
-        reg = _method(spacing, seed, metric_mask, levels=True, lr=2.0, iters=_ITERATIONS[1])
+        reg = _method(spacing, seed, metric_mask, levels=True, lr=0.5, iters=_ITERATIONS[1])
         reg.SetInitialTransform(affine, inPlace=True)
         reg.Execute(fixed, moving)
         affine_iters = int(reg.GetOptimizerIteration())
@@ -423,7 +437,9 @@ def register_to_template(
 
         say(0.9, "resampling onto the template grid")
         out = resampled(affine)
-        corr_after = brain_correlation(tpl_data, out, tpl.brain_mask)
+        in_view = covered(affine)
+        coverage = float(in_view.sum() / max(1, tpl.brain_mask.sum()))
+        corr_after = brain_correlation(tpl_data, out, in_view)
     finally:
         sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(old_threads)
 
@@ -438,6 +454,7 @@ def register_to_template(
         "correlation_before": round(corr_before, 4),
         "correlation_after_rigid": round(corr_rigid, 4),
         "correlation_after": round(corr_after, 4),
+        "brain_coverage": round(coverage, 4),
         "mattes_mi_after": round(final_mi, 4),
         "scales": [round(float(s), 4) for s in scales],
         "anisotropy": round(float(scales[0] / scales[-1]), 4),
@@ -450,6 +467,9 @@ def register_to_template(
     reason = None
     if det <= 0:
         reason = "the affine mirrors the head (negative determinant)"
+    elif coverage < min_coverage:
+        reason = (f"only {100 * coverage:.0f} % of the template's brain falls inside the T1's field of view "
+                  f"(needs {100 * min_coverage:.0f} %): give a scan of the whole head")
     elif corr_after < min_correlation:
         reason = (f"correlation inside the template's brain {corr_after:.2f} is under {min_correlation:g} "
                   "(is this a T1-weighted head MRI, with its orientation right in the header?)")
