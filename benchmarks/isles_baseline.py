@@ -96,6 +96,37 @@ def main(argv=None) -> int:
           f"|difference| {abs(row['volume_diff_ml']):.2f} ml")
     print(f"lesion-wise F1 {row['lesion_f1']:.3f} (TP {row['lesion_tp']}, FP {row['lesion_fp']}, FN {row['lesion_fn']}); "
           f"lesions pred {n_pred} vs expert {n_gt}, |difference| {abs(n_pred - n_gt)}")
+    if res.mismatch is not None and res.plane is not None:
+        from napari_medai.core.tasks.stroke.baseline_mri import brain_mask_mri
+        from napari_medai.core.tasks.stroke.inputs import prepare_mri_inputs, read_sidecars
+        from napari_medai.core.tasks.stroke.mismatch import flair_mismatch
+
+        # the same measure on the expert's lesions (what the rSI says when the outline is right)
+        inp = prepare_mri_inputs(read_volume(files["dwi"], as_label=False), read_volume(files["adc"], as_label=False),
+                                 read_volume(files["flair"], as_label=False),
+                                 sidecars=read_sidecars(dwi=files["dwi"], adc=files["adc"]))
+        expert = flair_mismatch(res.labels.with_data((np.asarray(gt.data) > 0).astype(np.uint8)), inp.flair,
+                                res.plane, coverage=inp.flair_coverage, within=brain_mask_mri(inp.dwi, inp.adc))
+        figures["mismatch_overall_rsi_expert_mask"] = expert.overall_rsi
+        if res.method == "threshold-mri":  # why the rule agrees or not: the expert's voxels under its two tests
+            from scipy import ndimage as ndi
+
+            from napari_medai.core.tasks.stroke.baseline_mri import MRI_PARAMS, segment_mri_baseline
+
+            base = segment_mri_baseline(inp.dwi, inp.adc)
+            g = np.asarray(gt.data) > 0
+            fp = (np.asarray(res.labels.data) > 0) & ~g
+            rim = base.brain & ~ndi.binary_erosion(base.brain, iterations=3)
+            figures["expert_fraction_adc_below_core_max"] = float((inp.adc.data[g] < MRI_PARAMS["adc_core_max"]).mean())
+            figures["expert_fraction_dwi_bright"] = float(
+                (inp.dwi.data[g] >= MRI_PARAMS["dwi_ratio_min"] * base.dwi_reference).mean())
+            figures["false_positive_fraction_within_6mm_of_brain_edge"] = float((fp & rim).sum() / max(fp.sum(), 1))
+            print(f"expert voxels with ADC < {MRI_PARAMS['adc_core_max']:.0f}: "
+                  f"{figures['expert_fraction_adc_below_core_max']:.2f}; DWI-bright: {figures['expert_fraction_dwi_bright']:.2f}; "
+                  f"false-positive voxels within 3 voxels of the brain edge: "
+                  f"{figures['false_positive_fraction_within_6mm_of_brain_edge']:.2f}")
+        shown = "n/a" if expert.overall_rsi is None else f"{expert.overall_rsi:.3f}"
+        print(f"FLAIR rSI on the expert mask: overall {shown} ({expert.overall.interpretation})")
     if res.mismatch is not None:
         m = res.mismatch
         shown = "n/a" if m.overall_rsi is None else f"{m.overall_rsi:.3f}"
