@@ -101,7 +101,8 @@ def run(args: argparse.Namespace) -> int:
     if result.adc_unit is not None:
         print(f"ADC unit: {result.adc_unit.unit} ({result.adc_unit.source}: {result.adc_unit.evidence})")
     for note in result.notes:
-        print(f"note: {note}")
+        if not note.startswith("ADC unit "):  # said on its own line above
+            print(f"note: {note}")
     if result.lesions:
         print(f"{'id':>3} {'volume ml':>10} {'diameter mm':>12} {'mean ADC':>9} side     centroid (S, P, L) mm")
         for r in result.lesions:
