@@ -300,3 +300,20 @@ def test_model_method_says_plainly_when_there_is_no_model_or_an_untrained_one(ma
     assert type(viewer.layers[PROBABILITY]).__name__ == "Image"
     status = w.jobs.status
     assert status.text().startswith("NOT TRAINED model: this output is meaningless") and "ff7070" in status.styleSheet()
+
+
+def test_cta_sample_runs_the_cta_baseline(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    w = open_widget(viewer, WIDGET)
+    open_sample(viewer, "stroke_cta")
+    field(w, "modality").setCurrentText("CTA")
+    assert field(w, "CTA", exact=True).currentText() == "cta"
+    mirror = button(w, "add mirrored copy")
+    assert mirror.isVisibleTo(w) and not mirror.isEnabled()  # a model's extra channel; the baseline mirrors itself
+    assert not field(w, "ADC unit").isVisibleTo(w)
+    _run(qtbot, w)
+    assert not w.jobs.last_error, w.jobs.last_error
+    check("the core on the same data")
+    core = _core(**_volumes(viewer, cta="cta"))
+    assert _label_starting(w, "Infarct volume").text().startswith(f"Infarct volume {core.total_volume_ml:.2f} ml")
+    assert viewer.layers[LESIONS].metadata["napari_medai"]["convention"] == "isles"
