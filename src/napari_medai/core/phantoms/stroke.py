@@ -11,7 +11,8 @@ Lesions (all in the head's own frame, confined to parenchyma, each its own 26-co
 * a large cortical-subcortical infarct in the left middle cerebral artery (MCA) territory;
 * a lacunar-size deep infarct on the right (about 0.4-1 ml);
 * a small cortical infarct on the right (about 0.1-0.3 ml);
-* a tiny deep white-matter infarct on the left (about 10-20 voxels of 2 mm, 0.08-0.16 ml).
+* a tiny deep white-matter infarct in the left frontal lobe, or the right one when the
+  territorial infarct covers that site (about 10-20 voxels of 2 mm, 0.08-0.16 ml).
 """
 
 from __future__ import annotations
