@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "cac_agreement",
     "simulate_low_dose",
     "denoise",
+    "alzheimer",
 )
 
 

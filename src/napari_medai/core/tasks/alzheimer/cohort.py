@@ -75,6 +75,7 @@ __all__ = [
     "PlantedAtrophy",
     "SimulatedSubject",
     "SourceScan",
+    "check_cohort_options",
     "default_source_dir",
     "load_sources",
     "plant_atrophy",
@@ -434,6 +435,38 @@ def _check_out_dir(out: Path, source_root: Path | None, overwrite: bool) -> None
         raise InvalidInputError(f"{out}: is not empty; choose a new folder or pass overwrite (--overwrite)")
 
 
+def check_cohort_options(
+    out_dir: str | os.PathLike[str],
+    *,
+    n_subjects: int,
+    severity: float,
+    spread: float = 0.4,
+    source_dir: str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Check :func:`simulate_cohort`'s options before any work; returns the output folder.
+
+    Raises
+    ------
+    InvalidInputError
+        A count, severity or spread out of range, or an output folder that is a file, overlaps the
+        sources, or is not empty (without ``overwrite``).
+    """
+    n = int(n_subjects)
+    if not 2 <= n <= 2000:
+        raise InvalidInputError(f"n_subjects must be 2 to 2000, got {n_subjects}")
+    if not 0.0 <= float(spread) <= 0.9:
+        raise InvalidInputError(f"spread must be in [0, 0.9], got {spread}")
+    top = MAX_SEVERITY / (1.0 + spread)
+    if not 0.0 < float(severity) <= top + 1e-12:
+        raise InvalidInputError(f"severity must be in (0, {top:.3f}] with spread {spread:g} "
+                                f"(fractional hippocampal loss; the largest AD subject loses {MAX_SEVERITY})")
+    out = Path(out_dir).expanduser()
+    root = Path(source_dir).expanduser() if source_dir is not None else default_source_dir()
+    _check_out_dir(out, root, overwrite)
+    return out
+
+
 def simulate_cohort(
     out_dir: str | os.PathLike[str],
     *,
@@ -468,18 +501,10 @@ def simulate_cohort(
     overwrite
         Allow a non-empty ``out_dir`` (files of the same names are replaced).
     """
+    out = check_cohort_options(out_dir, n_subjects=n_subjects, severity=severity, spread=spread,
+                               source_dir=source_dir, overwrite=overwrite)
     n = int(n_subjects)
-    if not 2 <= n <= 2000:
-        raise InvalidInputError(f"n_subjects must be 2 to 2000, got {n_subjects}")
-    if not 0.0 <= float(spread) <= 0.9:
-        raise InvalidInputError(f"spread must be in [0, 0.9], got {spread}")
-    top = MAX_SEVERITY / (1.0 + spread)
-    if not 0.0 < float(severity) <= top + 1e-12:
-        raise InvalidInputError(f"severity must be in (0, {top:.3f}] with spread {spread:g} "
-                                f"(fractional hippocampal loss; the largest AD subject loses {MAX_SEVERITY})")
-    out = Path(out_dir).expanduser()
     root = Path(source_dir).expanduser() if source_dir is not None else None
-    _check_out_dir(out, root, overwrite)
     if sources is None:
         sources = load_sources(root)
         root = root or default_source_dir()

@@ -1,0 +1,122 @@
+"""CLI: napari-medai alzheimer register / simulate-cohort on synthetic inputs (real data: skipped without it)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from napari_medai.cli import main
+from napari_medai.core.io import read_volume, write_volume
+from tests.core.test_alzheimer_cohort import synthetic_source
+from tests.core.test_alzheimer_registration import affine_lps, synthetic_subject, synthetic_template
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+TEMPLATE_NAME = "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz"
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("alz")
+    tpl = write_volume(synthetic_template().image, d / TEMPLATE_NAME)
+    t1 = write_volume(synthetic_subject(affine_lps(rot_deg=(0, 0, 4), scales=(1.03, 1, 0.98), shift=(6, -4, 8))),
+                      d / "t1.nii.gz")
+    return {"template": tpl, "t1": t1, "dir": d}
+
+
+def test_register_writes_the_aligned_t1_json_and_transform(files, tmp_path, capsys):
+    out, js, tfm = tmp_path / "aligned.nii.gz", tmp_path / "reg.json", tmp_path / "reg.tfm"
+    args = ["alzheimer", "register", "--t1", str(files["t1"]), "--template", str(files["template"]),
+            "--out", str(out), "--json", str(js), "--transform", str(tfm), "--threads", "1"]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "correlation inside the template's brain" in text
+    doc = json.loads(js.read_text())
+    assert doc["accepted"] and doc["correlation_after"] > 0.9 and doc["template_brain_mask"] == "template otsu"
+    assert len(doc["matrix_lps"]) == 4 and "AffineTransform" in tfm.read_text()
+    aligned = read_volume(out)
+    assert aligned.same_grid(read_volume(files["template"]))
+    assert main(args) == 2  # outputs exist: refused before any work
+    assert "already exists; pass --overwrite" in capsys.readouterr().err
+
+
+def test_register_bad_input_is_one_line(files, tmp_path, capsys):
+    cases = [
+        (["--t1", str(tmp_path / "missing.nii.gz"), "--out", str(tmp_path / "a.nii.gz")], "no such file"),
+        (["--t1", str(files["t1"]), "--out", str(files["t1"])], "refusing to overwrite an input"),
+        (["--t1", str(files["t1"]), "--out", str(tmp_path / "a.png")], "give a file name ending in"),
+        (["--t1", str(files["t1"]), "--out", str(tmp_path / "a.nii.gz"), "--transform", str(tmp_path / "t.txt")],
+         "ending in .tfm"),
+        (["--t1", str(files["t1"]), "--out", str(tmp_path / "a.nii.gz"), "--template", str(tmp_path / "none.nii.gz")],
+         "template not found"),
+    ]
+    for extra, msg in cases:
+        if "--template" not in extra:
+            extra = [*extra, "--template", str(files["template"])]
+        assert main(["alzheimer", "register", *extra]) == 2
+        err = capsys.readouterr().err.strip()
+        assert msg in err and len(err.splitlines()) == 1, err
+
+
+def test_register_refuses_nonsense_and_writes_only_the_json(files, tmp_path, capsys):
+    noise = synthetic_subject(affine_lps()).with_data(
+        np.random.default_rng(0).uniform(0, 300, synthetic_subject(affine_lps()).data.shape).astype(np.float32))
+    src = write_volume(noise, tmp_path / "noise.nii.gz")
+    out, js = tmp_path / "aligned.nii.gz", tmp_path / "reg.json"
+    assert main(["alzheimer", "register", "--t1", str(src), "--template", str(files["template"]), "--out", str(out),
+                 "--json", str(js), "--threads", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "registration to MNI152 failed" in err and "no image written" in err
+    assert not out.exists() and json.loads(js.read_text())["accepted"] is False
+
+
+def _write_sources(root: Path, n: int = 2) -> Path:
+    for i in range(n):
+        s = synthetic_source(f"S{i}", shift=i)
+        write_volume(s.t1, root / "nifti" / f"S{i}-T1_ds.nii.gz")
+        write_volume(s.labels, root / "dlmuse" / f"S{i}-T1_ds_DLMUSE.nii.gz")
+    return root
+
+
+def test_simulate_cohort_writes_the_folder(tmp_path, capsys):
+    src = _write_sources(tmp_path / "src")
+    out = tmp_path / "cohort"
+    assert main(["alzheimer", "simulate-cohort", "--out", str(out), "--subjects", "4", "--severity", "0.15",
+                 "--seed", "2", "--source", str(src)]) == 0
+    text = capsys.readouterr().out
+    assert "planted change: label volumes within" in text and "s per subject" in text
+    rows = list(csv.DictReader((out / "labels.csv").open()))
+    assert [r["diagnosis"] for r in rows].count("AD") == 2 and {r["source"] for r in rows} == {"S0", "S1"}
+    assert len(list((out / "t1").glob("*.nii.gz"))) == 4 and json.loads((out / "manifest.json").read_text())["seed"] == 2
+
+
+def test_simulate_cohort_bad_input_is_one_line(tmp_path, capsys):
+    src = _write_sources(tmp_path / "src", n=1)
+    cases = [(["--subjects", "4", "--severity", "0.9"], "severity must be in"),
+             (["--subjects", "1", "--severity", "0.1"], "n_subjects must be"),
+             (["--subjects", "2", "--severity", "0.1", "--out", str(src)], "overlaps the source folder")]
+    for extra, msg in cases:
+        if "--out" not in extra:
+            extra = [*extra, "--out", str(tmp_path / "c")]
+        assert main(["alzheimer", "simulate-cohort", "--source", str(src), *extra]) == 2
+        err = capsys.readouterr().err.strip()
+        assert msg in err and len(err.splitlines()) == 1, err
+    assert main(["alzheimer", "simulate-cohort", "--source", str(tmp_path / "empty"), "--out", str(tmp_path / "d"),
+                 "--subjects", "2", "--severity", "0.1"]) == 2
+    assert "no T1 scans" in capsys.readouterr().err
+
+
+def test_simulate_cohort_from_the_real_ixi_scans(tmp_path, capsys):
+    if not (SHARED / "brain_t1_ixi").is_dir():
+        pytest.skip(f"real IXI scans not found at {SHARED / 'brain_t1_ixi'}")
+    out = tmp_path / "cohort"
+    assert main(["alzheimer", "simulate-cohort", "--out", str(out), "--subjects", "2", "--severity", "0.2",
+                 "--source", str(SHARED / "brain_t1_ixi")]) == 0
+    man = json.loads((out / "manifest.json").read_text())
+    ad = [s for s in man["subjects"] if s["planted"]]
+    assert len(ad) == 1
+    for r in ad[0]["planted"]["regions"].values():
+        assert abs(r["label_change"] - r["requested"]) <= 0.01
