@@ -317,3 +317,53 @@ def test_cta_sample_runs_the_cta_baseline(make_napari_viewer, qtbot):
     core = _core(**_volumes(viewer, cta="cta"))
     assert _label_starting(w, "Infarct volume").text().startswith(f"Infarct volume {core.total_volume_ml:.2f} ml")
     assert viewer.layers[LESIONS].metadata["napari_medai"]["convention"] == "isles"
+
+
+# ------------------------------------------------------------------ training a stroke model from the widget
+TRAINING = "Stroke training (your labelled cases)"
+
+
+def test_train_a_stroke_deepmedic_from_the_training_widget_and_use_it(make_napari_viewer, qtbot, monkeypatch,
+                                                                     tmp_path):
+    pytest.importorskip("monai")
+    from qtpy.QtWidgets import QFileDialog
+
+    from ..core.test_stroke_model import write_stroke_cases
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    cases = write_stroke_cases(tmp_path / "cases", seeds=(1, 2), layout="isles22", adc_scale=1e-3)
+    viewer = make_napari_viewer()
+    w = open_widget(viewer, TRAINING)
+    assert field(w, "task").currentText() == "stroke lesions (MRI or CTA)"
+    assert field(w, "network").currentText() == "SegResNet"
+    step("choose DeepMedic")
+    field(w, "network").setCurrentText("DeepMedic")
+    assert field(w, "patch edge").value() == 25 and field(w, "window edge").value() == 45  # the published segments
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(cases)))
+    click(qtbot, button(w, "Browse"))
+    assert "2 stroke case(s), MRI, ISLES'22 BIDS" in _label_starting(w, "2 stroke case(s)").text()
+    out = tmp_path / "home" / "my-stroke-model"
+    field(w, "model folder").setText(str(out))
+    field(w, "max epochs").setValue(1)
+    field(w, "validation").setValue(0)
+    field(w, "device").setCurrentText("cpu")
+    field(w, "CPU threads").setValue(1)
+    field(w, "time (min)").setValue(0)
+    click(qtbot, button(w, "advanced"))
+    field(w, "steps/epoch").setValue(1)
+    field(w, "batch").setValue(1)
+    field(w, "window edge").setValue(25)
+    click(qtbot, button(w, "Train"))
+    wait_until(lambda: not w.busy, 120)
+    assert not w.jobs.last_error, w.jobs.last_error
+    check("the model folder")
+    import json
+
+    contract = json.loads((out / "model.json").read_text())["contract"]
+    assert contract["task"] == "stroke" and contract["network"]["name"] == "DeepMedic"
+    assert contract["channels"] == ["dwi", "adc"] and contract["label_convention"] == "isles"
+    click(qtbot, button(w, "Use in segmentation widget"))
+    seg = w.segmentation_widget
+    assert field(seg, "method").currentText() == "trained model"
+    assert field(seg, "model").text() == str(out)
+    assert "DeepMedic" in _label_containing(seg, "DeepMedic").text()

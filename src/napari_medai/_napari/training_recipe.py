@@ -7,6 +7,7 @@ journey test) finds it by the text beside it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from qtpy.QtWidgets import QCheckBox, QFormLayout, QHBoxLayout, QVBoxLayout, QWidget
@@ -71,6 +72,22 @@ class RecipeForm(QWidget):
         layout.addWidget(self.advanced_check)
         layout.addWidget(self.advanced)
         self.advanced_check.toggled.connect(self._show_advanced)
+
+    def set_defaults(self, recipe: Mapping[str, Any]) -> None:
+        """Show a task's recipe (its ``DEFAULT_RECIPE``, e.g. of brain tumours or of stroke): every field whose
+        key ``recipe`` holds takes its value; the others keep theirs."""
+        edge = {"patch_size": self.patch_spin, "roi_size": self.window_spin, "target_spacing": self.spacing_spin}
+        for key, box in edge.items():
+            if recipe.get(key) is not None:
+                box.setValue(float(recipe[key][0]) if key == "target_spacing" else int(recipe[key][0]))
+        plain = {"max_epochs": self.epochs_spin, "patience": self.patience_spin, "val_fraction": self.val_spin,
+                 "iterations_per_epoch": self.steps_spin, "batch_size": self.batch_spin,
+                 "init_filters": self.filters_spin}
+        for key, box in plain.items():
+            if recipe.get(key) is not None:
+                box.setValue(recipe[key])
+        if "time_limit_s" in recipe:
+            self.minutes_spin.setValue(float(recipe["time_limit_s"] or 0) / 60)
 
     def _show_advanced(self, show: bool) -> None:
         self.advanced.setVisible(show)

@@ -62,6 +62,12 @@ COLOURS = {"loss per step": "#9aa7b8", "train loss": "#1f77b4", "val Dice (mean)
 SEG_WIDGET_NAME = "Brain tumour segmentation (MRI)"
 #: Task name in default model folder names (``~/napari-medai/models/brain-tumour-YYYYmmdd-HHMM``).
 TASK = "brain-tumour"
+#: The tasks the widget trains: shown text -> task name (model folder names, :data:`SEG_WIDGETS`).
+TASKS = {"brain tumour (MRI)": TASK, "stroke lesions (MRI or CTA)": "stroke"}
+#: The Plugins menu's widget that runs a trained model of each task.
+SEG_WIDGETS = {TASK: SEG_WIDGET_NAME, "stroke": "Stroke lesions"}
+#: Networks offered for stroke (``train_stroke``'s ``network``): a MONAI SegResNet or the DeepMedic-style CNN.
+STROKE_NETWORKS = ("SegResNet", "DeepMedic")
 
 
 def _with_button(edit: QLineEdit, button: QPushButton) -> QHBoxLayout:
@@ -74,10 +80,11 @@ def _with_button(edit: QLineEdit, button: QPushButton) -> QHBoxLayout:
 class BrainTumourTrainingWidget(QWidget):
     """Train a brain-tumour segmentation model on labelled case folders (see module docstring)."""
 
-    def __init__(self, viewer: napari.viewer.Viewer, parent: QWidget | None = None) -> None:
+    def __init__(self, viewer: napari.viewer.Viewer, parent: QWidget | None = None, *, task: str = TASK) -> None:
         super().__init__(parent)
         self.viewer = viewer
-        self.cases: list[Any] = []  # BrainTumourCase of the scanned data folder
+        self.task = task
+        self.cases: list[Any] = []  # BrainTumourCase (or StrokeCase) of the scanned data folder
         self.result: Any = None  # TrainingResult of the last run
         self.segmentation_widget: Any = None
         self._scanned: str | None = None
@@ -86,6 +93,15 @@ class BrainTumourTrainingWidget(QWidget):
         self._created: Path | None = None
         self.channel_checks: dict[str, QCheckBox] = {}
         self.jobs = JobRunner("Choose the folder of your labelled cases, then press Train.")
+        self.task_combo = QComboBox()
+        self.task_combo.addItems(list(TASKS))
+        self.task_combo.setCurrentIndex(list(TASKS.values()).index(task))
+        self.task_combo.setToolTip("What the model learns: brain tumour regions (BraTS) or ischaemic stroke lesions "
+                                   "(ISLES: DWI + ADC, or CTA + its mirrored copy)")
+        self.network_combo = QComboBox()
+        self.network_combo.addItems(STROKE_NETWORKS)
+        self.network_combo.setToolTip("SegResNet (MONAI) or the DeepMedic-style two-pathway 3-D CNN (Kamnitsas 2017; "
+                                      "25^3 training segments, 45^3 inference segments)")
 
         self.data_edit = QLineEdit()
         self.data_edit.setPlaceholderText("folder with one sub-folder per labelled case")
@@ -128,20 +144,26 @@ class BrainTumourTrainingWidget(QWidget):
         self.data_browse.clicked.connect(self._browse_data)
         self.out_browse.clicked.connect(self._browse_out)
         self.data_edit.editingFinished.connect(self.scan_data_folder)
+        self.task_combo.currentIndexChanged.connect(lambda _i: self._task_changed())
+        self.network_combo.currentTextChanged.connect(lambda _t: self._network_changed())
         self.train_button.clicked.connect(self.start)
         self.stop_button.clicked.connect(self.jobs.stop)
         self.use_button.clicked.connect(self.use_in_segmentation)
         # a scroll area does not pass its content's new minimum width on: the dock widens only when told
         self.recipe.advanced_check.toggled.connect(lambda _on: QTimer.singleShot(0, self._scroll.updateGeometry))
         self.jobs.add_run_buttons(self.train_button)
+        self._task_changed(first=True)
 
     def _build_layout(self) -> None:
         data_form = QFormLayout()
+        data_form.addRow("task", self.task_combo)
         data_form.addRow("cases", _with_button(self.data_edit, self.data_browse))
         top = QFormLayout()
         top.addRow("sequences", self.channels_row)
         top.addRow("output labels", self.convention_combo)
+        top.addRow("network", self.network_combo)
         top.addRow("model folder", _with_button(self.out_edit, self.out_browse))
+        self._top = top
         buttons = QHBoxLayout()
         buttons.addWidget(self.train_button)
         buttons.addWidget(self.stop_button)
@@ -183,8 +205,37 @@ class BrainTumourTrainingWidget(QWidget):
         from ..core.training_runs import default_model_folder
 
         if self.out_edit.text().strip() in ("", self._auto_out):
-            self._auto_out = str(default_model_folder(TASK))
+            self._auto_out = str(default_model_folder(self.task))
             self.out_edit.setText(self._auto_out)
+
+    # ------------------------------------------------------------------ task
+    def _task_changed(self, *, first: bool = False) -> None:
+        """Show the chosen task's rows and recipe; rescan the data folder for its cases."""
+        self.task = TASKS[self.task_combo.currentText()]
+        stroke = self.task == "stroke"
+        self._top.setRowVisible(self.convention_combo, not stroke)  # stroke: ISLES labels (1 = lesion)
+        self._top.setRowVisible(self.network_combo, stroke)
+        if stroke:
+            self._network_changed()
+        else:
+            from ..core.tasks.brain_tumour import DEFAULT_RECIPE
+
+            self.recipe.set_defaults(DEFAULT_RECIPE)
+        self.recipe.filters_spin.setToolTip("SegResNet's first-level filters (a multiple of 8)" if not stroke else
+                                            "SegResNet's first-level filters (a multiple of 8); DeepMedic's "
+                                            "widths are the published ones")
+        self._propose_out_folder()
+        if not first:
+            self.scan_data_folder()
+
+    def _network_changed(self) -> None:
+        """The stroke recipe with the chosen network's segment sizes (DeepMedic: 25^3 / 45^3)."""
+        if self.task != "stroke":
+            return
+        from ..core.tasks.stroke.model import DEFAULT_RECIPE, NETWORK_DEFAULTS
+
+        net = self.network_combo.currentText()
+        self.recipe.set_defaults({**DEFAULT_RECIPE, **NETWORK_DEFAULTS.get(net, NETWORK_DEFAULTS["*"])})
 
     def set_data_folder(self, path: str | Path) -> bool:
         """Show ``path`` as the data folder and list its cases; False when they cannot be trained on."""
@@ -200,8 +251,11 @@ class BrainTumourTrainingWidget(QWidget):
         self.cases = []
         self.case_list.clear()
         self._build_channel_checks(())
+        self._no_channels.setText("(those of the data folder)")
         if not folder:
             return self._scan_result("Choose the folder of your labelled cases.", ok=False)
+        if self.task == "stroke":
+            return self._scan_stroke(folder)
         try:
             cases = find_cases(folder)
             info = describe_cases(cases)
@@ -214,6 +268,34 @@ class BrainTumourTrainingWidget(QWidget):
                 "\n".join(str(f) for f in [*case.channels.values(), case.label, case.brainmask] if f is not None))
         self._build_channel_checks(info.channels)
         return self._scan_result(info.text, ok=info.ok)
+
+    def _scan_stroke(self, folder: str) -> bool:
+        """The stroke cases of ``folder`` (ISLES'22 BIDS or one folder per case), each with its lesion mask."""
+        from ..core.tasks.stroke.model import LAYOUTS, STROKE_CHANNELS, find_stroke_cases
+
+        try:
+            cases = find_stroke_cases(folder, require_labels=True)
+        except (MedaiError, OSError) as exc:
+            return self._scan_result(error_text(exc), ok=False)
+        modalities = sorted({c.modality for c in cases})
+        if not cases:
+            return self._scan_result(f"{folder}: no stroke cases with a lesion mask (layouts: "
+                                     f"{'; '.join(LAYOUTS.values())})", ok=False)
+        if len(modalities) > 1:
+            return self._scan_result("the cases mix MRI and CTA: train one modality at a time (one folder each)",
+                                     ok=False)
+        self.cases = cases
+        for case in cases:
+            self.case_list.addItem(f"{case.name}: {' + '.join(case.channels)}, lesion mask")
+            self.case_list.item(self.case_list.count() - 1).setToolTip(
+                "\n".join(str(f) for f in [*case.channels.values(), case.label] if f is not None))
+        modality = modalities[0]
+        channels = STROKE_CHANNELS[modality]
+        self._no_channels.setText(" + ".join(channels) + (" (the mirror is made from the CTA)" if modality == "cta"
+                                                          else " (ADC converted to 10^-6 mm^2/s)"))
+        layout = LAYOUTS[cases[0].layout].split(":")[0]
+        return self._scan_result(f"{len(cases)} stroke case(s), {modality.upper()}, {layout}; labels: ISLES "
+                                 "(1 = lesion).", ok=True)
 
     def _scan_result(self, text: str, *, ok: bool) -> bool:
         self._scan_error = "" if ok else text
@@ -244,6 +326,13 @@ class BrainTumourTrainingWidget(QWidget):
             self.scan_data_folder()
         if self._scan_error or not self.cases:
             raise InvalidInputError(f"Nothing to train on: {self._scan_error or 'choose the data folder first.'}")
+        out_text = self.out_edit.text().strip()
+        if self.task == "stroke":
+            if not out_text:
+                raise InvalidInputError("Choose the model folder to write (a new or empty folder).")
+            return {"data_dir": self.data_edit.text().strip(), "out_dir": Path(out_text).expanduser(),
+                    "cases": list(self.cases), "network": self.network_combo.currentText(),
+                    "resume": self.resume_check.isChecked(), **self.recipe.arguments()}
         channels = [ch for ch, box in self.channel_checks.items() if box.isChecked()]
         if not channels:
             raise InvalidInputError("Tick at least one MR sequence to train on.")
@@ -276,8 +365,10 @@ class BrainTumourTrainingWidget(QWidget):
 
         def work() -> Any:
             from ..core.tasks.brain_tumour import train_brain_tumour
+            from ..core.tasks.stroke.model import train_stroke
 
-            return train_brain_tumour(**args, progress=tracker.progress, should_stop=jobs.cancelled,
+            train = train_stroke if self.task == "stroke" else train_brain_tumour
+            return train(**args, progress=tracker.progress, should_stop=jobs.cancelled,
                                       stop_training=jobs.stop_asked, on_step=on_step,
                                       on_epoch=lambda e: jobs.metrics_callback({"kind": "epoch", **e}))
 
@@ -368,19 +459,26 @@ class BrainTumourTrainingWidget(QWidget):
 
     # ------------------------------------------------------------------ hand-over
     def use_in_segmentation(self) -> Any:
-        """Open the brain-tumour segmentation widget (Plugins menu entry; the open one if any) with the trained
-        model chosen there (it loads it off the GUI thread)."""
+        """Open the task's segmentation widget (Plugins menu entry; the open one if any) with the trained
+        model chosen there (the brain-tumour widget loads it off the GUI thread; the stroke widget reads its
+        description and runs it with 'trained model')."""
         if self.result is None:
             self.jobs.refuse(InvalidInputError("Train a model first."))
             return None
         try:
-            dock, seg = self.viewer.window.add_plugin_dock_widget("napari-medai", SEG_WIDGET_NAME, tabify=True)
+            dock, seg = self.viewer.window.add_plugin_dock_widget("napari-medai", SEG_WIDGETS[self.task],
+                                                                  tabify=True)
         except (KeyError, ValueError) as exc:
             self.jobs.refuse(InvalidInputError(f"cannot open the segmentation widget ({exc})"))
             return None
         dock.show()
         dock.raise_()
         source = str(self.result.out_dir)
+        if self.task == "stroke":
+            seg.use_model_folder(source)
+            self.segmentation_widget = seg
+            self.jobs.set_status(f"Chosen in the stroke widget ('trained model'): {source}")
+            return seg
         if seg.model_combo.findText(source) < 0:
             seg.model_combo.addItem(source)
         seg.model_combo.setCurrentText(source)
@@ -393,4 +491,11 @@ def _minutes(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
 
 
-__all__ = ["BrainTumourTrainingWidget"]
+class StrokeTrainingWidget(BrainTumourTrainingWidget):
+    """The training widget with stroke lesions chosen (Plugins > napari-medai > Stroke training)."""
+
+    def __init__(self, viewer: napari.viewer.Viewer, parent: QWidget | None = None) -> None:
+        super().__init__(viewer, parent, task="stroke")
+
+
+__all__ = ["BrainTumourTrainingWidget", "StrokeTrainingWidget"]

@@ -259,6 +259,11 @@ class StrokeWidget(QWidget):
         if path:
             self.set_model_folder(path)
 
+    def use_model_folder(self, path: str) -> None:
+        """Choose the 'trained model' method with the model in ``path`` (the training widget's hand-over)."""
+        self.method_combo.setCurrentIndex([v for _t, v in METHODS].index("model"))
+        self.set_model_folder(path)
+
     def set_model_folder(self, path: str) -> None:
         """Use the model in ``path`` (read when Run is pressed; its description is shown at once)."""
         self.model_edit.setText(str(path))
