@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
 from .._widgets import centre_on
@@ -79,7 +80,7 @@ class LesionTable(QTableWidget):
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if c in (1, 2, 3) or (rsi is not None and c == len(cells) - 1):
-                    item.setTextAlignment(0x0002 | 0x0080)  # right, vertically centred
+                    item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
                 self.setItem(r, c, item)
         self._fit_height()
 
