@@ -103,6 +103,7 @@ class StrokeWidget(QWidget):
         self.output_layer: Any = None
         self.agreement: Any = None
         self.model_contract: Any = None  # ModelContract of the chosen model folder (None: none, or unusable)
+        self._pending: list[Any] = []  # result layers added one per event-loop turn (each holds the GUI thread)
         self.unit: Any = None  # AdcUnit found for the chosen ADC layer (None: none chosen, or it failed)
 
         self.jobs = JobRunner("Choose the images (layers named dwi, adc, flair or cta are chosen for you), then Run.")
@@ -333,7 +334,8 @@ class StrokeWidget(QWidget):
     # ------------------------------------------------------------------ running
     @property
     def busy(self) -> bool:
-        return self.jobs.busy
+        """A job runs, or result layers still wait to be added."""
+        return self.jobs.busy or bool(self._pending)
 
     def wait_idle(self, timeout_s: float = 120.0) -> bool:
         """Process events until no job runs (tests, scripts); False when the time is up."""
@@ -344,6 +346,7 @@ class StrokeWidget(QWidget):
         problem = self.inputs.problem()
         if problem:
             return self.jobs.refuse(InvalidInputError(problem))
+        self._pending.clear()  # layers of an earlier result not added yet: superseded
         method = self.method
         folder = self.model_edit.text().strip()
         if method == "model" and (not folder or self.model_contract is None):
@@ -385,24 +388,22 @@ class StrokeWidget(QWidget):
         model = result.method
         lesions = result.labels.with_data(binary, name=LESIONS, is_label=True, label_names={1: "infarct"})
         self.output_layer = self._add(lesions, role="prediction", convention=CONVENTION, model=model)
-        ids_layer = None
+        for old in (LESION_IDS, PROBABILITY, SCORE):
+            if old in self.viewer.layers:
+                self.viewer.layers.remove(old)
+        # napari holds the GUI thread for each new layer (its visuals, a few hundred ms on 2 busy cores): the
+        # other layers come one per event-loop turn, so the viewer answers in between
         if self.separate_check.isChecked():
             ids = result.labels.with_data(np.asarray(result.labels.data), name=LESION_IDS, is_label=True,
                                           label_names={int(r.id): f"lesion {r.id}" for r in result.lesions})
-            ids_layer = self._add(ids, role="lesion ids", model=model)
-            self.output_layer.visible = False
-        elif LESION_IDS in self.viewer.layers:
-            self.viewer.layers.remove(LESION_IDS)
-        for old in (PROBABILITY, SCORE):
-            if old in self.viewer.layers:
-                self.viewer.layers.remove(old)
+            self._later(lambda: self._show_ids(ids, model))
         if result.probability is not None:  # the baseline's is a score (how far below the threshold), not calibrated
             name = PROBABILITY if result.method == "model" else SCORE
             prob = result.probability.with_data(np.asarray(result.probability.data, dtype=np.float32),
                                                 name=name, is_label=False)
-            self._add(prob, role="probability", model=model, colormap="magma", visible=False,
-                      contrast_limits=(0.0, 1.0))
-        shown = ids_layer if ids_layer is not None else self.output_layer
+            self._later(lambda: self._add(prob, role="probability", model=model, colormap="magma", visible=False,
+                                          contrast_limits=(0.0, 1.0)))
+        shown = self.output_layer
         self.legend.show_layer(shown)
         self.total.setText(total_text(result))
         self.table.show_rows(result.lesions, shown, rsi_by_lesion(result.mismatch))
@@ -418,6 +419,27 @@ class StrokeWidget(QWidget):
         self.jobs.set_status(("" if trained else "NOT TRAINED model: this output is meaningless. ")
                              + f"Done: {result.method} on '{source.name}'.", error=not trained)
         self._update_compare()
+
+    def _later(self, add: Any) -> None:
+        """Queue ``add()`` for a later event-loop turn, one at a time."""
+        self._pending.append(add)
+        if len(self._pending) == 1:
+            QTimer.singleShot(0, self, self._next_pending)
+
+    def _next_pending(self) -> None:
+        if not self._pending:
+            return
+        self._pending.pop(0)()
+        if self._pending:
+            QTimer.singleShot(0, self, self._next_pending)
+
+    def _show_ids(self, ids: Any, model: str) -> None:
+        """The lesion-id layer over the 0/1 lesions (hidden then); the legend shows each lesion's colour."""
+        layer = self._add(ids, role="lesion ids", model=model)
+        if self.output_layer is not None and self.output_layer.name in self.viewer.layers:
+            self.output_layer.visible = False
+        self.legend.show_layer(layer)
+        self.viewer.layers.selection.active = layer
 
     def scroll_to_result(self) -> None:
         """Bring the total and the lesion table into view (a short dock scrolls)."""
