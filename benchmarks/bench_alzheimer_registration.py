@@ -49,9 +49,34 @@ def _registration(args: argparse.Namespace) -> None:
     print(f"  brain coverage {m['brain_coverage']:.3f}; scales {m['scales']}; anisotropy {m['anisotropy']}; "
           f"iterations {m['iterations']}; accepted {m['accepted']}")
     print(f"  seconds (wall clock, including reading and resampling): {m['seconds']:.1f}")
+    _shifted(res, template)
     if args.overlay:
         _overlay(res.aligned.data, template, Path(args.overlay))
         print(f"  wrote {args.overlay}")
+
+
+def _shifted(res, template) -> None:
+    """Correlation of the same fit moved 3, 6 and 10 mm along each axis: what the refusal floor separates."""
+    import SimpleITK as sitk
+
+    from napari_medai.core.io import read_volume
+    from napari_medai.core.io.itk import volume_to_sitk
+    from napari_medai.core.tasks.alzheimer.registration import brain_correlation
+
+    fixed = sitk.Cast(volume_to_sitk(template.image), sitk.sitkFloat32)
+    moving = sitk.Cast(volume_to_sitk(read_volume(T1, as_label=False)), sitk.sitkFloat32)
+    tpl = sitk.GetArrayFromImage(fixed)
+    for mm in (3.0, 6.0, 10.0):
+        vals = []
+        for axis in range(3):
+            tx = sitk.AffineTransform(res.transform)
+            t = list(tx.GetTranslation())
+            t[axis] += mm
+            tx.SetTranslation(t)
+            out = sitk.GetArrayFromImage(sitk.Resample(moving, fixed, tx, sitk.sitkLinear, 0.0, sitk.sitkFloat32))
+            vals.append(brain_correlation(tpl, out, template.brain_mask))
+        print(f"  the fit moved {mm:g} mm along x / y / z (LPS): correlation "
+              + " / ".join(f"{v:.3f}" for v in vals))
 
 
 def _overlay(aligned, template, path: Path) -> None:

@@ -32,9 +32,10 @@ The method (SimpleITK):
 
    The correlation is plain Pearson at the template's 1 mm: a single subject's folds never match the
    smooth average template under an affine, so a good fit scores well below 1. Measured on the real
-   ``chris_t1`` (skull and neck on): 0.25 after initialisation, 0.43 after the affine fit, and 0.24
-   for that same fit shifted 10 mm along one axis (0.31 at 6 mm); the default floor 0.3 refuses fits
-   off by about a centimetre or more.
+   ``chris_t1`` (skull and neck on; ``benchmarks/bench_alzheimer_registration.py``): 0.25 after
+   initialisation, 0.43 after the affine fit; that fit moved 3 mm along x / y / z scores
+   0.36 / 0.40 / 0.38, moved 6 mm 0.26 / 0.34 / 0.29, moved 10 mm 0.16 / 0.28 / 0.18. The default
+   floor 0.3 refuses fits off by about a centimetre (6 mm left-right or up-down).
 
 The transform maps template points (LPS mm) to T1 points, ITK's convention for resampling the T1
 onto the template grid; :meth:`RegistrationResult.save_transform` writes it as a ``.tfm`` text file
