@@ -20,15 +20,15 @@ The method (SimpleITK):
    A neck or a large field of view shifts the head's centre of mass but not its top.
 3. **Rigid, then affine**, each multi-resolution (4 mm then 2 mm, Gaussian smoothing 2 and 1 mm),
    Mattes mutual information (32 bins, 25 % then 10 % random samples, seeded) restricted to the
-   dilated template brain (the fixed image cropped to its box), regular-step gradient descent with scales from physical shifts.
+   dilated template brain (the fixed image cropped to its box), regular-step gradient descent with
+   scales from physical shifts.
 4. **Checks**: Pearson correlation between the template and the resampled T1 inside the template's
    brain (where the T1's field of view covers it) after initialisation only ("before") and after the
    affine fit ("after"). A fit is refused (:class:`RegistrationError`, metrics kept) when less than
-   ``min_coverage`` of the template's brain lies in the T1's field of view, when the correlation after
-   is under
-   ``min_correlation``, when a scale of the affine (singular value of its matrix, T1 mm per template
-   mm) is outside ``scale_range``, when it is too anisotropic (largest / smallest scale above
-   ``max_anisotropy``, i.e. shear or squash), or when it mirrors the head (negative determinant).
+   ``min_coverage`` of the template's brain lies in the T1's field of view, when the correlation
+   after is under ``min_correlation``, when a scale of the affine (singular value of its matrix, T1 mm
+   per template mm) is outside ``scale_range``, when it is too anisotropic (largest / smallest scale
+   above ``max_anisotropy``, i.e. shear or squash), or when it mirrors the head (negative determinant).
 
    The correlation is plain Pearson at the template's 1 mm: a single subject's folds never match the
    smooth average template under an affine, so a good fit scores well below 1. Measured on the real
