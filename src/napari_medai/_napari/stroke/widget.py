@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from qtpy.QtCore import Qt, QTimer
+from qtpy.QtGui import QKeySequence
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -28,6 +29,7 @@ from qtpy.QtWidgets import (
     QHBoxLayout,
     QLineEdit,
     QPushButton,
+    QShortcut,
     QVBoxLayout,
     QWidget,
 )
@@ -52,6 +54,8 @@ from .results import LesionTable, mismatch_text, rsi_by_lesion, total_text
 if TYPE_CHECKING:
     import napari
 
+#: The keys that run the stroke segmentation (not used by napari itself).
+RUN_SHORTCUT = "Ctrl+Shift+K"
 #: The Plugins menu's names (the agreement panel is opened through its entry, so there is one panel).
 PLUGIN = "napari-medai"
 AGREEMENT_WIDGET = "Agreement with ground truth"
@@ -139,7 +143,8 @@ class StrokeWidget(QWidget):
         self.separate_check = QCheckBox("separate lesions")
         self.separate_check.setToolTip("Also add a layer where each connected lesion has its own id")
         self.run_button = QPushButton("Run")
-        self.run_button.setToolTip("Segment the lesions (off the GUI thread; Cancel stops it, adding nothing)")
+        self.run_button.setToolTip(f"Segment the lesions ({RUN_SHORTCUT}; off the GUI thread, Cancel stops it "
+                                   "and adds nothing)")
         self.save_button = QPushButton("Save segmentation…")
         self.save_button.setToolTip("Write the lesions with the image's geometry (NIfTI, NRRD, MetaImage)")
         self.save_button.setEnabled(False)
@@ -167,6 +172,8 @@ class StrokeWidget(QWidget):
         self.run_button.clicked.connect(self.run)
         self.save_button.clicked.connect(self.save_segmentation)
         self.compare_button.clicked.connect(self.compare)
+        QShortcut(QKeySequence(RUN_SHORTCUT), self).activated.connect(
+            lambda: self.run_button.isEnabled() and self.run())
         for emitter in (viewer.layers.events.inserted, viewer.layers.events.removed):
             watch(self, emitter, self._update_compare)
         self._modality_changed("MRI")
@@ -512,4 +519,4 @@ def _share_height(widget: QWidget, dock: Any) -> None:
     QTimer.singleShot(0, dock, share)
 
 
-__all__ = ["CONVENTION", "LESIONS", "LESION_IDS", "PROBABILITY", "SCORE", "StrokeWidget"]
+__all__ = ["CONVENTION", "RUN_SHORTCUT", "LESIONS", "LESION_IDS", "PROBABILITY", "SCORE", "StrokeWidget"]
