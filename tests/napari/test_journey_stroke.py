@@ -190,6 +190,21 @@ def test_files_with_adc_in_1e3_are_found_and_override_refuses_the_wrong_unit(mak
     assert "ADC unit 1e-3" in _label_containing(w, "ADC unit 1e-3").text()
 
 
+def test_cancel_stops_the_run_and_adds_nothing(make_napari_viewer, qtbot, mri_files):
+    paths, _core_result = mri_files
+    viewer = make_napari_viewer()
+    for name in ("case_dwi", "case_adc"):
+        open_path(viewer, paths[name])
+    w = open_widget(viewer, WIDGET)
+    before = layer_names(viewer)
+    click(qtbot, button(w, "Run"))
+    click(qtbot, button(w, "Cancel"))
+    _idle(w)
+    assert layer_names(viewer) == before
+    assert w.jobs.status.text().startswith("Cancelled") and "nothing was added" in w.jobs.status.text()
+    assert not button(w, "Save segmentation").isEnabled()
+
+
 def test_dwi_and_adc_on_different_grids_is_an_error_and_adds_nothing(make_napari_viewer, qtbot, mri_files):
     paths, _core_result = mri_files
     viewer = make_napari_viewer()
