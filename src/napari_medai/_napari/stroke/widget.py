@@ -410,6 +410,7 @@ class StrokeWidget(QWidget):
                                                 name=name, is_label=False)
             self._later(lambda: self._add(prob, role="probability", model=model, colormap="magma", visible=False,
                                           contrast_limits=(0.0, 1.0)))
+        self._later(self._select_result)  # napari selects each new layer: the lesions again, last
         shown = self.output_layer
         self.legend.show_layer(shown)
         self.total.setText(total_text(result))
@@ -421,7 +422,6 @@ class StrokeWidget(QWidget):
         self.save_button.setEnabled(True)
         QTimer.singleShot(0, self._scroll.updateGeometry)  # the table may need a wider dock
         QTimer.singleShot(0, self, self.scroll_to_result)
-        self.viewer.layers.selection.active = shown  # its controls (opacity, contour) in the layer panel
         trained = result.method != "model" or (self.model_contract is not None and self.model_contract.is_trained)
         self.jobs.set_status(("" if trained else "NOT TRAINED model: this output is meaningless. ")
                              + f"Done: {result.method} on '{source.name}'.", error=not trained)
@@ -446,7 +446,13 @@ class StrokeWidget(QWidget):
         if self.output_layer is not None and self.output_layer.name in self.viewer.layers:
             self.output_layer.visible = False
         self.legend.show_layer(layer)
-        self.viewer.layers.selection.active = layer
+
+    def _select_result(self) -> None:
+        """Select the lesion layer shown (its controls, e.g. opacity and contour, in napari's layer panel)."""
+        for name in (LESION_IDS, LESIONS):
+            if name in self.viewer.layers and self.viewer.layers[name].visible:
+                self.viewer.layers.selection.active = self.viewer.layers[name]
+                return
 
     def scroll_to_result(self) -> None:
         """Bring the total and the lesion table into view (a short dock scrolls)."""
