@@ -6,19 +6,23 @@ A widget hands :meth:`JobRunner.start` a function that calls the core with the r
 (``progress=jobs.progress_callback``, ``should_stop=jobs.cancelled``, ``on_metrics=jobs.metrics_callback``;
 safe to call from the worker thread: queued signals and plain flags) and a ``done(value)`` that shows the
 result on the GUI thread. Layers are added only in ``done``, so a failed or cancelled job adds nothing.
+A ``done`` that has several slow things to do on the GUI thread (napari adding two layers, then a dock)
+is a generator: each ``yield`` lets the event loop run (the viewer repaints and reacts) before the next
+part, and the runner stays busy until the last part has run.
 A core error, or :class:`~napari_medai.core.models.errors.Cancelled`, ends up in the status line (and a
 notification), never raised into napari.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from qtpy.QtCore import QObject, Signal
+from qtpy.QtCore import QObject, QTimer, Signal
 from qtpy.QtWidgets import QHBoxLayout, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from ..core.errors import InvalidInputError
@@ -99,6 +103,7 @@ class JobRunner(QWidget):
         self._notify = notify
         self._flags = _Flags()
         self._worker: Any = None
+        self._parts: Iterator[Any] | None = None  # the rest of a generator ``done``, one part per event-loop turn
         self._started = 0.0
         self._quiet = False
         self._message = ""
@@ -147,7 +152,8 @@ class JobRunner(QWidget):
 
     @property
     def busy(self) -> bool:
-        return self._worker is not None
+        """A job runs, or its ``done`` still has parts to show."""
+        return self._worker is not None or self._parts is not None
 
     def check_idle(self) -> None:
         """Raise :class:`InvalidInputError` while a job runs (one job at a time)."""
@@ -159,6 +165,9 @@ class JobRunner(QWidget):
               on_metrics: Callable[[dict[str, Any]], None] | None = None,
               on_error: Callable[[BaseException], None] | None = None, quiet: bool = False) -> bool:
         """Run ``fn()`` off the GUI thread, then ``done(value)`` on it; ``stop_button`` is enabled meanwhile.
+
+        ``done`` may be a generator function: each ``yield`` hands the event loop a turn before the next part
+        (so two slow additions of layers are two short freezes, not one long one).
 
         ``on_error(exc)`` (GUI thread) lets a widget tidy up after a failure or a cancel; the message is
         shown by the runner. Returns False (and shows why) when a job is already running. ``quiet``: a
@@ -199,7 +208,8 @@ class JobRunner(QWidget):
         try:
             value = fn()
             self.last_error = ""
-            done(value)
+            for _ in self._parts_of(done(value)):  # a generator's parts, at once: the caller waits anyway
+                pass
             return True
         except Exception as exc:  # noqa: BLE001 - shown in the widget, never raised into napari
             self._show_error(exc)
@@ -207,7 +217,7 @@ class JobRunner(QWidget):
 
     def wait_idle(self, timeout_s: float = 60.0) -> bool:
         """Process events until the running job has finished and been shown (True) or the time is up."""
-        return process_events_until(lambda: self._worker is None, timeout_s)
+        return process_events_until(lambda: not self.busy, timeout_s)
 
     def cancel(self) -> None:
         """Ask the running job to stop; nothing it computed is added (training keeps its best epoch)."""
@@ -262,12 +272,44 @@ class JobRunner(QWidget):
             if not self._quiet:
                 self.progress.setValue(1000)
             self.last_result = value
-            done(value)
+            parts = done(value)
+            if inspect.isgenerator(parts):
+                self._parts = parts
+                self._next_part()  # the first part at once, the others after a turn of the event loop each
         except Exception as exc:  # noqa: BLE001 - shown in the widget, never raised into napari
             self._show_error(exc)
 
+    @staticmethod
+    def _parts_of(result: Any) -> Iterator[Any]:
+        return result if inspect.isgenerator(result) else iter(())
+
+    def _next_part(self) -> None:
+        """Run the next part of a generator ``done``; the runner is free after the last one."""
+        parts = self._parts
+        if parts is None:
+            return
+        if self._flags.gone:
+            self._parts = None
+            return
+        try:
+            next(parts)
+        except StopIteration:
+            self._parts = None
+        except Exception as exc:  # noqa: BLE001 - shown in the widget, never raised into napari
+            self._parts = None
+            self._show_error(exc)
+        if self._parts is not None:
+            QTimer.singleShot(0, self, self._next_part)
+        elif self._worker is None:
+            self._release()
+
     def _finished(self) -> None:
         self._worker = None
+        if self._parts is None:
+            self._release()
+
+    def _release(self) -> None:
+        """The job and its ``done`` are over: the run buttons come back."""
         if self._flags.gone:
             return
         for b in self._run_buttons:

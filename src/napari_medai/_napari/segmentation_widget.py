@@ -11,6 +11,7 @@ Labels layer is open, the agreement panel (opened through the Plugins menu's ent
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -298,13 +299,15 @@ class SegmentationWidget(QWidget):
 
         return self.jobs.start(work, self._segmented, "segmenting…", on_error=lambda _e: self._after_job())
 
-    def _segmented(self, value: tuple[str, Any, Any]) -> None:
+    def _segmented(self, value: tuple[str, Any, Any]) -> Iterator[None]:
         source, model, pred = value
         self.model, self.model_source, self.prediction = model, source, pred
-        self._add_outputs(pred, model)
+        yield from self._add_outputs(pred, model)
         self._after_job()
 
-    def _add_outputs(self, pred: Any, model: Any) -> None:
+    def _add_outputs(self, pred: Any, model: Any) -> Iterator[None]:
+        """Show a prediction: its layer, then (after a turn of the event loop, so that napari's drawing of
+        the new layer and the panel's are two short freezes) the agreement panel when ground truth is open."""
         convention = pred.labels.meta.get("convention") or model.contract.label_convention or self.convention
         self.output_layer = add_prediction(self.viewer, pred, name=f"{self.task.replace('_', ' ')} ({pred.model_name})",
                                            convention=convention)
@@ -319,6 +322,7 @@ class SegmentationWidget(QWidget):
         entry = REGISTRY.get(self.model_source)  # its summary is in the description already
         msg += "".join(f" {n.rstrip('.')}." for n in pred.notes if entry is None or entry.summary not in n)
         self.jobs.set_status(msg, error=not pred.is_trained)
+        yield
         self.agreement = (compare_with_ground_truth(self.viewer, self.output_layer, convention, beside=self)
                           or self.agreement)
 

@@ -8,6 +8,7 @@ rewritten."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -336,10 +337,12 @@ class AgreementWidget(QWidget):
         name = f"{pred.name} (on {gt.name} grid)"
         diffs = gv.grid_differences(pv)
 
-        def done(out: Any) -> None:
-            layer = self.viewer.add_labels(np.asarray(out.data).astype(np.int32, copy=False), name=name,
+        def done(out: Any) -> Iterator[None]:
+            data = np.asarray(out.data)  # the prediction's own integer type: napari draws small types fastest
+            layer = self.viewer.add_labels(data.astype(np.uint8) if data.dtype == bool else data, name=name,
                                            metadata=dict(gt.metadata), opacity=pred.opacity,
                                            **spatial_transform_kwargs(gv))
+            yield  # napari has drawn the new layer; choosing it (outline, layer order) in the next turn
             self._remarks = [f"Resampled '{pred.name}' onto the grid of '{gt.name}' with nearest neighbour "
                              f"(it differed: {'; '.join(diffs)}); comparing the new layer '{layer.name}'."]
             self.form.chosen["pred"] = True

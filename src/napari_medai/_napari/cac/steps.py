@@ -8,6 +8,7 @@ layer's exact grid, with the artery names in their metadata and features (hover 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -109,8 +110,11 @@ class CandidateSteps:
         return w.jobs.start(work, lambda v: self.show(layer, key, ct, v),
                             "assigning arteries…" if assign else "finding candidates…")
 
-    def show(self, ct_layer: Any, key: tuple, ct: Any, value: tuple) -> None:
-        """Add the layers of a finished step (the job's ``done``: nothing is added when it fails)."""
+    def show(self, ct_layer: Any, key: tuple, ct: Any, value: tuple) -> Iterator[None]:
+        """Add the layers of a finished step (the job's ``done``: nothing is added when it fails).
+
+        A generator: napari takes a good part of 0.1 s to add each Labels layer, so the candidates and the
+        assignment are added in two turns of the event loop (the viewer repaints and reacts in between)."""
         w = self.widget
         if ct_layer != w.ct_layer():  # not `is`: napari hands plugins a new proxy per access
             raise InvalidInputError("the CT changed while computing; press the button again")
@@ -127,6 +131,7 @@ class CandidateSteps:
                 "chosen.")
             return
         cl.visible = False
+        yield
         vol = assignment.with_data(np.asarray(assignment.data, dtype=np.uint8), name=ASSIGNMENT_LAYER,
                                    label_names=dict(files.ASSIGNMENT_NAMES))
         al = put_labels(w.viewer, vol, ct_layer, opacity=0.8)

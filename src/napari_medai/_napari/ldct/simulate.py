@@ -7,6 +7,7 @@ settings and seed.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -105,13 +106,14 @@ class SimulateTab(QWidget):
                 return simulate_low_dose_pair(image, **opts, **callbacks)
             return simulate_low_dose(image, **opts, **callbacks), None
 
-        def done(value: tuple[np.ndarray, np.ndarray | None]) -> None:
+        def done(value: tuple[np.ndarray, np.ndarray | None]) -> Iterator[None]:
             low, ref = value
             meta = {**vol.meta, "simulated_low_dose": {**opts, "from": layer.name}}
             name = f"{layer.name}_dose{100 * dose:g}%"
             put_image(self.viewer, vol.with_data(low, name=name, meta=meta, source=None), layer)
             added = [name]
             if ref is not None:
+                yield  # napari draws the first new layer before the second is added
                 rname = f"{layer.name}_noise_free"
                 put_image(self.viewer, vol.with_data(ref, name=rname, source=None), layer)
                 added.append(rname)
