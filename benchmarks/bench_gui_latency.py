@@ -5,13 +5,18 @@ from File > Open / Open Sample, buttons clicked) with a 5 ms QTimer on the GUI t
 (``tests/napari/journey.py``: :class:`GapMonitor`). For every step (open a sample or file, open a widget,
 click a button, ...) it prints the longest gap between two timer ticks, i.e. the longest time the viewer
 could not repaint or react, and the step's duration. Target: no gap over 200 ms, apart from napari's own
-first canvas draw (the first ``open`` step of a test).
+first canvas draw (the step that puts the first layer into a test's viewer).
 
 A step's window holds only what the user's action causes: the test's own work (``check: ...`` windows:
 reference computations, screenshots, assertions) and the fixture closing the viewer (``teardown: ...``)
 are timed too, and printed apart after the user's steps, so nothing is hidden.
 
-    .venv/bin/python benchmarks/bench_gui_latency.py [-k EXPR] [--limit-ms 200] [--record FILE]
+Each journey file runs in its own Python process, as one napari session per widget (the calcium journeys
+do not hold torch and MONAI unless they load them; no test's leftovers slow the next file's). A step whose
+freeze is mostly Python's full garbage collection says so: napari runs ``gc.collect()`` whenever it removes
+a layer (and so when the viewer closes), and its length grows with all the process holds.
+
+    .venv/bin/python benchmarks/bench_gui_latency.py [-k EXPR] [--limit-ms 200] [--record FILE] [--profile DIR]
 
 Prints the machine's cores, load average and versions first. ``--record FILE`` appends one JSON line
 per step with those conditions, so a regression shows up as a step in the history.
@@ -52,11 +57,20 @@ def conditions() -> dict:
     }
 
 
+def _gc_note(row: dict) -> str:
+    """'(full gc 180 ms)' when a full garbage collection (napari's, on removing a layer) took part of the step."""
+    longest = row.get("gc_max_ms", 0.0)
+    return f"  (full gc {longest:.0f} ms)" if longest >= 20 else ""
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-k", default="", help="pytest -k expression to run some journeys only")
     ap.add_argument("--limit-ms", type=float, default=200.0, help="gap that counts as a freeze (default 200)")
     ap.add_argument("--record", default="", help="append the results as JSON lines to this file")
+    ap.add_argument("--profile", default="", metavar="DIR",
+                    help="run each user step under cProfile and write its stats to DIR (slower: for finding "
+                         "where a freeze comes from, not for the figures)")
     args = ap.parse_args(argv)
 
     cond = conditions()
@@ -69,16 +83,21 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "gaps.jsonl"
         env = dict(os.environ, MEDAI_GUI_GAPS=str(out))
-        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *journeys]
-        if args.k:
-            cmd += ["-k", args.k]
-        t0 = time.perf_counter()
-        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
-        wall = time.perf_counter() - t0
-        summary = [line for line in proc.stdout.splitlines() if line.strip()][-1:] or ["(no output)"]
-        print(f"journeys: {summary[0]} ({wall:.0f} s)")
-        if proc.returncode not in (0, 5):
-            print(proc.stdout[-3000:])
+        if args.profile:
+            env["MEDAI_GUI_PROFILE"] = str(Path(args.profile).resolve())
+        for journey in journeys:  # one process (one napari session) per journey file
+            cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", journey]
+            if args.k:
+                cmd += ["-k", args.k]
+            t0 = time.perf_counter()
+            proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+            wall = time.perf_counter() - t0
+            if proc.returncode == 5:  # -k selected nothing in this file
+                continue
+            summary = [line for line in proc.stdout.splitlines() if line.strip()][-1:] or ["(no output)"]
+            print(f"{journey}: {summary[0]} ({wall:.0f} s)")
+            if proc.returncode != 0:
+                print(proc.stdout[-3000:])
         rows = [json.loads(line) for line in out.read_text().splitlines()] if out.exists() else []
 
     if not rows:
@@ -87,12 +106,12 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         r.setdefault("kind", "user")
     user = [r for r in rows if r["kind"] == "user"]
-    # the first 'open' of a file or sample in each test draws napari's canvas for the first time
+    # the step that puts the first layer into a test's viewer includes napari's first canvas draw
     first_open: set[int] = set()
     seen: set[str] = set()
     for i, r in enumerate(rows):
-        if r["kind"] == "user" and r["test"] not in seen and r["step"].startswith("open ") \
-                and not r["step"].startswith("open widget"):
+        if r["kind"] == "user" and r["test"] not in seen and r.get("layers_before") == 0 \
+                and r.get("layers_after", 0) > 0:
             first_open.add(i)
             seen.add(r["test"])
     width = max(len(r["step"]) for r in rows)
@@ -112,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 note = "  OVER"
                 over += 1
-        print(f"  {r['step']:<{width}}  longest gap {r['max_gap_ms']:8.1f} ms   step {r['step_s']:7.2f} s{note}")
+        print(f"  {r['step']:<{width}}  longest gap {r['max_gap_ms']:8.1f} ms   step {r['step_s']:7.2f} s{note}"
+              + _gc_note(r))
     for kind, title in (("test", "The tests' own work (checks, reference computations, screenshots)"),
                         ("teardown", "Fixture teardown (the viewer closes)")):
         apart = [r for r in rows if r["kind"] == kind]
@@ -121,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n{title}: not charged to a user step")
         for r in apart:
             print(f"  {r['test'].split('::')[-1][:60]:<60}  {r['step'][:40]:<40}  longest gap "
-                  f"{r['max_gap_ms']:8.1f} ms   step {r['step_s']:7.2f} s")
+                  f"{r['max_gap_ms']:8.1f} ms   step {r['step_s']:7.2f} s" + _gc_note(r))
         worst = max(apart, key=lambda r: r["max_gap_ms"])
         print(f"  {len(apart)} windows, {sum(r['max_gap_ms'] > args.limit_ms for r in apart)} over "
               f"{args.limit_ms:.0f} ms, worst {worst['max_gap_ms']:.1f} ms")

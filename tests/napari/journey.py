@@ -17,11 +17,13 @@ A step's window holds only what the user's action causes. The test's own work (r
 on the GUI thread, screenshots, assertions) starts with :func:`check` (``screenshot`` marks itself), which
 closes the running step; such windows are recorded with ``kind: "test"`` and reported apart, never
 dropped. The fixture's teardown (the viewer closing) is recorded with ``kind: "teardown"`` by the
-napari tests' conftest. Any user action after a check starts a new :func:`step`.
+napari tests' conftest. Any user action after a check starts a new :func:`step`. With
+``MEDAI_GUI_PROFILE=DIR`` as well, each user step runs under cProfile and its stats are written to DIR.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import time
@@ -43,7 +45,12 @@ PLUGIN = "napari-medai"
 
 
 class GapMonitor(QObject):
-    """A 5 ms QTimer on the GUI thread; the longest wait between two ticks is how long the GUI froze."""
+    """A 5 ms QTimer on the GUI thread; the longest wait between two ticks is how long the GUI froze.
+
+    It also times Python's full garbage collections (``gc.callbacks``) in each step: napari runs one
+    (``gc.collect()``) each time it removes a layer, and its length grows with everything the process
+    holds (torch and MONAI alone are some 300,000 objects), so a freeze can be told from our own code.
+    """
 
     def __init__(self, out_path: str, test_name: str) -> None:
         super().__init__()
@@ -57,11 +64,46 @@ class GapMonitor(QObject):
         self.timer = QTimer()
         self.timer.setInterval(5)
         self.timer.timeout.connect(self._tick)
+        self.gc_ms = 0.0  # full (generation 2) collections in the step: their total and the longest
+        self.gc_max_ms = 0.0
+        self._gc_start = 0.0
+        gc.callbacks.append(self._gc)
+
+    def _gc(self, phase: str, info: dict) -> None:
+        if info.get("generation") != 2:
+            return
+        if phase == "start":
+            self._gc_start = time.perf_counter()
+        elif self._gc_start:
+            ms = 1000 * (time.perf_counter() - self._gc_start)
+            self.gc_ms += ms
+            self.gc_max_ms = max(self.gc_max_ms, ms)
+            self._gc_start = 0.0
 
     def _tick(self) -> None:
         now = time.perf_counter()
         self.max_gap = max(self.max_gap, now - self.last)
         self.last = now
+
+    def _profile_start(self) -> None:
+        """With ``MEDAI_GUI_PROFILE=DIR``, each user step runs under cProfile (its stats go to DIR)."""
+        self.profiler = None
+        if self.kind == "user" and os.environ.get("MEDAI_GUI_PROFILE"):
+            import cProfile
+
+            self.profiler = cProfile.Profile()
+            self.profiler.enable()
+
+    def _profile_stop(self) -> None:
+        if getattr(self, "profiler", None) is None:
+            return
+        self.profiler.disable()
+        folder = os.environ["MEDAI_GUI_PROFILE"]
+        os.makedirs(folder, exist_ok=True)
+        safe = "".join(c if c.isalnum() else "_" for c in f"{self.test_name.split('::')[-1]}--{self.step_name}")
+        n = len(os.listdir(folder))
+        self.profiler.dump_stats(os.path.join(folder, f"{n:04d}-{safe[:120]}-{1000 * self.max_gap:.0f}ms.prof"))
+        self.profiler = None
 
     def begin(self, name: str, kind: str = "user") -> None:
         """Close the running step (after letting pending events run) and start timing ``name``.
@@ -71,28 +113,46 @@ class GapMonitor(QObject):
         if self.step_name:
             QApplication.processEvents()
             self._tick()
+            self._profile_stop()
             self._write()
         else:
             self.timer.start()
         self.step_name = name
         self.kind = kind
+        self._profile_start()
+        self.layers_before = _n_layers()
         self.step_start = self.last = time.perf_counter()
         self.max_gap = 0.0
+        self.gc_ms = self.gc_max_ms = 0.0
 
     def end(self) -> None:
         if self.step_name:
             QApplication.processEvents()
             self._tick()
+            self._profile_stop()
             self._write()
             self.step_name = ""
         self.timer.stop()
+        if self._gc in gc.callbacks:
+            gc.callbacks.remove(self._gc)
 
     def _write(self) -> None:
         row = {"test": self.test_name, "step": self.step_name, "kind": self.kind,
                "max_gap_ms": round(1000 * self.max_gap, 1),
+               "gc_ms": round(self.gc_ms, 1), "gc_max_ms": round(self.gc_max_ms, 1),
+               "layers_before": self.layers_before, "layers_after": _n_layers(),
                "step_s": round(time.perf_counter() - self.step_start, 3)}
         with open(self.out_path, "a", encoding="utf-8") as f:
             f.write(json.dumps(row) + "\n")
+
+
+def _n_layers() -> int:
+    """Layers in the current viewer (-1 when there is none): a step that draws the first layer of a viewer
+    includes napari's first canvas draw."""
+    import napari
+
+    viewer = napari.current_viewer()
+    return -1 if viewer is None else len(viewer.layers)
 
 
 _MONITOR: GapMonitor | None = None
