@@ -7,6 +7,9 @@ The numbers shown are compared with the core's :func:`segment_stroke` on the sam
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 from qtpy.QtCore import Qt
@@ -382,3 +385,40 @@ def test_train_a_stroke_deepmedic_from_the_training_widget_and_use_it(make_napar
     assert field(seg, "method").currentText() == "trained model"
     assert field(seg, "model").text() == str(out)
     assert "DeepMedic" in _label_containing(seg, "DeepMedic").text()
+
+
+# ------------------------------------------------------------------ the real ISLES'22 case, when it is there
+ISLES = Path(os.environ.get("MEDAI_SHARED_DATA", "/work/shared/data")) / "isles22_case0009"
+
+
+@pytest.mark.skipif(not ISLES.is_dir(), reason=f"{ISLES} (ISLES'22 case 9, ../shared/data) is absent")
+def test_isles_case_files_open_run_and_compare_in_the_isles_convention(make_napari_viewer, qtbot):
+    from napari_medai.core.evaluate import evaluate_volumes
+    from napari_medai.core.io import read_volume
+    from napari_medai.core.tasks.stroke.inputs import find_sidecar
+    from napari_medai.core.tasks.stroke.segment import segment_stroke
+
+    raw = ISLES / "rawdata" / "sub-strokecase0009" / "ses-0001"
+    files = {k: raw / f"sub-strokecase0009_ses-0001_{k}.nii.gz" for k in ("dwi", "adc", "flair")}
+    msk = ISLES / "derivatives" / "sub-strokecase0009" / "ses-0001" / "sub-strokecase0009_ses-0001_msk.nii.gz"
+    viewer = make_napari_viewer()
+    w = open_widget(viewer, WIDGET)
+    for path in [*files.values(), msk]:
+        open_path(viewer, path)
+    stem = "sub-strokecase0009_ses-0001_"
+    assert _inputs(w) == {"DWI": stem + "dwi", "ADC": stem + "adc", "FLAIR": stem + "flair"}
+    assert f"'{stem}adc' is in 10⁻³ mm²/s" in _label_starting(w, f"'{stem}adc' is in").text()
+    _run(qtbot, w)
+    assert not w.jobs.last_error, w.jobs.last_error
+    click(qtbot, button(w, "Compare with ground truth"))
+    panel = w.agreement
+    assert panel.wait_idle(120) and field(panel, "ground truth").currentText() == stem + "msk"
+    check("the core on the same files")
+    core = segment_stroke(**{k: read_volume(p) for k, p in files.items()},
+                          sidecars={k: find_sidecar(p) for k, p in files.items() if find_sidecar(p)})
+    assert _label_starting(w, "Infarct volume").text().startswith(f"Infarct volume {core.total_volume_ml:.2f} ml")
+    ref = evaluate_volumes(core.labels, read_volume(msk), convention="isles", lesion_style="isles").regions["lesion"]
+    table = max(panel.findChildren(QTableWidget), key=lambda t: "Dice" in header_texts(t))
+    headers, cells = header_texts(table), table_texts(table)[0]
+    assert float(cells[headers.index("Dice")].rstrip("*")) == pytest.approx(ref["dice"], abs=5e-4)
+    assert float(cells[headers.index("Lesion F1")].rstrip("*")) == pytest.approx(ref["lesion_f1"], abs=5e-4)
