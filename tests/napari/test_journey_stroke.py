@@ -422,3 +422,32 @@ def test_isles_case_files_open_run_and_compare_in_the_isles_convention(make_napa
     headers, cells = header_texts(table), table_texts(table)[0]
     assert float(cells[headers.index("Dice")].rstrip("*")) == pytest.approx(ref["dice"], abs=5e-4)
     assert float(cells[headers.index("Lesion F1")].rstrip("*")) == pytest.approx(ref["lesion_f1"], abs=5e-4)
+
+
+# ------------------------------------------------------------------ names (no viewer)
+@pytest.mark.parametrize(("name", "kind"), [
+    ("sub-strokecase0009_ses-0001_dwi", "dwi"), ("DWI b1000", "dwi"), ("case_adc", "adc"), ("ADC map", "adc"),
+    ("sub-strokecase0009_ses-0001_flair", "flair"), ("T2-FLAIR", "flair"), ("cta", "cta"),
+    ("CTA mirrored", None), ("t1", None), ("lesion", None), ("badcase", None)])
+def test_an_input_is_recognised_by_its_name_only(name, kind):
+    from napari_medai._napari.stroke.inputs import input_kind
+
+    assert input_kind(name) == kind
+
+
+@pytest.mark.parametrize(("name", "truth"), [
+    ("lesion", True), ("sub-strokecase0009_ses-0001_msk", True), ("gt", True), ("infarct mask", True),
+    ("brainmask", False), ("brain mask", False), ("stroke", False), ("dwi", False)])
+def test_a_ground_truth_is_recognised_by_its_name(name, truth):
+    from napari_medai._napari.stroke.inputs import is_truth_name
+
+    assert is_truth_name(name) is truth
+
+
+def test_core_messages_speak_of_the_widgets_controls():
+    from napari_medai._napari.stroke.words import gui_words
+
+    text = gui_words("ADC 'adc': only 3 positive ADC voxels, too few to tell the unit of the map; pass --adc-unit "
+                     "1e-6, 1e-3 or scaled:K to state the unit")
+    assert text.endswith("choose the unit in 'ADC unit' (scanner-scaled with its factor)") and "--" not in text
+    assert gui_words("use --mirror for models") == "use the matching setting for models"

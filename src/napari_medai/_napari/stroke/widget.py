@@ -14,7 +14,6 @@ convention.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +49,7 @@ from .._widgets import (
 from ..layers import META_KEY, layer_to_volume, volume_to_layer_data
 from .inputs import InputRows, sidecar_of, truth_layer_for
 from .results import LesionTable, mismatch_text, rsi_by_lesion, total_text
+from .words import METHOD_TIPS, METHODS, SOURCE_WORDS, UNIT_CHOICES, UNIT_WORDS, gui_words, reworded
 
 if TYPE_CHECKING:
     import napari
@@ -66,37 +66,6 @@ LESIONS = "stroke lesions"
 LESION_IDS = "stroke lesion ids"
 PROBABILITY = "stroke lesion probability"
 SCORE = "stroke lesion score"
-#: ADC unit choices: (shown text, value passed to the core).
-UNIT_CHOICES = (("auto (from the values)", "auto"), ("10⁻⁶ mm²/s", "1e-6"), ("10⁻³ mm²/s", "1e-3"),
-                ("scanner-scaled", "scaled"))
-def gui_words(text: str) -> str:
-    """A core message with its command-line flags replaced by the widget's controls."""
-    text = re.sub(r"pass --adc-unit 1e-6, 1e-3 or scaled:K to state the unit|use 1e-6, 1e-3 or scaled:K[^;]*",
-                  "choose the unit in 'ADC unit' (scanner-scaled with its factor)", text)
-    text = text.replace("--adc-unit", "'ADC unit'")
-    return re.sub(r"(?<![\w-])--[a-z][a-z-]*", "the matching setting", text)
-
-
-def reworded(exc: MedaiError) -> MedaiError:
-    """The same error with :func:`gui_words`."""
-    text = gui_words(str(exc))
-    try:
-        return type(exc)(text)
-    except TypeError:
-        return MedaiError(text)
-
-
-UNIT_WORDS = {"1e-6": "10⁻⁶ mm²/s", "1e-3": "10⁻³ mm²/s", "scaled": "scanner-scaled integers"}
-SOURCE_WORDS = {"values": "from the values", "sidecar": "from the sidecar JSON", "user": "set by you"}
-#: Method choices: (shown text, value passed to the core).
-METHODS = (("clinical threshold baseline", "threshold"), ("trained model", "model"))
-METHOD_TIPS = {
-    "MRI": "Weight-free: ischaemic core = ADC below 620 × 10⁻⁶ mm²/s inside DWI-hyperintense brain (CSF "
-           "excluded, small components removed).",
-    "CTA": "Weight-free: hypodensity against the mirrored contralateral side about the mid-sagittal plane.",
-}
-
-
 class StrokeWidget(QWidget):
     """Segment ischaemic stroke lesions on MRI (DWI + ADC [+ FLAIR]) or CT angiography (see module docstring)."""
 
@@ -118,8 +87,8 @@ class StrokeWidget(QWidget):
                                        "volume in HU.")
         self.inputs = InputRows(viewer)
         self.mirror_check = QCheckBox("add mirrored copy")
-        self.mirror_check.setToolTip("For a trained model: give it the CTA mirrored about the head's mid-sagittal plane (found "
-                                     "from the image) as an extra channel, as Öman et al. 2019 did.")
+        self.mirror_check.setToolTip("For a trained model: give it the CTA mirrored about the head's mid-sagittal "
+                                     "plane (found from the image) as an extra channel, as Öman et al. 2019 did.")
         self.unit_combo = QComboBox()
         for text, value in UNIT_CHOICES:
             self.unit_combo.addItem(text, value)
@@ -390,7 +359,7 @@ class StrokeWidget(QWidget):
     # ------------------------------------------------------------------ the result
     def _show(self, result: Any, names: dict[str, str | None]) -> None:
         self.result = result
-        source = self.viewer.layers[names.get("dwi") or names.get("cta")]
+        source = names.get("dwi") or names.get("cta")  # its layer may have been closed meanwhile
         binary = (np.asarray(result.labels.data) > 0).astype(np.uint8)
         model = result.method
         lesions = result.labels.with_data(binary, name=LESIONS, is_label=True, label_names={1: "infarct"})
@@ -424,7 +393,7 @@ class StrokeWidget(QWidget):
         QTimer.singleShot(0, self, self.scroll_to_result)
         trained = result.method != "model" or (self.model_contract is not None and self.model_contract.is_trained)
         self.jobs.set_status(("" if trained else "NOT TRAINED model: this output is meaningless. ")
-                             + f"Done: {result.method} on '{source.name}'.", error=not trained)
+                             + f"Done: {result.method} on '{source}'.", error=not trained)
         self._update_compare()
 
     def _later(self, add: Any) -> None:
