@@ -1,6 +1,9 @@
-"""Train a brain-tumour model on your own labelled cases, with a live loss / Dice plot.
+"""Train a brain-tumour or a stroke-lesion model on your own labelled cases, with a live loss / Dice plot.
 
-The GUI of ``napari-medai train brain-tumour``. The core does everything: which cases a folder holds
+The GUI of ``napari-medai train brain-tumour`` and ``napari-medai train stroke`` (the "task" choice; stroke:
+:func:`~napari_medai.core.tasks.stroke.model.find_stroke_cases` and
+:func:`~napari_medai.core.tasks.stroke.model.train_stroke` with SegResNet or the DeepMedic-style CNN, the model
+handed to the Stroke lesions widget). The core does everything: which cases a folder holds
 (:func:`~napari_medai.core.tasks.brain_tumour.find_cases`, :func:`~napari_medai.core.tasks.brain_tumour.
 describe_cases`), where a new model goes and whether it can be written there
 (:mod:`napari_medai.core.training_runs`), the training itself
