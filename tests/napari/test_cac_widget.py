@@ -271,6 +271,7 @@ def test_agreement_dock_cohort(assigned, tmp_path):
     assert dock.agreement.per_measure["LAD"]["pearson_r"] == pytest.approx(pearson_r(lad_a, lad_r))
     assert dock.agreement.per_measure["LAD"]["icc_2_1"] == pytest.approx(icc_2_1(lad_a, lad_r))
     assert dock.stats_table.item(0, 1).text() == f"{want['pearson_r']:.3f}"
+    assert dock.wait_idle(60)  # the plot is made off the GUI thread
     assert isinstance(dock.canvas, FigureCanvasQTAgg)
     assert "c9" in dock.jobs.status.text()  # unmatched automatic case named
     cm = [[int(dock.confusion_table.item(i, j).text()) for j in range(5)] for i in range(5)]
@@ -279,6 +280,7 @@ def test_agreement_dock_cohort(assigned, tmp_path):
     dock.current_check.setChecked(False)
     assert dock.agreement.cases == ["c1", "c2", "c3", "c4", "c5"]
     dock.measure_combo.setCurrentText("RCA")
+    assert dock.wait_idle(60)
     assert dock.canvas.figure.axes[0].get_title().startswith("Agatston RCA")
 
 

@@ -272,8 +272,9 @@ def test_cohort_agreement_from_two_csv_files(make_napari_viewer, qtbot, tmp_path
     assert f"{core.summary['weighted_kappa_linear']:.3f}" in w.kappa_label.text()
     step("tab Bland-Altman")
     show_tab(w, "Bland-Altman")
+    assert w.wait_idle(60)  # the figure is made off the GUI thread
     check()
-    assert w.canvas is not None
+    assert w.canvas is not None and w.plot_placeholder.isHidden()
     step("tab Cases")
     show_tab(w, "Cases")
     check()

@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from qtpy.QtCore import QTimer
 from qtpy.QtGui import QColor
 from qtpy.QtWidgets import (
     QCheckBox,
@@ -33,7 +34,7 @@ from qtpy.QtWidgets import (
 from ...core.errors import InvalidInputError
 from ...core.tasks import cac
 from .._jobs import JobRunner
-from .._widgets import CurrentPageTabWidget, scroll_vertically, wrapped
+from .._widgets import CurrentPageTabWidget, process_events_until, scroll_vertically, wrapped
 from .tables import num
 
 if TYPE_CHECKING:
@@ -72,6 +73,10 @@ class CACAgreementWidget(QWidget):
         #: The last :class:`~napari_medai.core.tasks.cac.CohortAgreement` shown (None: none yet).
         self.agreement: cac.CohortAgreement | None = None
         self.canvas: Any = None
+        self._plot_timer = QTimer(self)  # a plot asked for while a job runs waits for it
+        self._plot_timer.setSingleShot(True)
+        self._plot_timer.setInterval(50)
+        self._plot_timer.timeout.connect(self._draw_plot)
 
         self.ref_button = QPushButton("Reference scores CSV…")
         self.ref_label = wrapped("no reference loaded")
@@ -236,8 +241,13 @@ class CACAgreementWidget(QWidget):
         self._draw_plot()
 
     def _draw_plot(self) -> None:
+        """Make the Bland-Altman figure off the GUI thread (matplotlib takes a good part of a second to build
+        it); the canvas is put in the tab when it is ready and draws itself in a later turn of the event loop."""
         ag = self.agreement
         if ag is None:
+            return
+        if self.jobs.busy:  # one job at a time: the plot follows the running one
+            self._plot_timer.start()
             return
         from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 
@@ -248,10 +258,14 @@ class CACAgreementWidget(QWidget):
         a, r = ag.values(m)
 
         def draw() -> Any:
-            return bland_altman_figure(a, r, title=f"Agatston {m}", units="Agatston", labels=ag.cases,
-                                       figsize=(4.5, 3.4))
+            fig = bland_altman_figure(a, r, title=f"Agatston {m}", units="Agatston", labels=ag.cases,
+                                      figsize=(4.5, 3.4))
+            fig.canvas.draw()  # text layout and the Agg drawing once here: the Qt canvas' draw is quicker
+            return fig
 
         def show(fig: Any) -> None:
+            if self.agreement is not ag:  # the statistics changed meanwhile: their own plot follows
+                return
             self._remove_canvas()
             self.plot_placeholder.setVisible(False)
             self.canvas = FigureCanvasQTAgg(fig)
@@ -259,7 +273,16 @@ class CACAgreementWidget(QWidget):
             self.plot_box.addWidget(self.canvas, stretch=1)
             self.canvas.draw_idle()
 
-        self.jobs.run_now(draw, show)
+        self.jobs.start(draw, show, "drawing the Bland-Altman plot…", quiet=True)
+
+    @property
+    def busy(self) -> bool:
+        """A job runs, or a plot waits for one."""
+        return self.jobs.busy or self._plot_timer.isActive()
+
+    def wait_idle(self, timeout_s: float = 60.0) -> bool:
+        """Process Qt events until the statistics and the plot are shown (scripts, tests)."""
+        return process_events_until(lambda: not self.busy, timeout_s)
 
     def _remove_canvas(self) -> None:
         if self.canvas is not None:
