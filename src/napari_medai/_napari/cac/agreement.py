@@ -249,21 +249,24 @@ class CACAgreementWidget(QWidget):
         if self.jobs.busy:  # one job at a time: the plot follows the running one
             self._plot_timer.start()
             return
-        from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
-
-        from ...core.metrics.agreement_stats import bland_altman_figure
-
         m = self.measure_combo.currentText()
         m = m if m in ag.per_measure else "total"
         a, r = ag.values(m)
 
         def draw() -> Any:
+            # the first import of matplotlib takes about 0.4 s: here, not on the GUI thread
+            import matplotlib.backends.backend_qtagg  # noqa: F401 - for show()
+
+            from ...core.metrics.agreement_stats import bland_altman_figure
+
             fig = bland_altman_figure(a, r, title=f"Agatston {m}", units="Agatston", labels=ag.cases,
                                       figsize=(4.5, 3.4))
             fig.canvas.draw()  # text layout and the Agg drawing once here: the Qt canvas' draw is quicker
             return fig
 
         def show(fig: Any) -> None:
+            from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+
             if self.agreement is not ag:  # the statistics changed meanwhile: their own plot follows
                 return
             self._remove_canvas()
