@@ -7,6 +7,11 @@
   the JSON (``accepted: false`` and the reason), and exits with code 2.
 * ``simulate-cohort`` -- an AD / NC cohort simulated from the IXI T1s and their DLMUSE
   parcellations (:mod:`napari_medai.core.tasks.alzheimer.cohort`).
+* ``landmarks`` -- landmark discovery from a labelled cohort
+  (:mod:`napari_medai.core.tasks.alzheimer.landmarks`): every T1 registered to MNI152 (2 mm grid,
+  cached in ``--work``), a voxel-wise Welch t-test AD vs NC of smoothed intensity, the ``--n`` most
+  significant centres at least ``--min-distance`` mm apart, written as CSV; ``--pmap`` writes the
+  p-value map (and ``--tmap`` the signed t map).
 
 Bad input is one line on stderr naming the file and the fix, exit code 2, before any long work.
 """
@@ -19,7 +24,7 @@ import time
 from pathlib import Path
 
 NAME = "alzheimer"
-HELP = "Alzheimer's disease from T1 MRI: register to MNI152, simulate a cohort from real anatomy"
+HELP = "Alzheimer's disease from T1 MRI: register to MNI152, simulate a cohort, discover landmarks"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,6 +62,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="AD severities are S x U(1-F, 1+F) (default 0.4)")
     s.add_argument("--overwrite", action="store_true", help="write into a non-empty folder")
     s.set_defaults(_alzheimer=_run_simulate)
+
+    lm = sub.add_parser("landmarks", help="discover AD landmarks from a labelled cohort (Liu et al. 2018)",
+                        description="Register every T1 of a cohort to MNI152, compare AD with NC voxel-wise (Welch "
+                                    "t-test of smoothed intensity) and keep the most significant, mutually "
+                                    "separated centres.")
+    lm.add_argument("--cohort", required=True, type=Path, metavar="DIR",
+                    help="folder of T1s: DIR/t1/<subject>.nii.gz (as simulate-cohort writes) or DIR/<subject>.nii.gz")
+    lm.add_argument("--labels", required=True, type=Path, metavar="CSV",
+                    help="CSV with 'subject' and 'diagnosis' (AD, NC or CN) columns")
+    lm.add_argument("--out", required=True, type=Path, metavar="LANDMARKS.csv",
+                    help="the landmarks: rank, MNI x/y/z (RAS mm), array index, p-value, t")
+    lm.add_argument("--n", type=int, default=50, metavar="L", help="number of landmarks (default 50, as the paper)")
+    lm.add_argument("--min-distance", type=float, default=15.0, metavar="MM",
+                    help="smallest distance between two landmarks in mm (default 15)")
+    lm.add_argument("--fwhm", type=float, default=4.0, metavar="MM",
+                    help="Gaussian smoothing before the t-test, full width at half maximum (default 4 mm)")
+    lm.add_argument("--work", default=None, type=Path, metavar="DIR",
+                    help="folder that keeps the aligned T1s, transforms and metrics and reuses them next time "
+                         "(default: nothing kept)")
+    lm.add_argument("--pmap", default=None, type=Path, metavar="OUT.nii.gz", help="write the p-value map")
+    lm.add_argument("--tmap", default=None, type=Path, metavar="OUT.nii.gz",
+                    help="write the signed Welch t map (AD minus NC)")
+    lm.add_argument("--template", default=None, type=Path, metavar="F",
+                    help="MNI152 2009a T1 template (default: the copy inside nilearn)")
+    lm.add_argument("--grid", type=float, default=2.0, metavar="MM",
+                    help="template grid of registration and analysis in mm (default 2, the cohort preset; 1: "
+                         "the template's own)")
+    lm.add_argument("--aligned", action="store_true",
+                    help="the T1s already lie on one common grid: skip registration")
+    lm.add_argument("--threads", type=int, default=1, metavar="N", help="ITK threads per registration (default 1)")
+    lm.add_argument("--seed", type=int, default=0, help="seed of the registration's sampling (default 0)")
+    lm.add_argument("--overwrite", action="store_true", help="replace existing output files (never an input)")
+    lm.set_defaults(_alzheimer=_run_landmarks)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -155,4 +193,53 @@ def _run_simulate(args: argparse.Namespace) -> int:
     dt = time.perf_counter() - t0
     print(f"wrote {n} subjects ({len(ad)} AD) to {res.folder}: labels.csv, manifest.json; "
           f"{dt:.1f} s ({dt / n:.1f} s per subject)")
+    return 0
+
+
+def _run_landmarks(args: argparse.Namespace) -> int:
+    from ..core.errors import InvalidInputError
+    from ..core.io import write_volume
+    from ..core.io.names import WRITE_EXTENSIONS, split_extension
+    from ..core.tasks.alzheimer.landmarks import discover_landmarks, read_cohort, write_landmarks
+    from ..core.tasks.alzheimer.registration import find_template
+
+    if args.out.suffix.lower() != ".csv":
+        raise InvalidInputError(f"--out {args.out}: give a file name ending in .csv")
+    for opt, p in (("--pmap", args.pmap), ("--tmap", args.tmap)):
+        if p is not None and split_extension(p.name)[1].lower() not in WRITE_EXTENSIONS:
+            raise InvalidInputError(f"{opt} {p}: give a file name ending in {', '.join(WRITE_EXTENSIONS)}")
+    if args.n < 1:
+        raise InvalidInputError(f"--n must be at least 1, got {args.n}")
+    if not args.min_distance >= 0:
+        raise InvalidInputError(f"--min-distance must be >= 0 mm, got {args.min_distance}")
+    if not args.grid > 0:
+        raise InvalidInputError(f"--grid must be > 0 mm, got {args.grid}")
+    subjects = read_cohort(args.cohort, args.labels)
+    template_path = find_template(args.template) if (args.template is not None or not args.aligned) else None
+    inputs = [args.labels, *(s.path for s in subjects), *([template_path] if template_path else [])]
+    _refuse_existing([args.out, args.pmap, args.tmap], inputs, args.overwrite)
+    if args.work is not None and args.work.exists() and not args.work.is_dir():
+        raise InvalidInputError(f"--work {args.work}: is a file; give a folder for the aligned volumes")
+    n_ad = sum(s.diagnosis == "AD" for s in subjects)
+    print(f"{len(subjects)} subjects ({n_ad} AD, {len(subjects) - n_ad} NC) from {args.cohort}", flush=True)
+    t0 = time.perf_counter()
+    res = discover_landmarks(
+        args.cohort, args.labels, work_dir=args.work, template=template_path, n=args.n,
+        min_distance_mm=args.min_distance, fwhm_mm=args.fwhm, align="skip" if args.aligned else "auto",
+        spacing_mm=args.grid, seed=args.seed, threads=args.threads,
+        progress=lambda f, m: print(f"  [{time.perf_counter() - t0:6.1f} s] {m}", flush=True))
+    print(res.cohort.note)
+    written = write_landmarks(res.landmarks, args.out, protect=tuple(inputs))
+    print(f"wrote {written}: {len(res.landmarks)} landmarks at least {args.min_distance:g} mm apart")
+    if args.pmap is not None:
+        print(f"wrote {write_volume(res.p_map(), args.pmap, overwrite=args.overwrite, protect=inputs)} (p-values)")
+    if args.tmap is not None:
+        print(f"wrote {write_volume(res.t_map(), args.tmap, overwrite=args.overwrite, protect=inputs)} (t, AD - NC)")
+    top = res.landmarks[0]
+    sec = res.seconds
+    n = len(subjects)
+    print(f"most significant: MNI ({top.mni_mm[0]:.0f}, {top.mni_mm[1]:.0f}, {top.mni_mm[2]:.0f}) mm, "
+          f"p {top.p_value:.3g}, t {top.t:.2f}; {res.maps.mask.sum()} voxels compared (FWHM {args.fwhm:g} mm); "
+          f"align {sec['align']:.1f} s ({sec['align'] / n:.1f} s per subject), compare {sec['compare']:.1f} s, "
+          f"select {sec['select']:.1f} s")
     return 0
