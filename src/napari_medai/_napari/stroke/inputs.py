@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import contextlib
 import re
+from pathlib import Path
 from typing import Any
 
 from qtpy.QtCore import Signal
 from qtpy.QtWidgets import QComboBox, QFormLayout, QVBoxLayout, QWidget
 
+from ...core.errors import InvalidInputError, MedaiError
 from ...core.models.contract import guess_channel
 from .._widgets import RED, wrapped
-from ..layers import META_KEY
+from ..layers import META_KEY, layer_to_volume
 
 #: The inputs of each modality, in form order; FLAIR is optional.
 MODALITY_INPUTS = {"MRI": ("dwi", "adc", "flair"), "CTA": ("cta",)}
@@ -87,6 +89,30 @@ def sidecar_of(layer: Any) -> dict[str, Any] | None:
 
     source = ((getattr(layer, "metadata", None) or {}).get(META_KEY, {}) or {}).get("source")
     return find_sidecar(source) if source else None
+
+
+def chosen_volumes(viewer: Any, assignment: dict[str, str | None]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The chosen layers as Volumes, and the sidecar JSON of those that have one: ``({key: Volume}, {key: dict})``.
+
+    Raises :class:`~napari_medai.core.errors.InvalidInputError` for a layer that is no 3-D volume or an
+    unreadable sidecar.
+    """
+    chosen = {key: viewer.layers[name] for key, name in assignment.items() if name is not None}
+    try:
+        vols = {key: layer_to_volume(layer) for key, layer in chosen.items()}
+    except MedaiError:
+        raise
+    except ValueError as exc:  # a layer that is no 3-D volume
+        raise InvalidInputError(str(exc)) from exc
+    sidecars = {key: sc for key, layer in chosen.items() for sc in [sidecar_of(layer)] if sc is not None}
+    return vols, sidecars
+
+
+def source_folder(viewer: Any, assignment: dict[str, str | None]) -> str:
+    """The folder of the file the first chosen input was read from ('' when it was not read from a file)."""
+    first = next((viewer.layers[n] for n in assignment.values() if n is not None and n in viewer.layers), None)
+    source = ((first.metadata or {}).get(META_KEY, {}).get("source") or "") if first is not None else ""
+    return str(Path(source).parent) if source else ""
 
 
 class InputRows(QWidget):
@@ -215,5 +241,5 @@ def _disconnect(watched: list[tuple[Any, Any]]) -> None:
     watched.clear()
 
 
-__all__ = ["INPUT_LABELS", "MODALITY_INPUTS", "NO_FLAIR", "InputRows", "input_kind", "is_truth_name",
-           "sidecar_of", "truth_layer_for"]
+__all__ = ["INPUT_LABELS", "MODALITY_INPUTS", "NO_FLAIR", "InputRows", "chosen_volumes", "input_kind",
+           "is_truth_name", "sidecar_of", "source_folder", "truth_layer_for"]

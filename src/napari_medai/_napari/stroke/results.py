@@ -122,6 +122,16 @@ def mismatch_text(mismatch: Any) -> str:
             f"Per lesion in the table ('{RSI_HEADER}': mean FLAIR in the lesion / in its mirror image).")
 
 
+def notes_text(result: Any) -> str:
+    """The core's notes of ``result``, one bullet a line."""
+    return "\n".join(f"• {n}" for n in result.notes)
+
+
+def status_text(result: Any, source: str | None, *, trained: bool) -> str:
+    """The status after a run: the method and the source layer, with a warning first for an untrained model."""
+    return ("" if trained else "NOT TRAINED model: this output is meaningless. ") + f"Done: {result.method} on '{source}'."
+
+
 def rsi_by_lesion(mismatch: Any) -> dict[int, float | None] | None:
     """``{lesion id: FLAIR rSI}`` of a mismatch report, or None without one."""
     if mismatch is None:
@@ -129,5 +139,5 @@ def rsi_by_lesion(mismatch: Any) -> dict[int, float | None] | None:
     return {int(m.id): (None if m.rsi is None else float(m.rsi)) for m in mismatch.lesions}
 
 
-__all__ = ["HEADERS", "HEADER_TIPS", "RESEARCH_NOTE", "RSI_HEADER", "LesionTable", "lesion_cells", "mismatch_text", "rsi_by_lesion",
-           "total_text"]
+__all__ = ["HEADERS", "HEADER_TIPS", "RESEARCH_NOTE", "RSI_HEADER", "LesionTable", "lesion_cells", "mismatch_text",
+           "notes_text", "rsi_by_lesion", "status_text", "total_text"]

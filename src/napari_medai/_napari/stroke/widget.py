@@ -14,11 +14,9 @@ convention.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from qtpy.QtCore import Qt, QTimer
+from qtpy.QtCore import QTimer
 from qtpy.QtGui import QKeySequence
 from qtpy.QtWidgets import (
     QCheckBox,
@@ -38,7 +36,6 @@ from .._jobs import JobRunner
 from .._widgets import (
     RED,
     LabelLegend,
-    error_text,
     process_events_until,
     save_labels_dialog,
     scroll_vertically,
@@ -46,26 +43,33 @@ from .._widgets import (
     watch,
     wrapped,
 )
-from ..layers import META_KEY, layer_to_volume, volume_to_layer_data
-from .inputs import InputRows, sidecar_of, truth_layer_for
-from .results import LesionTable, mismatch_text, rsi_by_lesion, total_text
-from .words import METHOD_TIPS, METHODS, SOURCE_WORDS, UNIT_CHOICES, UNIT_WORDS, gui_words, reworded
+from ..layers import layer_to_volume
+from . import result_layers as rl
+from .inputs import InputRows, chosen_volumes, sidecar_of, source_folder, truth_layer_for
+from .model_folder import NO_MODEL_REFUSAL, describe_model_folder
+from .result_layers import CONVENTION, LESION_IDS, LESIONS, PROBABILITY, SCORE, TurnQueue
+from .results import LesionTable, mismatch_text, notes_text, rsi_by_lesion, status_text, total_text
+from .words import (
+    METHOD_TIPS,
+    METHODS,
+    MODEL_TIP,
+    RUN_SHORTCUT,
+    TIPS,
+    UNIT_CHOICES,
+    compare_tip,
+    gui_words,
+    reworded,
+    unit_text,
+)
 
 if TYPE_CHECKING:
     import napari
 
-#: The keys that run the stroke segmentation (not used by napari itself).
-RUN_SHORTCUT = "Ctrl+Shift+K"
 #: The Plugins menu's names (the agreement panel is opened through its entry, so there is one panel).
 PLUGIN = "napari-medai"
 AGREEMENT_WIDGET = "Agreement with ground truth"
-#: Label convention of the lesion layer (ISLES: 1 = lesion).
-CONVENTION = "isles"
-#: Names of the layers the widget adds.
-LESIONS = "stroke lesions"
-LESION_IDS = "stroke lesion ids"
-PROBABILITY = "stroke lesion probability"
-SCORE = "stroke lesion score"
+
+
 class StrokeWidget(QWidget):
     """Segment ischaemic stroke lesions on MRI (DWI + ADC [+ FLAIR]) or CT angiography (see module docstring)."""
 
@@ -76,26 +80,19 @@ class StrokeWidget(QWidget):
         self.output_layer: Any = None
         self.agreement: Any = None
         self.model_contract: Any = None  # ModelContract of the chosen model folder (None: none, or unusable)
-        self._pending: list[Any] = []  # result layers added one per event-loop turn (each holds the GUI thread)
+        self._pending = TurnQueue(self)  # result layers added one per event-loop turn (each holds the GUI thread)
         self.unit: Any = None  # AdcUnit found for the chosen ADC layer (None: none chosen, or it failed)
 
         self.jobs = JobRunner("Choose the images (layers named dwi, adc, flair or cta are chosen for you), then Run.")
         self.status = self.jobs.status
         self.modality_combo = QComboBox()
         self.modality_combo.addItems(["MRI", "CTA"])
-        self.modality_combo.setToolTip("MRI: DWI (b=1000) and ADC, optionally FLAIR. CTA: one CT angiography "
-                                       "volume in HU.")
         self.inputs = InputRows(viewer)
         self.mirror_check = QCheckBox("add mirrored copy")
-        self.mirror_check.setToolTip("For a trained model: give it the CTA mirrored about the head's mid-sagittal "
-                                     "plane (found from the image) as an extra channel, as Öman et al. 2019 did.")
         self.unit_combo = QComboBox()
         for text, value in UNIT_CHOICES:
             self.unit_combo.addItem(text, value)
-        self.unit_combo.setToolTip("The ADC map's unit: found from its values (and the sidecar JSON), or set by you. "
-                                   "The 620 × 10⁻⁶ mm²/s threshold never runs in the wrong unit.")
-        self.scale_spin = spin(1e-6, 1e6, 1.0, decimals=6, step=0.1, tip=(
-            "Scanner-scaled ADC: 10⁻⁶ mm²/s per stored unit (e.g. 0.1 when the map stores ADC × 10⁷ mm²/s)"))
+        self.scale_spin = spin(1e-6, 1e6, 1.0, decimals=6, step=0.1, tip=TIPS["scale"])
         self.scale_spin.setPrefix("× ")
         self.scale_spin.setVisible(False)
         self.unit_info = wrapped()
@@ -106,21 +103,12 @@ class StrokeWidget(QWidget):
         self.model_edit.setPlaceholderText("a model folder trained for stroke")
         self.model_edit.setReadOnly(True)
         self.model_button = QPushButton("Model folder…")
-        self.model_button.setToolTip("Choose a napari-medai model folder (model.json + model.pt) trained with "
-                                     "'napari-medai train stroke' or the training widget")
         self.model_info = wrapped()
         self.separate_check = QCheckBox("separate lesions")
-        self.separate_check.setToolTip("Also add a layer where each connected lesion has its own id")
         self.run_button = QPushButton("Run")
-        self.run_button.setToolTip(f"Segment the lesions ({RUN_SHORTCUT}; off the GUI thread, Cancel stops it "
-                                   "and adds nothing)")
         self.save_button = QPushButton("Save segmentation…")
-        self.save_button.setToolTip("Write the lesions with the image's geometry (NIfTI, NRRD, MetaImage)")
         self.save_button.setEnabled(False)
         self.compare_button = QPushButton("Compare with ground truth")
-        self.compare_button.setToolTip("Open the agreement panel on the lesions and the open ground truth in the "
-                                       "ISLES convention (Dice, sensitivity, specificity, volume difference, "
-                                       "lesion-wise F1)")
         self.compare_button.setEnabled(False)
         self.total = wrapped()
         font = self.total.font()
@@ -130,6 +118,10 @@ class StrokeWidget(QWidget):
         self.table = LesionTable(viewer)
         self.mismatch = wrapped()
         self.notes = wrapped()
+        for control, key in ((self.modality_combo, "modality"), (self.mirror_check, "mirror"), (self.unit_combo, "unit"),
+                             (self.model_button, "model"), (self.separate_check, "separate"), (self.run_button, "run"),
+                             (self.save_button, "save"), (self.compare_button, "compare")):
+            control.setToolTip(TIPS[key])
 
         self._build()
         self.modality_combo.currentTextChanged.connect(self._modality_changed)
@@ -221,8 +213,7 @@ class StrokeWidget(QWidget):
         self.mirror_check.setEnabled(model)
         self._options.setRowVisible(self._model_row, model)
         self.model_info.setVisible(model)
-        self.method_combo.setToolTip(METHOD_TIPS[self.modality] if not model else
-                                     "A network you trained on your own cases (SegResNet or DeepMedic).")
+        self.method_combo.setToolTip(MODEL_TIP if model else METHOD_TIPS[self.modality])
         if model:
             self._describe_model()
 
@@ -248,28 +239,9 @@ class StrokeWidget(QWidget):
 
     def _describe_model(self) -> None:
         """Say what the chosen folder holds (its contract, no weights loaded): not given, not trained, not stroke."""
-        self.model_contract = None
-        folder = self.model_edit.text().strip()
-        if not folder:
-            self._say(self.model_info, "No model chosen: choose a folder trained for stroke with 'Model folder…' "
-                      "(train one with 'napari-medai train stroke' or the training widget).", error=True)
-            return
-        from ...core.models.contract import ModelContract
-        from ...core.models.persistence import read_model_json
-
-        try:
-            contract = ModelContract.from_dict(read_model_json(Path(folder)).get("contract") or {})
-        except (MedaiError, TypeError, ValueError, KeyError) as exc:
-            self._say(self.model_info, f"{folder}: not a napari-medai model folder ({error_text(exc)})", error=True)
-            return
-        if "stroke" not in contract.task:
-            self._say(self.model_info, f"{contract.name} is a {contract.task} model, not a stroke model: choose a "
-                      "folder trained with 'napari-medai train stroke'.", error=True)
-            return
-        self.model_contract = contract
-        self._say(self.model_info, ("NOT TRAINED (random weights): its output is meaningless. "
-                                    if not contract.is_trained else "") + contract.summary(),
-                  error=not contract.is_trained)
+        info = describe_model_folder(self.model_edit.text())
+        self.model_contract = info.contract
+        self._say(self.model_info, info.text, error=info.error)
 
     @staticmethod
     def _say(label: Any, text: str, *, error: bool = False) -> None:
@@ -304,8 +276,7 @@ class StrokeWidget(QWidget):
             self._say(self.unit_info, gui_words(str(exc)), error=True)
             return
         self.unit = unit
-        self._say(self.unit_info, f"'{name}' is in {UNIT_WORDS.get(unit.unit, unit.unit)} "
-                  f"({SOURCE_WORDS.get(unit.source, unit.source)}: {unit.evidence}).")
+        self._say(self.unit_info, unit_text(name, unit))
 
     # ------------------------------------------------------------------ running
     @property
@@ -326,17 +297,11 @@ class StrokeWidget(QWidget):
         method = self.method
         folder = self.model_edit.text().strip()
         if method == "model" and (not folder or self.model_contract is None):
-            return self.jobs.refuse(InvalidInputError(
-                "no stroke model chosen: choose a folder trained for stroke with 'Model folder…', or use the "
-                "clinical threshold baseline" if not folder else self.model_info.text()))
-        chosen = {key: self.viewer.layers[name] for key, name in self.inputs.assignment().items() if name is not None}
+            return self.jobs.refuse(InvalidInputError(NO_MODEL_REFUSAL if not folder else self.model_info.text()))
         try:
-            vols = {key: layer_to_volume(layer) for key, layer in chosen.items()}
-            sidecars = {key: sc for key, layer in chosen.items() for sc in [sidecar_of(layer)] if sc is not None}
+            vols, sidecars = chosen_volumes(self.viewer, self.inputs.assignment())
         except MedaiError as exc:
             return self.jobs.refuse(exc)
-        except ValueError as exc:  # a layer that is no 3-D volume
-            return self.jobs.refuse(InvalidInputError(str(exc)))
         kwargs: dict[str, Any] = {"method": method, "separate_lesions": self.separate_check.isChecked(),
                                   "sidecars": sidecars or None}
         if self.modality == "MRI":
@@ -360,26 +325,17 @@ class StrokeWidget(QWidget):
     def _show(self, result: Any, names: dict[str, str | None]) -> None:
         self.result = result
         source = names.get("dwi") or names.get("cta")  # its layer may have been closed meanwhile
-        binary = (np.asarray(result.labels.data) > 0).astype(np.uint8)
         model = result.method
-        lesions = result.labels.with_data(binary, name=LESIONS, is_label=True, label_names={1: "infarct"})
-        self.output_layer = self._add(lesions, role="prediction", convention=CONVENTION, model=model)
-        for old in (LESION_IDS, PROBABILITY, SCORE):
-            if old in self.viewer.layers:
-                self.viewer.layers.remove(old)
+        self.output_layer = rl.add_lesions(self.viewer, result)
         # napari holds the GUI thread for each new layer (its visuals, a few hundred ms on 2 busy cores): the
         # other layers come one per event-loop turn, so the viewer answers in between
         if self.separate_check.isChecked():
-            ids = result.labels.with_data(np.asarray(result.labels.data), name=LESION_IDS, is_label=True,
-                                          label_names={int(r.id): f"lesion {r.id}" for r in result.lesions})
-            self._later(lambda: self._show_ids(ids, model))
-        if result.probability is not None:  # the baseline's is a score (how far below the threshold), not calibrated
-            name = PROBABILITY if result.method == "model" else SCORE
-            prob = result.probability.with_data(np.asarray(result.probability.data, dtype=np.float32),
-                                                name=name, is_label=False)
-            self._later(lambda: self._add(prob, role="probability", model=model, colormap="magma", visible=False,
-                                          contrast_limits=(0.0, 1.0)))
-        self._later(self._select_result)  # napari selects each new layer: the lesions again, last
+            ids = rl.ids_volume(result)  # the legend shows each lesion's colour
+            self._pending.add(lambda: self.legend.show_layer(rl.add_ids(self.viewer, ids, model, self.output_layer)))
+        prob = rl.probability_volume(result)
+        if prob is not None:
+            self._pending.add(lambda: rl.add_probability(self.viewer, prob, model))
+        self._pending.add(lambda: rl.select_shown_lesions(self.viewer))  # napari selects each new layer: lesions last
         shown = self.output_layer
         self.legend.show_layer(shown)
         self.total.setText(total_text(result))
@@ -387,55 +343,18 @@ class StrokeWidget(QWidget):
         self.table.setVisible(bool(result.lesions))
         self._say(self.mismatch, mismatch_text(result.mismatch))
         self.mismatch.setVisible(result.mismatch is not None)
-        self.notes.setText("\n".join(f"• {n}" for n in result.notes))
+        self.notes.setText(notes_text(result))
         self.save_button.setEnabled(True)
         QTimer.singleShot(0, self._scroll.updateGeometry)  # the table may need a wider dock
         QTimer.singleShot(0, self, self.scroll_to_result)
         trained = result.method != "model" or (self.model_contract is not None and self.model_contract.is_trained)
-        self.jobs.set_status(("" if trained else "NOT TRAINED model: this output is meaningless. ")
-                             + f"Done: {result.method} on '{source}'.", error=not trained)
+        self.jobs.set_status(status_text(result, source, trained=trained), error=not trained)
         self._update_compare()
-
-    def _later(self, add: Any) -> None:
-        """Queue ``add()`` for a later event-loop turn, one at a time."""
-        self._pending.append(add)
-        if len(self._pending) == 1:
-            QTimer.singleShot(0, self, self._next_pending)
-
-    def _next_pending(self) -> None:
-        if not self._pending:
-            return
-        self._pending.pop(0)()
-        if self._pending:
-            QTimer.singleShot(0, self, self._next_pending)
-
-    def _show_ids(self, ids: Any, model: str) -> None:
-        """The lesion-id layer over the 0/1 lesions (hidden then); the legend shows each lesion's colour."""
-        layer = self._add(ids, role="lesion ids", model=model)
-        if self.output_layer is not None and self.output_layer.name in self.viewer.layers:
-            self.output_layer.visible = False
-        self.legend.show_layer(layer)
-
-    def _select_result(self) -> None:
-        """Select the lesion layer shown (its controls, e.g. opacity and contour, in napari's layer panel)."""
-        for name in (LESION_IDS, LESIONS):
-            if name in self.viewer.layers and self.viewer.layers[name].visible:
-                self.viewer.layers.selection.active = self.viewer.layers[name]
-                return
 
     def scroll_to_result(self) -> None:
         """Bring the total and the lesion table into view (a short dock scrolls)."""
         bar = self._scroll.verticalScrollBar()
         bar.setValue(min(bar.maximum(), max(0, self.total.y() - 8)))
-
-    def _add(self, vol: Any, *, role: str, model: str, convention: str | None = None, **extra: Any) -> Any:
-        """Add ``vol`` as a layer (replacing one of its name) with the widget's metadata; returns the layer."""
-        data, kw, kind = volume_to_layer_data(vol)[0]
-        kw["metadata"][META_KEY].update(role=role, model=model, **({"convention": convention} if convention else {}))
-        kw.update(extra)
-        if vol.name in self.viewer.layers:
-            self.viewer.layers.remove(vol.name)
-        return getattr(self.viewer, f"add_{kind}")(data, **kw)
 
     # ------------------------------------------------------------------ after a run
     def truth_layer(self) -> Any:
@@ -447,9 +366,7 @@ class StrokeWidget(QWidget):
     def _update_compare(self, *_: Any) -> None:
         truth = self.truth_layer()
         self.compare_button.setEnabled(truth is not None)
-        self.compare_button.setToolTip(
-            f"Open the agreement panel on '{LESIONS}' and '{truth.name}' in the ISLES convention" if truth is not None
-            else "Open a ground-truth Labels layer (named like lesion, msk or gt) on the lesions' grid first")
+        self.compare_button.setToolTip(compare_tip(LESIONS, None if truth is None else truth.name))
 
     def compare(self) -> Any:
         """Open the agreement panel (its Plugins menu entry) on the lesions and the ground truth, ISLES convention."""
@@ -459,7 +376,7 @@ class StrokeWidget(QWidget):
                                                "lesion, msk or gt on the lesions' grid"))
             return None
         dock, panel = self.viewer.window.add_plugin_dock_widget(PLUGIN, AGREEMENT_WIDGET)
-        _share_height(self, dock)
+        rl.share_height(self, dock)
         panel.set_pair(pred=self.output_layer.name, gt=truth.name, convention=CONVENTION)
         self.agreement = panel
         return panel
@@ -469,29 +386,9 @@ class StrokeWidget(QWidget):
         layer = self.output_layer
         if layer is None or layer.name not in self.viewer.layers:
             return self.jobs.refuse(InvalidInputError("run first: there are no lesions to save"))
-        first = next((self.viewer.layers[n] for n in self.inputs.assignment().values()
-                      if n is not None and n in self.viewer.layers), None)
-        source = ((first.metadata or {}).get(META_KEY, {}).get("source") or "") if first is not None else ""
-        start = str(Path(source).parent) if source else ""
+        start = source_folder(self.viewer, self.inputs.assignment())
         return self.jobs.run_now(lambda: save_labels_dialog(self, layer, start_dir=start),
                                  lambda path: path and self.jobs.set_status(f"Saved {path}"))
-
-
-def _share_height(widget: QWidget, dock: Any) -> None:
-    """Give the agreement panel's dock half of the height it shares with ``widget``'s dock (the stroke widget
-    scrolls; the panel's table would otherwise be squeezed to a few pixels)."""
-    from qtpy.QtWidgets import QDockWidget, QMainWindow
-
-    mine, main = widget.parentWidget(), dock.parentWidget()
-    if not (isinstance(mine, QDockWidget) and isinstance(main, QMainWindow)) or mine is dock:
-        return
-
-    def share() -> None:  # once the main window has placed the new dock
-        total = mine.height() + dock.height()
-        if dock.height() < 0.4 * total and main.dockWidgetArea(mine) == main.dockWidgetArea(dock):
-            main.resizeDocks([mine, dock], [total // 2, total - total // 2], Qt.Vertical)
-
-    QTimer.singleShot(0, dock, share)
 
 
 __all__ = ["CONVENTION", "RUN_SHORTCUT", "LESIONS", "LESION_IDS", "PROBABILITY", "SCORE", "StrokeWidget"]
