@@ -2,7 +2,8 @@
 
 For each network (DeepMedic-style and SegResNet by default):
 
-1. writes stroke phantoms (``core.phantoms.stroke.stroke_phantom`` as committed at ``--phantom-commit``) as one-folder-per-case NIfTI
+1. writes stroke phantoms (``core.phantoms.stroke.stroke_phantom`` as installed, i.e. the current one; or as
+   committed at ``--phantom-commit`` to repeat an older measurement) as one-folder-per-case NIfTI
    cases -- ``--train-seeds`` (default 1-12) for training, ``--test-seeds`` (default 13-16) held out --
    into ``OUT/data`` (outside the repository);
 2. trains through ``napari_medai.core.tasks.stroke.model.train_stroke`` (the engine's one loop) into
@@ -154,8 +155,9 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=20, help="training steps per epoch")
     ap.add_argument("--val-fraction", type=float, default=0.1, help="share of the training phantoms validated on")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--phantom-commit", default="3afa719",
-                    help="commit whose core/phantoms/stroke.py makes the phantoms (default: main when this was written)")
+    ap.add_argument("--phantom-commit", default=None,
+                    help="commit whose core/phantoms/stroke.py makes the phantoms (default: the current phantom, "
+                         "napari_medai.core.phantoms.stroke as imported)")
     ap.add_argument("--evaluate-only", action="store_true", help="score the models already in --out")
     args = ap.parse_args()
 
@@ -169,7 +171,10 @@ def main() -> int:
     if set(train_seeds) & set(test_seeds):
         raise SystemExit("training and held-out seeds overlap")
     args.out.mkdir(parents=True, exist_ok=True)
-    stroke_phantom = phantom_at(args.phantom_commit)
+    if args.phantom_commit:
+        stroke_phantom = phantom_at(args.phantom_commit)
+    else:
+        from napari_medai.core.phantoms.stroke import stroke_phantom
     data = write_phantoms(args.out / "data", train_seeds, stroke_phantom)
     report: dict = {
         "command": "nice -n 10 python benchmarks/bench_stroke_training.py " + " ".join(
@@ -177,9 +182,11 @@ def main() -> int:
                                                         ("cpu_minutes", args.cpu_minutes), ("minutes", args.minutes),
                                                         ("threads", args.threads), ("steps", args.steps))),
         "repo_commit": _git("rev-parse", "--short", "HEAD"),
-        "phantom_commit": args.phantom_commit,
-        "phantom_last_change": _git("log", "-1", "--format=%h", args.phantom_commit, "--", str(PHANTOM_FILE)),
-        "phantom_helpers_changed_since": _git("diff", "--stat", args.phantom_commit, "--",
+        "phantom_commit": args.phantom_commit or "working tree",
+        "phantom_last_change": _git("log", "-1", "--format=%h", args.phantom_commit or "HEAD", "--", str(PHANTOM_FILE)),
+        "phantom_uncommitted_changes": "no" if args.phantom_commit else (
+            _git("diff", "--stat", "HEAD", "--", str(PHANTOM_FILE.parent)) or "no"),
+        "phantom_helpers_changed_since": _git("diff", "--stat", args.phantom_commit or "HEAD", "--",
                                               str(PHANTOM_FILE.parent / "_brain.py"),
                                               str(PHANTOM_FILE.parent / "_common.py")) or "no",
         "train_seeds": train_seeds, "test_seeds": test_seeds, "threads": args.threads,
