@@ -87,6 +87,20 @@ def test_isles_rule():
     assert row["empty"] == "pred" and row["dice"] == 0.0 and math.isnan(row["hd95_mm"])
     assert (row["lesion_tp"], row["lesion_fn"], row["lesion_f1"]) == (0, 1, 0.0)
     assert row["volume_gt_ml"] == pytest.approx(8 * 8 / 1000)
+    assert row["lesion_count_diff"] == -1
+
+
+def test_lesion_count_difference_counts_components_on_both_sides():
+    g = np.zeros((12, 12, 12), np.uint8)
+    g[2:4, 2:4, 2:4] = 1
+    p = np.zeros_like(g)
+    p[2:4, 2:4, 2:4] = 1          # finds the reference lesion
+    p[8:10, 8:10, 8:10] = 1       # two false positives, apart from each other
+    p[8:10, 2:4, 8:10] = 1
+    row = compute_table(p, g, spacing=1.0, convention="isles")["regions"]["lesion"]
+    assert (row["lesion_tp"], row["lesion_fp"], row["lesion_fn"]) == (1, 2, 0)
+    assert row["lesion_count_diff"] == 2
+    assert row["volume_diff_ml"] == pytest.approx(16 / 1000)
 
 
 def test_nan_rule_keeps_undefined_values():

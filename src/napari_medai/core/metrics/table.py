@@ -38,7 +38,9 @@ from .surface import MaskSurface, SurfaceDistances, check_tolerance, pair_distan
 
 __all__ = ["METRICS", "TableCache", "compute_table", "empty_rule_values"]
 
-#: Metric keys of a table row, in display order.
+#: Metric keys of a table row, in display order. ``lesion_count_diff`` is predicted minus reference
+#: lesions (connected components, as counted for the lesion-wise scores); ISLES 2022 ranks its
+#: absolute value, as it does ``volume_diff_ml``'s.
 METRICS: tuple[str, ...] = (
     "dice",
     "iou",
@@ -56,6 +58,7 @@ METRICS: tuple[str, ...] = (
     "lesion_f1",
     "lesion_dice",
     "lesion_hd95_mm",
+    "lesion_count_diff",
 )
 
 
@@ -572,7 +575,7 @@ def _structure_row(
                         pred_labels=pred_labels, cropped=live is not None)
     row.update(
         lesion_tp=lw.tp, lesion_fp=lw.fp, lesion_fn=lw.fn, lesion_f1=lw.f1,
-        lesion_dice=lw.dice, lesion_hd95_mm=lw.hd95_mm,
+        lesion_dice=lw.dice, lesion_hd95_mm=lw.hd95_mm, lesion_count_diff=lw.n_pred - lw.n_gt,
     )
     if lesion_style == "brats2023":
         row["lesion_ignored"] = lw.n_ignored
