@@ -120,3 +120,74 @@ def test_simulate_cohort_from_the_real_ixi_scans(tmp_path, capsys):
     assert len(ad) == 1
     for r in ad[0]["planted"]["regions"].values():
         assert abs(r["label_change"] - r["requested"]) <= 0.01
+
+
+def _tiny_cohort(root: Path, n: int = 8, *, dx: list[str] | None = None, skip: tuple[str, ...] = ()) -> Path:
+    """``n`` small volumes on one grid, the AD half with a darker blob at index (8, 6, 10); returns labels.csv."""
+    from napari_medai.core.volume import Volume
+
+    rng = np.random.default_rng(1)
+    shape = (16, 18, 16)
+    zz, yy, xx = np.indices(shape)
+    blob = np.exp(-((zz - 8) ** 2 + (yy - 6) ** 2 + (xx - 10) ** 2) / (2 * 1.5**2))
+    dx = dx or ["AD", "NC"] * (n // 2)
+    root.mkdir(parents=True, exist_ok=True)
+    with (root / "labels.csv").open("w") as f:
+        f.write("subject,diagnosis\n")
+        for i, d in enumerate(dx):
+            img = 100.0 + 2.0 * rng.standard_normal(shape) - (30.0 * blob if d == "AD" else 0.0)
+            if f"s{i}" not in skip:
+                write_volume(Volume(img.astype(np.float32), spacing=(2.0,) * 3, origin=(-16.0, 18.0, 16.0)),
+                             root / "t1" / f"s{i}.nii.gz")
+            f.write(f"s{i},{d}\n")
+    return root / "labels.csv"
+
+
+def test_landmarks_on_an_aligned_tiny_cohort(tmp_path, capsys):
+    labels = _tiny_cohort(tmp_path / "c")
+    out, pmap, tmap = tmp_path / "lm.csv", tmp_path / "p.nii.gz", tmp_path / "t.nii.gz"
+    args = ["alzheimer", "landmarks", "--cohort", str(tmp_path / "c"), "--labels", str(labels), "--out", str(out),
+            "--n", "5", "--min-distance", "8", "--aligned", "--pmap", str(pmap), "--tmap", str(tmap)]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "registration skipped" in text and "8 subjects (4 AD, 4 NC)" in text
+    rows = list(csv.DictReader(out.open()))
+    assert [int(r["rank"]) for r in rows] == [1, 2, 3, 4, 5]
+    first = [int(rows[0][f"index_{k}"]) for k in range(3)]
+    assert np.abs(np.subtract(first, (8, 6, 10))).max() <= 1 and float(rows[0]["t"]) < 0
+    pts = np.array([[float(r[c]) for c in ("x_mni_mm", "y_mni_mm", "z_mni_mm")] for r in rows])
+    d = np.linalg.norm(pts[:, None] - pts[None], axis=-1) + np.eye(5) * 1e9
+    assert d.min() >= 8.0
+    p = read_volume(pmap)
+    assert p.spatial_shape == (16, 18, 16) and float(p.data.min()) == pytest.approx(float(rows[0]["p_value"]), rel=1e-4)
+    assert read_volume(tmap).data.min() < 0
+    before = out.read_text()
+    assert main(args) == 2 and "already exists" in capsys.readouterr().err
+    assert main([*args, "--overwrite"]) == 0 and out.read_text() == before  # deterministic
+
+
+def test_landmarks_bad_input_is_one_line(tmp_path, capsys):
+    labels = _tiny_cohort(tmp_path / "c", n=4)
+    missing = _tiny_cohort(tmp_path / "m", n=4, skip=("s1",))
+    one = _tiny_cohort(tmp_path / "o", n=4, dx=["NC"] * 4)
+    (tmp_path / "afile").write_text("x")
+    base = ["--cohort", str(tmp_path / "c"), "--labels", str(labels), "--aligned"]
+    cases = [
+        (["--cohort", str(tmp_path / "m"), "--labels", str(missing), "--aligned"], "no T1 for 1 subject(s)"),
+        (["--cohort", str(tmp_path / "o"), "--labels", str(one), "--aligned"], "0 AD and 4 NC"),
+        ([*base, "--out", str(tmp_path / "lm.txt")], "ending in .csv"),
+        ([*base, "--n", "0"], "--n must be at least 1"),
+        ([*base, "--min-distance", "-3"], "--min-distance must be >= 0"),
+        ([*base, "--pmap", str(tmp_path / "p.png")], "--pmap"),
+        ([*base, "--work", str(tmp_path / "afile")], "is a file"),
+        (["--cohort", str(tmp_path / "nope"), "--labels", str(labels)], "no such folder"),
+    ]
+    for extra, msg in cases:
+        if "--out" not in extra:
+            extra = [*extra, "--out", str(tmp_path / "lm.csv")]
+        assert main(["alzheimer", "landmarks", *extra]) == 2
+        err = capsys.readouterr().err.strip()
+        assert msg in err and len(err.splitlines()) == 1, err
+    assert main(["alzheimer", "landmarks", *base, "--out", str(labels)]) == 2  # never over the labels CSV
+    assert "refusing to overwrite an input" in capsys.readouterr().err
+    assert not (tmp_path / "lm.csv").exists()
