@@ -18,6 +18,7 @@ __all__ = [
     "RawNameFacts",
     "format_of",
     "image_files_below",
+    "image_files_in",
     "is_bids_folder",
     "is_dicom_file",
     "is_label_name",
@@ -192,6 +193,18 @@ def image_files_below(folder: str | os.PathLike[str], *, limit: int = 4, max_dep
 
     visit(root, 0)
     return found
+
+
+def image_files_in(folder: str | os.PathLike[str]) -> list[Path]:
+    """The volume files directly in ``folder`` (any readable single-file format; DICOM slices and ``.raw``
+    excluded, since a case folder names one file per channel), sorted by name, hidden files skipped."""
+    out = []
+    for p in sorted(Path(folder).iterdir()):
+        if p.is_file() and not p.name.startswith("."):
+            ext = split_extension(p)[1]
+            if ext in SUPPORTED_EXTENSIONS and ext not in (".dcm", ".dicom", ".ima", ".raw"):
+                out.append(p)
+    return out
 
 
 def _tokens(text: str) -> list[str]:

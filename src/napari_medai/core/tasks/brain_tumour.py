@@ -156,22 +156,10 @@ class BrainTumourCase:
                             convention=self.convention, brainmask=self.brainmask)
 
 
-def _image_files(folder: Path) -> list[Path]:
-    from ..io.names import SUPPORTED_EXTENSIONS, split_extension
-
-    out = []
-    for p in sorted(folder.iterdir()):
-        if p.is_file() and not p.name.startswith("."):
-            _, ext = split_extension(p)
-            if ext in SUPPORTED_EXTENSIONS and ext not in (".dcm", ".dicom", ".ima", ".raw"):
-                out.append(p)
-    return out
-
-
 def _classify(folder: Path) -> BrainTumourCase | None:
-    from ..io.names import split_extension
+    from ..io.names import image_files_in, split_extension
 
-    files = _image_files(folder)
+    files = image_files_in(folder)
     best: tuple[int, str, dict[str, list[Path]]] | None = None
     for layout, rules in _LAYOUT_RULES.items():
         found: dict[str, list[Path]] = {}

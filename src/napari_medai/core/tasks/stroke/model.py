@@ -77,6 +77,7 @@ __all__ = [
     "StrokeCase",
     "find_stroke_cases",
     "head_mask",
+    "load_stroke_model",
     "network_name",
     "predict_stroke_model",
     "read_training_case",
@@ -394,18 +395,6 @@ class StrokeCase:
         return "mri" if "dwi" in self.channels else "cta"
 
 
-def _image_files(folder: Path) -> list[Path]:
-    from ...io.names import SUPPORTED_EXTENSIONS, split_extension
-
-    out = []
-    for p in sorted(folder.iterdir()):
-        if p.is_file() and not p.name.startswith("."):
-            _, ext = split_extension(p)
-            if ext in SUPPORTED_EXTENSIONS and ext not in (".dcm", ".dicom", ".ima", ".raw"):
-                out.append(p)
-    return out
-
-
 def _role(stem: str) -> str | None:
     s = stem.lower()
     if "brain" in s or "skull" in s:  # brain masks are not lesion masks
@@ -419,10 +408,10 @@ def _role(stem: str) -> str | None:
 
 
 def _classify_folder(folder: Path, *, layout: str = "folder", name: str | None = None) -> StrokeCase | None:
-    from ...io.names import split_extension
+    from ...io.names import image_files_in, split_extension
 
     found: dict[str, list[Path]] = {}
-    for f in _image_files(folder):
+    for f in image_files_in(folder):
         role = _role(split_extension(f)[0])
         if role is not None:
             found.setdefault(role, []).append(f)
@@ -684,6 +673,30 @@ def _with_cta_mirror(channels: Mapping[str, Volume]) -> tuple[dict[str, Volume],
             [f"CTA mirrored about its mid-sagittal plane for the model's second channel ({plane.method})"])
 
 
+def load_stroke_model(model: Any) -> tuple[Any, str]:
+    """Load a stroke model and say which modality it takes, before any image is read.
+
+    Parameters
+    ----------
+    model
+        A :class:`~napari_medai.core.models.LoadedModel`, a model folder or registry name.
+
+    Returns
+    -------
+    (LoadedModel, str)
+        The model and its modality, ``"mri"`` or ``"cta"`` (from its contract's channels).
+
+    Raises
+    ------
+    ModelLoadError, InvalidInputError
+        Not a segmentation model of task ``stroke``, or channels that are neither modality's.
+    """
+    from ...models.loading import load_model, require_segmentation_model
+
+    lm = require_segmentation_model(load_model(model), task="stroke")
+    return lm, _modality_of(lm.contract.channels)
+
+
 def predict_stroke_model(
     model: Any,
     channels: Mapping[str, Volume],
@@ -718,11 +731,9 @@ def predict_stroke_model(
         Not a stroke model, missing channels, an ADC not in 10^-6 mm^2/s, cancelled.
     """
     from ...inference import predict
-    from ...models.loading import load_model, require_segmentation_model
 
-    lm = require_segmentation_model(load_model(model), task="stroke")
+    lm, modality = load_stroke_model(model)
     c: ModelContract = lm.contract
-    modality = _modality_of(c.channels)
     channels, notes = _with_cta_mirror(channels) if modality == "cta" else (channels, [])
     scaled, head = stroke_model_inputs(channels, modality)
     ref = scaled[STROKE_CHANNELS[modality][0]]
