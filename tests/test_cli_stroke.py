@@ -14,6 +14,8 @@ from napari_medai.core.phantoms.stroke import stroke_phantom
 from napari_medai.core.tasks.stroke.inputs import describe_grid, resample_linear
 from napari_medai.core.volume import Volume
 
+from .core.test_models_support import one_torch_thread  # noqa: F401
+
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory) -> dict[str, Path]:
@@ -138,3 +140,37 @@ def test_cta_threshold_and_a_volume_not_in_hu(tmp_path, capsys):
     mr = write_volume(ph["cta"].with_data(ph["cta"].data * 0.0 + 500.0), tmp_path / "not_hu.nii.gz")
     err = _one_line_error(capsys, ["stroke", "--cta", str(mr), "--out", str(tmp_path / "n.nii.gz")])
     assert "not_hu.nii.gz" in err and not (tmp_path / "n.nii.gz").exists()
+
+
+def test_cta_model_runs_from_the_command_line_on_the_cta_grid(tmp_path, capsys):
+    pytest.importorskip("torch")
+    pytest.importorskip("monai")
+    from napari_medai.core.phantoms.stroke import stroke_cta_phantom
+    from napari_medai.core.tasks.stroke.model import train_stroke
+
+    from .core.test_stroke_model import SMALL_DEEPMEDIC, TINY_CTA, write_cta_cases
+
+    cases = write_cta_cases(tmp_path / "cases", seeds=(1, 2))
+    model = train_stroke(cases, out_dir=tmp_path / "cta-model", network="deepmedic", max_epochs=1,
+                         iterations_per_epoch=1, batch_size=1, val_fraction=0, patch_size=(25, 25, 25),
+                         roi_size=(25, 25, 25), network_kwargs=SMALL_DEEPMEDIC, device="cpu", num_threads=1).out_dir
+    ph = stroke_cta_phantom(seed=3, shape=TINY_CTA)
+    cta = write_volume(ph["cta"], tmp_path / "head_cta.nii.gz")
+    out, js = tmp_path / "lesions.nii.gz", tmp_path / "lesions.json"
+    assert main(["stroke", "--cta", str(cta), "--method", "model", "--model", str(model), "--mirror",
+                 "--out", str(out), "--json", str(js)]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("model: ") and f"wrote {out}" in text and "note: CTA mirrored" in text
+    lesions = read_volume(out)
+    assert lesions.spatial_shape == TINY_CTA and set(np.unique(lesions.data)) <= {0, 1}
+    np.testing.assert_allclose(lesions.affine, ph["cta"].affine, atol=1e-5)
+    doc = json.loads(js.read_text())
+    assert doc["method"] == "model" and doc["adc_unit"] is None and doc["inputs"] == {"cta": str(cta)}
+    assert str(model) in doc["parameters"]["model"]["value"]
+    # an MRI given to the CTA model: one line, nothing written
+    mri = stroke_phantom(seed=1, shape=(24, 40, 36), with_flair=False)
+    dwi = write_volume(mri["dwi"], tmp_path / "s_dwi.nii.gz")
+    adc = write_volume(mri["adc"], tmp_path / "s_adc.nii.gz")
+    err = _one_line_error(capsys, ["stroke", "--dwi", str(dwi), "--adc", str(adc), "--method", "model",
+                                   "--model", str(model), "--out", str(tmp_path / "x.nii.gz")])
+    assert "trained on CTA" in err and not (tmp_path / "x.nii.gz").exists()

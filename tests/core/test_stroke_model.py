@@ -257,3 +257,106 @@ def test_training_refuses_unknown_options_and_unlabelled_cases(phantom_cases, tm
     _touch(tmp_path / "nolabel" / "c1", "dwi.nii.gz", "adc.nii.gz")
     with pytest.raises(InvalidInputError, match="without a lesion mask"):
         train_stroke(tmp_path / "nolabel", out_dir=tmp_path / "y")
+
+
+# ---------------------------------------------------------------------------------------------
+# CT angiography: one folder per case (cta*, lesion*), the mirrored channel made about the found plane
+# ---------------------------------------------------------------------------------------------
+#: The smallest CTA phantom grid (2 mm voxels) that holds a head and a lesion.
+TINY_CTA = (32, 40, 36)
+
+
+def write_cta_cases(folder: Path, seeds=(1, 2), shape=TINY_CTA) -> Path:
+    """CTA phantoms written as NIfTI, one folder per case: ``cta.nii.gz`` (HU) and ``lesion.nii.gz``."""
+    from napari_medai.core.io import write_volume
+    from napari_medai.core.phantoms.stroke import stroke_cta_phantom
+
+    folder = Path(folder)
+    for s in seeds:
+        p = stroke_cta_phantom(seed=s, shape=shape)
+        write_volume(p["cta"], folder / f"cta{s:02d}" / "cta.nii.gz")
+        write_volume(p["lesion"], folder / f"cta{s:02d}" / "lesion.nii.gz")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def cta_model(tmp_path_factory):
+    """Two tiny CTA phantom cases and a DeepMedic trained on them for one step."""
+    pytest.importorskip("torch")
+    from napari_medai.core.tasks.stroke.model import train_stroke
+
+    root = tmp_path_factory.mktemp("cta")
+    cases = write_cta_cases(root / "cases")
+    steps = []
+    result = train_stroke(cases, out_dir=root / "dm", network="deepmedic", max_epochs=1, iterations_per_epoch=1,
+                          batch_size=1, val_fraction=0, patch_size=(25, 25, 25), roi_size=(25, 25, 25),
+                          network_kwargs=SMALL_DEEPMEDIC, device="cpu", num_threads=1,
+                          on_step=lambda e, s, n, loss: steps.append((e, s, n)))
+    return {"cases": cases, "result": result, "steps": steps}
+
+
+def test_cta_cases_are_found_and_read_with_the_mirror_about_the_found_plane(cta_model):
+    from napari_medai.core.io import read_volume
+    from napari_medai.core.tasks.stroke.midline import find_mid_sagittal_plane, mirror
+    from napari_medai.core.tasks.stroke.model import read_training_case
+
+    cases = find_stroke_cases(cta_model["cases"], require_labels=True)
+    assert [c.name for c in cases] == ["cta01", "cta02"]
+    assert all(c.modality == "cta" and set(c.channels) == {"cta"} and c.label.name == "lesion.nii.gz" for c in cases)
+    chans, label, notes = read_training_case(cases[0])
+    assert set(chans) == {"cta", "cta_mirror"} and label.same_grid(chans["cta"]) and label.data.any()
+    assert any("mirrored about its mid-sagittal plane" in n for n in notes)
+    # the second channel is the CTA reflected about the plane found in it (scaled and cropped like the CTA)
+    cta = read_volume(cases[0].channels["cta"], as_label=False)
+    expected, _ = stroke_model_inputs({"cta": cta, "cta_mirror": mirror(cta, find_mid_sagittal_plane(cta))}, "cta")
+    box = tuple(slice(int(o), int(o) + n) for o, n in zip(
+        np.rint(cta.world_to_index(np.array([chans["cta"].origin]))[0]), chans["cta"].spatial_shape))
+    np.testing.assert_allclose(chans["cta_mirror"].data, np.asarray(expected["cta_mirror"].data)[box], atol=1e-6)
+    # ... not its flip about the array's middle column (the phantom's head is off-centre and turned)
+    assert not np.allclose(chans["cta_mirror"].data, np.flip(chans["cta"].data, axis=2), atol=0.05)
+
+
+def test_cta_model_trains_and_predicts_on_the_input_grid(cta_model):
+    from napari_medai.core.models.loading import load_model
+    from napari_medai.core.phantoms.stroke import stroke_cta_phantom
+    from napari_medai.core.tasks.stroke.midline import find_mid_sagittal_plane, mirror
+    from napari_medai.core.tasks.stroke.model import predict_stroke_model
+
+    result = cta_model["result"]
+    assert cta_model["steps"] == [(1, 1, 1)] and result.epochs_run == 1
+    model = load_model(result.out_dir)
+    c = model.contract
+    assert c.is_trained and c.task == "stroke" and c.network.name == "DeepMedic"
+    assert c.channels == ("cta", "ctamirror") and c.network.kwargs["in_channels"] == 2
+    assert "2 one folder per case stroke case(s)" in c.trained_on and "(cta+cta_mirror)" in c.trained_on
+    p = stroke_cta_phantom(seed=3, shape=TINY_CTA)
+    mask, prob = predict_stroke_model(model, {"cta": p["cta"]}, device="cpu")
+    assert mask.spatial_shape == TINY_CTA and prob.spatial_shape == TINY_CTA
+    np.testing.assert_allclose(mask.affine, p["cta"].affine)
+    assert mask.is_label and mask.data.dtype == np.uint8 and set(np.unique(mask.data)) <= {0, 1}
+    assert prob.data.dtype == np.float32 and 0.0 <= float(prob.data.min()) <= float(prob.data.max()) <= 1.0
+    np.testing.assert_array_equal(mask.data, (prob.data >= 0.5).astype(np.uint8))
+    assert not prob.data[np.asarray(p["cta"].data) <= -500.0].any()  # 0 outside the head
+    assert mask.meta["modality"] == "cta" and any("mirrored" in n for n in mask.meta["notes"])
+    assert 1 <= mask.meta["n_windows"] <= 27  # 25^3 windows over the head's box at 2 mm
+    # the mirror made inside equals the one made with midline.mirror about the found plane
+    given = mirror(p["cta"], find_mid_sagittal_plane(p["cta"]))
+    _, prob2 = predict_stroke_model(model, {"cta": p["cta"], "cta_mirror": given}, device="cpu")
+    np.testing.assert_array_equal(prob.data, prob2.data)
+
+
+def test_segment_stroke_runs_a_cta_model_and_refuses_a_modality_mismatch(cta_model):
+    from napari_medai.core.phantoms.stroke import stroke_cta_phantom, stroke_phantom
+    from napari_medai.core.tasks.stroke.segment import segment_stroke
+
+    folder = cta_model["result"].out_dir
+    p = stroke_cta_phantom(seed=4, shape=TINY_CTA)
+    res = segment_stroke(cta=p["cta"], method="model", model=str(folder), mirror=True, separate_lesions=True)
+    assert res.method == "model" and res.modality == "cta" and res.adc_unit is None
+    assert res.labels.same_grid(p["cta"]) and res.probability.same_grid(p["cta"])
+    assert int(res.labels.data.max()) == len(res.lesions) and all(r.mean_adc is None for r in res.lesions)
+    assert any("mirrored about the mid-sagittal plane" in n for n in res.notes)
+    assert res.to_json()["parameters"]["model"] == {"value": str(folder), "source": "user"}
+    mri = stroke_phantom(seed=1, shape=(24, 40, 36), with_flair=False)
+    with pytest.raises(InvalidInputError, match=r"trained on CTA \(cta \+ cta_mirror\); give a CTA"):
+        segment_stroke(dwi=mri["dwi"], adc=mri["adc"], method="model", model=folder)

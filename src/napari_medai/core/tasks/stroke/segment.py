@@ -190,6 +190,17 @@ def segment_stroke(
         Bad input (before any long work); :class:`~napari_medai.core.callbacks.Cancelled` when stopped.
     """
     modality = _check_choice(dwi, adc, flair, cta, method, model, mirror)
+    if method == "model":  # the model's modality is checked before any work
+        from .model import STROKE_CHANNELS, load_stroke_model
+
+        model_source = str(getattr(model, "source", None) or model)
+        model, model_modality = load_stroke_model(model)
+        if model_modality != modality:
+            raise InvalidInputError(
+                f"the model {model.contract.name} ({model_source}) was trained on {model_modality.upper()} "
+                f"({' + '.join(STROKE_CHANNELS[model_modality])}); give "
+                f"{'DWI and ADC' if model_modality == 'mri' else 'a CTA'}, or a model trained on "
+                f"{modality.upper()}")
 
     def step(f: float, msg: str) -> None:
         if should_stop is not None and should_stop():
@@ -226,7 +237,8 @@ def segment_stroke(
 
             mask, prob = predict_stroke_model(model, {"dwi": inp.dwi, "adc": inp.adc},
                                               progress=sub(0.2, 0.8), should_stop=should_stop)
-            params = {"model": {"value": str(getattr(model, "source", None) or model), "source": "user"}}
+            notes += list(mask.meta.get("notes") or [])
+            params = {"model": {"value": model_source, "source": "user"}}
             method_name = "model"
     else:
         from .baseline_cta import CTA_PARAMS_SOURCES, check_cta, segment_cta_baseline
@@ -252,7 +264,8 @@ def segment_stroke(
                 channels["cta_mirror"] = mirror_volume(cta, plane)  # type: ignore[arg-type]
                 notes.append("CTA mirrored about the mid-sagittal plane as the model's second channel")
             mask, prob = predict_stroke_model(model, channels, progress=sub(0.2, 0.8), should_stop=should_stop)
-            params = {"model": {"value": str(getattr(model, "source", None) or model), "source": "user"}}
+            notes += list(mask.meta.get("notes") or [])  # e.g. the CTA mirrored for the model without --mirror
+            params = {"model": {"value": model_source, "source": "user"}}
             method_name = "model"
     step(0.8, "lesion table")
     binary = grid.with_data((np.asarray(mask.data) > 0).astype(np.uint8), is_label=True,
