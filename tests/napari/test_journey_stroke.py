@@ -243,6 +243,8 @@ def test_agreement_opens_in_the_isles_convention_with_lesion_f1(make_napari_view
     cells = table_texts(table)[0]
     for col in ("Dice", "Sens", "Spec", "ΔVol ml", "Lesion F1"):
         assert col in headers
+    # ISLES 2022's ranked metrics come first, visible without scrolling
+    assert headers[:4] == ["Dice", "Lesion F1", "ΔVol ml", "Δ lesions"]
     f1 = float(cells[headers.index("Lesion F1")].rstrip("*"))
     dice = float(cells[headers.index("Dice")].rstrip("*"))
     # the panel's figures are the core's evaluation of the same pair in the ISLES convention
@@ -252,6 +254,7 @@ def test_agreement_opens_in_the_isles_convention_with_lesion_f1(make_napari_view
     ref = evaluate_volumes(vols["pred"], vols["gt"], convention="isles", lesion_style="isles")
     row = ref.regions["lesion"]
     assert f1 == pytest.approx(row["lesion_f1"], abs=5e-4) and dice == pytest.approx(row["dice"], abs=5e-4)
+    assert int(cells[headers.index("Δ lesions")].rstrip("*")) == row["lesion_count_diff"]
     assert 0.0 < f1 <= 1.0 and dice > 0.5
 
 

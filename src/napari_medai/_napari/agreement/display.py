@@ -28,7 +28,20 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("lesion_fn", "FN les"),
     ("lesion_f1", "Lesion F1"),
     ("lesion_dice", "Lesion Dice"),
+    ("lesion_count_diff", "Δ lesions"),
 )
+#: Per convention, the metrics its challenge ranks, shown first so that they are visible without
+#: scrolling (ISLES 2022: Dice, lesion-wise F1, absolute volume and lesion-count differences).
+LEADING: dict[str, tuple[str, ...]] = {
+    "isles": ("dice", "lesion_f1", "volume_diff_ml", "lesion_count_diff", "sensitivity", "specificity"),
+}
+
+
+def columns_for(convention: str) -> tuple[tuple[str, str], ...]:
+    """The metrics table's columns ``(key, header)`` for a convention: its ranked metrics first."""
+    lead = LEADING.get(convention, ())
+    first = [col for key in lead for col in COLUMNS if col[0] == key]
+    return (*first, *(col for col in COLUMNS if col[0] not in lead))
 #: Metrics whose value may come from an empty-mask rule (marked with '*').
 RULED = ("dice", "hd95_mm", "assd_mm", "nsd")
 LESION_HEADERS = ("#", "status", "in", "ml", "voxels")
@@ -74,10 +87,12 @@ def fmt(value: Any) -> str:
 
 
 def result_rows(result: Any) -> tuple[list[str], list[list[tuple[str, str]]], list[str]]:
-    """Row names, ``cells[row][column] = (text, tooltip)`` and the empty-mask remarks of a result.
+    """Row names, ``cells[row][column] = (text, tooltip)`` (columns of :func:`columns_for` the result's
+    convention) and the empty-mask remarks of a result.
 
     Rows: every region, then every label that is not already a region of its own.
     """
+    columns = columns_for(result.convention.name)
     region_values = {tuple(r.get("label_values", ())) for r in result.regions.values()}
     rows = list(result.regions.items())
     rows += [(f"label {name}", row) for name, row in result.labels.items()
@@ -86,7 +101,7 @@ def result_rows(result: Any) -> tuple[list[str], list[list[tuple[str, str]]], li
     for name, row in rows:
         notes = row.get("notes") or []
         tip = "\n".join(str(n) for n in notes)
-        cells.append([(fmt(row.get(key)) + ("*" if notes and key in RULED else ""), tip) for key, _ in COLUMNS])
+        cells.append([(fmt(row.get(key)) + ("*" if notes and key in RULED else ""), tip) for key, _ in columns])
         if notes:
             ruled.append(f"{name}: {'; '.join(str(n) for n in notes)}")
     return [name for name, _ in rows], cells, ruled
@@ -134,9 +149,15 @@ def fit_rows(table: QTableWidget, *, min_rows: int = 1, max_rows: int | None = N
 
 
 def fill_table(table: QTableWidget, shown: dict[str, Any], names: list[str],
-               cells: list[list[tuple[str, str]]]) -> None:
-    """Show ``cells[row][column] = (text, tooltip)``, rewriting only the cells that changed."""
+               cells: list[list[tuple[str, str]]], headers: list[str] | None = None) -> None:
+    """Show ``cells[row][column] = (text, tooltip)`` under ``headers`` (default: those of :data:`COLUMNS`),
+    rewriting only the cells that changed."""
     changed = False
+    headers = headers or [h for _, h in COLUMNS]
+    if headers != shown.get("headers", [h for _, h in COLUMNS]):
+        table.setHorizontalHeaderLabels(headers)
+        shown["headers"] = headers
+        changed = True
     if names != shown.get("names"):
         table.setRowCount(len(names))
         table.setVerticalHeaderLabels(names)

@@ -276,7 +276,8 @@ class AgreementWidget(QWidget):
         self.lesions = live.lesions
         self.n_updates += 1
         names, cells, ruled = display.result_rows(result)
-        display.fill_table(self.table, self._shown, names, cells)
+        headers = [h for _, h in display.columns_for(result.convention.name)]
+        display.fill_table(self.table, self._shown, names, cells, headers)
         self.error_box.set_regions(list(result.regions))
         display.fill_lesions(self.lesion_table, self._shown, display.lesion_rows(live.lesions))
         conv = result.convention
