@@ -63,12 +63,14 @@ def compare_with_ground_truth(viewer: Any, prediction: Any, convention: str, *, 
     if gt is None:
         return None
     dock, panel = viewer.window.add_plugin_dock_widget(PLUGIN, AGREEMENT_WIDGET)
-    _share_height(beside, dock)
+    share_height(beside, dock)
     panel.set_pair(pred=prediction.name, gt=gt.name, convention=convention)
     return panel
 
 
-def _share_height(widget: Any, dock: Any) -> None:
+def share_height(widget: Any, dock: Any) -> None:
+    """Give ``dock`` (e.g. the agreement panel's) half of the height it shares with ``widget``'s dock, once the
+    main window has placed it (the task widgets scroll; the panel's table would otherwise be squeezed)."""
     from qtpy.QtCore import Qt, QTimer
     from qtpy.QtWidgets import QDockWidget, QMainWindow
 
@@ -85,4 +87,4 @@ def _share_height(widget: Any, dock: Any) -> None:
     QTimer.singleShot(0, dock, share)
 
 
-__all__ = ["AGREEMENT_WIDGET", "add_prediction", "compare_with_ground_truth", "ground_truth_for"]
+__all__ = ["AGREEMENT_WIDGET", "add_prediction", "compare_with_ground_truth", "ground_truth_for", "share_height"]

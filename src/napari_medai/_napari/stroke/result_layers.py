@@ -10,8 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from qtpy.QtCore import Qt, QTimer
-from qtpy.QtWidgets import QWidget
+from qtpy.QtCore import QTimer
 
 from ..layers import META_KEY, volume_to_layer_data
 
@@ -128,23 +127,6 @@ class TurnQueue:
             QTimer.singleShot(0, self.owner, self._next)
 
 
-def share_height(widget: QWidget, dock: Any) -> None:
-    """Give the agreement panel's dock half of the height it shares with ``widget``'s dock (the stroke widget
-    scrolls; the panel's table would otherwise be squeezed to a few pixels)."""
-    from qtpy.QtWidgets import QDockWidget, QMainWindow
-
-    mine, main = widget.parentWidget(), dock.parentWidget()
-    if not (isinstance(mine, QDockWidget) and isinstance(main, QMainWindow)) or mine is dock:
-        return
-
-    def share() -> None:  # once the main window has placed the new dock
-        total = mine.height() + dock.height()
-        if dock.height() < 0.4 * total and main.dockWidgetArea(mine) == main.dockWidgetArea(dock):
-            main.resizeDocks([mine, dock], [total // 2, total - total // 2], Qt.Vertical)
-
-    QTimer.singleShot(0, dock, share)
-
-
 __all__ = ["CONVENTION", "LESIONS", "LESION_IDS", "PROBABILITY", "SCORE", "TurnQueue", "add_ids", "add_lesions",
            "add_probability", "add_result_layer", "ids_volume",
-           "lesions_volume", "probability_volume", "remove_extra_layers", "select_shown_lesions", "share_height"]
+           "lesions_volume", "probability_volume", "remove_extra_layers", "select_shown_lesions"]

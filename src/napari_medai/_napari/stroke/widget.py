@@ -44,6 +44,7 @@ from .._widgets import (
     wrapped,
 )
 from ..layers import layer_to_volume
+from ..prediction_layers import share_height
 from . import result_layers as rl
 from .inputs import InputRows, chosen_volumes, sidecar_of, source_folder, truth_layer_for
 from .model_folder import NO_MODEL_REFUSAL, describe_model_folder
@@ -376,7 +377,7 @@ class StrokeWidget(QWidget):
                                                "lesion, msk or gt on the lesions' grid"))
             return None
         dock, panel = self.viewer.window.add_plugin_dock_widget(PLUGIN, AGREEMENT_WIDGET)
-        rl.share_height(self, dock)
+        share_height(self, dock)
         panel.set_pair(pred=self.output_layer.name, gt=truth.name, convention=CONVENTION)
         self.agreement = panel
         return panel
