@@ -178,6 +178,7 @@ def test_landmarks_bad_input_is_one_line(tmp_path, capsys):
         ([*base, "--out", str(tmp_path / "lm.txt")], "ending in .csv"),
         ([*base, "--n", "0"], "--n must be at least 1"),
         ([*base, "--min-distance", "-3"], "--min-distance must be >= 0"),
+        ([*base, "--max-anisotropy", "0.5"], "--max-anisotropy must be >= 1"),
         ([*base, "--pmap", str(tmp_path / "p.png")], "--pmap"),
         ([*base, "--work", str(tmp_path / "afile")], "is a file"),
         (["--cohort", str(tmp_path / "nope"), "--labels", str(labels)], "no such folder"),

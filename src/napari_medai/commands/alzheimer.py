@@ -91,6 +91,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                          "the template's own)")
     lm.add_argument("--aligned", action="store_true",
                     help="the T1s already lie on one common grid: skip registration")
+    lm.add_argument("--max-anisotropy", type=float, default=1.5, metavar="A",
+                    help="refuse a subject's fit whose largest / smallest scale exceeds A (default 1.5; real heads "
+                         "reach 1.34)")
     lm.add_argument("--threads", type=int, default=1, metavar="N", help="ITK threads per registration (default 1)")
     lm.add_argument("--seed", type=int, default=0, help="seed of the registration's sampling (default 0)")
     lm.add_argument("--overwrite", action="store_true", help="replace existing output files (never an input)")
@@ -212,6 +215,8 @@ def _run_landmarks(args: argparse.Namespace) -> int:
         raise InvalidInputError(f"--n must be at least 1, got {args.n}")
     if not args.min_distance >= 0:
         raise InvalidInputError(f"--min-distance must be >= 0 mm, got {args.min_distance}")
+    if not args.max_anisotropy >= 1:
+        raise InvalidInputError(f"--max-anisotropy must be >= 1, got {args.max_anisotropy}")
     if not args.grid > 0:
         raise InvalidInputError(f"--grid must be > 0 mm, got {args.grid}")
     subjects = read_cohort(args.cohort, args.labels)
@@ -226,7 +231,7 @@ def _run_landmarks(args: argparse.Namespace) -> int:
     res = discover_landmarks(
         args.cohort, args.labels, work_dir=args.work, template=template_path, n=args.n,
         min_distance_mm=args.min_distance, fwhm_mm=args.fwhm, align="skip" if args.aligned else "auto",
-        spacing_mm=args.grid, seed=args.seed, threads=args.threads,
+        spacing_mm=args.grid, max_anisotropy=args.max_anisotropy, seed=args.seed, threads=args.threads,
         progress=lambda f, m: print(f"  [{time.perf_counter() - t0:6.1f} s] {m}", flush=True))
     print(res.cohort.note)
     written = write_landmarks(res.landmarks, args.out, protect=tuple(inputs))
