@@ -5,7 +5,8 @@
 2. Discover landmarks (:func:`napari_medai.core.tasks.alzheimer.landmarks.discover_landmarks`: every
    T1 affinely registered to MNI152 on the 2 mm cohort grid, one ITK thread, aligned volumes and
    transforms cached in ``--dir``/work; Welch t-test of 4 mm-smoothed intensity; ``--n`` 50 landmarks
-   at least ``--min-distance`` 15 mm apart).
+   at least ``--min-distance`` 15 mm apart; a subject whose registration is refused is left out and
+   listed).
 3. Map every subject's parcellation (``dlmuse/<subject>.nii.gz``, the simulator's labels on the
    subject's grid) through the same transform onto the template grid (nearest neighbour); a region's
    template-space mask is where at least half the subjects carry its label, its centre the mask's
@@ -23,7 +24,6 @@ Run: ``nice -n 10 python benchmarks/alzheimer_landmarks.py --dir /tmp/alz_landma
 from __future__ import annotations
 
 import argparse
-import csv
 import statistics
 import sys
 import time
@@ -71,10 +71,10 @@ def main() -> int:
         print(f"simulated {args.subjects} subjects (severity {args.severity}, seed {args.seed}) in "
               f"{time.perf_counter() - t0:.1f} s")
     labels = cohort / "labels.csv"
-    rows = list(csv.DictReader(labels.open()))
     res = discover_landmarks(cohort, labels, work_dir=args.dir / "work", template=TEMPLATE_DIR, n=args.n,
-                             min_distance_mm=args.min_distance, fwhm_mm=args.fwhm, threads=1,
+                             min_distance_mm=args.min_distance, fwhm_mm=args.fwhm, threads=1, drop_failed=True,
                              progress=lambda f, m: print(f"  [{time.perf_counter() - t_start:6.1f} s] {m}", flush=True))
+    rows = [{"subject": s.subject} for s in res.cohort.subjects]
     out_csv = write_landmarks(res.landmarks, args.dir / "landmarks.csv")
     print(res.cohort.note)
     print(f"wrote {out_csv}")
@@ -83,6 +83,7 @@ def main() -> int:
     ref = volume_to_sitk(grid)
     codes = {f"{side}_{region}": code for region, sides in MUSE_CODES.items() for side, code in sides.items()}
     counts = {name: np.zeros(grid.spatial_shape, np.float32) for name in codes}
+    print(f"{len(res.cohort.dropped)} subject(s) left out: {res.cohort.dropped or 'none'}")
     for r in rows:
         lab = read_volume(cohort / "dlmuse" / f"{r['subject']}.nii.gz", as_label=True)
         tx = sitk.ReadTransform(str(res.cohort.transforms[r["subject"]]))

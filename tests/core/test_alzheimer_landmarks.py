@@ -217,3 +217,19 @@ def test_registered_cohort_is_cached_in_the_work_folder(tmp_path):
     for a, b in zip(first.data, second.data):
         np.testing.assert_allclose(a, b, atol=1e-3)
     assert not any(p.name == "work" for p in tmp_path.glob("s*"))  # nothing written beside the inputs
+
+
+def test_a_refused_registration_stops_the_run_or_is_left_out(tmp_path):
+    from napari_medai.core.tasks.alzheimer.registration import RegistrationError
+
+    tpl = synthetic_template()
+    good = write_volume(synthetic_subject(affine_lps(rot_deg=(0, 0, 3), shift=(4, 0, 2))), tmp_path / "g.nii.gz")
+    shape_src = synthetic_subject(affine_lps())
+    noise = shape_src.with_data(np.random.default_rng(0).uniform(0, 300, shape_src.data.shape).astype(np.float32))
+    bad = write_volume(noise, tmp_path / "n.nii.gz")
+    subs = [CohortSubject("g", "AD", good), CohortSubject("n", "NC", bad)]
+    with pytest.raises(RegistrationError, match="subject n: .*drop its row"):
+        align_cohort(subs, tpl, None, spacing_mm=None, min_correlation=0.5)
+    res = align_cohort(subs, tpl, None, spacing_mm=None, min_correlation=0.5, drop_failed=True)
+    assert [s.subject for s in res.subjects] == ["g"] and list(res.dropped) == ["n"] and len(res.data) == 1
+    assert "left out (refused): n (" in res.note and res.transforms == {}  # no work folder: nothing kept

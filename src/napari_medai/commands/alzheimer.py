@@ -94,6 +94,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     lm.add_argument("--max-anisotropy", type=float, default=1.5, metavar="A",
                     help="refuse a subject's fit whose largest / smallest scale exceeds A (default 1.5; real heads "
                          "reach 1.34)")
+    lm.add_argument("--min-correlation", type=float, default=0.25, metavar="R",
+                    help="refuse a subject's fit whose correlation inside the template's brain is under R "
+                         "(default 0.25)")
+    lm.add_argument("--drop-failed", action="store_true",
+                    help="leave subjects whose registration is refused out of the comparison (default: stop)")
     lm.add_argument("--threads", type=int, default=1, metavar="N", help="ITK threads per registration (default 1)")
     lm.add_argument("--seed", type=int, default=0, help="seed of the registration's sampling (default 0)")
     lm.add_argument("--overwrite", action="store_true", help="replace existing output files (never an input)")
@@ -231,7 +236,8 @@ def _run_landmarks(args: argparse.Namespace) -> int:
     res = discover_landmarks(
         args.cohort, args.labels, work_dir=args.work, template=template_path, n=args.n,
         min_distance_mm=args.min_distance, fwhm_mm=args.fwhm, align="skip" if args.aligned else "auto",
-        spacing_mm=args.grid, max_anisotropy=args.max_anisotropy, seed=args.seed, threads=args.threads,
+        spacing_mm=args.grid, max_anisotropy=args.max_anisotropy, min_correlation=args.min_correlation,
+        drop_failed=args.drop_failed, seed=args.seed, threads=args.threads,
         progress=lambda f, m: print(f"  [{time.perf_counter() - t0:6.1f} s] {m}", flush=True))
     print(res.cohort.note)
     written = write_landmarks(res.landmarks, args.out, protect=tuple(inputs))
