@@ -100,7 +100,8 @@ def test_model_method_gets_the_adc_in_1e6_and_answers_on_the_dwi_grid():
     from napari_medai.core.tasks.stroke.model import stroke_task
 
     small = stroke_phantom(seed=2, shape=(24, 40, 36))
-    model = LoadedModel.random(stroke_task(network="deepmedic", roi_size=(16, 16, 16),
+    # 32^3 windows: 4 over the phantom's head (16^3 took 32 windows, most of the test's time after the imports)
+    model = LoadedModel.random(stroke_task(network="deepmedic", roi_size=(32, 32, 32),
                                            network_kwargs={"feature_maps": [4] * 8, "fc_features": [8, 8]}).contract)
     adc3 = small["adc"].with_data(small["adc"].data * np.float32(1e-3), units="")  # stored in 10^-3 mm^2/s
     threads = torch.get_num_threads()
@@ -114,6 +115,7 @@ def test_model_method_gets_the_adc_in_1e6_and_answers_on_the_dwi_grid():
     assert float(res.probability.data.min()) >= 0.0 and float(res.probability.data.max()) <= 1.0
     assert int(res.labels.data.max()) == len(res.lesions)
     assert res.to_json()["parameters"]["model"]["source"] == "user"
+    assert res.probability.meta["n_windows"] == 4
 
 
 def test_flair_mismatch_on_the_phantom_tracks_the_designed_rsi():
