@@ -197,6 +197,7 @@ class AlignedCohort:
     transforms: dict[str, Path] = field(default_factory=dict)
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
     seconds_per_subject: dict[str, float] = field(default_factory=dict)
+    cpu_seconds_per_subject: dict[str, float] = field(default_factory=dict)
     reused: int = 0
     dropped: dict[str, str] = field(default_factory=dict)
 
@@ -317,7 +318,7 @@ def _register_all(subjects: list[CohortSubject], tpl: Template, work: Path, *, s
                   max_anisotropy: float, min_correlation: float, drop_failed: bool, seed: int, threads: int | None,
                   say: ProgressFn, should_stop: StopFn | None, kept: bool) -> AlignedCohort:
     key = {"template": tpl.path, "grid_mm": spacing_mm, "seed": int(seed), "method": "register_to_template"}
-    data, transforms, metrics, secs = [], {}, {}, {}
+    data, transforms, metrics, secs, cpu = [], {}, {}, {}, {}
     reused = 0
     n = len(subjects)
     used: list[CohortSubject] = []
@@ -351,7 +352,7 @@ def _register_all(subjects: list[CohortSubject], tpl: Template, work: Path, *, s
                 say((i + 1) / n, f"{s.subject}: aligned volume reused from {work}")
                 continue
         say(i / n, f"{s.subject}: registering to MNI152 ({i + 1}/{n})")
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         try:
             res = register_to_template(s.path, tpl, seed=seed, threads=threads, max_anisotropy=max_anisotropy,
                                        min_correlation=min_correlation)
@@ -363,6 +364,7 @@ def _register_all(subjects: list[CohortSubject], tpl: Template, work: Path, *, s
             raise RegistrationError(f"subject {s.subject}: {exc}; fix the scan or drop its row from the labels CSV",
                                     exc.metrics) from exc
         secs[s.subject] = round(time.perf_counter() - t0, 2)
+        cpu[s.subject] = round(time.process_time() - c0, 2)  # all this process's threads
         write_volume(res.aligned, img_p, overwrite=True, protect=[s.path])
         res.save_transform(tfm_p, overwrite=True, protect=[s.path])
         write_text_atomically(meta_p, json.dumps({"key": want, "metrics": res.to_dict()}, indent=1) + "\n")
@@ -381,7 +383,7 @@ def _register_all(subjects: list[CohortSubject], tpl: Template, work: Path, *, s
     say(1.0, note)
     return AlignedCohort(grid=tpl.image, mask=tpl.brain_mask, subjects=used, data=data, registered=True,
                          note=note, transforms=transforms if kept else {}, metrics=metrics, seconds_per_subject=secs,
-                         reused=reused, dropped=dropped)
+                         cpu_seconds_per_subject=cpu, reused=reused, dropped=dropped)
 
 
 # --------------------------------------------------------------------------------- group comparison
