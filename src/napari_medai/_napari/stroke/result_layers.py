@@ -1,6 +1,6 @@
 """The layers a stroke result becomes: the 0/1 lesions (a prediction in the ISLES convention), the lesion ids,
-the probability (a model's) or score (the baseline's), each with the widget's napari-medai metadata; and the
-agreement panel's dock sharing the stroke dock's height.
+the probability (a model's) or score (the baseline's), each with the widget's napari-medai metadata, added one
+per event-loop turn (:class:`TurnQueue`).
 
 Every array comes from :class:`napari_medai.core.tasks.stroke.segment.StrokeResult`; nothing is computed here.
 """
