@@ -363,7 +363,7 @@ def _register_all(subjects: list[CohortSubject], tpl: Template, work: Path, *, s
                 dropped[s.subject] = str(exc.metrics.get("reason"))
                 say((i + 1) / n, f"{s.subject}: left out, registration refused: {dropped[s.subject]}")
                 continue
-            raise RegistrationError(f"subject {s.subject}: {exc}; fix the scan or drop its row from the labels CSV",
+            raise RegistrationError(f"subject {s.subject}: {exc}; fix the scan, drop its row from the labels CSV or leave it out (--drop-failed)",
                                     exc.metrics) from exc
         secs[s.subject] = round(time.perf_counter() - t0, 2)
         cpu[s.subject] = round(time.process_time() - c0, 2)  # all this process's threads
