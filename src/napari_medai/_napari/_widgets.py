@@ -311,6 +311,43 @@ def watch(owner: QWidget, emitter: Any, callback: Callable[..., Any]) -> None:
     owner.destroyed.connect(_disconnect)
 
 
+def watch_layer_names(owner: QWidget, viewer: Any, refresh: Callable[..., Any]) -> None:
+    """Call ``refresh`` whenever a layer is added, removed or renamed in ``viewer``, until ``owner`` is destroyed.
+
+    A removed layer's name event is disconnected at once (so the widget does not keep the layer, and its data,
+    alive), and a closed widget gets no more viewer events.
+    """
+    from contextlib import suppress
+
+    watched: list[tuple[Any, Any]] = []
+
+    def connect(emitter: Any) -> None:
+        emitter.connect(refresh)
+        watched.append((emitter, refresh))
+
+    def disconnect(pairs: list[tuple[Any, Any]]) -> None:
+        for emitter, callback in pairs:
+            with suppress(RuntimeError, TypeError, ValueError):  # the layer may be gone already
+                emitter.disconnect(callback)
+
+    def inserted(event: Any) -> None:
+        connect(event.value.events.name)
+        refresh()
+
+    def removed(event: Any) -> None:
+        gone = getattr(getattr(event.value, "events", None), "name", None)
+        disconnect([(e, cb) for e, cb in watched if e is gone])
+        watched[:] = [(e, cb) for e, cb in watched if e is not gone]
+        refresh()
+
+    for emitter, callback in ((viewer.layers.events.inserted, inserted), (viewer.layers.events.removed, removed)):
+        emitter.connect(callback)
+        watched.append((emitter, callback))
+    for layer in viewer.layers:
+        connect(layer.events.name)
+    owner.destroyed.connect(lambda *_: disconnect(watched))  # no callbacks into a closed widget
+
+
 def fit_spin_text(box: QSpinBox | QDoubleSpinBox) -> None:
     """Make a spin box wide enough for its longest text (special value text included) under napari's style.
 

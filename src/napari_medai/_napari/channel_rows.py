@@ -7,13 +7,12 @@ while its layer is open (also through a rename); one image in two channels is sh
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 from qtpy.QtWidgets import QComboBox, QFormLayout, QVBoxLayout, QWidget
 
 from ..core.model_inputs import ChannelCheck, assign_channels, channel_label, check_channels
-from ._widgets import RED, wrapped
+from ._widgets import RED, watch_layer_names, wrapped
 
 
 class ChannelRows(QWidget):
@@ -32,13 +31,7 @@ class ChannelRows(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(self.form)
         layout.addWidget(self.note)
-        watched: list[tuple[Any, Any]] = []
-        self._watched = watched
-        self._watch(viewer.layers.events.inserted, self._layer_inserted)
-        self._watch(viewer.layers.events.removed, self._layer_removed)
-        for layer in viewer.layers:
-            self._watch(layer.events.name, self.refresh)
-        self.destroyed.connect(lambda *_: _disconnect(watched))  # no callbacks into a closed widget
+        watch_layer_names(self, viewer, self.refresh)
 
     def set_channels(self, channels: tuple[str, ...]) -> None:
         """One row per channel (rows of channels kept keep their choice)."""
@@ -93,28 +86,6 @@ class ChannelRows(QWidget):
         self.note.setText(check.message())
         self.note.setVisible(bool(check.message()))
         self.note.setStyleSheet(RED if check.shared else "")
-
-    def _layer_inserted(self, event: Any) -> None:
-        self._watch(event.value.events.name, self.refresh)
-        self.refresh()
-
-    def _layer_removed(self, event: Any) -> None:
-        gone = getattr(getattr(event.value, "events", None), "name", None)
-        keep = [(e, cb) for e, cb in self._watched if e is not gone]
-        _disconnect([(e, cb) for e, cb in self._watched if e is gone])  # and let the layer's data go
-        self._watched[:] = keep
-        self.refresh()
-
-    def _watch(self, emitter: Any, callback: Any) -> None:
-        emitter.connect(callback)
-        self._watched.append((emitter, callback))
-
-
-def _disconnect(watched: list[tuple[Any, Any]]) -> None:
-    for emitter, callback in watched:
-        with contextlib.suppress(RuntimeError, TypeError, ValueError):  # the layer may be gone already
-            emitter.disconnect(callback)
-    watched.clear()
 
 
 __all__ = ["ChannelRows"]

@@ -7,7 +7,6 @@ never by "the first layer"; a user's choice stays while its layer is open (also 
 
 from __future__ import annotations
 
-import contextlib
 import re
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from qtpy.QtWidgets import QComboBox, QFormLayout, QVBoxLayout, QWidget
 
 from ...core.errors import InvalidInputError, MedaiError
 from ...core.models.contract import guess_channel
-from .._widgets import RED, wrapped
+from .._widgets import RED, watch_layer_names, wrapped
 from ..layers import META_KEY, layer_to_volume
 
 #: The inputs of each modality, in form order; FLAIR is optional.
@@ -142,13 +141,7 @@ class InputRows(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(self.form)
         layout.addWidget(self.note)
-        self._watched: list[tuple[Any, Any]] = []
-        watched = self._watched
-        self._watch(viewer.layers.events.inserted, self._inserted)
-        self._watch(viewer.layers.events.removed, self._removed)
-        for layer in viewer.layers:
-            self._watch(layer.events.name, self.refresh)
-        self.destroyed.connect(lambda *_: _disconnect(watched))
+        watch_layer_names(self, viewer, self.refresh)
         self.set_modality("MRI")
 
     # ------------------------------------------------------------------ modality and choices
@@ -218,27 +211,6 @@ class InputRows(QWidget):
         self.note.setText(text)
         self.note.setVisible(bool(text))
         self.note.setStyleSheet(RED if "twice" in text else "")
-
-    def _inserted(self, event: Any) -> None:
-        self._watch(event.value.events.name, self.refresh)
-        self.refresh()
-
-    def _removed(self, event: Any) -> None:
-        gone = getattr(getattr(event.value, "events", None), "name", None)
-        _disconnect([(e, cb) for e, cb in self._watched if e is gone])  # and let the layer's data go
-        self._watched[:] = [(e, cb) for e, cb in self._watched if e is not gone]
-        self.refresh()
-
-    def _watch(self, emitter: Any, callback: Any) -> None:
-        emitter.connect(callback)
-        self._watched.append((emitter, callback))
-
-
-def _disconnect(watched: list[tuple[Any, Any]]) -> None:
-    for emitter, callback in watched:
-        with contextlib.suppress(RuntimeError, TypeError, ValueError):  # the layer may be gone already
-            emitter.disconnect(callback)
-    watched.clear()
 
 
 __all__ = ["INPUT_LABELS", "MODALITY_INPUTS", "NO_FLAIR", "InputRows", "chosen_volumes", "input_kind",
