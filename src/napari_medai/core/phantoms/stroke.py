@@ -107,6 +107,17 @@ class _Pose:
         }
 
 
+def _checked_pose(rng: np.random.Generator, shape: tuple[int, ...], spacing: tuple[float, ...],
+                  yaw_deg: float | None, shift_mm: float | None) -> _Pose:
+    """The head's pose after checking the user's yaw (degrees about S) and shift (mm along L), if given."""
+    if yaw_deg is not None:
+        yaw_deg = check_range(yaw_deg, name="yaw_deg", low=-15.0, high=15.0)
+    if shift_mm is not None:
+        shift_mm = check_range(shift_mm, name="shift_mm", low=-20.0, high=20.0)
+    extent = np.asarray(shape, dtype=float) * np.asarray(spacing)
+    return _head_pose(rng, extent, yaw_deg, shift_mm)
+
+
 def _head_pose(rng: np.random.Generator, extent: np.ndarray, yaw_deg: float | None, shift_mm: float | None) -> _Pose:
     sign = rng.choice([-1.0, 1.0], size=2)
     yaw = float(sign[0] * rng.uniform(3.0, 6.0)) if yaw_deg is None else float(yaw_deg)
@@ -283,15 +294,10 @@ def stroke_phantom(
         raise InvalidInputError(f"adc_unit must be one of {', '.join(ADC_UNITS)}; got {adc_unit!r}")
     adc_scale = check_range(adc_scale, name="adc_scale", low=0.01, high=20.0)
     flair_rsi = check_range(flair_rsi, name="flair_rsi", low=0.5, high=3.0)
-    if yaw_deg is not None:
-        yaw_deg = check_range(yaw_deg, name="yaw_deg", low=-15.0, high=15.0)
-    if shift_mm is not None:
-        shift_mm = check_range(shift_mm, name="shift_mm", low=-20.0, high=20.0)
     rng = np.random.default_rng(seed)
     spacing = (2.0, 2.0, 2.0)
     origin = centred_origin(shape, spacing)
-    extent = np.asarray(shape, dtype=float) * np.asarray(spacing)
-    pose = _head_pose(rng, extent, yaw_deg, shift_mm)
+    pose = _checked_pose(rng, shape, spacing, yaw_deg, shift_mm)
     anat = _stroke_anatomy(
         rng, shape, spacing, pose, semi_fraction=(0.40, 0.42, 0.36),
         kinds=("territorial", "lacunar", "cortical", "tiny"),
@@ -458,15 +464,10 @@ def stroke_cta_phantom(
     vessel_reduction = check_range(vessel_reduction, name="vessel_reduction", low=0.0, high=1.0)
     if not isinstance(with_infarct, bool):
         raise InvalidInputError(f"with_infarct must be True or False, got {with_infarct!r}")
-    if yaw_deg is not None:
-        yaw_deg = check_range(yaw_deg, name="yaw_deg", low=-15.0, high=15.0)
-    if shift_mm is not None:
-        shift_mm = check_range(shift_mm, name="shift_mm", low=-20.0, high=20.0)
     rng = np.random.default_rng(seed)
     spacing = (2.0, 2.0, 2.0)
     origin = centred_origin(shape, spacing)
-    extent = np.asarray(shape, dtype=float) * np.asarray(spacing)
-    pose = _head_pose(rng, extent, yaw_deg, shift_mm)
+    pose = _checked_pose(rng, shape, spacing, yaw_deg, shift_mm)
     anat = _stroke_anatomy(
         rng, shape, spacing, pose, semi_fraction=(0.44, 0.39, 0.36), kinds=("territorial", "lacunar"),
     )
