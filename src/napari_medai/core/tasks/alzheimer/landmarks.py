@@ -341,7 +341,7 @@ def _register_all(subjects: list[CohortSubject], tpl: Template, work: Path, *, s
                 if (doc.get("key") == want and m.get("anisotropy", np.inf) <= max_anisotropy
                         and m.get("correlation_after", -1.0) >= min_correlation):
                     cached = doc
-            except (OSError, ValueError):
+            except (OSError, ValueError):  # an unreadable cache record: the subject is aligned again and rewritten
                 cached = None
         if cached is not None:
             vol = read_volume(img_p, as_label=False)
