@@ -360,3 +360,19 @@ def test_segment_stroke_runs_a_cta_model_and_refuses_a_modality_mismatch(cta_mod
     mri = stroke_phantom(seed=1, shape=(24, 40, 36), with_flair=False)
     with pytest.raises(InvalidInputError, match=r"trained on CTA \(cta \+ cta_mirror\); give a CTA"):
         segment_stroke(dwi=mri["dwi"], adc=mri["adc"], method="model", model=folder)
+
+
+def test_describe_stroke_cases_names_the_modality_and_refuses_a_mix(tmp_path):
+    from napari_medai.core.tasks.stroke.model import StrokeCase, describe_stroke_cases
+
+    mri = StrokeCase("a", tmp_path, "folder", {"dwi": tmp_path / "dwi.nii.gz", "adc": tmp_path / "adc.nii.gz"},
+                     tmp_path / "lesion.nii.gz")
+    cta = StrokeCase("b", tmp_path, "folder", {"cta": tmp_path / "cta.nii.gz"}, tmp_path / "lesion.nii.gz")
+    one = describe_stroke_cases([mri], tmp_path)
+    assert one.ok and one.modality == "mri" and one.rows == ["a: dwi + adc, lesion mask"]
+    assert one.text.startswith("1 stroke case(s), MRI, one folder per case")
+    assert "10^-6" in one.inputs
+    mixed = describe_stroke_cases([mri, cta], tmp_path)
+    assert not mixed.ok and "mix MRI and CTA" in mixed.text
+    empty = describe_stroke_cases([], tmp_path)
+    assert not empty.ok and str(tmp_path) in empty.text and "ISLES'22 BIDS" in empty.text

@@ -45,20 +45,13 @@ from ._widgets import (
     wrapped,
 )
 from .training_recipe import RecipeForm
+from .training_text import result_summary
 
 if TYPE_CHECKING:
     import napari
 
 #: Output label conventions offered ("as the data": the cases' own, else BraTS 2021).
 CONVENTIONS = ("as the data", "brats2021", "brats2013", "brats2023")
-#: Why a run ended, in words.
-STOP_REASONS = {
-    "max_epochs": "reached the epoch limit",
-    "early_stopping": "stopped early: validation Dice stopped improving (patience)",
-    "time_limit": "stopped before the time budget would have been exceeded",
-    "cancelled": "stopped by you",
-    "partial": "stopped by you in the first epoch",
-}
 #: Series colours: losses in blues/greys on the left axis, Dice on the right.
 COLOURS = {"loss per step": "#9aa7b8", "train loss": "#1f77b4", "val Dice (mean)": "#d62728",
            "WT": "#2ca02c", "TC": "#ff7f0e", "ET": "#9467bd"}
@@ -274,31 +267,22 @@ class BrainTumourTrainingWidget(QWidget):
 
     def _scan_stroke(self, folder: str) -> bool:
         """The stroke cases of ``folder`` (ISLES'22 BIDS or one folder per case), each with its lesion mask."""
-        from ..core.tasks.stroke.model import LAYOUTS, STROKE_CHANNELS, find_stroke_cases
+        from ..core.tasks.stroke.model import describe_stroke_cases, find_stroke_cases
 
         try:
             cases = find_stroke_cases(folder, require_labels=True)
         except (MedaiError, OSError) as exc:
             return self._scan_result(error_text(exc), ok=False)
-        modalities = sorted({c.modality for c in cases})
-        if not cases:
-            return self._scan_result(f"{folder}: no stroke cases with a lesion mask (layouts: "
-                                     f"{'; '.join(LAYOUTS.values())})", ok=False)
-        if len(modalities) > 1:
-            return self._scan_result("the cases mix MRI and CTA: train one modality at a time (one folder each)",
-                                     ok=False)
+        info = describe_stroke_cases(cases, folder)
+        if not info.ok:
+            return self._scan_result(info.text, ok=False)
         self.cases = cases
-        for case in cases:
-            self.case_list.addItem(f"{case.name}: {' + '.join(case.channels)}, lesion mask")
+        for case, row in zip(cases, info.rows, strict=True):
+            self.case_list.addItem(row)
             self.case_list.item(self.case_list.count() - 1).setToolTip(
                 "\n".join(str(f) for f in [*case.channels.values(), case.label] if f is not None))
-        modality = modalities[0]
-        channels = STROKE_CHANNELS[modality]
-        self._no_channels.setText(" + ".join(channels) + (" (the mirror is made from the CTA)" if modality == "cta"
-                                                          else " (ADC converted to 10^-6 mm^2/s)"))
-        layout = LAYOUTS[cases[0].layout].split(":")[0]
-        return self._scan_result(f"{len(cases)} stroke case(s), {modality.upper()}, {layout}; labels: ISLES "
-                                 "(1 = lesion).", ok=True)
+        self._no_channels.setText(info.inputs)
+        return self._scan_result(info.text, ok=True)
 
     def _scan_result(self, text: str, *, ok: bool) -> bool:
         self._scan_error = "" if ok else text
@@ -439,26 +423,9 @@ class BrainTumourTrainingWidget(QWidget):
         self.plot.fit()
         self.use_button.setEnabled(True)
         self._propose_out_folder()  # the next run goes into a fresh folder
-        if r.stop_reason == "partial":
-            epoch, step, steps = self._last_step
-            self.summary.setText(
-                f"<b>Partial model</b>: stopped by you in epoch {epoch or 1} after {step} of {steps} steps, before "
-                f"any validation. Its weights are saved but not validated; use it to check the set-up, not to "
-                f"read results.<br>Model folder: {r.out_dir}")
-            self.jobs.set_status(f"Stopped: partial model saved (not validated) in {r.out_dir}.")
-            return
-        if r.best_dice:
-            best = "validation Dice " + ", ".join(f"{k} {v:.3f}" for k, v in r.best_dice.items())
-            best += f" (mean {r.best_metric:.3f})"
-        else:
-            best = f"training loss {-r.best_metric:.4f} (no validation case)"
-        resumed = f", {r.resumed_from} of them before resuming" if r.resumed_from else ""
-        why = STOP_REASONS.get(r.stop_reason, r.stop_reason)
-        self.summary.setText(
-            f"<b>{why.capitalize()}</b> after {r.epochs_run} epoch(s){resumed}.<br>Best epoch {r.best_epoch}: "
-            f"{best}.<br>Wall time {_minutes(r.wall_time_s)}; trained on {len(r.train_cases)}, validated on "
-            f"{len(r.val_cases)} case(s).<br>Model folder (best epoch's weights): {r.out_dir}")
-        self.jobs.set_status(f"Done: {why}.")
+        html, status = result_summary(r, self._last_step)
+        self.summary.setText(html)
+        self.jobs.set_status(status)
 
     # ------------------------------------------------------------------ hand-over
     def use_in_segmentation(self) -> Any:
@@ -488,10 +455,6 @@ class BrainTumourTrainingWidget(QWidget):
         self.segmentation_widget = seg
         self.jobs.set_status(f"Chosen in the segmentation widget (it loads there): {source}")
         return seg
-
-
-def _minutes(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
 
 
 class StrokeTrainingWidget(BrainTumourTrainingWidget):

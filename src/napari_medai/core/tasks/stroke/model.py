@@ -75,6 +75,8 @@ __all__ = [
     "NETWORK_DEFAULTS",
     "STROKE_CHANNELS",
     "StrokeCase",
+    "StrokeCasesSummary",
+    "describe_stroke_cases",
     "find_stroke_cases",
     "head_mask",
     "load_stroke_model",
@@ -461,6 +463,49 @@ def _bids_cases(root: Path) -> list[StrokeCase]:
             cases.append(StrokeCase(name=name, folder=ses, layout="isles22", channels=chans,
                                     label=masks[0] if masks else None))
     return cases
+
+
+@dataclass
+class StrokeCasesSummary:
+    """What a folder of stroke training cases holds, in words (:func:`describe_stroke_cases`).
+
+    Attributes
+    ----------
+    text
+        One line: how many cases, the modality and layout, the label convention; or what is wrong.
+    ok
+        True when the cases can be trained on together (at least one, all of one modality).
+    modality
+        ``"mri"`` or ``"cta"`` (``""`` when not ok).
+    inputs
+        The network's inputs in words, e.g. ``"dwi + adc (ADC converted to 10^-6 mm^2/s)"``.
+    rows
+        One line per case: ``"<name>: dwi + adc, lesion mask"``.
+    """
+
+    text: str
+    ok: bool
+    modality: str
+    inputs: str
+    rows: list[str]
+
+
+def describe_stroke_cases(cases: Sequence[StrokeCase], folder: str | os.PathLike[str]) -> StrokeCasesSummary:
+    """Describe the cases :func:`find_stroke_cases` found in ``folder``; mixed MRI and CTA cases are not ok."""
+    rows = [f"{c.name}: {' + '.join(c.channels)}, lesion mask" for c in cases]
+    if not cases:
+        return StrokeCasesSummary(f"{folder}: no stroke cases with a lesion mask (layouts: "
+                                  f"{'; '.join(LAYOUTS.values())})", False, "", "", rows)
+    modalities = sorted({c.modality for c in cases})
+    if len(modalities) > 1:
+        return StrokeCasesSummary("the cases mix MRI and CTA: train one modality at a time (one folder each)",
+                                  False, "", "", rows)
+    modality = modalities[0]
+    inputs = " + ".join(STROKE_CHANNELS[modality]) + (
+        " (the mirror is made from the CTA)" if modality == "cta" else " (ADC converted to 10^-6 mm^2/s)")
+    layout = LAYOUTS[cases[0].layout].split(":")[0]
+    return StrokeCasesSummary(f"{len(cases)} stroke case(s), {modality.upper()}, {layout}; labels: ISLES "
+                              "(1 = lesion).", True, modality, inputs, rows)
 
 
 def find_stroke_cases(data_dir: str | os.PathLike[str], *, require_labels: bool = False) -> list[StrokeCase]:
