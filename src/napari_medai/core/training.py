@@ -53,7 +53,7 @@ from .models.persistence import (
     versions,
     write_model_json,
 )
-from .recipes.base import Recipe, TrainState, Validation, split_cases
+from .recipes.base import Recipe, TrainState, Validation, split_cases, split_groups
 from .recipes.classification import ClassificationCase, ClassificationRecipe
 from .recipes.segmentation import SegmentationRecipe, TaskSpec, TrainingCase
 
@@ -687,6 +687,7 @@ def train_classifier(
     resume: bool = True,
     on_epoch: EpochFn | None = None,
     on_step: StepFn | None = None,
+    groups: Sequence[Any] | None = None,
 ) -> ClassifierTrainingResult:
     """Train a classifier (:class:`~napari_medai.core.recipes.ClassificationRecipe`) into a model folder.
 
@@ -706,6 +707,9 @@ def train_classifier(
         AdamW settings.
     flip
         Random flips along every spatial axis.
+    groups
+        One group id per case (a patient, a source scan): the validation split then keeps each group
+        on one side (:func:`~napari_medai.core.recipes.base.split_groups`); ``None``: cases split alone.
 
     Returns
     -------
@@ -725,7 +729,10 @@ def train_classifier(
     names = [cs.name for cs in cases]
     if len(set(names)) != len(names):
         raise InvalidInputError(f"case names repeat: {sorted({n for n in names if names.count(n) > 1})}")
-    train_names, val_names = split_cases(names, val_fraction=val_fraction, seed=seed)
+    if groups is None:
+        train_names, val_names = split_cases(names, val_fraction=val_fraction, seed=seed)
+    else:
+        train_names, val_names = split_groups(names, list(groups), val_fraction=val_fraction, seed=seed)
     dev = resolve_device(device)
     recipe = ClassificationRecipe(
         contract, cases, train_names=train_names, val_names=val_names, seed=seed, batch_size=batch_size,

@@ -33,7 +33,7 @@ import numpy as np
 from ..callbacks import ProgressFn, StopFn
 from ..errors import InvalidInputError
 
-__all__ = ["Recipe", "TrainState", "Validation", "split_cases"]
+__all__ = ["Recipe", "TrainState", "Validation", "split_cases", "split_groups"]
 
 
 def split_cases(names: Sequence[str], *, val_fraction: float, seed: int) -> tuple[list[str], list[str]]:
@@ -55,6 +55,45 @@ def split_cases(names: Sequence[str], *, val_fraction: float, seed: int) -> tupl
     order = np.random.default_rng(seed).permutation(n)
     val = sorted(names[i] for i in order[:n_val])
     return [x for x in names if x not in val], val
+
+
+def split_groups(names: Sequence[str], groups: Sequence[Any], *, val_fraction: float,
+                 seed: int) -> tuple[list[str], list[str]]:
+    """Deterministic train/validation split that keeps each group (a patient, a source scan) on one side.
+
+    The distinct groups are shuffled with ``seed`` and moved to validation, one at a time, until it
+    holds at least ``round(val_fraction * len(names))`` cases (at least one group); at least one group
+    stays for training. ``val_fraction == 0`` gives no validation case.
+
+    Raises
+    ------
+    InvalidInputError
+        ``val_fraction`` outside [0, 1), ``groups`` of another length than ``names``, or a single group
+        when a validation split is asked for.
+    """
+    if not 0.0 <= val_fraction < 1.0:
+        raise InvalidInputError(f"val_fraction must lie in [0, 1), got {val_fraction}")
+    if len(groups) != len(names):
+        raise InvalidInputError(f"{len(groups)} group ids for {len(names)} cases; give one group per case")
+    if val_fraction == 0:
+        return list(names), []
+    keys = sorted({str(g) for g in groups})
+    if len(keys) < 2:
+        raise InvalidInputError(
+            f"all {len(names)} cases belong to one group ({keys[0] if keys else 'none'}); a validation split by "
+            "group needs at least 2 groups (or val_fraction=0)")
+    want = max(1, int(round(val_fraction * len(names))))
+    order = np.random.default_rng(seed).permutation(len(keys))
+    size = {k: sum(str(g) == k for g in groups) for k in keys}
+    val_groups: set[str] = set()
+    n_val = 0
+    for i in order[:-1]:
+        if n_val >= want:
+            break
+        val_groups.add(keys[i])
+        n_val += size[keys[i]]
+    val = [n for n, g in zip(names, groups) if str(g) in val_groups]
+    return [n for n, g in zip(names, groups) if str(g) not in val_groups], val
 
 
 @dataclass
