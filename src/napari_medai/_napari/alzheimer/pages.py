@@ -1,0 +1,184 @@
+"""The Alzheimer widget's four tabs as plain Qt pages: their controls and result labels, no behaviour.
+
+Align (a T1 onto MNI152), Landmarks (a labelled cohort -> p map and landmarks), Predict (a model on the T1)
+and Evaluate (a model on a labelled cohort: ROC, AUC with DeLong CI, figures at a threshold). The widget
+(:mod:`.widget`) connects them to the core through the shared job runner.
+"""
+
+from __future__ import annotations
+
+from qtpy.QtCore import Qt
+from qtpy.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QTableWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .._widgets import fit_spin_text, int_spin, spin, wrapped
+from .inputs import PathRow
+from .roc_plot import RocPlot
+from .words import ALIGN_CHOICES, GRID_CHOICES, TIPS
+
+
+def _bold(label: QLabel) -> QLabel:
+    font = label.font()
+    font.setBold(True)
+    label.setFont(font)
+    return label
+
+
+def _button(text: str, tip: str) -> QPushButton:
+    b = QPushButton(text)
+    b.setToolTip(tip)
+    return b
+
+
+def _combo(choices: tuple[tuple[str, object], ...], tip: str) -> QComboBox:
+    c = QComboBox()
+    for text, value in choices:
+        c.addItem(text, value)
+    c.setToolTip(tip)
+    return c
+
+
+class AlignPage(QWidget):
+    """Register the chosen T1 to MNI152: the grid, the button, the correlation before / after."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.grid_combo = _combo(GRID_CHOICES, TIPS["grid"])
+        self.align_button = _button("Align to MNI152", TIPS["align"])
+        self.info = wrapped("Choose a T1 layer and the template, then Align: the aligned T1 (grey) and the template "
+                            "(magenta) overlay; white where they agree.")
+        form = QFormLayout()
+        form.addRow("grid", self.grid_combo)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.align_button)
+        layout.addWidget(self.info)
+        layout.addStretch(1)
+
+
+class LandmarkPage(QWidget):
+    """Discover landmarks from a labelled cohort: the folder, the CSV, L and the minimum distance."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.cohort = PathRow("Folder…", "Cohort folder (t1/<subject>.nii.gz)", kind="dir",
+                              placeholder="folder of T1s", tip=TIPS["cohort"])
+        self.labels = PathRow("CSV…", "Labels CSV (subject, diagnosis)", kind="csv",
+                              placeholder="subject, diagnosis CSV", tip=TIPS["labels"])
+        self.write_button = _button("Write open cohort to a folder…", TIPS["write_cohort"])
+        self.n_spin = int_spin(1, 500, 50, TIPS["n"])
+        self.distance_spin = spin(0.0, 200.0, 15.0, decimals=1, step=1.0, suffix=" mm", tip=TIPS["distance"])
+        fit_spin_text(self.distance_spin)
+        self.align_combo = _combo(ALIGN_CHOICES, TIPS["alignment"])
+        self.find_button = _button("Find landmarks", TIPS["find"])
+        self.info = wrapped("Choose a cohort folder and its labels CSV (or write the open sample cohort to a "
+                            "folder), then Find landmarks.")
+        self.table = QTableWidget(0, 4)
+        self.table.setHorizontalHeaderLabels(["rank", "MNI x, y, z mm", "p", "t"])
+        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setMaximumHeight(150)
+        self.table.setVisible(False)
+        form = QFormLayout()
+        form.addRow("cohort folder", self.cohort)
+        form.addRow("labels CSV", self.labels)
+        form.addRow("", self.write_button)
+        form.addRow("landmarks L", self.n_spin)
+        form.addRow("min distance", self.distance_spin)
+        form.addRow("alignment", self.align_combo)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.find_button)
+        layout.addWidget(self.info)
+        layout.addWidget(self.table)
+        layout.addStretch(1)
+
+
+class PredictPage(QWidget):
+    """A model on the chosen T1: P(AD), the decision, the landmarks' contributions and a saliency map."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = PathRow("Model folder…", "Alzheimer model folder (model.json + model.pt)", kind="dir",
+                             placeholder="a model folder trained for Alzheimer's disease", tip=TIPS["model"])
+        self.model_info = wrapped()
+        self.aligned_check = QCheckBox("T1 already aligned to MNI152")
+        self.aligned_check.setToolTip(TIPS["aligned"])
+        self.predict_button = _button("Predict", TIPS["predict"])
+        self.headline = _bold(wrapped())
+        self.swatch = QLabel()
+        self.swatch.setFixedSize(90, 12)
+        self.swatch.setStyleSheet("background: qlineargradient(x1:0, y1:0, x2:1, y2:0, stop:0 #3b4cc0, "
+                                  "stop:0.5 #dddddd, stop:1 #b40426); border: 1px solid #888;")
+        self.swatch.setToolTip("blue: towards NC · white: no effect · red: towards AD")
+        self.swatch.setVisible(False)
+        self.legend = wrapped()
+        self.details = wrapped()
+        form = QFormLayout()
+        form.addRow("model", self.model)
+        legend_row = QHBoxLayout()
+        legend_row.addWidget(self.swatch, alignment=Qt.AlignTop)
+        legend_row.addWidget(self.legend, stretch=1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.model_info)
+        layout.addWidget(self.aligned_check)
+        layout.addWidget(self.predict_button)
+        layout.addWidget(self.headline)
+        layout.addLayout(legend_row)
+        layout.addWidget(self.details)
+        layout.addStretch(1)
+
+
+class EvaluatePage(QWidget):
+    """A model on a labelled cohort: the ROC curve, AUC [DeLong 95 % CI], figures at a movable threshold."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.cohort = PathRow("Folder…", "Test cohort folder (t1/<subject>.nii.gz)", kind="dir",
+                              placeholder="folder of T1s", tip=TIPS["cohort"])
+        self.labels = PathRow("CSV…", "Labels CSV (subject, diagnosis)", kind="csv",
+                              placeholder="subject, diagnosis CSV", tip=TIPS["labels"])
+        self.model = PathRow("Model folder…", "Alzheimer model folder (model.json + model.pt)", kind="dir",
+                             placeholder="a model folder trained for Alzheimer's disease", tip=TIPS["model"])
+        self.evaluate_button = _button("Evaluate", TIPS["evaluate"])
+        self.auc = _bold(wrapped())
+        self.plot = RocPlot()
+        self.slider = QSlider(Qt.Horizontal)
+        self.slider.setRange(0, 100)
+        self.slider.setValue(50)
+        self.slider.setToolTip(TIPS["threshold"])
+        self.threshold_spin = spin(0.0, 1.0, 0.5, decimals=2, step=0.01, tip=TIPS["threshold"])
+        threshold_row = QHBoxLayout()
+        threshold_row.addWidget(self.slider, stretch=1)
+        threshold_row.addWidget(self.threshold_spin)
+        self.figures = wrapped()
+        form = QFormLayout()
+        form.addRow("test cohort", self.cohort)
+        form.addRow("labels CSV", self.labels)
+        form.addRow("model", self.model)
+        after = QFormLayout()
+        after.addRow("threshold", threshold_row)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.evaluate_button)
+        layout.addWidget(self.auc)
+        layout.addWidget(self.plot)
+        layout.addLayout(after)
+        layout.addWidget(self.figures)
+        layout.addStretch(1)
+
+
+__all__ = ["AlignPage", "EvaluatePage", "LandmarkPage", "PredictPage"]

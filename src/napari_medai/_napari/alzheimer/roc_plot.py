@@ -1,0 +1,74 @@
+"""The ROC curve in the dock: one matplotlib figure in Qt (as :mod:`.._plot` embeds its live plots).
+
+The curve and the chance diagonal are drawn once per evaluation; the operating point of the chosen
+threshold (1 - specificity, sensitivity, both from the core's ``at_threshold``) is one marker moved with
+``set_data`` and an idle redraw, so dragging the threshold stays smooth.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from qtpy.QtWidgets import QSizePolicy, QVBoxLayout, QWidget
+
+
+class RocPlot(QWidget):
+    """The ROC curve of an evaluation, the chance line and the operating point at the threshold."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+        from matplotlib.figure import Figure
+
+        self.figure = Figure(figsize=(3.2, 3.0), dpi=90, layout="constrained")
+        self.canvas = FigureCanvasQTAgg(self.figure)
+        self.canvas.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.canvas.setFixedHeight(250)
+        self.ax = self.figure.add_subplot(1, 1, 1)
+        self.ax.set_xlabel("1 - specificity (false positive rate)", fontsize=8)
+        self.ax.set_ylabel("sensitivity", fontsize=8)
+        self.ax.tick_params(labelsize=7)
+        self.ax.set_xlim(-0.02, 1.02)
+        self.ax.set_ylim(-0.02, 1.02)
+        self.ax.set_aspect("equal")
+        self.ax.grid(True, alpha=0.3)
+        (self.chance,) = self.ax.plot([0, 1], [0, 1], "--", color="#888888", lw=1, label="chance")
+        (self.curve,) = self.ax.plot([], [], "-", color="#d62728", lw=1.8, label="ROC")
+        (self.point,) = self.ax.plot([], [], "o", color="#1f77b4", ms=7, label="threshold")
+        self.note = self.ax.text(0.5, 0.5, "no evaluation yet", transform=self.ax.transAxes, ha="center",
+                                 va="center", fontsize=8, color="#808080")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.canvas)
+
+    def show_curve(self, fpr: np.ndarray, tpr: np.ndarray, label: str) -> None:
+        """Draw the curve of an evaluation (``label``: e.g. its AUC)."""
+        self.curve.set_data(np.asarray(fpr, dtype=float), np.asarray(tpr, dtype=float))
+        self.curve.set_label(label)
+        self.note.set_visible(False)
+        self.ax.legend(loc="lower right", fontsize=7)
+        self.canvas.draw_idle()
+
+    def set_point(self, fpr: float | None, tpr: float | None) -> None:
+        """Move the operating-point marker (None: hide it)."""
+        if fpr is None or tpr is None or fpr != fpr or tpr != tpr:
+            self.point.set_data([], [])
+        else:
+            self.point.set_data([float(fpr)], [float(tpr)])
+        self.canvas.draw_idle()
+
+    @property
+    def curve_points(self) -> tuple[np.ndarray, np.ndarray]:
+        """The (fpr, tpr) drawn (tests, screen readers)."""
+        x, y = self.curve.get_data()
+        return np.asarray(x), np.asarray(y)
+
+    @property
+    def operating_point(self) -> Any:
+        """The (fpr, tpr) of the marker, or None."""
+        x, y = self.point.get_data()
+        return (float(x[0]), float(y[0])) if len(x) else None
+
+
+__all__ = ["RocPlot"]
