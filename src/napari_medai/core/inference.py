@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from . import intensity
 from .callbacks import Cancelled, ProgressFn, StopFn
 from .errors import InvalidInputError
 from .models.contract import ModelContract, canonical_channel, channel_aliases, opposite
@@ -204,54 +205,28 @@ def match_channels(
 # normalisation
 # ---------------------------------------------------------------------------------------------
 def background_value(data: np.ndarray) -> float:
-    """The constant background of an image: the corner value when all corners share it, else 0."""
-    corners = [data[idx] for idx in itertools.product(*[(0, -1)] * data.ndim)]
-    c0 = corners[0]
-    if all(c == c0 for c in corners) and np.isfinite(c0):
-        return float(c0)
-    return 0.0
+    """The constant background of an image: the corner value when all corners share it, else 0
+    (:func:`napari_medai.core.intensity.background_value`)."""
+    return intensity.background_value(data)
 
 
 def foreground_masks(data: np.ndarray, brainmask: np.ndarray | None = None) -> np.ndarray:
-    """Per-channel masks of the voxels that differ from the background (``(C, *spatial)`` bool)."""
-    if brainmask is not None:
-        m = np.asarray(brainmask) > 0
-        return np.broadcast_to(m, data.shape).copy()
-    out = np.empty(data.shape, dtype=bool)
-    for c in range(data.shape[0]):
-        out[c] = data[c] != background_value(data[c])
-    return out
+    """Per-channel masks of the voxels that differ from the background (``(C, *spatial)`` bool): the
+    ``"channel-background"`` rule of :func:`napari_medai.core.intensity.brain_region_masks`."""
+    return intensity.brain_region_masks(data, intensity.LEGACY_BRAIN_REGION, brainmask=brainmask)
 
 
 def normalize_channels(
-    data: np.ndarray, kind: str, *, brainmask: np.ndarray | None = None
+    data: np.ndarray, kind: str, *, brainmask: np.ndarray | None = None, brain_region: str = "channel-background"
 ) -> tuple[np.ndarray, np.ndarray]:
     """Normalise ``(C, *spatial)`` data per channel; returns ``(normalised float32, masks)``.
 
-    ``"zscore-nonzero"`` matches MONAI ``NormalizeIntensity(nonzero=True, channel_wise=True)`` on
-    images whose background is 0; a constant non-zero background (found at the corners) or a given
-    brain mask defines the background otherwise. The background becomes 0.
+    ``"zscore-nonzero"`` z-scores each channel over the brain region the contract's ``brain_region``
+    rule finds (:func:`napari_medai.core.intensity.normalize`; the default rule matches MONAI
+    ``NormalizeIntensity(nonzero=True, channel_wise=True)`` on images whose background is 0, a
+    constant non-zero background found at the corners, or a given brain mask). The background becomes 0.
     """
-    x = np.asarray(data, dtype=np.float32)
-    if kind == "none":
-        return x.copy(), np.ones(x.shape, dtype=bool)
-    if kind == "zscore":
-        out = np.empty_like(x)
-        for c in range(x.shape[0]):
-            sd = float(x[c].std())
-            out[c] = (x[c] - float(x[c].mean())) / (sd if sd > 0 else 1.0)
-        return out, np.ones(x.shape, dtype=bool)
-    if kind != "zscore-nonzero":
-        raise InvalidInputError(f"unknown normalization {kind!r}")
-    masks = foreground_masks(x, brainmask)
-    out = np.zeros_like(x)
-    for c in range(x.shape[0]):
-        vals = x[c][masks[c]]
-        if vals.size == 0:
-            continue
-        sd = float(vals.std())
-        out[c][masks[c]] = (vals - float(vals.mean())) / (sd if sd > 0 else 1.0)
-    return out, masks
+    return intensity.normalize(data, kind, brain_region=brain_region, brainmask=brainmask)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -584,7 +559,8 @@ def prepare_input(
     vols = match_channels(contract, channels)
     ref = vols[0]
     data = np.stack([np.asarray(v.data, dtype=np.float32) for v in vols])
-    norm, masks = normalize_channels(data, contract.normalization, brainmask=brainmask)
+    norm, masks = normalize_channels(data, contract.normalization, brainmask=brainmask,
+                                     brain_region=contract.brain_region)
     del data
     box = _bbox(masks.any(axis=0), margin=int(crop_margin)) if contract.crop_foreground else None
     if box is not None:

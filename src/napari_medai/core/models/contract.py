@@ -53,6 +53,11 @@ background is 0 for skull-stripped images; when the corners of a channel share a
 value (images z-scored before skull stripping was applied), that value is the background. A
 brain mask, when given, replaces this rule. ``"zscore"``: per channel over all voxels.
 ``"none"``: the network takes the intensities as they are.
+
+``brain_region`` names how the voxels normalised over are found (:data:`BRAIN_REGIONS`, see
+:mod:`napari_medai.core.intensity`): ``"channel-background"`` (the rule above, the default, so folders
+written before the field existed behave as before), ``"constant-background"`` (one region for all
+channels, whatever the file's background value), ``"nonzero"`` or ``"given-mask"``.
 """
 
 from __future__ import annotations
@@ -64,9 +69,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..errors import InvalidInputError
+from ..intensity import BRAIN_REGIONS, LEGACY_BRAIN_REGION
 
 __all__ = [
     "BLEND_MODES",
+    "BRAIN_REGIONS",
     "CHANNEL_ALIASES",
     "CONTRACT_FORMAT_VERSION",
     "INPUT_MODES",
@@ -298,6 +305,9 @@ class ModelContract:
         Classification: ``"whole"`` (the image resized to ``roi_size``) or ``"patch"``.
     patch_source
         Patch classifiers: ``"points"`` (centres given by the caller) or ``"grid"``.
+    brain_region
+        How the brain region normalised over is found (:data:`BRAIN_REGIONS`; default the rule of
+        folders written before the field existed).
     """
 
     name: str
@@ -326,6 +336,7 @@ class ModelContract:
     decision_thresholds: tuple[float, ...] = ()
     input_mode: str = "whole"
     patch_source: str = ""
+    brain_region: str = LEGACY_BRAIN_REGION
 
     def __post_init__(self) -> None:
         s = object.__setattr__
@@ -397,6 +408,10 @@ class ModelContract:
             raise InvalidInputError(
                 f"model {self.name!r}: normalization must be one of {', '.join(NORMALIZATIONS)}, "
                 f"got {self.normalization!r}"
+            )
+        if self.brain_region not in BRAIN_REGIONS:
+            raise InvalidInputError(
+                f"model {self.name!r}: brain_region must be one of {', '.join(BRAIN_REGIONS)}, got {self.brain_region!r}"
             )
         if not (0.0 < float(self.threshold) < 1.0):
             raise InvalidInputError(f"model {self.name!r}: threshold must lie in (0, 1), got {self.threshold}")
@@ -564,6 +579,8 @@ class ModelContract:
                 d["decision_thresholds"] = list(self.decision_thresholds)
                 d["input_mode"] = self.input_mode
                 d["patch_source"] = self.patch_source
+        if self.brain_region != LEGACY_BRAIN_REGION:  # older folders stay byte-identical when rewritten
+            d["brain_region"] = self.brain_region
         return d
 
     def _to_dict(self) -> dict[str, Any]:
@@ -650,6 +667,7 @@ class ModelContract:
             decision_thresholds=tuple(float(t) for t in d.get("decision_thresholds") or ()),
             input_mode=str(d.get("input_mode", "whole")),
             patch_source=str(d.get("patch_source", "")),
+            brain_region=str(d.get("brain_region", LEGACY_BRAIN_REGION)),
         )
 
 
