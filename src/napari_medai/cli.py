@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "simulate_low_dose",
     "denoise",
     "alzheimer",
+    "batch",
 )
 
 
