@@ -853,6 +853,10 @@ def classification_input(
     a grid of centres one patch apart; patches reaching outside the image are padded with 0 (the
     normalised background).
 
+    Landmark models (``input_mode="landmarks"``) give one item: the patch at each of the contract's
+    ``landmark_points`` (:func:`napari_medai.core.landmark_patches.landmark_indices`), stacked along
+    the channel axis (``(1, L * C, *roi_size)``), and no centres (one answer per image).
+
     ``image`` is a :class:`Volume`, a list or ``{name: Volume}`` of channels, or an array
     (``spatial_dims`` axes, or channels first).
     """
@@ -862,7 +866,13 @@ def classification_input(
             raise InvalidInputError(f"model {contract.name!r} classifies the whole input; it takes no points")
         return x[None], None
     shape = geo.reference.spatial_shape
-    if points is None:
+    if contract.input_mode == "landmarks":
+        from .landmark_patches import landmark_indices
+
+        if points is not None and any(p is not None for p in points):
+            raise InvalidInputError(f"model {contract.name!r} cuts its patches at its own landmarks; it takes no points")
+        pts = landmark_indices(contract.landmark_points, geo.reference)
+    elif points is None:
         if contract.patch_source != "grid":
             raise InvalidInputError(f"model {contract.name!r} classifies patches around given points; give points")
         axes = [np.arange(r // 2, max(s, 1), r) for s, r in zip(shape, reversed(contract.roi_size))]
@@ -876,6 +886,8 @@ def classification_input(
     for i, c in enumerate(q):
         sl = tuple(slice(int(ci) + r - r // 2, int(ci) + r - r // 2 + r) for ci, r in zip(c, roi))
         out[i] = padded[(slice(None), *sl)]
+    if contract.input_mode == "landmarks":
+        return out.reshape(1, -1, *roi), None
     return out, pts
 
 

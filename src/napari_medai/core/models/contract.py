@@ -14,7 +14,9 @@ Kinds
 * ``"classification"``: one probability per class for the whole input (``input_mode="whole"``,
   the image resized to ``roi_size``) or for each patch of ``roi_size`` voxels
   (``input_mode="patch"``, patches centred where ``patch_source`` says: ``"points"`` given by the
-  caller, or ``"grid"`` tiling the image); ``output_kind`` is ``"softmax"`` (exactly one class) or
+  caller, or ``"grid"`` tiling the image), or one bag of patches at the contract's own
+  ``landmark_points`` (``input_mode="landmarks"``: world points, a patch of ``roi_size`` around each,
+  stacked along the channel axis; one answer per image, as in Liu et al. 2018); ``output_kind`` is ``"softmax"`` (exactly one class) or
   ``"sigmoid"`` (independent labels); ``output_channels`` are the class names and
   ``decision_thresholds`` the probability above which each class is called present (sigmoid) --
   for softmax models the arg-max decides and thresholds are informative;
@@ -101,8 +103,8 @@ OUTPUT_KINDS_BY_KIND: dict[str, tuple[str, ...]] = {
 }
 #: Segmentation output kinds (kept under this name for code written before kinds existed).
 OUTPUT_KINDS: tuple[str, ...] = OUTPUT_KINDS_BY_KIND["segmentation"]
-#: Classification inputs: the whole image, or patches of ``roi_size``.
-INPUT_MODES: tuple[str, ...] = ("whole", "patch")
+#: Classification inputs: the whole image, patches of ``roi_size``, or one bag of patches at fixed landmarks.
+INPUT_MODES: tuple[str, ...] = ("whole", "patch", "landmarks")
 #: Where the patches of a patch classifier come from: points given by the caller, or a grid.
 PATCH_SOURCES: tuple[str, ...] = ("points", "grid")
 NORMALIZATIONS: tuple[str, ...] = ("zscore-nonzero", "zscore", "none")
@@ -305,6 +307,9 @@ class ModelContract:
         Classification: ``"whole"`` (the image resized to ``roi_size``) or ``"patch"``.
     patch_source
         Patch classifiers: ``"points"`` (centres given by the caller) or ``"grid"``.
+    landmark_points
+        Landmark classifiers (``input_mode="landmarks"``): the patch centres, world mm in the core's
+        ``(S, P, L)`` order, on the (template) space the model was trained in; empty otherwise.
     brain_region
         How the brain region normalised over is found (:data:`BRAIN_REGIONS`; default the rule of
         folders written before the field existed).
@@ -336,6 +341,7 @@ class ModelContract:
     decision_thresholds: tuple[float, ...] = ()
     input_mode: str = "whole"
     patch_source: str = ""
+    landmark_points: tuple[tuple[float, ...], ...] = ()
     brain_region: str = LEGACY_BRAIN_REGION
 
     def __post_init__(self) -> None:
@@ -474,6 +480,7 @@ class ModelContract:
                 raise InvalidInputError(f"model {self.name!r}: decision_thresholds belong to classifiers")
             s(self, "input_mode", "whole")
             s(self, "patch_source", "")
+            s(self, "landmark_points", ())
             return
         if rules or classes or self.label_names:
             raise InvalidInputError(
@@ -485,6 +492,7 @@ class ModelContract:
                 raise InvalidInputError(f"model {self.name!r}: decision_thresholds belong to classifiers")
             s(self, "input_mode", "whole")
             s(self, "patch_source", "")
+            s(self, "landmark_points", ())
             return
         th = tuple(float(t) for t in self.decision_thresholds) or (0.5,) * len(outs)
         if len(th) != len(outs) or not all(0.0 < t < 1.0 for t in th):
@@ -507,6 +515,23 @@ class ModelContract:
                 )
         elif self.patch_source:
             raise InvalidInputError(f"model {self.name!r}: patch_source belongs to patch classifiers")
+        self._check_landmarks()
+
+    def _check_landmarks(self) -> None:
+        pts = tuple(tuple(float(v) for v in p) for p in self.landmark_points)
+        if self.input_mode != "landmarks":
+            if pts:
+                raise InvalidInputError(f"model {self.name!r}: landmark_points belong to input_mode 'landmarks'")
+            return
+        if not pts or any(len(p) != self.spatial_dims or not all(math.isfinite(v) for v in p) for p in pts):
+            raise InvalidInputError(
+                f"model {self.name!r}: a landmark classifier needs landmark_points, one finite world point of "
+                f"{self.spatial_dims} coordinates (mm) per landmark")
+        n = self.network.kwargs.get("n_landmarks")
+        if n is not None and int(n) != len(pts):
+            raise InvalidInputError(
+                f"model {self.name!r}: the network takes {n} landmark patches but {len(pts)} landmark_points are given")
+        object.__setattr__(self, "landmark_points", pts)
 
     @property
     def is_segmentation(self) -> bool:
@@ -542,6 +567,7 @@ class ModelContract:
         """One paragraph describing the model for listings and logs."""
         if self.kind == "classification":
             what = ("whole input resized to " if self.input_mode == "whole" else
+                    f"{len(self.landmark_points)} landmark patches of " if self.input_mode == "landmarks" else
                     f"patches ({self.patch_source}) of ") + "x".join(map(str, self.roi_size))
             return (
                 f"{self.name} ({self.task}): {self.network.name}, inputs {', '.join(self.channels)}, "
@@ -579,6 +605,8 @@ class ModelContract:
                 d["decision_thresholds"] = list(self.decision_thresholds)
                 d["input_mode"] = self.input_mode
                 d["patch_source"] = self.patch_source
+                if self.landmark_points:
+                    d["landmark_points"] = [list(p) for p in self.landmark_points]
         if self.brain_region != LEGACY_BRAIN_REGION:  # older folders stay byte-identical when rewritten
             d["brain_region"] = self.brain_region
         return d
@@ -667,6 +695,7 @@ class ModelContract:
             decision_thresholds=tuple(float(t) for t in d.get("decision_thresholds") or ()),
             input_mode=str(d.get("input_mode", "whole")),
             patch_source=str(d.get("patch_source", "")),
+            landmark_points=tuple(tuple(float(v) for v in p) for p in d.get("landmark_points") or ()),
             brain_region=str(d.get("brain_region", LEGACY_BRAIN_REGION)),
         )
 

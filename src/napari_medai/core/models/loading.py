@@ -79,7 +79,8 @@ ALLOWED_NETWORKS: tuple[str, ...] = (
 )
 #: Networks napari-medai defines itself (not in MONAI), built from JSON arguments like the MONAI ones:
 #: name -> ``module:builder`` inside this package (``builder(**kwargs)`` returns the module).
-PROJECT_NETWORKS: dict[str, str] = {"DeepMedic": "deepmedic:build_deepmedic"}
+PROJECT_NETWORKS: dict[str, str] = {"DeepMedic": "deepmedic:build_deepmedic",
+                                    "LandmarkNet": "landmark_net:build_landmark_net"}
 _IGNORED_PRE = {
     "LoadImaged", "LoadImage", "EnsureChannelFirstd", "EnsureChannelFirst", "AddChanneld", "EnsureTyped",
     "EnsureType", "ToTensord", "ToTensor", "CastToTyped", "CastToType", "ToDeviced", "Identityd",
