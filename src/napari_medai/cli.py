@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "denoise",
     "alzheimer",
     "batch",
+    "deidentify",
 )
 
 
