@@ -133,6 +133,12 @@ def write_ct_series(
             pps.ReferencedSOPClassUID = "1.2.840.10008.3.1.2.3.3"
             pps.ReferencedSOPInstanceUID = PPS_UID
             ds.ReferencedPerformedProcedureStepSequence = Sequence([pps])
+            ref = Dataset()  # a nested item holding a reference, a date and a private tag
+            ref.ReferencedSOPClassUID = sop_class
+            ref.ReferencedSOPInstanceUID = f"1.2.826.0.1.3680043.8.498.7780{max(k, 1):03d}"
+            ref.InstanceCreationDate = ids["ContentDate"]
+            ref.private_block(0x0031, ids["PrivateCreator"], create=True).add_new(0x01, "LO", ids["PrivateName"])
+            ds.ReferencedImageSequence = Sequence([ref])
             block = ds.private_block(0x0029, ids["PrivateCreator"], create=True)
             block.add_new(0x01, "LO", ids["PrivateName"])
             block.add_new(0x02, "DA", ids["StudyDate"])
