@@ -167,7 +167,7 @@ class EvaluatePage(QWidget):
         self.figures = wrapped()
         form = QFormLayout()
         form.addRow("test cohort", self.cohort)
-        form.addRow("labels CSV", self.labels)
+        form.addRow("test labels CSV", self.labels)
         form.addRow("model", self.model)
         after = QFormLayout()
         after.addRow("threshold", threshold_row)

@@ -96,7 +96,7 @@ def _points(viewer: Any, name: str, world: np.ndarray, features: dict[str, Any],
     ndim = max(3, viewer.dims.ndim) if len(viewer.layers) else 3
     data = np.zeros((len(world), ndim))
     data[:, -3:] = world
-    return viewer.add_points(data, name=name, features=features, size=POINT_MM, out_of_slice_display=True,
+    return viewer.add_points(data, name=name, features=features, size=POINT_MM,
                              text={"string": "{rank}", "color": "white", "size": 10, "anchor": "upper_left"},
                              metadata={META_KEY: {"role": name}}, **kw)
 
