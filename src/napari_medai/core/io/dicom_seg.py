@@ -120,11 +120,16 @@ _DESCRIPTION_RE = re.compile(r"\(label value (\d+)(?:, convention ([^)]*))?\)")
 def segment_code(convention: str | None, name: str) -> SegmentCode:
     """The codes of label ``name`` in ``convention``.
 
-    A name unknown to the convention is looked up in the other conventions; a name found nowhere
+    A name unknown to a convention whose labels all share one code takes that code (any lesion of
+    ``isles`` is an infarct); otherwise it is looked up in the other conventions; a name found nowhere
     is coded as a lesion (a morphologically abnormal structure), which every SEG reader accepts.
     """
-    if convention in SEGMENT_CODES and name in SEGMENT_CODES[convention]:
-        return SEGMENT_CODES[convention][name]
+    if convention in SEGMENT_CODES:
+        table = SEGMENT_CODES[convention]
+        if name in table:
+            return table[name]
+        if len(set(table.values())) == 1:  # e.g. every lesion of a stroke is an infarct
+            return next(iter(table.values()))
     for table in SEGMENT_CODES.values():
         if name in table:
             return table[name]
