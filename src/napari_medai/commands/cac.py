@@ -14,6 +14,8 @@ import sys
 import warnings
 from pathlib import Path
 
+from .dicom_results import add_dicom_arguments, check_dicom_arguments, write_dicom_results
+
 NAME = "cac"
 HELP = ("coronary artery calcium score (Agatston, volume, mass per artery, risk category) of a "
         "non-contrast CT, with an assignment file or the automatic assignment")
@@ -43,6 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(.nii.gz, .nrrd, .mha)")
     parser.add_argument("--max-lesions", type=int, default=40, metavar="N",
                         help="lesions listed in the printed table (default 40)")
+    add_dicom_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -70,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
     for out in (args.json, args.csv, args.save_assignment):
         if out is not None:
             check_output_path(out, inputs)  # fail before the work
+    check_dicom_arguments(args, ct_path, option="--ct", protect=inputs)
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", MedaiWarning)
@@ -101,4 +105,18 @@ def run(args: argparse.Namespace) -> int:
     if args.save_assignment:
         path = write_volume(assignment, args.save_assignment, overwrite=True, protect=inputs)
         print(f"wrote {path}")
+    if args.dicom_seg is not None:  # the scored calcium (>= threshold) of each artery, and the scores
+        from .. import __version__
+        from ..core.io.dicom_seg import Algorithm
+        from ..core.io.dicom_sr import cac_groups
+        from ..core.tasks.cac import CODES
+
+        calcium = assignment.with_data((assignment.data * (ct.data >= result.threshold_hu)).astype("uint8"),
+                                       label_names={v: k for k, v in CODES.items()})
+        alg = Algorithm("napari-medai cac", __version__, model=method.split(":")[0], family="MorphologicalOperations",
+                        type="SEMIAUTOMATIC" if args.assignment is not None else "AUTOMATIC")
+        for p in write_dicom_results(args, labels=calcium, series=ct, algorithm=alg, task="cac", convention="cac",
+                                     groups=lambda present: cac_groups(result, codes=CODES, present=present),
+                                     protect=inputs):
+            print(f"wrote {p}")
     return 0
