@@ -10,6 +10,8 @@ import argparse
 import time
 from pathlib import Path
 
+from .dicom_results import add_dicom_arguments, check_dicom_arguments, write_dicom_results
+
 NAME = "brain-tumour"
 HELP = "segment a brain tumour (glioma) from co-registered MR sequences with a trained model"
 
@@ -37,6 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also write a voxel-wise uncertainty map (flip variance with --tta, else entropy)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files (never inputs)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_dicom_arguments(parser)  # on the --flair series
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     for k, p in inputs.items():
         if not p.exists():
             raise InvalidInputError(f"--{k} {p}: no such file")
+    check_dicom_arguments(args, args.flair, option="--flair", protect=protect)
     t0 = time.perf_counter()
     last = [-1.0]
 
@@ -87,4 +91,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {write_volume(pred.probabilities, args.probabilities, overwrite=args.overwrite, protect=protect)}")
     if args.uncertainty is not None and pred.uncertainty is not None:
         print(f"wrote {write_volume(pred.uncertainty, args.uncertainty, overwrite=args.overwrite, protect=protect)}")
+    if args.dicom_seg is not None:
+        from .. import __version__
+        from ..core.io.dicom_seg import Algorithm
+        from ..core.io.dicom_sr import brain_tumour_groups
+
+        conv = pred.labels.meta.get("convention")
+        alg = Algorithm("napari-medai brain-tumour", __version__, model=pred.model_name)
+        for p in write_dicom_results(
+                args, labels=pred.labels, series=channels["flair"], algorithm=alg, task="brain-tumour", convention=conv,
+                groups=lambda _: brain_tumour_groups(pred.region_volumes_ml, pred.label_volumes_ml,
+                                                     pred.labels.label_names or {}, convention=conv), protect=protect):
+            print(f"wrote {p}")
     return 0
