@@ -13,6 +13,8 @@ import argparse
 import time
 from pathlib import Path
 
+from .dicom_results import add_dicom_arguments, check_dicom_arguments, write_dicom_results
+
 NAME = "stroke"
 HELP = ("segment ischaemic stroke lesions from DWI + ADC (optional FLAIR: DWI-FLAIR mismatch) or CT "
         "angiography, with the weight-free clinical baseline or a trained model; lesion table as JSON")
@@ -40,6 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--probability", type=Path, default=None, metavar="P",
                         help="also write the probability (model) or score (threshold) map")
     parser.add_argument("--json", type=Path, default=None, metavar="OUT", help="write the report as JSON")
+    add_dicom_arguments(parser)  # on the --dwi (or --cta) series
 
 
 def _check_args(args: argparse.Namespace) -> tuple[dict[str, Path], list[Path]]:
@@ -75,6 +78,7 @@ def _check_args(args: argparse.Namespace) -> tuple[dict[str, Path], list[Path]]:
             raise InvalidInputError(f"{o}: cannot write this format; use one of {', '.join(sorted(WRITE_EXTENSIONS))}")
     if len({str(o.resolve()) for o in outputs}) != len(outputs):
         raise InvalidInputError("--out, --probability and --json must be different files")
+    check_dicom_arguments(args, args.dwi if mri else args.cta, option="--dwi" if mri else "--cta", protect=protect)
     return inputs, protect
 
 
@@ -122,4 +126,15 @@ def run(args: argparse.Namespace) -> int:
         doc["inputs"] = {k: str(p) for k, p in inputs.items()}
         doc["seconds"] = round(seconds, 3)
         print(f"wrote {write_json(doc, args.json, protect=protect)}")
+    if args.dicom_seg is not None:
+        from .. import __version__
+        from ..core.io.dicom_seg import Algorithm
+        from ..core.io.dicom_sr import stroke_groups
+
+        alg = Algorithm("napari-medai stroke", __version__, model=args.model or result.method,
+                        family="ArtificialIntelligence" if model is not None else "MorphologicalOperations")
+        for p in write_dicom_results(args, labels=result.labels, series=vols.get("dwi", vols.get("cta")), algorithm=alg,
+                                     task="stroke", convention="isles", groups=lambda _: stroke_groups(result),
+                                     protect=protect):
+            print(f"wrote {p}")
     return 0
