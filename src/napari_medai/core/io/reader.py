@@ -119,8 +119,9 @@ def read_volume(
         vol = read_itk(p)
     elif fmt == "dicom":
         from .dicom import read_dicom_file
+        from .dicom_seg import is_dicom_seg, read_dicom_seg
 
-        vol = read_dicom_file(p)
+        vol = read_dicom_seg(p) if is_dicom_seg(p) else read_dicom_file(p)  # a SEG opens as labels
     elif fmt == "dicom-folder":
         from .dicom import read_dicom_series
 
