@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from . import intensity
+from . import intensity, ood
 from .callbacks import Cancelled, ProgressFn, StopFn
 from .errors import InvalidInputError
 from .models.contract import ModelContract, canonical_channel, channel_aliases, opposite
@@ -97,6 +97,9 @@ class Prediction:
         Wall time of :func:`predict`.
     notes
         Things the user should know (untrained model, ignored options...).
+    quality
+        Whether the input is like the model's training cases (:class:`napari_medai.core.ood.Quality`:
+        a plain verdict and the numbers behind it), or None.
     """
 
     labels: Volume
@@ -113,6 +116,7 @@ class Prediction:
     n_windows: int
     seconds: float
     notes: list[str] = field(default_factory=list)
+    quality: Any = None
 
     def summary(self) -> str:
         """A few lines for logs and the CLI."""
@@ -126,6 +130,8 @@ class Prediction:
         if self.label_volumes_ml:
             lines.append("labels (ml): " + ", ".join(f"{k} {v:.2f}" for k, v in self.label_volumes_ml.items()))
         lines.extend(f"note: {n}" for n in self.notes)
+        if self.quality is not None:
+            lines.append(f"input: {self.quality.verdict}" + "".join(f"; {r}" for r in self.quality.reasons))
         return "\n".join(lines)
 
 
@@ -699,6 +705,9 @@ def predict(
         progress=progress, should_stop=should_stop, progress_span=(0.02, 0.95),
     )
     n_pass = len(_flip_sets(c.spatial_dims, tta))
+    quality = ood.check_prediction(net_in, mean.numpy(), output_kind=c.output_kind, threshold=c.threshold,
+                                   reference=(lm.info.get("training") or {}).get(ood.REFERENCE_KEY),
+                                   channels=c.channels)
     del net_in
     report(0.95, "back to the input grid")
     if resampled:
@@ -757,7 +766,7 @@ def predict(
         labels=label_vol, probabilities=probs_vol, uncertainty=unc_vol, region_volumes_ml=regions,
         label_volumes_ml=per_label, model_name=c.name, is_trained=c.is_trained, trained_on=c.trained_on,
         device=dev, amp=use_amp, tta_passes=n_pass, n_windows=n_win, seconds=time.perf_counter() - t0,
-        notes=notes,
+        notes=notes, quality=quality,
     )
 
 

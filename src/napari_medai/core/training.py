@@ -459,7 +459,9 @@ def run_training(
         wall = st.elapsed_before_s + (time.perf_counter() - session_t0)
         # final description next to the best weights (weights untouched)
         contract = recipe.contract_from_dict(read_model_json(out)["contract"])
-        write_model_json(out, contract, training=_summary(recipe, st, stop_reason, wall))
+        report(1.0, "computing the reference statistics of the kept weights")
+        write_model_json(out, contract, training={**_summary(recipe, st, stop_reason, wall),
+                                                  **recipe.final_summary(out, device)})
         report(1.0, f"finished: {stop_reason}; best epoch {st.best_epoch}")
         return RunOutcome(out_dir=out, contract=contract, state=st, stop_reason=stop_reason, wall_time_s=wall,
                           resumed_from=resumed_from, monitor=recipe.monitor)

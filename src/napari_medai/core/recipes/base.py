@@ -18,6 +18,7 @@ The loop calls a recipe in this order::
         validate(net, device, should_stop) -> Validation | None
         history_entry(...)
         trained_contract(state) / training_summary(state, ...)   # when the best epoch improves
+    final_summary(out_dir, device)  # once, from the kept weights, into the finished folder
 
 Imports neither torch nor the engine, so recipes and tasks import it freely.
 """
@@ -186,6 +187,11 @@ class Recipe:
     def trained_contract(self, state: TrainState) -> Any:
         """The contract saved with the best weights so far."""
         raise NotImplementedError
+
+    def final_summary(self, out_dir: Any, device: str) -> dict[str, Any]:
+        """Entries added to the finished model folder's training summary, computed once from the kept
+        (best) weights in ``out_dir`` (e.g. the out-of-distribution reference); none by default."""
+        return {}
 
     def training_summary(self, state: TrainState, stop_reason: str | None, wall_s: float) -> dict[str, Any]:
         """``model.json``'s ``training`` section."""

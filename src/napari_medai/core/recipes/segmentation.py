@@ -121,6 +121,7 @@ class _Prepared:
     fg: np.ndarray  # flat indices of foreground voxels
     bg: np.ndarray  # flat indices of brain voxels outside the foreground
     info: dict[str, Any] = field(default_factory=dict)
+    reference: dict[str, Any] = field(default_factory=dict)  # what the out-of-distribution check compares with
 
     @property
     def image(self) -> np.ndarray:
@@ -160,7 +161,11 @@ def _prepare_case(case: TrainingCase, task: TaskSpec, patch: Sequence[int]) -> _
     label = _as_volume(case.label, as_label=True, what=f"{case.name}: label")
     ref.require_same_grid(label, what=f"case {case.name!r}: images and label map")
     bm = None
-    if case.brainmask is not None:
+    if c.brain_region == "given-mask" and case.brainmask is None:
+        raise InvalidInputError(f"case {case.name!r} has no brain mask, and model {c.name!r} finds the brain from "
+                                "a given mask; add a brainmask* file to the case")
+    # a case's mask is used only by the rules that use one at inference too (see core.intensity)
+    if case.brainmask is not None and c.brain_region in ("channel-background", "given-mask"):
         mvol = _as_volume(case.brainmask, as_label=None, what=f"{case.name}: brain mask")
         ref.require_same_grid(mvol, what=f"case {case.name!r}: images and brain mask")
         bm = np.asarray(mvol.data) > 0.5
@@ -183,6 +188,12 @@ def _prepare_case(case: TrainingCase, task: TaskSpec, patch: Sequence[int]) -> _
             tgt = t[0].numpy().astype(np.uint8)
         b = F.interpolate(torch.from_numpy(brn.astype(np.float32))[None, None], size=size, mode=mode, align_corners=False)
         brn = b[0, 0].numpy() >= 0.5
+    from ..ood import brain_voxels, intensity_profile
+
+    net_brain = brain_voxels(img)
+    truth = tgt.any(axis=0) if c.output_kind == "sigmoid-regions" else tgt[0] > 0
+    reference = {"name": case.name, "profile": intensity_profile(img, c.channels),
+                 "truth_fraction": float(np.count_nonzero(truth & net_brain)) / max(int(net_brain.sum()), 1)}
     # pad to at least one patch
     pads = [(0, max(0, int(p) - s)) for p, s in zip(patch, img.shape[1:])]
     if any(hi for _, hi in pads):
@@ -201,7 +212,7 @@ def _prepare_case(case: TrainingCase, task: TaskSpec, patch: Sequence[int]) -> _
         "foreground_voxels": int(fg.size),
     }
     data = np.concatenate([img, tgt.astype(np.float32)], axis=0)
-    return _Prepared(case.name, data, img.shape[0], fg, bg, info)
+    return _Prepared(case.name, data, img.shape[0], fg, bg, info, reference)
 
 
 def _dice(pred: np.ndarray, ref: np.ndarray) -> float:
@@ -404,3 +415,30 @@ class SegmentationRecipe(Recipe):
 
     def contract_from_dict(self, d: Mapping[str, Any]) -> ModelContract:
         return ModelContract.from_dict(d)
+
+    def final_summary(self, out_dir: Any, device: str) -> dict[str, Any]:
+        """The reference statistics of the out-of-distribution check (:func:`napari_medai.core.ood.build_reference`):
+        every case's intensity profile and labelled tumour fraction, and what the kept (best) weights
+        predict on it (uncertainty, tumour fraction), one sliding-window pass per case."""
+        from pathlib import Path
+
+        from ..inference import infer_array
+        from ..models.loading import build_network
+        from ..models.persistence import load_state_dict_file
+        from ..ood import REFERENCE_KEY, brain_voxels, build_reference, prediction_signals
+
+        c0 = self.task.contract
+        net = build_network(c0.network)
+        net.load_state_dict(load_state_dict_file(Path(out_dir) / "model.pt"))
+        net.eval()
+        records = []
+        for name in self.names:
+            case = self.prepared[name]
+            mean, _, _ = infer_array(net, case.image, roi_size=c0.roi_size, output_kind=c0.output_kind,
+                                     overlap=c0.overlap, blend_mode=c0.blend_mode, device=device, amp=self.amp)
+            sig = prediction_signals(mean.numpy(), output_kind=c0.output_kind, threshold=c0.threshold,
+                                     brain=brain_voxels(case.image))
+            records.append({**case.reference, "uncertainty_bits": sig["uncertainty_bits"],
+                            "tumour_fraction": sig["tumour_fraction"]})
+        net.to("cpu")
+        return {REFERENCE_KEY: build_reference(records)}

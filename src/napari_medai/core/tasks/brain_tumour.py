@@ -270,6 +270,7 @@ def brain_tumour_task(
     target_spacing: Sequence[float] | None = DEFAULT_RECIPE["target_spacing"],
     roi_size: Sequence[int] = DEFAULT_RECIPE["roi_size"],
     name: str = "brain-tumour-segresnet",
+    brain_region: str = "constant-background",
 ) -> Any:
     """The :class:`~napari_medai.core.training.TaskSpec` of a brain-tumour model on ``channels``.
 
@@ -287,6 +288,10 @@ def brain_tumour_task(
         Inference window (voxels at ``target_spacing``).
     name
         Model name.
+    brain_region
+        How the brain region is found for the normalisation (:data:`napari_medai.core.intensity.BRAIN_REGIONS`);
+        the default, one region where any sequence differs from its constant background, gives the same
+        input for BraTS 2013 files (z-scored, constant background) and raw files (background 0).
     """
     from ..training import TaskSpec
 
@@ -308,7 +313,8 @@ def brain_tumour_task(
         }),
         roi_size=tuple(int(r) for r in roi_size),
         target_spacing=None if target_spacing is None else tuple(float(s) for s in target_spacing),
-        orientation="RAS", normalization="zscore-nonzero", threshold=0.5, label_rules=rules,
+        orientation="RAS", normalization="zscore-nonzero", brain_region=brain_region, threshold=0.5,
+        label_rules=rules,
         overlap=0.5, blend_mode="gaussian", crop_foreground=True,
         description="napari-medai brain-tumour SegResNet (sigmoid WT/TC/ET regions)",
     )
