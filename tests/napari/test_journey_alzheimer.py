@@ -18,7 +18,18 @@ from napari_medai.core.io import write_volume
 from napari_medai.core.volume import Volume
 
 from ..core.test_alzheimer_registration import affine_lps, synthetic_subject, synthetic_template
-from .journey import button, check, click, field, layer_names, open_path, open_sample, open_widget, show_tab, step
+from .journey import (
+    button,
+    check,
+    click,
+    field,
+    layer_names,
+    open_path,
+    open_sample,
+    open_widget,
+    show_tab,
+    step,
+)
 
 WIDGET = "Alzheimer's disease (T1 MRI)"
 TEMPLATE, OUTLINE, P_MAP, LANDMARKS = "MNI152 template", "MNI152 brain outline", "AD vs NC -log10 p", "landmarks"

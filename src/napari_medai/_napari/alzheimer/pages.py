@@ -7,6 +7,8 @@ and Evaluate (a model on a labelled cohort: ROC, AUC with DeLong CI, figures at 
 
 from __future__ import annotations
 
+from typing import Any
+
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
     QAbstractItemView,
@@ -18,14 +20,22 @@ from qtpy.QtWidgets import (
     QPushButton,
     QSlider,
     QTableWidget,
+    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from .._widgets import fit_spin_text, int_spin, spin, wrapped
+from .._widgets import RED, fit_spin_text, int_spin, spin, wrapped
+from . import words
 from .inputs import PathRow
 from .roc_plot import RocPlot
 from .words import ALIGN_CHOICES, GRID_CHOICES, TIPS
+
+
+def say(label: QLabel, text: str, *, error: bool = False) -> None:
+    """Show ``text`` in ``label``, in red when it reports a problem."""
+    label.setText(text)
+    label.setStyleSheet(RED if error else "")
 
 
 def _bold(label: QLabel) -> QLabel:
@@ -105,6 +115,18 @@ class LandmarkPage(QWidget):
         layout.addWidget(self.table)
         layout.addStretch(1)
 
+    def show_landmarks(self, result: Any, asked: int) -> None:
+        """The landmarks of a :class:`~napari_medai.core.tasks.alzheimer.landmarks.LandmarkResult`: a sentence
+        and one table row each (rank, MNI position, p, t)."""
+        say(self.info, words.landmarks_text(result, asked))
+        self.table.setRowCount(len(result.landmarks))
+        for row, lm in enumerate(result.landmarks):
+            cells = (str(lm.rank), ", ".join(f"{v:.0f}" for v in lm.mni_mm), f"{lm.p_value:.2g}", f"{lm.t:+.2f}")
+            for col, text in enumerate(cells):
+                self.table.setItem(row, col, QTableWidgetItem(text))
+        self.table.resizeColumnsToContents()
+        self.table.setVisible(bool(result.landmarks))
+
 
 class PredictPage(QWidget):
     """A model on the chosen T1: P(AD), the decision, the landmarks' contributions and a saliency map."""
@@ -141,6 +163,21 @@ class PredictPage(QWidget):
         layout.addWidget(self.details)
         layout.addStretch(1)
 
+    def clear(self) -> None:
+        for label in (self.headline, self.legend, self.details):
+            say(label, "")
+        self.swatch.setVisible(False)
+
+    def show_prediction(self, pred: Any) -> str:
+        """A prediction: P(AD) and the decision (or that the model is untrained, in red), the colour key, the
+        model and the registration; returns the headline."""
+        headline, warning = words.prediction_text(pred)
+        say(self.headline, headline, error=warning)
+        say(self.legend, words.contribution_legend(pred.contributions))
+        self.swatch.setVisible(len(pred.contributions) > 0 and pred.trained)
+        say(self.details, f"{words.model_text(pred)} {pred.disclaimer}")
+        return headline
+
 
 class EvaluatePage(QWidget):
     """A model on a labelled cohort: the ROC curve, AUC [DeLong 95 % CI], figures at a movable threshold."""
@@ -153,6 +190,7 @@ class EvaluatePage(QWidget):
                               placeholder="subject, diagnosis CSV", tip=TIPS["labels"])
         self.model = PathRow("Model folder…", "Alzheimer model folder (model.json + model.pt)", kind="dir",
                              placeholder="a model folder trained for Alzheimer's disease", tip=TIPS["model"])
+        self.align_combo = _combo(ALIGN_CHOICES, TIPS["alignment"])
         self.evaluate_button = _button("Evaluate", TIPS["evaluate"])
         self.auc = _bold(wrapped())
         self.plot = RocPlot()
@@ -169,6 +207,7 @@ class EvaluatePage(QWidget):
         form.addRow("test cohort", self.cohort)
         form.addRow("test labels CSV", self.labels)
         form.addRow("model", self.model)
+        form.addRow("test alignment", self.align_combo)
         after = QFormLayout()
         after.addRow("threshold", threshold_row)
         layout = QVBoxLayout(self)
@@ -180,5 +219,23 @@ class EvaluatePage(QWidget):
         layout.addWidget(self.figures)
         layout.addStretch(1)
 
+    def show_evaluation(self, ev: Any) -> str:
+        """An evaluation: AUC [DeLong 95 % CI], whether it is held out, the ROC curve; returns the AUC sentence."""
+        text = words.evaluation_text(ev)
+        say(self.auc, "\n".join([text, *ev.notes]), error=any("NOT a held-out" in n for n in ev.notes))
+        self.plot.show_curve(ev.fpr, ev.tpr, f"AUC {ev.auc:.3f}")
+        return text
 
-__all__ = ["AlignPage", "EvaluatePage", "LandmarkPage", "PredictPage"]
+    def show_threshold(self, threshold: float, figures: dict[str, Any] | None) -> None:
+        """The slider at ``threshold``; the figures there and the operating point (None: no evaluation yet)."""
+        self.slider.blockSignals(True)
+        self.slider.setValue(int(round(100 * threshold)))
+        self.slider.blockSignals(False)
+        if figures is None:
+            return
+        say(self.figures, words.threshold_text(threshold, figures))
+        sens, spec = figures.get("sensitivity"), figures.get("specificity")
+        self.plot.set_point(None if spec is None else 1.0 - float(spec), sens)
+
+
+__all__ = ["AlignPage", "EvaluatePage", "LandmarkPage", "PredictPage", "say"]

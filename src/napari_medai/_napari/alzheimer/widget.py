@@ -25,16 +25,23 @@ from typing import TYPE_CHECKING, Any
 
 from qtpy.QtCore import QTimer
 from qtpy.QtGui import QKeySequence
-from qtpy.QtWidgets import QComboBox, QFileDialog, QFormLayout, QShortcut, QTableWidgetItem, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QComboBox, QFileDialog, QFormLayout, QShortcut, QVBoxLayout, QWidget
 
 from ...core.errors import InvalidInputError, MedaiError
 from .._jobs import JobRunner
-from .._widgets import RED, CurrentPageTabWidget, process_events_until, scroll_vertically, watch_layer_names, wrapped
+from .._widgets import (
+    CurrentPageTabWidget,
+    process_events_until,
+    scroll_vertically,
+    watch_layer_names,
+    wrapped,
+)
 from ..layers import META_KEY, layer_to_volume
 from . import result_layers as rl
 from . import words
 from .inputs import PathRow, default_template_path, describe_model_folder, write_open_cohort
 from .pages import AlignPage, EvaluatePage, LandmarkPage, PredictPage
+from .pages import say as _say
 
 if TYPE_CHECKING:
     import napari
@@ -46,11 +53,6 @@ def _disclaimer() -> str:
     except ImportError:  # the classifier module is not installed: the widget's own sentence
         return words.DISCLAIMER_FALLBACK
     return str(DISCLAIMER)
-
-
-def _say(label: Any, text: str, *, error: bool = False) -> None:
-    label.setText(text)
-    label.setStyleSheet(RED if error else "")
 
 
 class AlzheimerWidget(QWidget):
@@ -209,7 +211,11 @@ class AlzheimerWidget(QWidget):
         jobs = self.jobs
 
         def work() -> Any:
-            from ...core.tasks.alzheimer.registration import coarse_template, load_template, register_to_template
+            from ...core.tasks.alzheimer.registration import (
+                coarse_template,
+                load_template,
+                register_to_template,
+            )
 
             tpl = load_template(template)
             if spacing is not None and float(spacing) > min(tpl.image.spacing) + 1e-6:
@@ -278,15 +284,7 @@ class AlzheimerWidget(QWidget):
 
     def _show_landmarks(self, result: Any, asked: int) -> Any:
         self.landmarks = result
-        lp = self.landmark_page
-        _say(lp.info, words.landmarks_text(result, asked))
-        lp.table.setRowCount(len(result.landmarks))
-        for row, lm in enumerate(result.landmarks):
-            cells = (str(lm.rank), ", ".join(f"{v:.0f}" for v in lm.mni_mm), f"{lm.p_value:.2g}", f"{lm.t:+.2f}")
-            for col, text in enumerate(cells):
-                lp.table.setItem(row, col, QTableWidgetItem(text))
-        lp.table.resizeColumnsToContents()
-        lp.table.setVisible(bool(result.landmarks))
+        self.landmark_page.show_landmarks(result, asked)
         self.jobs.set_status(f"{len(result.landmarks)} landmarks: layers '{words.P_MAP}' and '{words.LANDMARKS}'.")
         rl.add_p_map(self.viewer, result)
         yield
@@ -305,36 +303,31 @@ class AlzheimerWidget(QWidget):
         except MedaiError as exc:
             return self._refuse(exc)
         aligned = pp.aligned_check.isChecked()
+        template = self.template.text() or None  # None: nilearn's copy
         jobs = self.jobs
 
         def work() -> Any:
             from ...core.tasks.alzheimer.classifier import predict_alzheimer
 
-            return predict_alzheimer(folder, vol, already_aligned=aligned, progress=jobs.progress_callback,
-                                     should_stop=jobs.cancelled)
+            return predict_alzheimer(folder, vol, already_aligned=aligned, template=template,
+                                     progress=jobs.progress_callback, should_stop=jobs.cancelled)
 
-        for label in (pp.headline, pp.legend, pp.details):
-            _say(label, "")
-        pp.swatch.setVisible(False)
+        pp.clear()
         return jobs.start(self._core(work), lambda p: self._show_prediction(p, name, aligned),
                           f"predicting '{name}'…")
 
     def _show_prediction(self, pred: Any, name: str, aligned: bool) -> Any:
         self.prediction = pred
-        pp = self.predict_page
-        headline, warning = words.prediction_text(pred)
-        _say(pp.headline, headline, error=warning)
-        _say(pp.legend, words.contribution_legend(pred.contributions))
-        pp.swatch.setVisible(len(pred.contributions) > 0)
-        _say(pp.details, f"{words.model_text(pred)} {pred.disclaimer}")
+        headline = self.predict_page.show_prediction(pred)
         self.disclaimer.setText(pred.disclaimer)
-        self.jobs.set_status(headline, error=warning)
+        self.jobs.set_status(headline, error=not pred.trained)
         if not aligned:
             rl.add_aligned(self.viewer, pred.aligned_t1, name)
             yield
-        rl.add_saliency(self.viewer, pred)
-        yield
-        rl.add_contributions(self.viewer, pred)
+        if pred.trained:  # an untrained model's saliency and contributions mean nothing
+            rl.add_saliency(self.viewer, pred)
+            yield
+            rl.add_contributions(self.viewer, pred)
 
     # ------------------------------------------------------------------ Evaluate
     def evaluate(self) -> bool:
@@ -346,26 +339,25 @@ class AlzheimerWidget(QWidget):
             return self._refuse(InvalidInputError("choose the 'test cohort' folder and its 'labels CSV'"))
         if not info.usable:
             return self._refuse(InvalidInputError(info.text))
+        align = ep.align_combo.currentData()
+        try:
+            template = self.template_path() if align != "skip" else (self.template.text() or None)
+        except MedaiError as exc:
+            return self._refuse(exc)
         jobs = self.jobs
 
         def work() -> Any:
             from ...core.tasks.alzheimer.classifier import evaluate_alzheimer
 
-            return evaluate_alzheimer(folder, cohort, labels, progress=jobs.progress_callback,
-                                      should_stop=jobs.cancelled)
+            return evaluate_alzheimer(folder, cohort, labels, template=template, align=align,
+                                      progress=jobs.progress_callback, should_stop=jobs.cancelled)
 
         return jobs.start(self._core(work), self._show_evaluation, "evaluating the model on the cohort…")
 
     def _show_evaluation(self, ev: Any) -> None:
         self.evaluation = ev
         ep = self.evaluate_page
-        text = words.evaluation_text(ev)
-        _say(ep.auc, text)
-        ep.plot.show_curve(ev.fpr, ev.tpr, f"AUC {ev.auc:.3f}")
-        self.jobs.set_status(text)
-        ep.slider.blockSignals(True)
-        ep.slider.setValue(int(round(100 * float(ev.threshold))))
-        ep.slider.blockSignals(False)
+        self.jobs.set_status(ep.show_evaluation(ev))
         if abs(ep.threshold_spin.value() - float(ev.threshold)) > 1e-9:
             ep.threshold_spin.setValue(float(ev.threshold))  # -> set_threshold
         else:
@@ -373,16 +365,8 @@ class AlzheimerWidget(QWidget):
 
     def set_threshold(self, threshold: float) -> None:
         """Accuracy, sensitivity and specificity at ``threshold`` (the evaluation's own function), at once."""
-        ep = self.evaluate_page
-        ep.slider.blockSignals(True)
-        ep.slider.setValue(int(round(100 * threshold)))
-        ep.slider.blockSignals(False)
-        if self.evaluation is None:
-            return
-        figures = self.evaluation.at_threshold(float(threshold))
-        _say(ep.figures, words.threshold_text(threshold, figures))
-        sens, spec = figures.get("sensitivity"), figures.get("specificity")
-        ep.plot.set_point(None if spec is None else 1.0 - float(spec), sens)
+        figures = None if self.evaluation is None else self.evaluation.at_threshold(float(threshold))
+        self.evaluate_page.show_threshold(float(threshold), figures)
 
 
 __all__ = ["AlzheimerWidget"]
