@@ -23,7 +23,7 @@ from ._common import first_line
 from .geometry import dicom_slice_normal, dicom_to_volume_geometry
 from .names import image_files_below, is_bids_folder, is_dicom_file
 
-__all__ = ["list_dicom_series", "read_dicom_file", "read_dicom_series"]
+__all__ = ["PROJECTION_MODALITIES", "is_projection_radiograph", "list_dicom_series", "read_dicom_file", "read_dicom_series"]
 
 #: A gap between consecutive slices larger than this times the median spacing is a missing slice.
 GAP_FACTOR = 1.5
@@ -524,7 +524,8 @@ def read_dicom_series(folder: str | os.PathLike[str], *, series_uid: str | None 
 
 
 def read_dicom_file(path: str | os.PathLike[str]) -> Volume:
-    """Read one DICOM file (single- or multi-frame) as a 3-D :class:`Volume`.
+    """Read one DICOM file (single- or multi-frame) as a 3-D :class:`Volume`, or a projection
+    radiograph (CR / DX / MG ...: :func:`is_projection_radiograph`) as a 2-D one.
 
     A single-frame file gives one slice (shape ``(1, rows, columns)``) keeping its position and
     orientation; a multi-frame file gives its frames sorted along the slice normal.
@@ -547,7 +548,91 @@ def read_dicom_file(path: str | os.PathLike[str]) -> Volume:
         raise ImageReadError(p, "is not a DICOM image (it holds no pixel data: a DICOMDIR, report or presentation state?)",
                              "point at an image file or a folder holding the series")
     name = str(ds.get("SeriesDescription", "") or "").strip() or p.stem
+    if is_projection_radiograph(ds):
+        return _read_projection(ds, p, name=name)
     return _assemble(_slices_of(ds, str(p)), where=str(p), name=name, source=str(p.resolve()), extra_meta={"n_files": 1})
+
+
+# ---------------------------------------------------------------------------------------------
+# projection radiographs (CR, DX, MG, ...): one 2-D image
+# ---------------------------------------------------------------------------------------------
+#: Modalities of projection radiography: a single-frame file of these opens as a 2-D image.
+PROJECTION_MODALITIES = frozenset({"CR", "DX", "MG", "RG", "IO", "PX", "RF", "XA"})
+_PROJECTION_SOP_PREFIXES = (
+    "1.2.840.10008.5.1.4.1.1.1",  # CR and the DX / MG / IO family (1.1.1, 1.1.1.1, 1.1.1.2, ...)
+)
+
+
+def is_projection_radiograph(ds: Any) -> bool:
+    """True for a single-frame grey projection radiograph (CR / DX / MG / ...; by Modality or SOP class)."""
+    if int(_num(ds.get("NumberOfFrames"), 1)) > 1 or int(ds.get("SamplesPerPixel", 1) or 1) != 1:
+        return False
+    modality = str(ds.get("Modality", "") or "").upper()
+    sop = str(ds.get("SOPClassUID", "") or "")
+    sop_match = any(sop == x or sop.startswith(x + ".") for x in _PROJECTION_SOP_PREFIXES)
+    return modality in PROJECTION_MODALITIES or sop_match
+
+
+def _read_projection(ds: Any, p: Path, *, name: str) -> Volume:
+    """A projection radiograph as a 2-D Volume: spacing from ``PixelSpacing`` (calibrated to the patient)
+    or else ``ImagerPixelSpacing`` (at the detector), rescale applied, ``MONOCHROME1`` inverted so that
+    dense tissue (bone) is bright. The window (``WindowCenter``/``WindowWidth``, mapped through the
+    inversion) and any VOI LUT are kept in ``meta["dicom"]`` for display only; the data are never windowed.
+    """
+    img = np.asarray(_decode(ds, str(p)))
+    if img.ndim != 2:
+        raise ImageReadError(p, f"decoded to shape {img.shape}, not one 2-D radiograph",
+                             "export the radiograph as a single-frame grey DICOM image")
+    slope, intercept = _num(ds.get("RescaleSlope"), 1.0), _num(ds.get("RescaleIntercept"), 0.0)
+    data = _rescale(img[None], np.array([slope]), np.array([intercept]))[0]
+    photometric = str(ds.get("PhotometricInterpretation", "") or "").upper()
+    bits = int(ds.get("BitsStored", 0) or ds.get("BitsAllocated", 16) or 16)
+    signed = bool(int(ds.get("PixelRepresentation", 0) or 0))
+    stored_lo, stored_hi = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2 ** bits - 1)
+    lo, hi = sorted((stored_lo * slope + intercept, stored_hi * slope + intercept))
+    center, width = _num(ds.get("WindowCenter"), float("nan")), _num(ds.get("WindowWidth"), float("nan"))
+    inverted = photometric == "MONOCHROME1"
+    if inverted:
+        flipped = (lo + hi) - data.astype(np.float64)
+        keep = data.dtype.kind in "iu" and float(lo + hi) == round(lo + hi)
+        if keep and flipped.size:
+            info = np.iinfo(data.dtype)
+            keep = info.min <= flipped.min() and flipped.max() <= info.max
+        data = flipped.astype(data.dtype if keep else np.float32)
+        if np.isfinite(center):
+            center = (lo + hi) - center
+    spacing_source = "PixelSpacing" if "PixelSpacing" in ds else "ImagerPixelSpacing" if "ImagerPixelSpacing" in ds else None
+    ps = _floats(ds.get(spacing_source)) if spacing_source else None
+    if ps is None or ps.size != 2 or np.any(ps <= 0):
+        ps, spacing_source = np.array([1.0, 1.0]), None
+    voi = ds.get("VOILUTSequence")
+    modality = str(ds.get("Modality", "") or "unknown")
+    meta = {
+        "format": "dicom",
+        "spacing_known": spacing_source is not None,
+        "dicom": {
+            "SeriesInstanceUID": str(ds.get("SeriesInstanceUID", "")),
+            "StudyInstanceUID": str(ds.get("StudyInstanceUID", "")),
+            "SOPInstanceUID": str(ds.get("SOPInstanceUID", "")),
+            "SeriesDescription": str(ds.get("SeriesDescription", "")),
+            "Modality": modality,
+            "Manufacturer": str(ds.get("Manufacturer", "")),
+            "ViewPosition": str(ds.get("ViewPosition", "") or ""),
+            "Laterality": str(ds.get("ImageLaterality", "") or ds.get("Laterality", "") or ""),
+            "WindowCenter": center,
+            "WindowWidth": width,
+            "VOILUT": bool(voi),
+            "TransferSyntaxUID": str(ds.file_meta.get("TransferSyntaxUID", "")) if hasattr(ds, "file_meta") else "",
+            "PhotometricInterpretation": photometric,
+            "inverted": inverted,
+            "pixel_spacing_source": spacing_source or "none (1 mm assumed)",
+            "n_slices": 1,
+            "files": [p.name],
+            "n_files": 1,
+        },
+    }
+    return Volume(data=np.array(data, order="C"), spacing=(float(ps[0]), float(ps[1])), modality=modality,
+                  units="", name=name, source=str(p.resolve()), meta=meta)
 
 
 def list_dicom_series(folder: str | os.PathLike[str]) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
+    "RASTER_EXTENSIONS",
     "READ_FORMATS",
     "SUPPORTED_EXTENSIONS",
     "WRITE_EXTENSIONS",
@@ -44,6 +45,10 @@ READ_FORMATS: dict[str, str] = {
 
 #: Every file extension :func:`read_volume` opens (folders of DICOM files open too).
 SUPPORTED_EXTENSIONS: tuple[str, ...] = tuple(READ_FORMATS)
+
+#: 2-D picture files :func:`read_volume` opens as grey radiographs (format ``"raster"``); kept apart from
+#: :data:`READ_FORMATS` so that case folders never mistake a screenshot for a volume.
+RASTER_EXTENSIONS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 
 #: Extensions :func:`write_volume` writes (the format follows the extension).
 WRITE_EXTENSIONS: tuple[str, ...] = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd")
@@ -94,7 +99,7 @@ def is_dicom_file(path: str | os.PathLike[str]) -> bool:
 
 
 def format_of(path: str | os.PathLike[str]) -> str | None:
-    """Reader family of ``path``: ``"nifti"``, ``"itk"``, ``"dicom"``, ``"npy"``, ``"raw"``,
+    """Reader family of ``path``: ``"nifti"``, ``"itk"``, ``"dicom"``, ``"npy"``, ``"raw"``, ``"raster"``,
     ``"dicom-folder"`` for a folder, or ``None`` when not supported.
 
     A file with an unknown extension counts as DICOM when it carries the DICOM marker (series
@@ -104,7 +109,7 @@ def format_of(path: str | os.PathLike[str]) -> str | None:
     if p.is_dir():
         return "dicom-folder"
     _, ext = split_extension(p)
-    fmt = READ_FORMATS.get(ext)
+    fmt = READ_FORMATS.get(ext) or ("raster" if ext in RASTER_EXTENSIONS else None)
     if fmt is None and p.is_file() and is_dicom_file(p):
         return "dicom"
     return fmt
@@ -136,7 +141,7 @@ def is_supported_path(path: str | os.PathLike[str]) -> bool:
         if p.is_dir():
             return _folder_has_dicom(p)
         _, ext = split_extension(p)
-        if ext in READ_FORMATS:
+        if ext in READ_FORMATS or ext in RASTER_EXTENSIONS:
             return True
         return p.is_file() and is_dicom_file(p)
     except (OSError, TypeError, ValueError):

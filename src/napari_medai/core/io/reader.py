@@ -11,7 +11,7 @@ import numpy as np
 from ..errors import ImageReadError, InvalidInputError
 from ..volume import Volume
 from ._common import check_no_nan, to_label_data, whole_number_mask_ok
-from .names import SUPPORTED_EXTENSIONS, format_of, is_label_name, split_extension
+from .names import RASTER_EXTENSIONS, SUPPORTED_EXTENSIONS, format_of, is_label_name, split_extension
 
 __all__ = ["read_volume"]
 
@@ -56,7 +56,10 @@ def read_volume(
     Formats (by extension, case-insensitive): NIfTI ``.nii``/``.nii.gz`` (nibabel), NRRD
     ``.nrrd``/``.nhdr`` and MetaImage ``.mha``/``.mhd`` (SimpleITK), DICOM ``.dcm`` files or any
     file with the DICOM marker, folders of DICOM files (:func:`read_dicom_series`), ``.npy``
-    (2-D/3-D, 1 mm, identity) and headerless ``.raw``.
+    (2-D/3-D, 1 mm, identity), headerless ``.raw``, and 2-D grey pictures ``.png``/``.jpg``/``.jpeg``/
+    ``.tif``/``.tiff`` (:func:`~napari_medai.core.io.radiograph.read_raster`: RGB files holding a grey
+    image become one channel, colour is refused). A single-frame DICOM projection radiograph (CR, DX,
+    MG, ...) opens as a 2-D image (:func:`~napari_medai.core.io.dicom.read_dicom_file`).
 
     Parameters
     ----------
@@ -100,7 +103,7 @@ def read_volume(
     if fmt is None:
         raise ImageReadError(
             p, f"has an unsupported extension {ext!r}" if ext else "has no extension and is not a DICOM file",
-            "supported are " + ", ".join(SUPPORTED_EXTENSIONS) + " and folders of DICOM files",
+            "supported are " + ", ".join(SUPPORTED_EXTENSIONS + RASTER_EXTENSIONS) + " and folders of DICOM files",
         )
     if fmt != "raw" and (shape is not None or dtype is not None):
         raise InvalidInputError(f"shape= and dtype= apply to .raw files only, not to {p.name}")
@@ -126,6 +129,10 @@ def read_volume(
         from .dicom import read_dicom_series
 
         vol = read_dicom_series(p, series_uid=series_uid)
+    elif fmt == "raster":
+        from .radiograph import read_raster
+
+        vol = read_raster(p)
     elif fmt == "npy":
         from .arrays import read_npy
 
