@@ -73,6 +73,7 @@ def write_ct_series(
     modality: str = "CT",
     burned_in: str | None = None,
     file_prefix: str = "IM",
+    sop_root: str = "1.2.826.0.1.3680043.8.498.7780",
 ) -> list[Path]:
     """Write ``stack`` (slice, row, column; int16 HU) as an axial CT series, one file per slice.
 
@@ -88,7 +89,7 @@ def write_ct_series(
     out = []
     ids = IDENTIFIERS
     for k in range(stack.shape[0]):
-        sop = f"1.2.826.0.1.3680043.8.498.7780{k + 1:03d}"
+        sop = f"{sop_root}{k + 1:03d}"
         meta = FileMetaDataset()
         meta.MediaStorageSOPClassUID = sop_class
         meta.MediaStorageSOPInstanceUID = sop
@@ -135,7 +136,7 @@ def write_ct_series(
             ds.ReferencedPerformedProcedureStepSequence = Sequence([pps])
             ref = Dataset()  # a nested item holding a reference, a date and a private tag
             ref.ReferencedSOPClassUID = sop_class
-            ref.ReferencedSOPInstanceUID = f"1.2.826.0.1.3680043.8.498.7780{max(k, 1):03d}"
+            ref.ReferencedSOPInstanceUID = f"{sop_root}{max(k, 1):03d}"
             ref.InstanceCreationDate = ids["ContentDate"]
             ref.private_block(0x0031, ids["PrivateCreator"], create=True).add_new(0x01, "LO", ids["PrivateName"])
             ds.ReferencedImageSequence = Sequence([ref])
@@ -181,6 +182,7 @@ def phantom_stack(shape: tuple[int, int, int] = (6, 32, 40)) -> np.ndarray:
     n, r, c = shape
     stack = np.full(shape, -1000, dtype=np.int16)
     stack[:, 4:r - 4, 4:c - 4] = 40
-    stack[2:4, 10:13, 12:15] = 450
-    stack[3, 20:23, 25:29] = 250
+    if n >= 4 and r >= 24 and c >= 30:
+        stack[2:4, 10:13, 12:15] = 450
+        stack[3, 20:23, 25:29] = 250
     return stack

@@ -355,9 +355,12 @@ def _review_reasons(ds: Any) -> list[str]:
     if str(ds.get("RecognizableVisualFeatures", "") or "").strip().upper() in ("YES", "Y"):
         reasons.append("RecognizableVisualFeatures YES")
     sop = str(ds.get("SOPClassUID", "") or getattr(ds, "file_meta", {}).get("MediaStorageSOPClassUID", "") or "")
-    if str(ds.get("Modality", "") or "") == "US" or sop.startswith(_ULTRASOUND):
+    def of_class(prefixes: tuple[str, ...]) -> bool:
+        return any(sop == p or sop.startswith(p + ".") for p in prefixes)
+
+    if str(ds.get("Modality", "") or "") == "US" or of_class(_ULTRASOUND):
         reasons.append("ultrasound: text is often burned into the image")
-    if sop.startswith(_SECONDARY_CAPTURE):
+    if of_class((_SECONDARY_CAPTURE,)):
         reasons.append("secondary capture: a screenshot may show identifiers")
     return reasons
 
