@@ -523,6 +523,7 @@ def train(
     on_epoch: EpochFn | None = None,
     on_step: StepFn | None = None,
     stop_training: StopFn | None = None,
+    augmentation: str = "light",
 ) -> TrainingResult:
     """Train a segmentation network for a task (the recipe of
     :class:`~napari_medai.core.recipes.SegmentationRecipe`, the loop of :func:`run_training`).
@@ -583,6 +584,9 @@ def train(
     stop_training
         Polled every iteration; True ends the run keeping what was trained, even within the
         first epoch (then ``stop_reason="partial"``, see :func:`run_training`).
+    augmentation
+        ``"light"`` (flips, intensity scale and shift) or ``"strong"`` (nnU-Net-style spatial and
+        intensity augmentation; :data:`~napari_medai.core.recipes.segmentation.AUGMENTATIONS`).
 
     Returns
     -------
@@ -628,7 +632,7 @@ def train(
         batch_size=batch_size, iterations_per_epoch=iterations_per_epoch, learning_rate=learning_rate,
         weight_decay=weight_decay, pos_fraction=pos_fraction, val_overlap=val_overlap, val_fraction=val_fraction,
         max_epochs=max_epochs, patience=patience, time_limit_s=time_limit_s, device=dev, amp=use_amp,
-        trained_on=trained_on, model_name=model_name,
+        trained_on=trained_on, model_name=model_name, augmentation=augmentation,
     )
 
     def epoch_cb(rec: EpochRecord) -> None:

@@ -9,7 +9,10 @@
 * patches of ``patch_size`` are drawn with ``RandCropByPosNegLabel`` (``pos_fraction`` of them
   centred on a foreground voxel, the rest on a brain voxel outside it), flipped at random along
   each axis and scaled/shifted in intensity (``RandFlip``, ``RandScaleIntensity``,
-  ``RandShiftIntensity``);
+  ``RandShiftIntensity``); ``augmentation="strong"`` adds, as nnU-Net does, rotation and scaling
+  (``RandAffine``: +-15 degrees per axis, +-15 %, p 0.2), Gaussian noise (p 0.15), blur (p 0.2),
+  brightness (p 0.15), contrast (p 0.15), gamma (p 0.3), a bias field (p 0.3) and simulated low
+  resolution (p 0.25) -- see :data:`AUGMENTATIONS`;
 * the network (by default ``SegResNet``) learns with ``DiceCELoss`` and AdamW, the learning rate
   decaying polynomially over ``max_epochs``;
 * after every epoch the held-out validation cases are segmented with MONAI's sliding window and
@@ -37,7 +40,16 @@ from ..models.contract import ModelContract
 from ..volume import Volume
 from .base import Recipe, TrainState, Validation
 
-__all__ = ["SegmentationRecipe", "TaskSpec", "TrainingCase"]
+__all__ = ["AUGMENTATIONS", "SegmentationRecipe", "TaskSpec", "TrainingCase"]
+
+#: Augmentation levels: what each adds to the random crop.
+AUGMENTATIONS: dict[str, str] = {
+    "light": "RandFlip x/y/z p=0.5, RandScaleIntensity 0.1, RandShiftIntensity 0.1",
+    "strong": "RandFlip x/y/z p=0.5, RandScaleIntensity 0.1, RandShiftIntensity 0.1, RandAffine (rotation +-15 deg, "
+              "scaling +-15 %, p 0.2), RandGaussianNoise (sd 0.1, p 0.15), RandGaussianSmooth (sigma 0.5-1, p 0.2), "
+              "RandScaleIntensity 0.25 (p 0.15), RandScaleIntensityFixedMean 0.25 (p 0.15), RandAdjustContrast "
+              "(gamma 0.7-1.5, p 0.3), RandBiasField (p 0.3), RandSimulateLowResolution (zoom 0.5-1, p 0.25)",
+}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -252,8 +264,11 @@ class SegmentationRecipe(Recipe):
         seed: int, patch_size: tuple[int, ...], batch_size: int, iterations_per_epoch: int, learning_rate: float,
         weight_decay: float, pos_fraction: float, val_overlap: float, val_fraction: float, max_epochs: int,
         patience: int, time_limit_s: float | None, device: str, amp: bool, trained_on: str | None,
-        model_name: str | None,
+        model_name: str | None, augmentation: str = "light",
     ) -> None:
+        if augmentation not in AUGMENTATIONS:
+            raise InvalidInputError(f"augmentation must be one of {', '.join(AUGMENTATIONS)}, got {augmentation!r}")
+        self.augmentation = augmentation
         self.task = task
         self.cases = list(cases)
         self.names = [cs.name for cs in cases]
@@ -285,6 +300,8 @@ class SegmentationRecipe(Recipe):
             "max_epochs": self.max_epochs, "patience": self.patience, "time_limit_s": self.time_limit_s,
             "target_spacing": None if c0.target_spacing is None else list(c0.target_spacing),
             "orientation": c0.orientation, "normalization": c0.normalization,
+            # written only when not the original level, so runs begun before the option existed resume
+            **({"augmentation": self.augmentation} if self.augmentation != "light" else {}),
         }
 
     def prepare(self, progress: ProgressFn | None, should_stop: StopFn | None) -> None:
@@ -321,10 +338,37 @@ class SegmentationRecipe(Recipe):
         self._shift = RandShiftIntensity(offsets=0.1, prob=1.0)
         self._cropper = RandCropByPosNegLabel(spatial_size=self.patch, pos=self.pos_fraction,
                                               neg=1.0 - self.pos_fraction, num_samples=1)
+        self._strong = self._strong_transforms(c0.spatial_dims) if self.augmentation == "strong" else []
         return net, opt
 
+    @staticmethod
+    def _strong_transforms(nd: int) -> list[Any]:
+        """nnU-Net-style spatial and intensity augmentation (the first is the joint spatial one)."""
+        from monai.transforms import (
+            RandAdjustContrast,
+            RandAffine,
+            RandBiasField,
+            RandGaussianNoise,
+            RandGaussianSmooth,
+            RandScaleIntensity,
+            RandScaleIntensityFixedMean,
+            RandSimulateLowResolution,
+        )
+
+        rot = (math.radians(15.0),) * (3 if nd == 3 else 1)
+        return [
+            RandAffine(prob=0.2, rotate_range=rot, scale_range=(0.15,) * nd, padding_mode="zeros"),
+            RandGaussianNoise(prob=0.15, std=0.1),
+            RandGaussianSmooth(prob=0.2, sigma_x=(0.5, 1.0), sigma_y=(0.5, 1.0), sigma_z=(0.5, 1.0)),
+            RandScaleIntensity(factors=0.25, prob=0.15),
+            RandScaleIntensityFixedMean(prob=0.15, factors=0.25),
+            RandAdjustContrast(prob=0.3, gamma=(0.7, 1.5)),
+            RandBiasField(prob=0.3, coeff_range=(0.0, 0.2)),
+            RandSimulateLowResolution(prob=0.25, zoom_range=(0.5, 1.0)),
+        ]
+
     def start_epoch(self, epoch: int, epoch_seed: int) -> None:
-        for k, tr in enumerate([*self._flips, self._scale, self._shift, self._cropper]):
+        for k, tr in enumerate([*self._flips, self._scale, self._shift, self._cropper, *self._strong]):
             tr.set_random_state(seed=(epoch_seed * 31 + k) % (2**32))
 
     def learning_rate(self, epoch: int, max_epochs: int) -> float:
@@ -343,9 +387,23 @@ class SegmentationRecipe(Recipe):
             for f in self._flips:
                 crop = convert_to_tensor(f(crop), track_meta=False)
             img = convert_to_tensor(self._shift(self._scale(crop[:n_img])), track_meta=False)
+            tgt = crop[n_img:]
+            if self._strong:
+                img, tgt = self._augment_strong(img, tgt)
             xs.append(img)
-            ys.append(crop[n_img:])
+            ys.append(tgt)
         return torch.stack(xs).float().to(device), torch.stack(ys).float().to(device)
+
+    def _augment_strong(self, img: Any, tgt: Any) -> tuple[Any, Any]:
+        from monai.utils import convert_to_tensor
+
+        affine, *intensity = self._strong
+        affine.randomize(None)  # one draw for the image and its targets (nearest for the labels)
+        img = convert_to_tensor(affine(img, mode="bilinear", randomize=False), track_meta=False)
+        tgt = convert_to_tensor(affine(tgt, mode="nearest", randomize=False), track_meta=False)
+        for tr in intensity:
+            img = convert_to_tensor(tr(img), track_meta=False)
+        return img.float(), tgt
 
     def loss(self, output: Any, target: Any) -> Any:
         return self._loss(output, target)
@@ -399,8 +457,8 @@ class SegmentationRecipe(Recipe):
                                                  "weight_decay", "pos_fraction", "val_fraction", "val_overlap",
                                                  "max_epochs", "patience", "time_limit_s")}
         recipe.update({"optimizer": "AdamW", "loss": "DiceCELoss", "lr_schedule": "poly 0.9 per epoch",
-                       "augmentation": "RandCropByPosNegLabel, RandFlip x/y/z p=0.5, RandScaleIntensity 0.1, "
-                                       "RandShiftIntensity 0.1", "device": self.device, "amp": self.amp})
+                       "augmentation": "RandCropByPosNegLabel, " + AUGMENTATIONS[self.augmentation],
+                       "augmentation_level": self.augmentation, "device": self.device, "amp": self.amp})
         return {
             "trained_on": self.data_desc,
             "cases": {"train": self.train_names, "validation": self.val_names, "count": len(self.names),

@@ -372,7 +372,7 @@ def train_brain_tumour(
 
     unknown = sorted(set(recipe) - set(DEFAULT_RECIPE) - {"batch_size", "pos_fraction", "val_overlap",
                                                             "weight_decay", "amp", "deterministic", "model_name",
-                                                            "num_threads"})
+                                                            "num_threads", "augmentation", "brain_region"})
     if unknown:
         raise InvalidInputError(f"unknown recipe option(s) {unknown}; known: {', '.join(sorted(DEFAULT_RECIPE))}")
     r = {**DEFAULT_RECIPE, **recipe}
@@ -400,7 +400,8 @@ def train_brain_tumour(
         convention = conventions[0] if len(conventions) == 1 else "brats2021"
     task = brain_tumour_task(chans, convention=convention, init_filters=r.pop("init_filters"),
                              target_spacing=r.pop("target_spacing"), roi_size=r.pop("roi_size"),
-                             name=r.pop("model_name", "brain-tumour-segresnet"))
+                             name=r.pop("model_name", "brain-tumour-segresnet"),
+                             brain_region=r.pop("brain_region", "constant-background"))
     desc = trained_on or (
         f"{len(found)} {'/'.join(LAYOUTS[c].split(':')[0] for c in conventions)} case(s) from "
         f"{Path(data_dir).name}: {', '.join(c.name for c in found)} (channels {', '.join(chans)})"

@@ -1,0 +1,160 @@
+"""Leave-one-case-out cross-validation of brain-tumour training recipes on the shared BraTS 2013 cases.
+
+Each fold trains on 3 of the 4 cases (no validation split: all 3 train, the time limit ends the run)
+and segments the 4th; Dice of WT / TC / ET is printed per fold and recipe, for the plain prediction
+and for the inference-time options (flip TTA, connected-component clean-up), with the out-of-
+distribution verdict of the held-out case, the time per epoch, the peak memory of the training
+process and the load average (the machine is shared: times are inflated).
+
+Each fold runs in its own process (so that peak memory is the fold's); finished folds are reused,
+so the script can be stopped and started again::
+
+    nice -n 10 python benchmarks/brats_recipe_cv.py --data ../shared/data/brats2013_flair_t1c \\
+        --work /tmp/brats_cv --recipes default,strong-aug --time-limit 480
+
+Recipes (:data:`RECIPES`) are keyword overrides of ``train_brain_tumour``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+#: Recipe name -> overrides of :data:`napari_medai.core.tasks.brain_tumour.DEFAULT_RECIPE`.
+RECIPES: dict[str, dict] = {
+    "default": {},
+    "strong-aug": {"augmentation": "strong"},
+    "strong-aug-pos0.66": {"augmentation": "strong", "pos_fraction": 0.66},
+}
+#: Inference-time variants evaluated on every fold model.
+VARIANTS = ("plain", "tta", "cc0.1", "tta+cc0.1")
+REGIONS = ("WT", "TC", "ET")
+
+
+def _dice(a, b) -> float:
+    import numpy as np
+
+    sa, sb = int(a.sum()), int(b.sum())
+    return 1.0 if sa + sb == 0 else 2.0 * int(np.logical_and(a, b).sum()) / (sa + sb)
+
+
+def train_fold(data: Path, work: Path, recipe: str, held_out: str, time_limit: float) -> None:
+    import torch
+
+    from napari_medai.core.tasks.brain_tumour import find_cases, train_brain_tumour
+
+    torch.set_num_threads(1)
+    cases = find_cases(data, require_labels=True)
+    train_cases = [c for c in cases if c.name != held_out]
+    out = work / recipe / held_out
+    load0 = os.getloadavg()
+    t0 = time.perf_counter()
+    res = train_brain_tumour(data, out_dir=out / "model", cases=train_cases, val_fraction=0.0,
+                             time_limit_s=time_limit, num_threads=1, device="cpu", resume=True, **RECIPES[recipe])
+    secs = [h["seconds"] for h in res.history]
+    rec = {"recipe": recipe, "held_out": held_out, "train": [c.name for c in train_cases],
+           "epochs": res.epochs_run, "stop_reason": res.stop_reason, "wall_s": round(time.perf_counter() - t0, 1),
+           "s_per_epoch": round(sum(secs) / max(len(secs), 1), 1),
+           "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+           "load_before": [round(x, 2) for x in load0], "load_after": [round(x, 2) for x in os.getloadavg()]}
+    (out / "train.json").write_text(json.dumps(rec, indent=1))
+
+
+def eval_fold(data: Path, work: Path, recipe: str, held_out: str) -> None:
+    import numpy as np
+    import torch
+
+    from napari_medai.core.io import read_volume
+    from napari_medai.core.metrics import get_convention
+    from napari_medai.core.models import load_model
+    from napari_medai.core.tasks.brain_tumour import drop_small_components, find_cases, segment
+
+    torch.set_num_threads(1)
+    case = next(c for c in find_cases(data, require_labels=True) if c.name == held_out)
+    out = work / recipe / held_out
+    model = load_model(out / "model")
+    chans = {k: read_volume(v, as_label=False) for k, v in case.channels.items() if k in model.contract.channels}
+    truth = np.asarray(read_volume(case.label, as_label=True).data)
+    conv = get_convention("brats2013")
+    res: dict = {"recipe": recipe, "held_out": held_out, "dice": {}, "seconds": {}}
+    preds = {}
+    for tta in (False, True):
+        t0 = time.perf_counter()
+        p = segment(chans, model=model, convention="brats2013", tta=tta, uncertainty=None, device="cpu")
+        res["seconds"]["tta" if tta else "plain"] = round(time.perf_counter() - t0, 1)
+        preds["tta" if tta else "plain"] = p
+    res["quality"] = preds["plain"].quality.as_dict()
+    for v in VARIANTS:
+        base = preds["tta" if v.startswith("tta") else "plain"].labels
+        lab = drop_small_components(base, fraction=0.1)[0] if v.endswith("cc0.1") else base
+        arr = np.asarray(lab.data)
+        res["dice"][v] = {r: round(_dice(np.isin(arr, conv.regions[r]), np.isin(truth, conv.regions[r])), 4)
+                          for r in REGIONS}
+    res["volumes_ml"] = {"predicted_WT": round(preds["plain"].region_volumes_ml.get("WT", 0.0), 1),
+                         "true_WT": round(float(np.isin(truth, conv.regions["WT"]).sum()) * 1e-3, 1)}
+    (out / "eval.json").write_text(json.dumps(res, indent=1))
+
+
+def _run(args: list[str]) -> None:
+    subprocess.run([sys.executable, __file__, *args], check=True)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", type=Path, required=True)
+    ap.add_argument("--work", type=Path, required=True)
+    ap.add_argument("--recipes", default="default,strong-aug")
+    ap.add_argument("--time-limit", type=float, default=480.0, help="training seconds per fold")
+    ap.add_argument("--folds", default=None, help="held-out case names (default: all)")
+    ap.add_argument("--train-fold", nargs=2, metavar=("RECIPE", "CASE"), help=argparse.SUPPRESS)
+    ap.add_argument("--eval-fold", nargs=2, metavar=("RECIPE", "CASE"), help=argparse.SUPPRESS)
+    ap.add_argument("--report-only", action="store_true", help="print the table of finished folds")
+    a = ap.parse_args()
+    if a.train_fold:
+        train_fold(a.data, a.work, *a.train_fold, a.time_limit)
+        return 0
+    if a.eval_fold:
+        eval_fold(a.data, a.work, *a.eval_fold)
+        return 0
+    from napari_medai.core.tasks.brain_tumour import find_cases
+
+    names = a.folds.split(",") if a.folds else [c.name for c in find_cases(a.data, require_labels=True)]
+    recipes = a.recipes.split(",")
+    if not a.report_only:
+        for r in recipes:
+            for n in names:
+                d = a.work / r / n
+                common = ["--data", str(a.data), "--work", str(a.work), "--time-limit", str(a.time_limit)]
+                if not (d / "train.json").is_file():
+                    _run([*common, "--train-fold", r, n])
+                if not (d / "eval.json").is_file():
+                    _run([*common, "--eval-fold", r, n])
+    print(f"load average now {tuple(round(x, 2) for x in os.getloadavg())} (2 shared cores)")
+    print(f"{'recipe':20s} {'held out':22s} {'variant':10s}  WT     TC     ET    epochs s/epoch peak MB  verdict")
+    for r in recipes:
+        means: dict[str, list] = {}
+        for n in names:
+            d = a.work / r / n
+            if not (d / "eval.json").is_file():
+                continue
+            tr, ev = json.loads((d / "train.json").read_text()), json.loads((d / "eval.json").read_text())
+            for v in VARIANTS:
+                dv = ev["dice"][v]
+                means.setdefault(v, []).append([dv[x] for x in REGIONS])
+                extra = (f"  {tr['epochs']:5d} {tr['s_per_epoch']:7.1f} {tr['peak_rss_mb']:7.0f}  "
+                         f"{ev['quality']['verdict'][:6]} (load {tr['load_before'][0]:.1f})") if v == "plain" else ""
+                print(f"{r:20s} {n:22s} {v:10s} " + " ".join(f"{dv[x]:.3f}" for x in REGIONS) + extra)
+        for v, rows in means.items():
+            m = [sum(c) / len(rows) for c in zip(*rows)]
+            print(f"{r:20s} {'MEAN of ' + str(len(rows)):22s} {v:10s} " + " ".join(f"{x:.3f}" for x in m))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
