@@ -73,3 +73,34 @@ def write_labels(path: str, data: Any, attributes: dict) -> list[str]:
 
 def write_image(path: str, data: Any, attributes: dict) -> list[str]:
     return _write(path, data, attributes, is_label=False)
+
+
+def write_dicom_seg(path: str, data: Any, attributes: dict) -> list[str]:
+    """Save a Labels layer whose image came from a DICOM series as a DICOM SEG of that series.
+
+    The series is the folder recorded in the layer's metadata (``source``); the labels must lie on its
+    grid. Layers from other files are refused with a one-line message naming the fix.
+    """
+    from .. import __version__
+    from ..core.io import read_volume
+    from ..core.io.dicom_seg import Algorithm
+    from ..core.io.dicom_seg import write_dicom_seg as write_seg
+
+    md = (attributes.get("metadata") or {}).get(META_KEY, {})
+    name = attributes.get("name", "layer")
+    src = md.get("source")
+    if not src or not Path(src).is_dir():
+        raise ImageWriteError(
+            name, "does not come from a DICOM series folder, so it cannot be saved as a DICOM SEG",
+            "open the image as a DICOM series folder and segment it there, or save the labels as .nii.gz",
+        )
+    labels = attributes_to_volume(data, attributes, is_label=True)
+    series = read_volume(src, as_label=False)
+    header = md.get("header", {})
+    model = str(header.get("model", "") or "")
+    alg = Algorithm("napari-medai", __version__, model=model,
+                    family="ArtificialIntelligence" if model else "ManualProcessing",
+                    type="SEMIAUTOMATIC" if model else "MANUAL")
+    out = write_seg(labels, series, Path(path), algorithm=alg,
+                    convention=header.get("convention"), overwrite=True)
+    return [str(out)]
