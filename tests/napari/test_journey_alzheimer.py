@@ -241,3 +241,138 @@ def test_a_missing_labels_csv_is_a_notification_not_a_crash(make_napari_viewer, 
     text = w.jobs.status.text()
     assert "missing.csv: no such file" in text and "'labels CSV'" in text and "--labels" not in text
     assert notified and "no such file" in notified[-1]
+
+
+# ------------------------------------------------------------------ Predict and Evaluate on a tiny trained model
+def write_tiny_cohort(root, *, seed=1, n=8):
+    """A tiny labelled cohort on one 2 mm grid (the sample's phantom, 24 x 28 x 24): t1/<subject>.nii.gz and
+    labels.csv whose sources pair one AD with one NC subject."""
+    from napari_medai.core.phantoms import alzheimer_cohort_phantom
+
+    rows, k = [], {"AD": 0, "NC": 0}
+    for name, vol in alzheimer_cohort_phantom(seed=seed, n_subjects=n, shape=(24, 28, 24)).items():
+        write_volume(vol, root / "t1" / f"{name}.nii.gz")
+        dx = vol.meta["diagnosis"]
+        k[dx] += 1
+        rows.append({"subject": name, "diagnosis": dx, "source": f"src{k[dx]}"})
+    with open(root / "labels.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["subject", "diagnosis", "source"])
+        w.writeheader()
+        w.writerows(rows)
+    return root
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A tiny cohort, a landmark model trained on it for one epoch of two steps, and an untrained twin."""
+    pytest.importorskip("torch")
+    import torch
+
+    from napari_medai.core.models.loading import LoadedModel
+    from napari_medai.core.models.persistence import save_model_folder
+    from napari_medai.core.tasks.alzheimer.classifier import landmark_contract, train_alzheimer
+
+    root = tmp_path_factory.mktemp("alz_tiny")
+    cohort = write_tiny_cohort(root / "cohort")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        train_alzheimer(cohort, cohort / "labels.csv", root / "model", n_landmarks=3, min_distance_mm=8.0, patch=8,
+                        align="skip", max_epochs=1, device="cpu", batch_size=4, steps_per_epoch=2,
+                        network={"features": [4, 8], "fc": [8], "patch_fc": 8})
+    finally:
+        torch.set_num_threads(threads)
+    contract = landmark_contract([(0.0, 0.0, 0.0), (8.0, 4.0, -6.0)], patch=8, features=(4, 8), fc=(8,), patch_fc=8)
+    rnd = LoadedModel.random(contract)
+    untrained = save_model_folder(root / "untrained", rnd.network, rnd.contract)
+    return {"cohort": cohort, "model": root / "model", "untrained": untrained}
+
+
+def test_model_first_then_t1_predicts_the_cores_probability_and_contributions(make_napari_viewer, qtbot,
+                                                                              monkeypatch, tiny):
+    from napari_medai.core.io import read_volume
+    from napari_medai.core.tasks.alzheimer.classifier import predict_alzheimer
+
+    viewer = make_napari_viewer()
+    w = open_widget(viewer, WIDGET)
+    show_tab(w, "Predict")
+    _pick_folder(monkeypatch, tiny["model"])
+    click(qtbot, button(w, "Model folder"))
+    assert "NOT TRAINED" not in _label_containing(w, "LandmarkNet").text()
+    t1 = tiny["cohort"] / "t1" / "subject_03.nii.gz"
+    open_path(viewer, t1)
+    assert field(w, "T1").currentText() == "subject_03"  # the only image
+    click(qtbot, button(w, "T1 already aligned"))
+    click(qtbot, button(w, "Predict"))
+    _wait(w)
+    assert not w.jobs.last_error, w.jobs.last_error
+    check("the core on the same file")
+    core = predict_alzheimer(tiny["model"], read_volume(t1), already_aligned=True, device="cpu")
+    assert core.trained and len(core.contributions) == 3
+    headline = _label_containing(w, "P(AD) =").text()
+    assert headline == f"P(AD) = {core.probability:.2f} (threshold {core.threshold:.2f}): {core.decision}"
+    points = viewer.layers[CONTRIBUTIONS]
+    np.testing.assert_allclose(np.asarray(points.features["contribution"]), core.contributions, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(points.data)[:, -3:], np.asarray(core.landmarks_mm), atol=1e-6)
+    assert points.face_colormap.name == "coolwarm"
+    lo, hi = points.face_contrast_limits
+    assert lo == pytest.approx(-hi) and hi == pytest.approx(np.abs(core.contributions).max())
+    np.testing.assert_allclose(np.asarray(viewer.layers[SALIENCY].data), np.asarray(core.saliency.data), atol=1e-5)
+    assert "Landmark colour: the drop of P(AD)" in _label_containing(w, "Landmark colour").text()
+    assert core.disclaimer in _label_containing(w, "not a diagnosis").text()
+
+
+def test_untrained_model_says_so_and_shows_no_probability(make_napari_viewer, qtbot, monkeypatch, tiny):
+    viewer = make_napari_viewer()
+    open_path(viewer, tiny["cohort"] / "t1" / "subject_00.nii.gz")
+    w = open_widget(viewer, WIDGET)
+    show_tab(w, "Predict")
+    click(qtbot, button(w, "Predict"))
+    assert "No model chosen" in w.jobs.status.text() and not w.busy
+    _pick_folder(monkeypatch, tiny["untrained"])
+    click(qtbot, button(w, "Model folder"))
+    assert "ff7070" in _label_containing(w, "NOT TRAINED").styleSheet()
+    click(qtbot, button(w, "T1 already aligned"))
+    click(qtbot, button(w, "Predict"))
+    _wait(w)
+    assert not w.jobs.last_error, w.jobs.last_error
+    said = _label_containing(w, "This model is not trained")
+    assert "ff7070" in said.styleSheet() and "P(AD) =" not in said.text()
+    assert not [lab for lab in w.findChildren(QLabel) if "P(AD) =" in lab.text()]
+    assert CONTRIBUTIONS not in layer_names(viewer) and SALIENCY not in layer_names(viewer)
+
+
+def test_evaluate_draws_the_roc_and_the_threshold_moves_the_figures(make_napari_viewer, qtbot, monkeypatch, tiny):
+    from napari_medai.core.tasks.alzheimer.classifier import evaluate_alzheimer
+
+    viewer = make_napari_viewer()
+    w = open_widget(viewer, WIDGET)
+    show_tab(w, "Evaluate")
+    _pick_folder(monkeypatch, tiny["cohort"])
+    click(qtbot, button(w, "Folder"))
+    assert field(w, "test labels CSV").text() == str(tiny["cohort"] / "labels.csv")  # found in the folder
+    _pick_folder(monkeypatch, tiny["model"])
+    click(qtbot, button(w, "Model folder"))
+    step("choose 'already aligned'")
+    field(w, "test alignment").setCurrentIndex(2)
+    click(qtbot, button(w, "Evaluate"))
+    _wait(w)
+    assert not w.jobs.last_error, w.jobs.last_error
+    check("the core on the same cohort")
+    core = evaluate_alzheimer(tiny["model"], tiny["cohort"], tiny["cohort"] / "labels.csv", align="skip",
+                              device="cpu")
+    said = _label_containing(w, "AUC").text()
+    lo, hi = core.auc_ci
+    assert said.startswith(f"AUC {core.auc:.3f} [DeLong 95 % CI {lo:.3f}-{hi:.3f}] on 8 subjects (4 AD / 4 NC)")
+    assert "NOT a held-out evaluation" in said  # the model trained on these sources
+    fpr, tpr = w.evaluate_page.plot.curve_points
+    np.testing.assert_allclose(fpr, core.fpr)
+    np.testing.assert_allclose(tpr, core.tpr)
+    for t in (0.3, 0.7):
+        step(f"threshold {t}")
+        field(w, "threshold").setValue(int(round(100 * t)))  # the slider
+        want = core.at_threshold(t)
+        assert _label_containing(w, "At P(AD) ≥").text() == (
+            f"At P(AD) ≥ {t:.2f}: accuracy {100 * want['accuracy']:.1f} %, sensitivity "
+            f"{100 * want['sensitivity']:.1f} %, specificity {100 * want['specificity']:.1f} %")
+        assert w.evaluate_page.plot.operating_point == pytest.approx((1 - want["specificity"], want["sensitivity"]))

@@ -156,7 +156,10 @@ class PredictPage(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.model_info)
-        layout.addWidget(self.aligned_check)
+        check_row = QHBoxLayout()  # as wide as its text: a click beside it is no click on it
+        check_row.addWidget(self.aligned_check)
+        check_row.addStretch(1)
+        layout.addLayout(check_row)
         layout.addWidget(self.predict_button)
         layout.addWidget(self.headline)
         layout.addLayout(legend_row)

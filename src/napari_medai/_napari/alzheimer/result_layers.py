@@ -3,8 +3,9 @@ with the template brain's outline), the -log10 p map and the numbered landmarks,
 coloured by their contribution with the saliency map.
 
 Points are placed in world millimetres (the core's array-order LPS world, which every image layer of the
-viewer shares): a landmark's MNI position (RAS: x right, y anterior, z superior) is the world point
-``(z, -y, -x)``. Every array comes from a core result; nothing is computed here but colours.
+viewer shares): a discovered landmark at its grid voxel's world point, a model's landmarks at the world points
+its contract stores (``AlzheimerPrediction.landmarks_mm``). Every array comes from a core result; nothing is
+computed here but colours.
 """
 
 from __future__ import annotations
@@ -27,12 +28,6 @@ POINT_MM = 6.0
 def aligned_name(t1_name: str) -> str:
     """The aligned T1's layer name: ``"<t1> (MNI152)"``."""
     return f"{t1_name} (MNI152)"
-
-
-def mni_to_world(mni_mm: np.ndarray) -> np.ndarray:
-    """MNI RAS mm (x, y, z) -> the viewer's world (array-order LPS: S, P, L)."""
-    m = np.atleast_2d(np.asarray(mni_mm, dtype=float)).reshape(-1, 3)
-    return np.stack([m[:, 2], -m[:, 1], -m[:, 0]], axis=1)
 
 
 def add_volume(viewer: Any, vol: Any, *, role: str, as_label: bool = False, **extra: Any) -> Any:
@@ -114,14 +109,16 @@ def add_landmarks(viewer: Any, result: Any) -> Any:
 # ------------------------------------------------------------------ prediction
 def add_contributions(viewer: Any, pred: Any) -> Any | None:
     """The model's landmarks coloured by their contribution (blue -> white -> red); None without landmarks."""
-    mni = np.asarray(pred.landmarks_mm, dtype=float).reshape(-1, 3)
-    if mni.shape[0] == 0:
+    world = np.asarray(pred.landmarks_mm, dtype=float).reshape(-1, 3)
+    if world.shape[0] == 0:
         if CONTRIBUTIONS in viewer.layers:
             viewer.layers.remove(CONTRIBUTIONS)
         return None
     contrib = np.asarray(pred.contributions, dtype=float).reshape(-1)
-    features = {"rank": list(range(1, mni.shape[0] + 1)), "contribution": contrib.tolist()}
-    return _points(viewer, CONTRIBUTIONS, mni_to_world(mni), features, face_color="contribution",
+    mni = pred.landmarks_mni
+    features = {"rank": list(range(1, world.shape[0] + 1)), "contribution": contrib.tolist(),
+                "mni_mm": [", ".join(f"{v:.0f}" for v in m) for m in mni]}
+    return _points(viewer, CONTRIBUTIONS, world, features, face_color="contribution",
                    face_colormap=DIVERGING, face_contrast_limits=_symmetric(contrib), border_color="black")
 
 
@@ -134,5 +131,4 @@ def add_saliency(viewer: Any, pred: Any) -> Any:
 
 
 __all__ = ["DIVERGING", "POINT_MM", "TEMPLATE_COLOUR", "add_aligned", "add_contributions", "add_landmarks",
-           "add_p_map", "add_saliency", "add_template", "add_template_brain", "add_volume", "aligned_name",
-           "mni_to_world"]
+           "add_p_map", "add_saliency", "add_template", "add_template_brain", "add_volume", "aligned_name"]
