@@ -147,3 +147,15 @@ def test_cli_refuses_dicom_outputs_for_a_nifti_input_before_any_work(tmp_path, c
 def read_volume_phantom(tmp_path: Path):
     write_ct_series(tmp_path / "series", phantom_stack())
     return read_volume(tmp_path / "series")
+
+
+def test_cli_refuses_a_series_without_uids_before_any_work_and_names_the_fix(tmp_path, capsys):
+    files = write_ct_series(tmp_path / "series", phantom_stack())
+    for f in files:
+        ds = pydicom.dcmread(f)
+        ds.StudyInstanceUID = ""
+        ds.save_as(f)
+    rc = main(["cac", "--ct", str(tmp_path / "series"), "--dicom-seg", str(tmp_path / "seg.dcm")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "napari-medai deidentify" in err and "StudyInstanceUID" in err
+    assert capsys.readouterr().out == "" and not (tmp_path / "seg.dcm").exists()

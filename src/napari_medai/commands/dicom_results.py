@@ -45,6 +45,9 @@ def check_dicom_arguments(args: argparse.Namespace, image: Path | None, *, optio
             f"--dicom-seg/--dicom-sr need the image as a DICOM series folder, but {option} {image} is not a folder of "
             "DICOM files; give the series folder, or leave these options out (the labels are written as NIfTI)"
         )
+    from ..core.io.dicom_seg import series_datasets
+
+    series_datasets(image)  # headers only: a series a SEG cannot reference is refused now, not after the work
     outs = [p for p in (seg, sr) if p is not None]
     for o in outs:
         check_output_path(o, list(protect))
