@@ -1,28 +1,40 @@
 """Benchmark of the agreement metrics against MONAI on CPU.
 
-Prints, for a 240x240x155 brain pair at 1 mm (the real BraTS 2013 ``OTMultiClass`` labels of
-``../shared/data`` against perturbed copies when the data is present, else a synthetic pair) and
-for a 512x512x300 CT-sized synthetic pair at 1.25 x 0.7 x 0.7 mm:
+Every figure is printed with the machine's conditions (core count, load average, library versions,
+git commit: ``benchmarks/_common.py``); ``--record FILE`` appends one JSON line per figure to a
+history file. Ours and MONAI's calls are interleaved (ours, MONAI, ours, MONAI, ...) so that load
+from other processes hits both alike; MONAI's input tensors are built outside the timed region, and
+torch runs one thread (MONAI's distance transform is scipy's, single-threaded). Times are wall clock,
+best and median of the repeats, with the CPU time of the process beside them (it moves much less
+with the load of other processes).
 
-* the time of the full table (:func:`compute_table`: every region and label, every metric,
-  lesion-wise scores included);
-* the time of HD95 alone next to MONAI's ``HausdorffDistanceMetric(percentile=95)`` on the same
-  binary pair, their ratio, and the largest difference between the values (all regions);
-* a "live update": the table recomputed after a 10x10x1 brush stroke, with a
-  :class:`TableCache` (rows whose masks did not change are reused, edited rows follow the edit),
-  with a :class:`TableCache` told where the stroke is (``note_change``, what the agreement panel
-  does: only that box of the label maps is read again), and without a cache.
+HD95 alone, :func:`hausdorff95` next to MONAI's ``HausdorffDistanceMetric(percentile=95)``, on
+binary pairs of every kind the agreement panel meets:
 
-Run: ``PYTHONPATH=src python benchmarks/bench_metrics.py [--repeats 5] [--skip-ct] [--skip-monai]``
-Timings are the best and the median of the repeats (wall clock, this process); ours and MONAI's
-calls are interleaved so that load from other processes hits both alike, and MONAI's input
-tensors are built outside the timed region.
+* brain mild: the 240x240x155 1 mm whole tumour of the real BraTS 2013 ``OTMultiClass`` labels of
+  ``../shared/data`` (a synthetic brain tumour when absent) against a model-like copy (boundary one
+  voxel in or out, core shifted one voxel, a false-positive blob far away);
+* brain harsh: against the tumour eroded 2 voxels and shifted 2;
+* far apart: against the tumour moved 20 voxels sideways (most distances beyond the short walk);
+* anisotropic: the harsh pair with every third slice only, at 3 x 0.9 x 0.9 mm;
+* CT-sized: a 512x512x300 organ at 1.25 x 0.7 x 0.7 mm against a shifted, resized copy;
+* tiny lesion: a 5 mm lesion (and its shifted copy) in the same 512x512x300 volume;
+* empty: an empty prediction against the brain tumour (ours: ``inf``; MONAI: NaN, both meaning
+  "undefined"; the convention-aware table applies the convention's rule instead).
+
+The values must agree within 0.01 mm (``tests/core/test_metrics_monai_pairs.py`` checks small
+versions of every kind). Then the full table (:func:`compute_table`: every region and label, every
+metric, lesion-wise scores included) of the brain pairs and the CT pair, and the live update: the
+table recomputed after 10x10x1 brush strokes with a :class:`TableCache` told where the stroke is
+(``note_change``, what the agreement panel does), checked equal to a recomputation from scratch.
+
+Run: ``PYTHONPATH=src python benchmarks/bench_metrics.py [--repeats 5] [--skip-ct] [--skip-monai]
+[--record FILE]``
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -34,51 +46,34 @@ from scipy import ndimage as ndi
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import _common  # noqa: E402
 from napari_medai.core.metrics import TableCache, compute_table, hausdorff95  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "brats2013_flair_t1c"
+#: Wanted speed-up of HD95 over MONAI and the largest difference of their values (mm).
+TARGET_SPEEDUP = 10.0
+TOLERANCE_MM = 0.01
 
 
-def _median_time(fn, repeats):
-    """Median wall time of ``repeats`` calls (and the last result)."""
-    times, out = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
-
-
-def _interleaved(fns, repeats):
-    """Best and median time of each function, calls interleaved so that load hits all alike."""
-    times = [[] for _ in fns]
-    outs = [None] * len(fns)
-    for _ in range(repeats):
-        for i, fn in enumerate(fns):
-            t0 = time.perf_counter()
-            outs[i] = fn()
-            times[i].append(time.perf_counter() - t0)
-    return [(min(t), statistics.median(t)) for t in times], outs
-
-
-def _monai_hd95(masks_pred, masks_gt, spacing):
-    """(function computing MONAI's HD95 of the first region, values of all regions)."""
+def _monai_hd95(pm, gm, spacing):
+    """A function computing MONAI's HD95 of one binary pair (tensors built here, outside the timing)."""
     import torch
     from monai.metrics import HausdorffDistanceMetric
 
-    yp = torch.from_numpy(np.stack(masks_pred)[None].astype(np.float32))
-    yg = torch.from_numpy(np.stack(masks_gt)[None].astype(np.float32))
+    yp = torch.from_numpy(pm[None, None].astype(np.float32))
+    yg = torch.from_numpy(gm[None, None].astype(np.float32))
     metric = HausdorffDistanceMetric(include_background=True, percentile=95)
 
-    def run(p=yp, g=yg):
+    def run():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            v = metric(p, g, spacing=list(spacing))
+            v = metric(yp, yg, spacing=list(spacing))
         metric.reset()
-        return v[0].numpy().astype(float)
+        return float(v[0, 0])
 
-    return (lambda: float(run(yp[:, :1], yg[:, :1])[0])), run()
+    return run
 
 
 # ------------------------------------------------------------------------------------ data
@@ -154,82 +149,118 @@ def ct_pair(shape=(300, 512, 512)):
     return gt, pred, spacing
 
 
+def hd95_pairs(gt, pairs, spacing, *, ct):
+    """[(name, pred mask, gt mask, spacing)] of every pair kind (the CT-sized ones unless ``ct`` is None)."""
+    wt = gt > 0
+    mild = pairs[0][1] > 0
+    harsh = pairs[1][1] > 0
+    far = np.roll(wt, 20, axis=2)
+    out = [("brain mild (boundary +-1, core shifted 1, FP blob)", mild, wt, spacing),
+           ("brain harsh (eroded 2 + shifted 2)", harsh, wt, spacing),
+           ("brain far apart (moved 20 voxels sideways)", far, wt, spacing),
+           ("anisotropic (harsh, every 3rd slice, 3 x 0.9 x 0.9 mm)", np.ascontiguousarray(harsh[::3]),
+            np.ascontiguousarray(wt[::3]), (3.0, 0.9, 0.9))]
+    if ct is not None:
+        gt_ct, pred_ct, sp_ct = ct
+        out.append(("CT-sized 512x512x300 organ, 1.25 x 0.7 x 0.7 mm", pred_ct > 0, gt_ct > 0, sp_ct))
+        tiny_g, tiny_p = tiny_lesion_pair(gt_ct.shape, sp_ct)
+        out.append(("tiny 5 mm lesion in 512x512x300, 1.25 x 0.7 x 0.7 mm", tiny_p, tiny_g, sp_ct))
+    out.append(("empty prediction vs the brain tumour", np.zeros_like(wt), wt, spacing))
+    return out
+
+
+def tiny_lesion_pair(shape, spacing):
+    """A 5 mm (diameter) lesion and a copy shifted by one voxel and 1 mm wider, in a big volume."""
+    center = [int(n * 0.6) for n in shape]
+    half = [int(np.ceil(4.0 / s)) + 2 for s in spacing]
+    grids = np.meshgrid(*[np.arange(-h, h + 1) * s for h, s in zip(half, spacing)], indexing="ij", sparse=True)
+    box = tuple(slice(c - h, c + h + 1) for c, h in zip(center, half))
+
+    def place(offset_mm, r_mm):
+        out = np.zeros(shape, bool)
+        out[box] = sum((g - o) ** 2 for g, o in zip(grids, offset_mm)) <= r_mm ** 2
+        return out
+
+    return place((0.0, 0.0, 0.0), 2.5), place((spacing[0], 0.0, spacing[2]), 3.0)
+
+
 # ------------------------------------------------------------------------------------ runs
-def bench_hd95(title, gt, pred, spacing, *, regions, repeats, monai):
-    """HD95 of the first region alone, ours next to MONAI's, and the values of all regions."""
-    print(f"\n== HD95: {title}")
-    first = next(iter(regions))
-    pm = [np.isin(pred, v) for v in regions.values()]
-    gm = [np.isin(gt, v) for v in regions.values()]
+def bench_hd95(run, name, pm, gm, spacing, *, repeats, monai):
+    """HD95 of one binary pair, ours next to MONAI's, interleaved."""
+    big = pm.size > 2e7
+    reps = max(2, repeats // 2) if big else repeats
+    fns = [lambda: hausdorff95(pm, gm, spacing=spacing)]
+    if monai:
+        fns.append(_monai_hd95(pm, gm, spacing))
+    timings, values = _common.interleaved(fns, reps)
+    ours = timings[0]
+    line = (f"  {name:<58} ours {ours.ms_best:7.1f} / {ours.ms_median:7.1f} ms (CPU {ours.cpu_ms_best:6.1f})"
+            f"  value {values[0]:8.4f} mm")
+    rec = {"what": "hd95", "pair": name, "shape": list(pm.shape), "spacing": list(spacing), "repeats": reps,
+           "value_mm": values[0], **ours.as_record("ours")}
+    if monai:
+        theirs = timings[1]
+        both_nan = not (np.isfinite(values[0]) or np.isfinite(values[1]))
+        diff = 0.0 if both_nan else abs(values[0] - values[1])
+        speed = theirs.best / ours.best
+        speed_med = theirs.median / ours.median
+        ok = "ok" if speed >= TARGET_SPEEDUP and (diff <= TOLERANCE_MM or not np.isfinite(values[0])) else "MISSED"
+        line += (f" | MONAI {theirs.ms_best:7.1f} / {theirs.ms_median:7.1f} ms (CPU {theirs.cpu_ms_best:6.1f})"
+                 f"  value {values[1]:8.4f} mm | x{speed:5.1f} best, x{speed_med:5.1f} median, "
+                 f"x{theirs.cpu_ms_best / ours.cpu_ms_best:5.1f} CPU  [{ok}]")
+        rec.update(monai_value_mm=values[1], speedup_best=round(speed, 2), speedup_median=round(speed_med, 2),
+                   **theirs.as_record("monai"))
+    print(line, flush=True)
+    run.record(**rec)
 
-    def ours():
-        return hausdorff95(pm[0], gm[0], spacing=spacing)
 
-    if not monai:
-        t_hd, hd = _median_time(ours, repeats)
-        print(f"   HD95 alone ({first}): ours {t_hd * 1e3:8.1f} ms   value {hd:.4f} mm")
-        return
-    monai_one, all_m = _monai_hd95(pm, gm, spacing)
-    reps = repeats if gt.size < 2e7 else 1
-    ((b_o, m_o), (b_m, m_m)), (hd, hd_m) = _interleaved([ours, monai_one], reps)
-    print(f"   HD95 alone ({first}), best / median of {reps}:  ours {b_o * 1e3:7.1f} / {m_o * 1e3:7.1f} ms"
-          f"   MONAI {b_m * 1e3:7.1f} / {m_m * 1e3:7.1f} ms   speed-up x{b_m / b_o:.1f} (best) "
-          f"x{m_m / m_o:.1f} (median)")
-    ours_all = np.array([hausdorff95(p, g, spacing=spacing) for p, g in zip(pm, gm)])
-    print(f"   HD95 values {list(regions)}: ours {np.round(ours_all, 4).tolist()} mm, MONAI "
-          f"{np.round(all_m, 4).tolist()} mm, max |difference| {np.max(np.abs(ours_all - all_m)):.2e} mm"
-          f" (first region alone: {hd:.6f} vs {hd_m:.6f})")
-
-
-def bench_table(title, gt, pred, spacing, convention, *, regions, lesion_style, repeats, live):
+def bench_table(run, title, gt, pred, spacing, convention, *, lesion_style, repeats, live):
     """Time of the full table, and of a live update after brush strokes."""
-    print(f"\n== table: {title}")
-    print(f"   shape {gt.shape}, spacing {spacing} mm, convention {convention}, lesions {lesion_style}")
-    ((b_t, m_t),), (table,) = _interleaved(
+    (t,), (table,) = _common.interleaved(
         [lambda: compute_table(pred, gt, spacing=spacing, convention=convention, lesion_style=lesion_style)],
-        repeats,
-    )
+        repeats)
     n_rows = len(table["regions"]) + len(table["labels"])
-    print(f"   full table ({n_rows} rows x {len(next(iter(table['regions'].values())))} fields), "
-          f"best / median of {repeats}: {b_t * 1e3:8.1f} / {m_t * 1e3:8.1f} ms")
-    hd = {r: round(table["regions"][r]["hd95_mm"], 4) for r in regions}
-    print(f"   table HD95 per region (mm): {hd}")
+    hd = {r: round(row["hd95_mm"], 4) for r, row in table["regions"].items()}
+    print(f"  {title:<58} full table ({n_rows} rows) {t.ms_best:7.1f} / {t.ms_median:7.1f} ms "
+          f"(CPU {t.cpu_ms_best:6.1f}); HD95 by region {hd}", flush=True)
+    run.record(what="table", pair=title, shape=list(gt.shape), spacing=list(spacing), convention=convention,
+               lesion_style=lesion_style, repeats=repeats, **t.as_record("table"))
     if live:
-        _bench_live(gt, pred, spacing, convention, lesion_style, repeats)
+        _bench_live(run, title, gt, pred, spacing, convention, lesion_style, max(5, repeats))
 
 
-def _bench_live(gt, pred, spacing, convention, lesion_style, repeats):
-    """Recompute after 10x10x1 brush strokes painted on the prediction's tumour boundary."""
+def _bench_live(run, title, gt, pred, spacing, convention, lesion_style, strokes):
+    """Recompute after 10x10x1 brush strokes (paint, then erase) on the prediction's boundary."""
     fg = pred > 0
     edge = np.argwhere(fg & ~ndi.binary_erosion(fg))
     rng = np.random.default_rng(0)
     values = sorted(set(np.unique(pred).tolist()) - {0})
     kw = {"spacing": spacing, "convention": convention, "lesion_style": lesion_style}
-    cache, noted = TableCache(), TableCache()
-    compute_table(pred, gt, cache=cache, **kw)
+    noted = TableCache()
     compute_table(pred, gt, cache=noted, **kw)
-    t_cached, t_noted, t_full = [], [], []
+    t_noted, c_noted = [], []
     work = pred.copy()
-    for k in range(max(3, repeats)):
+    checked = 0
+    for k in range(strokes):
         z, y, x = edge[rng.integers(len(edge))]
-        box = ((z, z + 1), (max(y - 5, 0), y + 5), (max(x - 5, 0), x + 5))
-        work[tuple(slice(a, b) for a, b in box)] = values[k % len(values)]
-        t0 = time.perf_counter()
-        a = compute_table(work, gt, cache=cache, **kw)
-        t_cached.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
+        box = ((int(z), int(z) + 1), (max(int(y) - 5, 0), int(y) + 5), (max(int(x) - 5, 0), int(x) + 5))
+        sl = tuple(slice(a, b) for a, b in box)
+        work[sl] = values[k % len(values)] if k % 2 == 0 else 0
+        c0, t0 = time.process_time(), time.perf_counter()
         noted.note_change(pred=box, gt=None)
-        c = compute_table(work, gt, cache=noted, **kw)
+        a = compute_table(work, gt, cache=noted, **kw)
         t_noted.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        b = compute_table(work, gt, **kw)
-        t_full.append(time.perf_counter() - t0)
-        same = _same_table(a, b) and _same_table(c, b)
-        assert same, "a live update differs from the full recompute"
-    print(f"   live update after a 10x10x1 brush stroke (median of {len(t_full)}): with TableCache "
-          f"{statistics.median(t_cached) * 1e3:7.1f} ms (reused {cache.hits} of {cache.hits + cache.misses} rows), "
-          f"with TableCache + note_change(stroke box) {statistics.median(t_noted) * 1e3:7.1f} ms, full recompute "
-          f"{statistics.median(t_full) * 1e3:7.1f} ms; all three tables identical")
+        c_noted.append(time.process_time() - c0)
+        if k < 3:  # the first strokes are checked against a recomputation from scratch
+            assert _same_table(a, compute_table(work, gt, **kw)), "a live update differs from the full recompute"
+            checked += 1
+    med, worst = statistics.median(t_noted), max(t_noted)
+    print(f"  {'':<58} live update after a 10x10x1 stroke (TableCache + note_change, {strokes} strokes): "
+          f"median {med * 1e3:6.1f} ms, max {worst * 1e3:6.1f} ms, CPU median "
+          f"{statistics.median(c_noted) * 1e3:6.1f} ms; first {checked} equal to a full recompute", flush=True)
+    run.record(what="live_update", pair=title, strokes=strokes, live_ms_median=round(med * 1e3, 2),
+               live_ms_max=round(worst * 1e3, 2), live_cpu_ms_median=round(statistics.median(c_noted) * 1e3, 2),
+               live_ms_all=[round(x * 1e3, 2) for x in t_noted])
 
 
 def _same_table(a, b):
@@ -246,43 +277,47 @@ def _same_table(a, b):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--skip-ct", action="store_true", help="skip the 512x512x300 pair")
+    ap.add_argument("--skip-ct", action="store_true", help="skip the 512x512x300 pairs")
     ap.add_argument("--skip-monai", action="store_true")
+    ap.add_argument("--skip-table", action="store_true", help="HD95 only")
+    ap.add_argument("--only", default="", help="run only the pairs whose name contains this text")
+    _common.add_record_option(ap)
     args = ap.parse_args(argv)
+    run = _common.start("metrics", args)
     monai = not args.skip_monai
     if monai:
         try:
             import monai as _m  # noqa: F401
             import torch
 
-            torch.set_num_threads(min(2, os.cpu_count() or 1))
+            torch.set_num_threads(1)
         except ImportError:
             print("MONAI/torch not installed: MONAI comparisons skipped")
             monai = False
-    print(f"numpy {np.__version__}, {os.cpu_count()} CPU cores")
     desc, gt, pairs, spacing, conv = brain_pairs()
-    regions = {"WT": (1, 2, 3, 4), "TC": (1, 3, 4), "ET": (4,)}
     print(f"brain pair: {desc}")
     ct = None
     if not args.skip_ct:
         t0 = time.perf_counter()
         ct = ct_pair()
         print(f"CT-sized synthetic pair built in {time.perf_counter() - t0:.1f} s")
-    ct_regions = {"organ": (1, 2), "lesion": (2,)}
-    ct_title = "CT-sized 512x512x300 synthetic organ + lesions, 1.25 x 0.7 x 0.7 mm"
-    # HD95 comparisons first, in a fresh process state (MONAI's timings were seen to drift
-    # upwards after many large allocations by the table runs)
-    for name, pred in pairs:
-        bench_hd95(f"brain 240x240x155 vs {name}", gt, pred, spacing, regions=regions,
-                   repeats=args.repeats, monai=monai)
-    if ct is not None:
-        bench_hd95(ct_title, ct[0], ct[1], ct[2], regions=ct_regions, repeats=1, monai=monai)
-    for name, pred in pairs:
-        bench_table(f"brain 240x240x155 vs {name}", gt, pred, spacing, conv, regions=regions,
-                    lesion_style="brats2023", repeats=args.repeats, live=True)
-    if ct is not None:
-        bench_table(ct_title, ct[0], ct[1], ct[2], "organ=1,2;lesion=2", regions=ct_regions,
-                    lesion_style="isles", repeats=max(1, min(args.repeats, 3)), live=True)
+    print(f"\n== HD95 alone: ours (hausdorff95) vs MONAI HausdorffDistanceMetric(percentile=95); best / median of "
+          f"{args.repeats} (2 for the 512x512x300 volumes), target x{TARGET_SPEEDUP:g}, same value within "
+          f"{TOLERANCE_MM} mm", flush=True)
+    for name, pm, gm, sp in hd95_pairs(gt, pairs, spacing, ct=ct):
+        if args.only in name:
+            bench_hd95(run, name, pm, gm, sp, repeats=args.repeats, monai=monai)
+    if not args.skip_table:
+        print("\n== full table and live update (best / median)", flush=True)
+        for name, pred in pairs:
+            title = f"brain {name.split(' (')[0]}, {conv}"
+            if args.only in title:
+                bench_table(run, title, gt, pred, spacing, conv, lesion_style="brats2023",
+                            repeats=args.repeats, live=True)
+        if ct is not None and args.only in "CT-sized organ + lesions":
+            bench_table(run, "CT-sized organ + lesions", ct[0], ct[1], ct[2], "organ=1,2;lesion=2",
+                        lesion_style="isles", repeats=max(1, min(args.repeats, 3)), live=True)
+    run.finish()
 
 
 if __name__ == "__main__":

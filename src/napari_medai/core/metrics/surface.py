@@ -55,11 +55,15 @@ __all__ = [
     "hausdorff_distance",
     "mask_surface",
     "nsd",
+    "pair_hausdorff",
+    "percentile_need",
     "surface_distances",
 ]
 
 #: Upper bound on the number of lattice offsets walked before handing over to the k-d tree.
-_MAX_OFFSETS = 400
+_MAX_OFFSETS = 2200
+#: Offsets of the short ring whose margin :func:`ring_pad` gives (crops of the table and live states).
+_SHORT_OFFSETS = 400
 # Rough costs (seconds) used only to decide when the k-d tree is cheaper than more offsets.
 _COST_ITER = 6e-6  # Python overhead of one offset step
 _COST_GATHER = 2.5e-9  # one gather per voxel per offset
@@ -88,8 +92,19 @@ def mask_surface(mask: np.ndarray) -> np.ndarray:
 
 def surface_voxels(m: np.ndarray, *, padded: bool = False) -> np.ndarray:
     """``m`` minus its face-connected erosion; ``padded``: the outer layer of ``m`` is all False."""
-    interior = m.copy()
     nd = m.ndim
+    if padded and all(n >= 3 for n in m.shape):
+        # with a False outer layer, a neighbour along any axis is a fixed step in C order (no
+        # voxel of the layer is True, so the steps that wrap around a row never matter)
+        flat = np.ascontiguousarray(m).reshape(-1)
+        interior = flat.copy()
+        for ax in range(nd):
+            step = math.prod(m.shape[ax + 1 :])
+            interior[step:] &= flat[:-step]
+            interior[:-step] &= flat[step:]
+        interior ^= flat
+        return interior.reshape(m.shape)
+    interior = m.copy()
     for ax in range(nd):
         lo = [slice(None)] * nd
         hi = [slice(None)] * nd
@@ -107,19 +122,17 @@ def surface_voxels(m: np.ndarray, *, padded: bool = False) -> np.ndarray:
     return interior
 
 
-def _surface_indices(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Surface of a zero-padded mask and the flat indices of its voxels.
+def _surface_indices(m: np.ndarray) -> np.ndarray:
+    """Sorted flat indices of the surface voxels of a zero-padded mask.
 
     The work is done on the mask's own bounding box (plus one zero voxel), which can be much
     smaller than the crop shared with the other mask.
     """
     box = bounding_box(m)
-    surf = np.zeros(m.shape, dtype=bool)
     if box is None:
-        return surf, np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=np.int64)
     sl = tuple(slice(max(b0 - 1, 0), min(b1 + 1, n)) for (b0, b1), n in zip(box, m.shape))
     sub = surface_voxels(m[sl], padded=all(s.start > 0 and s.stop < n for s, n in zip(sl, m.shape)))
-    surf[sl] = sub
     idx = np.flatnonzero(sub)
     # flat indices of the sub-box -> flat indices of the crop
     sub_shape = sub.shape
@@ -129,15 +142,17 @@ def _surface_indices(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         inner = math.prod(sub_shape[ax + 1 :])
         coord, rem = np.divmod(rem, inner) if ax < m.ndim - 1 else (rem, None)
         flat += (coord + sl[ax].start) * math.prod(m.shape[ax + 1 :])
-    return surf, flat
+    return flat
 
 
 @functools.lru_cache(maxsize=64)
-def _ring(spacing: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray, float, tuple[int, ...]]:
-    """Lattice offsets sorted by length in mm, the radius they cover, and the half-widths.
+def _ring(spacing: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray, float, tuple[int, ...], tuple[int, ...]]:
+    """Lattice offsets sorted by length in mm, the radius they cover, the half-widths and the tiers.
 
     The radius is the largest multiple (1 to 8) of the finest voxel size whose ball holds at most
-    :data:`_MAX_OFFSETS` offsets (always at least the first multiple).
+    :data:`_MAX_OFFSETS` offsets (always at least the first multiple). Tier ``k`` ends after the
+    offsets no longer than ``(k + 1)`` times the finest voxel size: the walk decides at each tier
+    whether going on is cheaper than a k-d tree.
     """
     sp = np.asarray(spacing, dtype=float)
     smin = float(sp.min())
@@ -153,12 +168,57 @@ def _ring(spacing: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray, float, tu
             break
         order = np.argsort(dist[keep], kind="stable")
         chosen = (offs[keep][order], dist[keep][order], radius, half)
-    return chosen  # type: ignore[return-value]
+    offs, dist, radius, half = chosen  # type: ignore[misc]
+    n_tiers = int(round(radius / smin / (1 + 1e-9)))
+    tiers = tuple(int(np.searchsorted(dist, (t + 1) * smin * (1 + 1e-9), side="right")) for t in range(n_tiers))
+    return offs, dist, radius, half, tiers
 
 
-def ring_pad(spacing: tuple[float, ...]) -> tuple[int, ...]:
-    """Zero margin (voxels per axis) a crop needs so that the offset walk never wraps."""
-    return tuple(h + 1 for h in _ring(tuple(float(s) for s in spacing))[3])
+@functools.lru_cache(maxsize=64)
+def _tier_halves(spacing: tuple[float, ...]) -> np.ndarray:
+    """``(n_tiers, ndim)``: the largest ``|offset|`` per axis among the offsets of tiers ``0..t``."""
+    offs, _, _, _, tiers = _ring(spacing)
+    return np.array([np.abs(offs[:t]).max(axis=0) for t in tiers], dtype=np.int64)
+
+
+@functools.lru_cache(maxsize=64)
+def _full_span(spacing: tuple[float, ...], shape: tuple[int, ...]) -> int:
+    """The largest flat step of the whole ring on a crop of ``shape``."""
+    strides = np.array([math.prod(shape[i + 1 :]) for i in range(len(shape))], dtype=np.int64)
+    return int(np.abs(_ring(spacing)[0] @ strides).max())
+
+
+def ring_pad(spacing: tuple[float, ...], *, full: bool = False) -> tuple[int, ...]:
+    """Zero margin (voxels per axis) around the foreground of a crop for the offset walk.
+
+    With this margin the walk can use its short ring (at most 400 offsets; the tiers beyond it are
+    skipped and the k-d tree answers instead); ``full``: the whole ring (at most 2200 offsets), for
+    pairs whose distances are mostly a few voxels (one HD95 on its own). Any margin gives exact
+    distances: the walk only uses the tiers that stay inside the crop.
+    """
+    sp = tuple(float(s) for s in spacing)
+    halves = _tier_halves(sp)
+    if full:
+        return tuple(int(h) + 1 for h in halves[-1])
+    tiers = _ring(sp)[4]
+    t = max(1, sum(1 for n in tiers if n <= _SHORT_OFFSETS))
+    return tuple(int(h) + 1 for h in halves[t - 1])
+
+
+def _usable_offsets(src: np.ndarray, shape: tuple[int, ...], spacing: tuple[float, ...]) -> int:
+    """How many of the ring's offsets keep every voxel of ``src`` inside the crop (whole tiers).
+
+    An offset that leaves the crop along one axis would wrap into another row of the flat array.
+    """
+    if src.size == 0:
+        return 0
+    coords = np.unravel_index(src, shape)
+    lo = np.array([int(c.min()) for c in coords])
+    hi = np.array([int(c.max()) for c in coords])
+    room = np.minimum(lo, np.asarray(shape) - 1 - hi)  # voxels between ``src`` and the crop's border
+    fits = (_tier_halves(spacing) <= room).all(axis=1)
+    n_fit = int(np.argmin(fits)) if not fits.all() else fits.size  # tiers fit from the first on
+    return _ring(spacing)[4][n_fit - 1] if n_fit else 0
 
 
 class MaskSurface:
@@ -178,7 +238,8 @@ class MaskSurface:
     def __init__(self, mask: np.ndarray, spacing: tuple[float, ...]) -> None:
         self.shape = tuple(mask.shape)
         self.spacing = tuple(float(s) for s in spacing)
-        self.surface, self.idx = _surface_indices(mask)
+        self.idx = _surface_indices(mask)
+        self._surface: np.ndarray | None = None
         self._guarded: np.ndarray | None = None
         self._tree: Any = None
 
@@ -188,22 +249,36 @@ class MaskSurface:
         obj = cls.__new__(cls)
         obj.shape = tuple(surface.shape)
         obj.spacing = tuple(float(s) for s in spacing)
-        obj.surface = surface
+        obj._surface = surface
         obj.idx = idx
         obj._guarded = None
         obj._tree = None
         return obj
 
     @property
+    def surface(self) -> np.ndarray:
+        """Boolean crop-shaped array of the surface voxels (made from :attr:`idx` on first use)."""
+        if self._surface is None:
+            surf = np.zeros(math.prod(self.shape), dtype=bool)
+            surf[self.idx] = True
+            self._surface = surf.reshape(self.shape)
+        return self._surface
+
+    @property
     def empty(self) -> bool:
         return self.idx.size == 0
 
     def guarded(self, span: int) -> np.ndarray:
-        """The surface as flat uint8 followed by ``2 span + 1`` zeros."""
+        """The surface as flat uint8 after ``span`` zeros and before ``3 span + 1`` zeros.
+
+        Flat index ``i`` of the crop is at ``span + i``, so ``guarded[span + o:][idx]`` reads the
+        surface at ``idx + o`` for any offset ``|o| <= span`` without an addition per voxel, and
+        index ``size + span`` (where resolved voxels are parked) reads zero for every such offset.
+        """
         size = math.prod(self.shape)
-        if self._guarded is None or self._guarded.size != size + 2 * span + 1:
-            g = np.zeros(size + 2 * span + 1, dtype=np.uint8)
-            g[:size] = self.surface.reshape(-1).view(np.uint8)
+        if self._guarded is None or self._guarded.size != size + 4 * span + 1:
+            g = np.zeros(size + 4 * span + 1, dtype=np.uint8)
+            g[span + self.idx] = 1
             self._guarded = g
         return self._guarded
 
@@ -212,12 +287,13 @@ class MaskSurface:
         if self._tree is None:
             from scipy.spatial import cKDTree
 
-            self._tree = cKDTree(_coords_mm(self.idx, self.shape, self.spacing), leafsize=128,
+            self._tree = cKDTree(_coords_mm(self.idx, self.shape, self.spacing), leafsize=32,
                                  balanced_tree=False, compact_nodes=False, copy_data=False)
         return self._tree
 
 
-def nearest_surface_distances(src: np.ndarray, target: MaskSurface, *, want_nn: bool = False) -> Any:
+def nearest_surface_distances(src: np.ndarray, target: MaskSurface, *, want_nn: bool = False,
+                              need: int | None = None) -> Any:
     """Distance in mm from each flat index in ``src`` to the nearest surface voxel of ``target``.
 
     ``target`` must be non-empty. Exact: offsets are visited in increasing length, so the first
@@ -225,15 +301,24 @@ def nearest_surface_distances(src: np.ndarray, target: MaskSurface, *, want_nn: 
     a k-d tree over the target becomes cheaper than more offsets are answered by the tree (see
     :func:`_tree_nearest`). With ``want_nn`` also returns, per voxel, the flat index of a target
     voxel at that distance.
+
+    ``need``: only the ``need`` smallest distances are wanted (a percentile). The walk stops as soon
+    as at least ``need`` voxels are resolved; since offsets come in increasing length, every voxel
+    left has a distance at least as large as every resolved one, and it gets ``inf``. The sorted
+    array then starts with the true sorted distances up to position ``need - 1``.
     """
     spacing = target.spacing
-    offsets, dists, _, _ = _ring(spacing)
+    offsets, dists, _, _, tiers = _ring(spacing)
     shape = target.shape
+    usable = _usable_offsets(src, shape, spacing)
+    offsets, dists = offsets[:usable], dists[:usable]
+    tiers = tuple(t for t in tiers if t <= usable)
     strides = np.array([math.prod(shape[i + 1 :]) for i in range(len(shape))], dtype=np.int64)
     flat_offsets = offsets @ strides
-    span = int(np.abs(flat_offsets).max()) if flat_offsets.size else 0
-    # the target, followed by a zero guard: a resolved voxel is parked at ``sentinel`` where no
-    # offset can reach a True voxel, so it need not be removed from the arrays at every step
+    # the guard is sized for the whole ring, so that it is built once per target surface
+    span = _full_span(spacing, shape)
+    # the target between zero guards: a resolved voxel is parked at ``sentinel`` where no offset
+    # can reach a True voxel, so it need not be removed from the arrays at every step
     tflat = target.guarded(span)
     sentinel = math.prod(shape) + span
     n = src.size
@@ -241,51 +326,77 @@ def nearest_surface_distances(src: np.ndarray, target: MaskSurface, *, want_nn: 
     nn = np.empty(n, dtype=np.int64) if want_nn else None
     todo = np.arange(n)
     pts = src.astype(np.int64, copy=True)
-    buf = np.empty(n, dtype=np.int64)
-    hits = np.empty(n, dtype=np.uint8)
     n_off = flat_offsets.size
     tree_cost = 0.0 if target._tree is not None else _COST_TREE_POINT * target.idx.size
     live = n  # unresolved voxels
     parked = 0  # resolved voxels still in ``pts``
-    for j in range(n_off):
-        if live == 0:
-            return (out, nn) if want_nn else out
-        k = pts.size
-        left = n_off - j
-        if live * left <= _BLOCK:
-            # few voxels left: test all remaining offsets at once, first hit per voxel wins
-            pts, todo = _finish_block(pts, todo, sentinel, parked, tflat, flat_offsets[j:], dists[j:], out, nn)
-            live = pts.size
+    stop = n + 1 if need is None else max(int(need), 0)  # resolved voxels that are enough
+    tier_start_live = n
+    j = 0
+    for t_end in tiers:
+        if live == 0 or n - live >= stop:
             break
-        if left * (_COST_ITER + _COST_GATHER * k) > tree_cost + _COST_QUERY * live:
-            break
-        b = buf[:k]
-        h = hits[:k]
-        np.add(pts, flat_offsets[j], out=b)
-        np.take(tflat, b, out=h)
-        c = int(np.count_nonzero(h))
-        if c:
-            idx = np.flatnonzero(h)
-            out[todo[idx]] = dists[j]
-            if nn is not None:
-                nn[todo[idx]] = b[idx]
-            pts[idx] = sentinel
-            live -= c
-            parked += c
-            if live and 4 * parked > k:
-                keep = pts != sentinel
-                pts = np.compress(keep, pts)
-                todo = np.compress(keep, todo)
-                parked = 0
+        if j:
+            # go on into the next tier only when walking it is cheaper than the tree for the voxels
+            # left, and the last tier resolved a fair share of them (else they are likely far away)
+            n_tier = t_end - j
+            walk = n_tier * (_COST_ITER + _COST_GATHER * live)
+            tree = tree_cost + _COST_QUERY * live
+            gained = tier_start_live - live
+            if walk > tree or (4 * gained < tier_start_live and stop - (n - live) > gained):
+                break
+        tier_start_live = live
+        while j < t_end:
+            if live == 0 or n - live >= stop:
+                break
+            k = pts.size
+            if live * (n_off - j) <= _BLOCK:
+                # few voxels left: test all remaining offsets at once, first hit per voxel wins
+                pts, todo = _finish_block(pts, todo, sentinel, parked, tflat[span:], flat_offsets[j:],
+                                          dists[j:], out, nn)
+                live, parked, j = pts.size, 0, n_off
+                break
+            off = int(flat_offsets[j])
+            h = tflat[span + off :][pts]  # the target at pts + off (one gather, no addition)
+            j += 1
+            c = int(np.count_nonzero(h))
+            if c:
+                idx = np.flatnonzero(h)
+                out[todo[idx]] = dists[j - 1]
+                if nn is not None:
+                    nn[todo[idx]] = pts[idx] + off
+                pts[idx] = sentinel
+                live -= c
+                parked += c
+                if live and 4 * parked > k:
+                    keep = pts != sentinel
+                    pts = np.compress(keep, pts)
+                    todo = np.compress(keep, todo)
+                    parked = 0
+    if live == 0:
+        return (out, nn) if want_nn else out
     if live and pts.size != live:
         keep = pts != sentinel
         pts = np.compress(keep, pts)
         todo = np.compress(keep, todo)
-    if live and pts.size:
+    if n - live >= stop:
+        # every voxel left is farther than the walk reached, which is farther than all resolved ones
+        return _left_inf(out, nn, pts, todo, sentinel, want_nn)
+    if pts.size:
         d, i = _tree_nearest(pts, target)
         out[todo] = d
         if nn is not None:
             nn[todo] = i
+    return (out, nn) if want_nn else out
+
+
+def _left_inf(out: np.ndarray, nn: np.ndarray | None, pts: np.ndarray, todo: np.ndarray, sentinel: int,
+              want_nn: bool) -> Any:
+    """Give the voxels still unresolved (not parked at ``sentinel``) the distance ``inf``."""
+    left = todo[pts != sentinel]
+    out[left] = np.inf
+    if nn is not None:
+        nn[left] = -1
     return (out, nn) if want_nn else out
 
 
@@ -492,6 +603,22 @@ def pair_distances(
     return SurfaceDistances(nearest_surface_distances(ps.idx, gs), nearest_surface_distances(gs.idx, ps))
 
 
+def pair_hausdorff(pm: np.ndarray, gm: np.ndarray, spacing: tuple[float, ...], *, percentile: float = 95.0) -> float:
+    """Percentile Hausdorff distance of two masks zero-padded by :func:`ring_pad` (internal).
+
+    Equal to ``pair_distances(pm, gm, spacing).hausdorff(percentile=percentile)``, but only the
+    distances up to the percentile's order statistics are computed (see :func:`percentile_need`).
+    """
+    ps = MaskSurface(pm, spacing)
+    gs = MaskSurface(gm, spacing)
+    if ps.empty or gs.empty:
+        return SurfaceDistances(np.full(ps.idx.size, np.inf), np.full(gs.idx.size, np.inf)).hausdorff(
+            percentile=percentile)
+    d_pg = nearest_surface_distances(ps.idx, gs, need=percentile_need(ps.idx.size, percentile))
+    d_gp = nearest_surface_distances(gs.idx, ps, need=percentile_need(gs.idx.size, percentile))
+    return SurfaceDistances(d_pg, d_gp).hausdorff(percentile=percentile)
+
+
 def surface_distances(pred: np.ndarray, gt: np.ndarray, *, spacing: object) -> SurfaceDistances:
     """Distances between the surfaces of a predicted and a reference mask.
 
@@ -542,7 +669,29 @@ def hausdorff_distance(
     """
     if percentile is not None and not 0 <= float(percentile) <= 100:
         raise_percentile(percentile)
-    return surface_distances(pred, gt, spacing=spacing).hausdorff(percentile=percentile)
+    if percentile is None:
+        return surface_distances(pred, gt, spacing=spacing).hausdorff(percentile=None)
+    p = as_mask(pred, what="pred")
+    g = as_mask(gt, what="gt")
+    check_pair(p, g)
+    sp = as_spacing(spacing, p.ndim)
+    box_p, box_g = bounding_box(p), bounding_box(g)
+    if box_p is None or box_g is None:
+        return math.nan if box_p is None and box_g is None else math.inf
+    pad = ring_pad(sp, full=True)
+    box = union_box(box_p, box_g)
+    # only the distances up to the percentile's two order statistics are computed (the rest is
+    # ``inf``, which sorts after them), so the far tail of a pair costs nothing
+    return pair_hausdorff(crop_padded(p, box, pad), crop_padded(g, box, pad), sp, percentile=float(percentile))
+
+
+def percentile_need(n: int, percentile: float) -> int:
+    """How many of the smallest of ``n`` values decide their ``percentile`` (linear interpolation).
+
+    ``numpy.percentile`` reads the sorted values at ``floor(i)`` and ``floor(i) + 1`` where
+    ``i = q (n - 1)``; one more is counted against rounding of ``i``.
+    """
+    return min(int(math.floor(percentile / 100.0 * (n - 1))) + 3, n)
 
 
 def hausdorff95(pred: np.ndarray, gt: np.ndarray, *, spacing: object) -> float:
