@@ -192,3 +192,67 @@ def test_landmarks_bad_input_is_one_line(tmp_path, capsys):
     assert main(["alzheimer", "landmarks", *base, "--out", str(labels)]) == 2  # never over the labels CSV
     assert "refusing to overwrite an input" in capsys.readouterr().err
     assert not (tmp_path / "lm.csv").exists()
+
+
+# ------------------------------------------------------------------------- train / predict / evaluate
+def _classifier_cohort(root: Path) -> Path:
+    from tests.core.test_alzheimer_classifier import tiny_cohort
+
+    return tiny_cohort(root, n_sources=4, per_source=4)
+
+
+def test_train_predict_evaluate_alzheimer_on_an_aligned_tiny_cohort(tmp_path, capsys):
+    labels = _classifier_cohort(tmp_path / "c")
+    model = tmp_path / "model"
+    assert main(["train", "alzheimer", "--cohort", str(tmp_path / "c"), "--labels", str(labels), "--out", str(model),
+                 "--aligned", "--landmarks", "3", "--min-distance", "6", "--patch", "6", "--epochs", "2",
+                 "--steps", "3", "--threads", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "16 subjects (8 AD / 8 NC) from 4 source scans" in text and "not a diagnosis" in text
+    assert (model / "model.json").is_file() and (model / "landmarks.csv").is_file()
+    js, sal = tmp_path / "p.json", tmp_path / "sal.nii.gz"
+    t1 = tmp_path / "c" / "t1" / "s1.nii.gz"
+    assert main(["alzheimer", "predict", "--t1", str(t1), "--model", str(model), "--aligned", "--json", str(js),
+                 "--saliency", str(sal)]) == 0
+    text = capsys.readouterr().out
+    assert "P(AD)" in text and "not a diagnosis" in text and "most contributing landmarks" in text
+    doc = json.loads(js.read_text())
+    assert doc["trained"] and 0 <= doc["probability_ad"] <= 1 and len(doc["landmarks"]) == 3
+    assert read_volume(sal).same_grid(read_volume(t1))
+    ej, png = tmp_path / "e.json", tmp_path / "roc.png"
+    assert main(["alzheimer", "evaluate", "--cohort", str(tmp_path / "c"), "--labels", str(labels), "--model",
+                 str(model), "--aligned", "--json", str(ej), "--roc-png", str(png)]) == 0
+    text = capsys.readouterr().out
+    assert "DeLong 95% CI" in text and "NOT a held-out evaluation" in text  # it trained on these sources
+    ev = json.loads(ej.read_text())
+    assert ev["n_ad"] == 8 and ev["n_nc"] == 8 and 0 <= ev["auc"] <= 1 and len(ev["roc"]["fpr"]) >= 2
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert main(["alzheimer", "evaluate", "--cohort", str(tmp_path / "c"), "--labels", str(labels), "--model",
+                 str(model), "--aligned", "--json", str(ej)]) == 2
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_alzheimer_classifier_commands_bad_input_is_one_line(tmp_path, capsys):
+    labels = _classifier_cohort(tmp_path / "c")
+    t1 = tmp_path / "c" / "t1" / "s1.nii.gz"
+    base = ["--cohort", str(tmp_path / "c"), "--labels", str(labels), "--aligned"]
+    cases = [
+        (["train", "alzheimer", *base, "--out", str(tmp_path / "m"), "--landmarks", "0"], "--landmarks must be >= 1"),
+        (["train", "alzheimer", *base, "--out", str(tmp_path / "m"), "--val-fraction", "1"], "--val-fraction"),
+        (["train", "alzheimer", *base, "--out", str(labels)], "is a file"),
+        (["train", "alzheimer", "--cohort", str(tmp_path / "none"), "--labels", str(labels), "--out",
+          str(tmp_path / "m"), "--aligned"], "no such folder"),
+        (["alzheimer", "predict", "--t1", str(tmp_path / "none.nii.gz"), "--model", str(tmp_path)], "no such file"),
+        (["alzheimer", "predict", "--t1", str(t1), "--model", str(tmp_path / "nomodel")], "no such folder"),
+        (["alzheimer", "predict", "--t1", str(t1), "--model", str(tmp_path / "c"), "--aligned"],
+         "neither a napari-medai model folder"),
+        (["alzheimer", "predict", "--t1", str(t1), "--model", str(tmp_path), "--json", str(tmp_path / "x.txt")],
+         "ending in .json"),
+        (["alzheimer", "evaluate", *base, "--model", str(tmp_path), "--roc-png", str(tmp_path / "r.jpg")], ".png"),
+        (["alzheimer", "evaluate", *base, "--model", str(tmp_path), "--threshold", "2"], "--threshold"),
+    ]
+    for args, msg in cases:
+        assert main(args) == 2, args
+        err = capsys.readouterr().err.strip()
+        assert msg in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "m").exists() and not (tmp_path / "x.txt").exists()

@@ -18,6 +18,9 @@ writes a model folder usable with ``napari-medai stroke --method model --model M
 ``napari-medai train lesion-presence --out MODEL_DIR [--cases N --epochs E]`` trains the minimal
 classification task (is there a bright lesion in this image?) on seeded phantoms, scores it on
 held-out phantoms (ROC AUC) and writes a model folder that ``load_model`` opens.
+
+``napari-medai train alzheimer --cohort DIR --labels CSV --out MODEL_DIR [--model landmarks|whole-brain]`` trains
+an Alzheimer's disease classifier on a labelled T1 cohort (see :mod:`napari_medai.commands.alzheimer`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
+
+from . import alzheimer as alzheimer_command
 
 NAME = "train"
 HELP = ("train a model: brain-tumour or stroke segmentation or an ldct denoiser on your data, lesion-presence on "
@@ -65,6 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _add_ldct_arguments(sub)
     _add_lesion_arguments(sub)
     _add_stroke_arguments(sub)
+    alzheimer_command.add_train_arguments(sub)
 
 
 def _add_stroke_arguments(sub: argparse._SubParsersAction) -> None:
@@ -284,6 +290,8 @@ def run(args: argparse.Namespace) -> int:
         return _run_lesion(args)
     if args.task == "stroke":
         return _run_stroke(args)
+    if args.task == "alzheimer":
+        return alzheimer_command.run_train(args)
     from ..core.tasks.brain_tumour import LAYOUTS, common_channels, find_cases, train_brain_tumour
 
     if args.task != "brain-tumour":  # pragma: no cover - argparse restricts choices
