@@ -376,3 +376,54 @@ def test_evaluate_draws_the_roc_and_the_threshold_moves_the_figures(make_napari_
             f"At P(AD) ≥ {t:.2f}: accuracy {100 * want['accuracy']:.1f} %, sensitivity "
             f"{100 * want['sensitivity']:.1f} %, specificity {100 * want['specificity']:.1f} %")
         assert w.evaluate_page.plot.operating_point == pytest.approx((1 - want["specificity"], want["sensitivity"]))
+
+
+# ------------------------------------------------------------------ training from the shared training widget
+TRAINING = "Alzheimer training (labelled T1 cohort)"
+
+
+def test_train_a_tiny_landmark_model_in_the_training_widget_and_use_it(make_napari_viewer, qtbot, monkeypatch,
+                                                                       tmp_path):
+    pytest.importorskip("monai")
+    import json
+
+    from napari_medai.core.tasks.alzheimer.classifier import describe_alzheimer_cohort
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    cohort = write_tiny_cohort(tmp_path / "cohort")
+    viewer = make_napari_viewer()
+    w = open_widget(viewer, TRAINING)
+    assert field(w, "task").currentText() == "Alzheimer's disease (labelled T1 cohort)"
+    assert not field(w, "sequences").isVisibleTo(w)  # segmentation's rows are hidden
+    _pick_folder(monkeypatch, cohort)
+    click(qtbot, button(w, "Browse"))
+    assert field(w, "labels CSV").text() == str(cohort / "labels.csv")  # found in the folder
+    said = describe_alzheimer_cohort(cohort, cohort / "labels.csv")
+    assert _label_containing(w, said.split(" (")[0]).text() == said
+    out = tmp_path / "home" / "my-alzheimer-model"
+    step("set a tiny run")
+    field(w, "model folder").setText(str(out))
+    field(w, "alignment").setCurrentIndex(2)  # already aligned (one grid)
+    field(w, "landmarks L").setValue(3)
+    field(w, "min distance").setValue(8.0)
+    field(w, "max epochs").setValue(1)
+    field(w, "device").setCurrentText("cpu")
+    field(w, "CPU threads").setValue(1)
+    field(w, "time (min)").setValue(0)
+    click(qtbot, button(w, "advanced"))
+    field(w, "steps/epoch").setValue(1)
+    field(w, "batch").setValue(4)
+    field(w, "patch edge").setValue(16)
+    click(qtbot, button(w, "Train"))
+    wait_until_idle = w.wait_idle(180)
+    assert wait_until_idle and not w.jobs.last_error, w.jobs.last_error
+    check("the model folder")
+    doc = json.loads((out / "model.json").read_text())["contract"]
+    assert doc["task"] == "alzheimer" and doc["input_mode"] == "landmarks" and len(doc["landmark_points"]) == 3
+    info = json.loads((out / "alzheimer.json").read_text())
+    assert not set(info["train_sources"]) & set(info["val_sources"])  # split by source scan
+    assert "validation AUC" in _label_containing(w, "Best epoch 1").text()
+    click(qtbot, button(w, "Use in the Alzheimer widget"))
+    alz = w.segmentation_widget
+    assert field(alz, "model").text() == str(out) and alz.tabs.currentWidget() is alz.predict_page
+    assert "LandmarkNet" in _label_containing(alz, "LandmarkNet").text()

@@ -62,6 +62,8 @@ TASK = "brain-tumour"
 TASKS = {"brain tumour (MRI)": TASK, "stroke lesions (MRI or CTA)": "stroke"}
 #: The Plugins menu's widget that runs a trained model of each task.
 SEG_WIDGETS = {TASK: SEG_WIDGET_NAME, "stroke": "Stroke lesions"}
+#: The Plugins menu's widget that runs a trained Alzheimer classifier.
+ALZHEIMER_WIDGET_NAME = "Alzheimer's disease (T1 MRI)"
 #: Networks offered for stroke (``train_stroke``'s ``network``): a MONAI SegResNet or the DeepMedic-style CNN.
 STROKE_NETWORKS = ("SegResNet", "DeepMedic")
 
@@ -351,10 +353,7 @@ class BrainTumourTrainingWidget(QWidget):
             jobs.metrics_callback({"kind": "step", "epoch": epoch, "step": step, "steps": steps, "loss": loss})
 
         def work() -> Any:
-            from ..core.tasks.brain_tumour import train_brain_tumour
-            from ..core.tasks.stroke.model import train_stroke
-
-            train = train_stroke if self.task == "stroke" else train_brain_tumour
+            train = self.train_function()  # imported here, off the GUI thread (torch)
             return train(**args, progress=tracker.progress, should_stop=jobs.cancelled,
                                       stop_training=jobs.stop_asked, on_step=on_step,
                                       on_epoch=lambda e: jobs.metrics_callback({"kind": "epoch", **e}))
@@ -367,6 +366,14 @@ class BrainTumourTrainingWidget(QWidget):
         self._style_plot(clear=True)
         return jobs.start(work, self._done, f"reading {len(args['cases'])} case(s)…", stop_button=self.stop_button,
                           on_metrics=self._on_metrics, on_error=self._failed)
+
+    def train_function(self) -> Any:
+        """The core function that trains the chosen task, called off the GUI thread with :meth:`training_arguments`
+        and the runner's callbacks (a subclass returns its own task's)."""
+        from ..core.tasks.brain_tumour import train_brain_tumour
+        from ..core.tasks.stroke.model import train_stroke
+
+        return train_stroke if self.task == "stroke" else train_brain_tumour
 
     def stop(self) -> None:
         """End the run after the current step, keeping what was trained (what the Stop button does)."""
@@ -464,4 +471,70 @@ class StrokeTrainingWidget(BrainTumourTrainingWidget):
         super().__init__(viewer, parent, task="stroke")
 
 
-__all__ = ["BrainTumourTrainingWidget", "StrokeTrainingWidget"]
+class AlzheimerTrainingWidget(BrainTumourTrainingWidget):
+    """The training widget for Alzheimer's disease on a labelled T1 cohort (Plugins > napari-medai > Alzheimer
+    training): :func:`~napari_medai.core.tasks.alzheimer.classifier.train_alzheimer` with the labels CSV, the
+    model kind, L and the minimum distance (rows and words in :mod:`napari_medai._napari.alzheimer.training`);
+    the model goes to the Alzheimer widget."""
+
+    def __init__(self, viewer: napari.viewer.Viewer, parent: QWidget | None = None) -> None:
+        from .alzheimer.training import TASK, TASK_TEXT, AlzheimerTraining
+
+        super().__init__(viewer, parent)
+        self.task = TASK
+        self.task_combo.blockSignals(True)  # this widget trains Alzheimer classifiers only
+        self.task_combo.clear()
+        self.task_combo.addItem(TASK_TEXT)
+        self.task_combo.blockSignals(False)
+        self.alzheimer = AlzheimerTraining(self)
+        self.cases_info.setText("Choose the cohort folder (t1/<subject>.nii.gz) and its labels CSV.")
+        self.jobs.set_status("Choose the cohort folder and its labels CSV, then press Train.")
+        self._propose_out_folder()
+
+    def scan_data_folder(self) -> bool:
+        """Describe the cohort in one line (the core's describe_alzheimer_cohort)."""
+        folder = self.data_edit.text().strip()
+        self._scanned = folder
+        self.cases = []
+        self.case_list.clear()
+        if not folder:
+            return self._scan_result("Choose the cohort folder (t1/<subject>.nii.gz).", ok=False)
+        text, ok = self.alzheimer.describe(folder)
+        return self._scan_result(text, ok=ok)
+
+    def training_arguments(self) -> dict[str, Any]:
+        """train_alzheimer's arguments (and ``cases``, the subjects found); raises InvalidInputError saying what to fix."""
+        return self.alzheimer.arguments()
+
+    def train_function(self) -> Any:
+        return self.alzheimer.train
+
+    def _on_metrics(self, m: dict[str, Any]) -> None:
+        super()._on_metrics(m)  # the loss per step and per epoch
+        if m["kind"] == "epoch":
+            self.plot.add_point("val AUC", m["epoch"], m.get("val_auc"), right=True, color="#d62728")
+
+    def _done(self, r: Any) -> None:
+        self.result = r
+        self.plot.fit()
+        self.use_button.setEnabled(True)
+        self._propose_out_folder()  # the next run goes into a fresh folder
+        html, status = self.alzheimer.summary(r)
+        self.summary.setText(html)
+        self.jobs.set_status(status)
+
+    def use_in_segmentation(self) -> Any:
+        """Open the Alzheimer widget (its Plugins menu entry; the open one if any) with the trained model chosen."""
+        if self.result is None:
+            self.jobs.refuse(InvalidInputError("Train a model first."))
+            return None
+        dock, widget = self.viewer.window.add_plugin_dock_widget("napari-medai", ALZHEIMER_WIDGET_NAME, tabify=True)
+        dock.show()
+        dock.raise_()
+        widget.use_model_folder(str(self.result.out_dir))
+        self.segmentation_widget = widget
+        self.jobs.set_status(f"Chosen in the Alzheimer widget (Predict and Evaluate): {self.result.out_dir}")
+        return widget
+
+
+__all__ = ["AlzheimerTrainingWidget", "BrainTumourTrainingWidget", "StrokeTrainingWidget"]

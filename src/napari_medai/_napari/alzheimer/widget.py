@@ -165,6 +165,13 @@ class AlzheimerWidget(QWidget):
         if cand is not None and cand.is_file() and not row.text():
             row.set_text(str(cand))
 
+    def use_model_folder(self, path: str) -> None:
+        """Choose the model in ``path`` for Predict and Evaluate and show Predict (the training widget's hand-over)."""
+        self.predict_page.model.set_text(path, emit=False)
+        self.evaluate_page.model.set_text(path, emit=False)
+        self._model_chosen(path, None)
+        self.tabs.setCurrentWidget(self.predict_page)
+
     def _model_chosen(self, path: str, other: PathRow | None) -> None:
         info = describe_model_folder(path or self.predict_page.model.text())
         _say(self.predict_page.model_info, info.text, error=info.error)
