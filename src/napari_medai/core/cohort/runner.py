@@ -15,8 +15,11 @@ How a run goes
 4. A worker that dies mid-case (killed, out of memory) makes Dask report the case's task as lost
    (``KilledWorker``); the case is submitted again, to whichever worker is free, up to ``retries``
    more times, then recorded ``failed`` ("worker died ..."). The local cluster is started with
-   ``distributed.scheduler.allowed-failures = 0`` so that every death is counted here; a scheduler
-   you start yourself applies its own setting first (default 3 deaths per task).
+   ``distributed.scheduler.allowed-failures = 0`` so that every death is counted here, and with
+   ``worker-saturation = 1.0`` so that a worker holds only the cases it is running (Dask counts a
+   death against every task a worker holds, queued ones too). A scheduler you start yourself applies
+   its own settings (default: 3 deaths per task before it gives up, and 1.1 tasks per thread);
+   ``docs/batch.md`` shows how to set both.
 5. ``summary.csv`` and ``summary.json`` list every case with its status; when cases were compared
    with a ground truth, ``evaluation.json`` / ``.csv`` / ``.png`` (:mod:`.report`) sit beside them.
 
@@ -297,7 +300,10 @@ def start_client(
                                     "--scheduler local") from exc
     if int(workers) < 1:
         raise InvalidInputError(f"workers must be at least 1, got {workers}")
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+    # allowed-failures 0: every worker death reaches the runner, which counts the retries itself;
+    # worker-saturation 1.0: a worker holds only the case it runs, so its death harms no queued case
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0,
+                          "distributed.scheduler.worker-saturation": 1.0}):
         cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=processes,
                                memory_limit=memory_limit if memory_limit is not None else "auto",
                                dashboard_address=dashboard_address, silence_logs=logging.CRITICAL)
