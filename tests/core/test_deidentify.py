@@ -18,7 +18,7 @@ from napari_medai.core.io.dicom_seg import Algorithm, read_dicom_seg, write_dico
 from .dicom_objects import IDENTIFIERS, SECONDARY_CAPTURE, phantom_stack, write_ct_series
 
 #: Values the identifiers hold in the files (dates, UIDs, names, IDs, private, nested ...).
-ORIGINAL = {k: v for k, v in IDENTIFIERS.items()}
+ORIGINAL = dict(IDENTIFIERS.items())
 SOP_UIDS = [f"1.2.826.0.1.3680043.8.498.7780{k:03d}" for k in range(1, 7)]
 
 

@@ -150,7 +150,7 @@ def cac_groups(result: Any, *, codes: Mapping[str, int], present: Iterable[int])
     Each artery gets Agatston score, calcium volume (and mass when calibrated), referencing its
     segment when it has one; the total adds the risk category.
     """
-    have = set(int(v) for v in present)
+    have = {int(v) for v in present}
 
     def values(agatston: float, volume: float, mass: float) -> tuple[MeasurementValue, ...]:
         out = [MeasurementValue(CALCIUM_SCORE, float(agatston), NO_UNITS, AGATSTON_METHOD),
@@ -254,9 +254,9 @@ def write_dicom_sr(
                                            parameters=[algorithm.model[:64]] if algorithm.model else None)
     items: list[Any] = []
     for g in groups:
-        kw = dict(tracking_identifier=_tracking(hd, g.tracking_id), finding_type=g.finding.concept(),
-                  algorithm_id=alg_id, measurements=_measurements(hd, g),
-                  qualitative_evaluations=[hd.sr.QualitativeEvaluation(n.concept(), v.concept()) for n, v in g.evaluations] or None)
+        kw = {"tracking_identifier": _tracking(hd, g.tracking_id), "finding_type": g.finding.concept(),
+                  "algorithm_id": alg_id, "measurements": _measurements(hd, g),
+                  "qualitative_evaluations": [hd.sr.QualitativeEvaluation(n.concept(), v.concept()) for n, v in g.evaluations] or None}
         if g.label_value is None:
             items.append(hd.sr.MeasurementsAndQualitativeEvaluations(**kw))
             continue
