@@ -109,6 +109,9 @@ class TaskAdapter:
         The model used when none is given (None: the task needs none, or needs one given).
     takes_model
         False when the task uses no model (a model given is then refused).
+    passthrough
+        The option (a dict) that collects options the adapter does not know, for tasks whose
+        methods take their own parameters (denoise: ``weight=40`` goes to the method's ``options``).
     """
 
     name: str
@@ -120,10 +123,16 @@ class TaskAdapter:
     version: int = 1
     model_default: str | None = None
     takes_model: bool = True
+    passthrough: str | None = None
 
     def check_options(self, options: Mapping[str, Any] | None) -> dict[str, Any]:
-        """The defaults updated with ``options``; an unknown option raises a one-line error."""
+        """The defaults updated with ``options``; an unknown option raises a one-line error (or, for a
+        task with ``passthrough``, goes into that option: the denoising method's own parameters)."""
         given = dict(options or {})
+        if self.passthrough is not None:
+            extra = {k: given.pop(k) for k in sorted(set(given) - set(self.defaults))}
+            if extra:
+                given[self.passthrough] = {**dict(given.get(self.passthrough) or {}), **extra}
         unknown = sorted(set(given) - set(self.defaults))
         if unknown:
             known = ", ".join(sorted(self.defaults)) or "none"
@@ -435,6 +444,7 @@ DENOISE = TaskAdapter(
     defaults={"method": "gaussian", "options": {}, "blend": 0.0, "device": "cpu", "window": (-160.0, 240.0),
               "evaluate": True},
     outputs="NAME_<method>.nii.gz; PSNR / SSIM / RMSE against the reference in the record",
+    passthrough="options",
 )
 
 
