@@ -35,6 +35,7 @@ from .networks import (
     map_torchvision_densenet,
     xrv_head_to_chexnext,
 )
+from .outputs import cam_file_names, write_cam_pngs, write_predictions_csv
 from .predict import ImageClassification, as_radiograph, classify_image, classify_paths, expand_inputs, grad_cam, load_classifier
 from .train import DEFAULTS, load_dataset, train_classify
 
@@ -68,5 +69,8 @@ __all__ = [
     "map_torchvision_densenet",
     "read_labels_csv",
     "train_classify",
+    "cam_file_names",
+    "write_cam_pngs",
+    "write_predictions_csv",
     "xrv_head_to_chexnext",
 ]

@@ -163,10 +163,22 @@ def grad_cam(net: Any, x: np.ndarray, class_index: int, *, target_layer: str, de
 
     net = net.to(device)
     net.eval()
-    cam = GradCAM(nn_module=net, target_layers=target_layer, postprocessing=lambda t: t)
-    with torch.enable_grad():
-        xt = torch.from_numpy(np.ascontiguousarray(x)).float().to(device)
-        m = cam(xt, class_idx=int(class_index))
+    modules = dict(net.named_modules())
+    if target_layer not in modules:
+        raise InvalidInputError(f"the network has no layer {target_layer!r} to compute an activation map from")
+    layer = modules[target_layer]
+    # MONAI's GradCAM registers hooks on the layer and keeps no handle: remove what it added afterwards,
+    # so that a model classifying many images does not pile up hooks
+    before = (set(layer._forward_hooks), set(layer._backward_hooks))
+    try:
+        cam = GradCAM(nn_module=net, target_layers=target_layer, postprocessing=lambda t: t)
+        with torch.enable_grad():
+            xt = torch.from_numpy(np.ascontiguousarray(x)).float().to(device)
+            m = cam(xt, class_idx=int(class_index))
+    finally:
+        for hooks, old in ((layer._forward_hooks, before[0]), (layer._backward_hooks, before[1])):
+            for key in set(hooks) - old:
+                del hooks[key]
     out = np.asarray(m.detach().cpu().numpy(), dtype=np.float32)[0, 0]
     mx = float(out.max()) if out.size else 0.0
     return out / mx if mx > 0 else np.zeros_like(out)
