@@ -21,6 +21,9 @@ held-out phantoms (ROC AUC) and writes a model folder that ``load_model`` opens.
 
 ``napari-medai train alzheimer --cohort DIR --labels CSV --out MODEL_DIR [--model landmarks|whole-brain]`` trains
 an Alzheimer's disease classifier on a labelled T1 cohort (see :mod:`napari_medai.commands.alzheimer`).
+
+``napari-medai train classify --data DIR --out MODEL_DIR [--arch --size --init-from --finetune --labels-csv]``
+trains a 2-D image classifier on a folder with one sub-folder per class (see :mod:`napari_medai.commands.classify`).
 """
 
 from __future__ import annotations
@@ -30,10 +33,11 @@ import time
 from pathlib import Path
 
 from . import alzheimer as alzheimer_command
+from . import classify as classify_command
 
 NAME = "train"
-HELP = ("train a model: brain-tumour or stroke segmentation or an ldct denoiser on your data, lesion-presence on "
-        "phantoms")
+HELP = ("train a model: brain-tumour or stroke segmentation, an ldct denoiser or an image classifier (classify) on "
+        "your data, lesion-presence on phantoms")
 
 _DEFAULT_OUT = Path("brain-tumour-model")
 
@@ -71,6 +75,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _add_lesion_arguments(sub)
     _add_stroke_arguments(sub)
     alzheimer_command.add_train_arguments(sub)
+    classify_command.add_train_arguments(sub)
 
 
 def _add_stroke_arguments(sub: argparse._SubParsersAction) -> None:
@@ -292,6 +297,8 @@ def run(args: argparse.Namespace) -> int:
         return _run_stroke(args)
     if args.task == "alzheimer":
         return alzheimer_command.run_train(args)
+    if args.task == "classify":
+        return classify_command.run_train(args)
     from ..core.tasks.brain_tumour import LAYOUTS, common_channels, find_cases, train_brain_tumour
 
     if args.task != "brain-tumour":  # pragma: no cover - argparse restricts choices
