@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "alzheimer",
     "batch",
     "deidentify",
+    "classify",
 )
 
 
