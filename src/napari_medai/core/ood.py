@@ -22,7 +22,7 @@ signals, each compared with the same signal on the model's own training cases:
 ``tumour fraction``
     The predicted foreground volume as a fraction of the brain region (a model that paints the
     white matter of the whole brain as tumour is caught here), against the training cases'
-    expert-labelled fractions.
+    fractions, expert-labelled and predicted by the kept weights (all of them together).
 
 Limits come from the training cases alone. For each signal the training values span a range; the
 range is widened by the largest *leave-one-out surprise* among them -- how far the most extreme
@@ -229,8 +229,8 @@ def build_reference(cases: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
                                                     low=False)[1]
         limits["neighbour_correlation"][ch] = list(_widened([r["neighbour_correlation"].get(ch) for r in per_case],
                                                             FLOORS["neighbour_correlation"], low=True))
-    limits["tumour_fraction"] = _widened([r.get("truth_fraction") for r in per_case], FLOORS["tumour_fraction"],
-                                         low=False)[1]
+    limits["tumour_fraction"] = _widened([r.get(k) for r in per_case for k in ("truth_fraction", "tumour_fraction")],
+                                         FLOORS["tumour_fraction"], low=False)[1]
     limits["uncertainty_bits"] = _widened([r.get("uncertainty_bits") for r in per_case], FLOORS["uncertainty_bits"],
                                           low=False)[1]
     return {
@@ -331,8 +331,8 @@ def assess(reference: Mapping[str, Any] | None, profile: Mapping[str, Any], sign
         elif hi is not None and r > hi:
             reasons.append(f"{ch} is smoother than the training cases (neighbour correlation {r:.3g} > {hi:.3g})")
     for key, words in (("uncertainty_bits", "the model is unsure (mean entropy {v:.3g} bits > {h:.3g})"),
-                       ("tumour_fraction", "the predicted tumour is {v:.1%} of the brain, more than any training "
-                                           "case allows ({h:.1%})")):
+                       ("tumour_fraction", "the predicted tumour is {v:.1%} of the brain, more than the training "
+                                           "cases allow ({h:.1%})")):
         hi = lim.get(key)
         numbers[key]["limit"] = hi
         v = signals.get(key)
