@@ -50,6 +50,20 @@ def test_find_image_cases_pairs_references_and_dicom_folders(tmp_path, dicom_ser
     assert find_image_cases(tmp_path, ground_truth=False)[0].ground_truth is None
 
 
+def test_a_task_pairs_only_its_own_kind_of_reference(tmp_path):
+    # the layout of ../shared/data/ct_chest_noncontrast: a lung-tumour mask beside each CT
+    _write(tmp_path / "lung1_image.nrrd", np.zeros((2, 8, 8), np.int16))
+    _write(tmp_path / "lung1_label.nrrd", np.zeros((2, 8, 8), np.uint8), label=True)
+    _write(tmp_path / "lung2_image.nrrd", np.zeros((2, 8, 8), np.int16))
+    _write(tmp_path / "lung2_assignment.nrrd", np.zeros((2, 8, 8), np.uint8), label=True)
+    cac = get_adapter("cac")
+    cases = cac.find(tmp_path, cac.check_options(None))
+    assert [(c.name, c.ground_truth and Path(c.ground_truth).name) for c in cases] == [
+        ("lung1", None), ("lung2", "lung2_assignment.nrrd")]  # the tumour mask is no calcium reference
+    ldct = get_adapter("denoise")
+    assert all(c.ground_truth is None for c in ldct.find(tmp_path, ldct.check_options(None)))
+
+
 def test_find_image_cases_refuses_two_images_of_one_case(tmp_path):
     _write(tmp_path / "a.nii.gz", np.zeros((2, 4, 4), np.int16))
     _write(tmp_path / "a_ct.nrrd", np.zeros((2, 4, 4), np.int16))

@@ -4,22 +4,22 @@ A :class:`TaskAdapter` maps a task name to three things: how to find its cases i
 the per-case function (which calls the task's own core functions -- the same ones the task's
 command and widget call -- and never re-implements them), and the outputs it writes.
 
-=============== ========================================= =====================================================
-task            cases in the cohort folder                per-case work and outputs (in ``cases/NAME/``)
-=============== ========================================= =====================================================
-brain-tumour    one sub-folder per case, BraTS names      :func:`~napari_medai.core.tasks.brain_tumour.segment`
-                (:func:`~..tasks.brain_tumour.find_cases`) (``method=model``) or the weight-free baseline
-                                                          (``method=threshold``, FLAIR + T1c): ``NAME_seg.nii.gz``
-stroke          ISLES'22 BIDS or one folder per case      :func:`~napari_medai.core.tasks.stroke.segment.segment_stroke`:
-                (:func:`~..tasks.stroke.model.find_stroke_cases`) ``NAME_lesions.nii.gz`` (+ ``NAME_probability``)
-cac             one CT per case: a file or a DICOM folder :func:`~..tasks.cac.find_candidates`, ``auto_assign``,
-                (:func:`.cases.find_image_cases`)          ``score``: ``NAME_cac.json``, ``NAME_cac.csv``,
-                                                          ``NAME_assignment.nii.gz``
-denoise         one CT per case, ``NAME_fd`` reference    :func:`~napari_medai.core.tasks.ldct.denoise`:
-                                                          ``NAME_<method>.nii.gz``
-evaluate        the prediction folder; ``gt`` option:     :func:`~napari_medai.core.evaluate.evaluate_volumes`
-                the reference folder (paired by name)     (the agreement table, in the case record)
-=============== ========================================= =====================================================
+* ``brain-tumour``: one sub-folder per case with BraTS file names
+  (:func:`~napari_medai.core.tasks.brain_tumour.find_cases`); a trained model
+  (:func:`~napari_medai.core.tasks.brain_tumour.segment`, ``method=model``) or the weight-free
+  baseline (``method=threshold``, FLAIR + T1c); writes ``NAME_seg.nii.gz``.
+* ``stroke``: an ISLES'22 BIDS folder or one folder per case
+  (:func:`~napari_medai.core.tasks.stroke.model.find_stroke_cases`);
+  :func:`~napari_medai.core.tasks.stroke.segment.segment_stroke`; writes ``NAME_lesions.nii.gz``
+  (and ``NAME_probability.nii.gz`` when asked), the lesion table in the record.
+* ``cac``: one CT per case, a file or a DICOM folder, ``NAME_assignment`` beside it its reference
+  (:func:`.cases.find_image_cases`); ``find_candidates``, ``auto_assign``, ``score`` of
+  :mod:`napari_medai.core.tasks.cac`; writes ``NAME_cac.json``, ``NAME_cac.csv``,
+  ``NAME_assignment.nii.gz``.
+* ``denoise``: one CT per case, ``NAME_fd`` (or ``NAME_reference``) beside it its full-dose
+  reference; :func:`napari_medai.core.tasks.ldct.denoise`; writes ``NAME_<method>.nii.gz``.
+* ``evaluate``: the prediction folder, paired by case name with the reference folder (option
+  ``gt``); :func:`napari_medai.core.evaluate.evaluate_volumes`; the table in the record.
 
 When a case has a ground truth (a BraTS or ISLES label map, a reference calcium assignment, a
 full-dose image), the record also holds its agreement with it: the evaluation table for
@@ -346,8 +346,12 @@ STROKE = TaskAdapter(
 
 
 # ---------------------------------------------------------------------------------------- CAC
-def _find_ct(folder: Path, options: Mapping[str, Any]) -> list[CohortCase]:
-    return find_image_cases(folder)
+def _find_cac(folder: Path, options: Mapping[str, Any]) -> list[CohortCase]:
+    return find_image_cases(folder, truth_suffixes=("_assignment",))
+
+
+def _find_ldct(folder: Path, options: Mapping[str, Any]) -> list[CohortCase]:
+    return find_image_cases(folder, truth_suffixes=("_fd", "_fulldose", "_reference"))
 
 
 def _run_cac(case: CohortCase, folder: Path, model: Any, options: Mapping[str, Any],
@@ -390,7 +394,7 @@ def _run_cac(case: CohortCase, folder: Path, model: Any, options: Mapping[str, A
 CAC = TaskAdapter(
     name="cac",
     description="coronary artery calcium score of non-contrast CTs (automatic assignment)",
-    find=_find_ct,
+    find=_find_cac,
     run=_run_cac,
     defaults={"min_area_mm2": 1.0, "calibration_factor": None, "slice_correction": "scale", "connectivity": 8,
               "evaluate": True},
@@ -439,7 +443,7 @@ def _run_denoise(case: CohortCase, folder: Path, model: Any, options: Mapping[st
 DENOISE = TaskAdapter(
     name="denoise",
     description="denoise (low-dose) CTs; NAME_fd / NAME_reference beside a CT is its full-dose reference",
-    find=_find_ct,
+    find=_find_ldct,
     run=_run_denoise,
     defaults={"method": "gaussian", "options": {}, "blend": 0.0, "device": "cpu", "window": (-160.0, 240.0),
               "evaluate": True},

@@ -176,13 +176,15 @@ def _strip(stem: str, suffixes: Iterable[str]) -> tuple[str, bool]:
 
 
 def find_image_cases(folder: str | os.PathLike[str], *, what: str = "cohort folder",
-                     ground_truth: bool = True) -> list[CohortCase]:
+                     ground_truth: bool = True, truth_suffixes: Iterable[str] | None = None) -> list[CohortCase]:
     """One case per image in ``folder``: a file directly inside it, or a sub-folder holding a DICOM series.
 
-    ``NAME.nii.gz`` (also ``NAME_image``, ``NAME_ct``, ``NAME_qd`` ...) is the image of case ``NAME``;
-    ``NAME_assignment``, ``NAME_reference``, ``NAME_fd``, ``NAME_gt``, ``NAME_seg``, ``NAME_label``,
-    ``NAME_mask`` beside it is that case's ground truth (the reference assignment of a calcium
-    score, the full-dose image of a denoising, a label map), used when ``ground_truth`` is True.
+    ``NAME.nii.gz`` (also ``NAME_image``, ``NAME_ct``, ``NAME_qd`` ...) is the image of case ``NAME``.
+    A file named like a reference (``NAME_assignment``, ``NAME_reference``, ``NAME_fd``, ``NAME_gt``,
+    ``NAME_seg``, ``NAME_label``, ``NAME_mask`` ...) is never an image; when its suffix is one of
+    ``truth_suffixes`` (default: all of them) it is case ``NAME``'s ground truth (the reference
+    assignment of a calcium score, the full-dose image of a denoising), used when ``ground_truth``
+    is True; other references (e.g. a lung-tumour mask beside a CT to be scored) are left alone.
     A sub-folder of DICOM files is one case named after the folder.
 
     Raises
@@ -208,6 +210,8 @@ def find_image_cases(folder: str | os.PathLike[str], *, what: str = "cohort fold
         if ext not in SUPPORTED_EXTENSIONS or ext in (".json", ".csv"):
             continue
         base, is_truth = _strip(stem, ROLE_SUFFIXES["ground_truth"])
+        if is_truth and truth_suffixes is not None and not _strip(stem, truth_suffixes)[1]:
+            continue  # a reference of another kind: neither an image nor this task's ground truth
         if is_truth:
             if base in truths:
                 raise InvalidInputError(f"{what} {root}: {Path(truths[base]).name} and {p.name} are both the "
