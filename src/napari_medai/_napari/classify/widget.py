@@ -121,7 +121,7 @@ class ClassifyWidget(QWidget):
         self._build()
         self.model_button.clicked.connect(self.choose_model_folder)
         self.classify_button.clicked.connect(self.classify)
-        self.class_combo.activated.connect(lambda _i: self._map_class_chosen())
+        self.class_combo.currentIndexChanged.connect(lambda _i: self._map_class_chosen())
         self.folder_button.clicked.connect(self.choose_image_folder)
         self.run_folder_button.clicked.connect(self.classify_folder)
         self.table.chosen.connect(self.open_row)
@@ -191,13 +191,15 @@ class ClassifyWidget(QWidget):
         self.info = describe_classifier_folder(str(path))
         self.model_info.setText(self.info.text)
         self.model_info.setStyleSheet("" if self.info.usable else RED)
+        self._clear_result("Probabilities appear here after Classify." if self.info.usable else
+                           "No trained classifier: nothing to show.")
         current = self.class_combo.currentText()
+        self.class_combo.blockSignals(True)  # a new model's classes: no map to remake yet
         self.class_combo.clear()
         self.class_combo.addItems([TOP_CLASS, *self.info.classes])
         if current in self.info.classes:
             self.class_combo.setCurrentText(current)
-        self._clear_result("Probabilities appear here after Classify." if self.info.usable else
-                           "No trained classifier: nothing to show.")
+        self.class_combo.blockSignals(False)
 
     def _refusal(self) -> InvalidInputError | None:
         """Why the chosen model cannot be run (none, not a classifier, untrained), or None."""
