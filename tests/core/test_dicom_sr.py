@@ -159,3 +159,21 @@ def test_cli_refuses_a_series_without_uids_before_any_work_and_names_the_fix(tmp
     err = capsys.readouterr().err
     assert rc == 2 and "napari-medai deidentify" in err and "StudyInstanceUID" in err
     assert capsys.readouterr().out == "" and not (tmp_path / "seg.dcm").exists()
+
+
+def test_cli_stroke_writes_seg_and_sr_for_a_cta_series(tmp_path, capsys):
+    from napari_medai.core.phantoms.stroke import stroke_cta_phantom
+
+    cta = stroke_cta_phantom()["cta"]
+    o = cta.origin
+    write_ct_series(tmp_path / "cta", np.clip(cta.data, -1024, 3000).astype(np.int16), spacing=cta.spacing,
+                    origin_lps=(o[2], o[1], o[0]), identifiers=False)
+    rc = main(["stroke", "--cta", str(tmp_path / "cta"), "--out", str(tmp_path / "lesions.nii.gz"),
+               "--dicom-seg", str(tmp_path / "seg.dcm"), "--dicom-sr", str(tmp_path / "sr.dcm")])
+    assert rc == 0, capsys.readouterr().err
+    seg = pydicom.dcmread(tmp_path / "seg.dcm")
+    assert seg.SegmentSequence[0].SegmentedPropertyTypeCodeSequence[0].CodeMeaning == "Infarct"
+    nifti = read_volume(tmp_path / "lesions.nii.gz", as_label=True)
+    ml = float((nifti.data > 0).sum()) * nifti.voxel_volume_mm3 / 1000.0
+    total = [r for r in read_dicom_sr_measurements(tmp_path / "sr.dcm") if r["group"] == "total infarct"][0]
+    assert total["value"] == pytest.approx(ml, rel=1e-6) and total["unit"] == "ml"
