@@ -146,8 +146,9 @@ def _surface_indices(m: np.ndarray) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=64)
-def _ring(spacing: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray, float, tuple[int, ...], tuple[int, ...]]:
-    """Lattice offsets sorted by length in mm, the radius they cover, the half-widths and the tiers.
+def _ring(spacing: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray, float, tuple[int, ...], tuple[int, ...],
+                                               np.ndarray]:
+    """Lattice offsets sorted by length in mm, the radius, the half-widths, the tiers and their half-widths.
 
     The radius is the largest multiple (1 to 8) of the finest voxel size whose ball holds at most
     :data:`_MAX_OFFSETS` offsets (always at least the first multiple). Tier ``k`` ends after the
@@ -171,17 +172,15 @@ def _ring(spacing: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray, float, tu
     offs, dist, radius, half = chosen  # type: ignore[misc]
     n_tiers = int(round(radius / smin / (1 + 1e-9)))
     tiers = tuple(int(np.searchsorted(dist, (t + 1) * smin * (1 + 1e-9), side="right")) for t in range(n_tiers))
-    return offs, dist, radius, half, tiers
+    halves = np.array([np.abs(offs[:t]).max(axis=0) for t in tiers], dtype=np.int64)
+    return offs, dist, radius, half, tiers, halves
 
 
-@functools.lru_cache(maxsize=64)
 def _tier_halves(spacing: tuple[float, ...]) -> np.ndarray:
     """``(n_tiers, ndim)``: the largest ``|offset|`` per axis among the offsets of tiers ``0..t``."""
-    offs, _, _, _, tiers = _ring(spacing)
-    return np.array([np.abs(offs[:t]).max(axis=0) for t in tiers], dtype=np.int64)
+    return _ring(spacing)[5]
 
 
-@functools.lru_cache(maxsize=64)
 def _full_span(spacing: tuple[float, ...], shape: tuple[int, ...]) -> int:
     """The largest flat step of the whole ring on a crop of ``shape``."""
     strides = np.array([math.prod(shape[i + 1 :]) for i in range(len(shape))], dtype=np.int64)
@@ -255,6 +254,18 @@ class MaskSurface:
         obj._tree = None
         return obj
 
+    @classmethod
+    def from_indices(cls, idx: np.ndarray, shape: tuple[int, ...], spacing: tuple[float, ...]) -> MaskSurface:
+        """A surface given by the sorted flat indices of its voxels in a crop of ``shape``."""
+        obj = cls.__new__(cls)
+        obj.shape = tuple(shape)
+        obj.spacing = tuple(float(s) for s in spacing)
+        obj._surface = None
+        obj.idx = idx
+        obj._guarded = None
+        obj._tree = None
+        return obj
+
     @property
     def surface(self) -> np.ndarray:
         """Boolean crop-shaped array of the surface voxels (made from :attr:`idx` on first use)."""
@@ -308,7 +319,7 @@ def nearest_surface_distances(src: np.ndarray, target: MaskSurface, *, want_nn: 
     array then starts with the true sorted distances up to position ``need - 1``.
     """
     spacing = target.spacing
-    offsets, dists, _, _, tiers = _ring(spacing)
+    offsets, dists, _, _, tiers, _ = _ring(spacing)
     shape = target.shape
     usable = _usable_offsets(src, shape, spacing)
     offsets, dists = offsets[:usable], dists[:usable]

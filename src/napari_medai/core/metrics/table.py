@@ -570,9 +570,13 @@ def _structure_row(
             _fill_distances(row, sd, tol)
         else:
             row["nsd"] = 0.0
+    dist = None
+    if live is not None and live.surf is not None and with_hd:
+        st = live.surf
+        dist = (st.pidx, st.d_pg, st.ref.idx, st.d_gp, st.nn_gp)
     lw = lesions_padded(pm, gm, sp, style=lesion_style, dilation=dil, min_mm3=min_mm3, with_hd=with_hd,
                         memo=memo, whole_hd95=row["hd95_mm"] if empty is None else None,
-                        pred_labels=pred_labels, cropped=live is not None)
+                        pred_labels=pred_labels, cropped=live is not None, distances=dist)
     row.update(
         lesion_tp=lw.tp, lesion_fp=lw.fp, lesion_fn=lw.fn, lesion_f1=lw.f1,
         lesion_dice=lw.dice, lesion_hd95_mm=lw.hd95_mm, lesion_count_diff=lw.n_pred - lw.n_gt,
