@@ -12,6 +12,7 @@ import csv
 
 import numpy as np
 import pytest
+from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QFileDialog, QLabel, QTableWidget
 
 from napari_medai.core.io import write_volume
@@ -207,6 +208,12 @@ def test_sample_cohort_then_widget_finds_the_cores_landmarks(make_napari_viewer,
     assert _label_containing(w, "5 landmarks from 6 AD and 6 NC subjects; smallest p")
     d = np.linalg.norm(want[:, None] - want[None], axis=-1) + np.eye(5) * 1e9
     assert d.min() >= 10.0
+    assert viewer.dims.point[0] == pytest.approx(want[0][0], abs=1.0)  # the viewer shows rank 1's slice
+    step("click the third landmark's row")
+    qtbot.mouseClick(table.viewport(), Qt.LeftButton, pos=table.visualItemRect(table.item(2, 0)).center())
+    assert viewer.dims.point[0] == pytest.approx(want[2][0], abs=1.0)
+    camera = viewer.scene.camera if hasattr(viewer, "scene") else viewer.camera
+    np.testing.assert_allclose(camera.center[-2:], want[2][-2:], atol=1e-3)
 
 
 def test_widget_first_then_sample_then_wider_spacing_gives_fewer_closer_checks(make_napari_viewer, qtbot,

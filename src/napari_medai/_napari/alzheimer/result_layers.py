@@ -22,7 +22,9 @@ TEMPLATE_COLOUR = "magenta"
 #: The diverging colormap of the contributions and the saliency (blue: towards NC, red: towards AD).
 DIVERGING = "coolwarm"
 #: Landmark marker diameter, mm.
-POINT_MM = 6.0
+POINT_MM = 8.0
+#: -log10 p below which the p map adds nothing (p > 0.05 stays black under additive blending).
+P_FLOOR = float(-np.log10(0.05))
 
 
 def aligned_name(t1_name: str) -> str:
@@ -77,12 +79,25 @@ def add_template_brain(viewer: Any, template: Any) -> Any:
 
 # ------------------------------------------------------------------ landmarks
 def add_p_map(viewer: Any, result: Any) -> Any:
-    """The AD vs NC comparison as -log10 p (0 outside the analysis mask), inferno, additive."""
+    """The AD vs NC comparison as -log10 p (0 outside the analysis mask), inferno, additive; p > 0.05 black."""
     p = result.p_map()
     data = neg_log10(p.data)
     top = float(data.max()) if data.size and float(data.max()) > 0 else 1.0
+    low = P_FLOOR if top > 2 * P_FLOOR else 0.0
     return add_volume(viewer, p.with_data(data, name=P_MAP), role="p map", colormap="inferno", blending="additive",
-                      contrast_limits=(0.0, top))
+                      contrast_limits=(low, top))
+
+
+def go_to_world(viewer: Any, layer: Any, world: Any) -> None:
+    """Move the sliders and the camera to the world point ``world`` (mm) through ``layer``'s grid."""
+    from .._widgets import centre_on
+
+    if layer is None or layer.name not in viewer.layers:
+        return
+    nd = layer.ndim
+    point = np.zeros(nd)
+    point[-3:] = np.asarray(world, dtype=float)[-3:]
+    centre_on(viewer, layer, layer.world_to_data(point))
 
 
 def _points(viewer: Any, name: str, world: np.ndarray, features: dict[str, Any], **kw: Any) -> Any:
@@ -130,5 +145,5 @@ def add_saliency(viewer: Any, pred: Any) -> Any:
                       contrast_limits=_symmetric(data), opacity=0.45)
 
 
-__all__ = ["DIVERGING", "POINT_MM", "TEMPLATE_COLOUR", "add_aligned", "add_contributions", "add_landmarks",
+__all__ = ["DIVERGING", "POINT_MM", "P_FLOOR", "TEMPLATE_COLOUR", "go_to_world", "add_aligned", "add_contributions", "add_landmarks",
            "add_p_map", "add_saliency", "add_template", "add_template_brain", "add_volume", "aligned_name"]

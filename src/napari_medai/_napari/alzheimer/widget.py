@@ -23,6 +23,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from qtpy.QtCore import QTimer
 from qtpy.QtGui import QKeySequence
 from qtpy.QtWidgets import QComboBox, QFileDialog, QFormLayout, QShortcut, QVBoxLayout, QWidget
@@ -90,6 +91,7 @@ class AlzheimerWidget(QWidget):
         lp.write_button.clicked.connect(self.write_cohort)
         lp.cohort.changed.connect(self._cohort_chosen)
         lp.find_button.clicked.connect(self.find_landmarks)
+        lp.table.cellClicked.connect(lambda row, _col: self.go_to_landmark(row))
         self.predict_page.model.changed.connect(lambda p: self._model_chosen(p, self.evaluate_page.model))
         self.evaluate_page.model.changed.connect(lambda p: self._model_chosen(p, self.predict_page.model))
         self.predict_page.predict_button.clicked.connect(self.predict)
@@ -296,6 +298,14 @@ class AlzheimerWidget(QWidget):
         rl.add_p_map(self.viewer, result)
         yield
         rl.add_landmarks(self.viewer, result)
+        self.go_to_landmark(0)
+
+    def go_to_landmark(self, row: int) -> None:
+        """Show landmark ``row`` (rank ``row + 1``): its slice, centred (a click on its table row)."""
+        lms = self.landmarks.landmarks if self.landmarks is not None else []
+        if 0 <= row < len(lms) and words.P_MAP in self.viewer.layers:
+            layer = self.viewer.layers[words.P_MAP]
+            rl.go_to_world(self.viewer, layer, layer.data_to_world(lms[row].index))
 
     # ------------------------------------------------------------------ Predict
     def predict(self) -> bool:
@@ -332,9 +342,11 @@ class AlzheimerWidget(QWidget):
             rl.add_aligned(self.viewer, pred.aligned_t1, name)
             yield
         if pred.trained:  # an untrained model's saliency and contributions mean nothing
-            rl.add_saliency(self.viewer, pred)
+            layer = rl.add_saliency(self.viewer, pred)
             yield
-            rl.add_contributions(self.viewer, pred)
+            if rl.add_contributions(self.viewer, pred) is not None:  # the slice of the strongest landmark
+                strongest = int(np.argmax(np.abs(np.nan_to_num(pred.contributions))))
+                rl.go_to_world(self.viewer, layer, np.asarray(pred.landmarks_mm)[strongest])
 
     # ------------------------------------------------------------------ Evaluate
     def evaluate(self) -> bool:
