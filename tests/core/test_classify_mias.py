@@ -159,6 +159,9 @@ def test_cam_hit_rate_and_chance():
     assert cam_peak(hit) == (30, 33)
     res = cam_hit_rate([(im, hit, pixels), (im, miss, pixels), (other, hit, pixels)])
     assert (res.n_images, res.hits, res.rate) == (2, 1, 0.5)  # the image without a circle is left out
+    # a map that is zero everywhere has no peak (its argmax, pixel (0, 0), means nothing): a miss, counted apart
+    empty = cam_hit_rate([(im, np.zeros((64, 64)), None), (im, hit, None)])
+    assert (empty.n_images, empty.hits, empty.n_empty) == (2, 1, 1) and empty.per_image[0]["peak"] is None
     # the circle's pixels inside the breast (columns < 32) over the breast's 2048 pixels
     rr, cc = np.indices((64, 64))
     inside = ((rr - 31.53125) ** 2 + (cc - 31.53125) ** 2 <= 64) & (cc < 32)

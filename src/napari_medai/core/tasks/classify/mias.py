@@ -336,7 +336,9 @@ class CamHits:
         The rate expected of a peak put at random in the breast: the mean share of the breast (Otsu mask)
         that the circles cover. None when no image was given.
     per_image : list of dict
-        ``name``, ``hit``, ``peak`` (row, column), ``chance`` per image.
+        ``name``, ``hit``, ``peak`` (row, column; None for an empty map), ``empty``, ``chance`` per image.
+        A map that is zero everywhere (Grad-CAM found no positive evidence for the class) has no peak and
+        counts as a miss.
     """
 
     n_images: int
@@ -348,9 +350,14 @@ class CamHits:
     def rate(self) -> float:
         return self.hits / self.n_images if self.n_images else float("nan")
 
+    @property
+    def n_empty(self) -> int:
+        """Maps that are zero everywhere (no positive evidence for the class): no peak, counted as misses."""
+        return sum(bool(r.get("empty")) for r in self.per_image)
+
     def to_json(self) -> dict:
         return {"n_images": self.n_images, "hits": self.hits, "rate": self.rate, "chance": self.chance,
-                "per_image": self.per_image}
+                "n_empty": self.n_empty, "per_image": self.per_image}
 
 
 def cam_hit_rate(results: Iterable[tuple[MiasImage, np.ndarray, np.ndarray | None]]) -> CamHits:
@@ -368,6 +375,7 @@ def cam_hit_rate(results: Iterable[tuple[MiasImage, np.ndarray, np.ndarray | Non
         circles = im.circles(cam.shape)
         if not circles:
             continue
+        empty = not bool(np.nanmax(cam) > 0)  # Grad-CAM found no positive evidence: there is no peak
         peak = cam_peak(cam)
         chance = None
         if pixels is not None:
@@ -381,8 +389,8 @@ def cam_hit_rate(results: Iterable[tuple[MiasImage, np.ndarray, np.ndarray | Non
             for r, c, rad in circles:
                 in_circle |= (rr - r) ** 2 + (cc - c) ** 2 <= rad ** 2
             chance = float((in_circle & breast).sum() / max(int(breast.sum()), 1))
-        rows.append({"name": im.name, "hit": _inside(peak[0], peak[1], circles), "peak": list(peak),
-                     "chance": chance})
+        rows.append({"name": im.name, "hit": not empty and _inside(peak[0], peak[1], circles),
+                     "peak": None if empty else list(peak), "empty": empty, "chance": chance})
     chances = [r["chance"] for r in rows if r["chance"] is not None]
     return CamHits(n_images=len(rows), hits=sum(r["hit"] for r in rows),
                    chance=float(np.mean(chances)) if chances and len(chances) == len(rows) else None, per_image=rows)
