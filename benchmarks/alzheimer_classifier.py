@@ -33,7 +33,9 @@ inflated). Run::
     nice -n 10 python benchmarks/alzheimer_classifier.py --dir /tmp/alz_cls2 \\
         --first-cohort /tmp/alz_landmarks/cohort --first-work /tmp/alz_landmarks/work
 
-``--prepare-only`` stops after step 2. Needs ``shared/data``.
+``--prepare-only`` stops after step 2. A model whose result is recorded (``sev-S/models/<model>.result.json``)
+with the same settings is not trained again, so a run can be resumed or split over severities. Needs
+``shared/data``.
 """
 
 from __future__ import annotations
@@ -189,6 +191,15 @@ def train_and_test(d: Path, sev: float, model: str, test_sources: list[str], arg
     from napari_medai.core.tasks.alzheimer.classifier import evaluate_alzheimer, train_alzheimer
 
     cohort = d / "cohort"
+    settings = {k: getattr(args, k) for k in ("landmarks", "min_distance", "patch", "epochs", "steps", "batch", "lr",
+                                              "minutes", "seed")}
+    settings["test_sources"] = test_sources
+    record = d / "models" / f"{model}.result.json"
+    if record.is_file():
+        row = json.loads(record.read_text())
+        if row.get("settings") == settings:
+            log(f"sev {sev:g} {model}: result of an earlier run with the same settings ({record})")
+            return row
     train_names, test_names = split_by_source(cohort / "labels.csv", test_sources, d / "train_labels.csv")
     out = d / "models" / model
     if out.exists():
@@ -214,7 +225,9 @@ def train_and_test(d: Path, sev: float, model: str, test_sources: list[str], arg
            "val_sources": info["val_sources"], "epochs": res.epochs_run, "best_epoch": res.best_epoch,
            "stop": res.stop_reason, "s_per_epoch": (sum(sec) / len(sec)) if sec else float("nan"),
            "train_wall_s": wall, "train_cpu_s": cpu, "load": load, "notes": ev.notes,
-           "subjects": ev.subjects, "truth": ev.truth.tolist(), "probabilities": ev.probabilities.tolist()}
+           "subjects": ev.subjects, "truth": ev.truth.tolist(), "probabilities": ev.probabilities.tolist(),
+           "settings": settings}
+    record.write_text(json.dumps(row, indent=1) + "\n")
     log(f"sev {sev:g} {model}: AUC {ev.auc:.3f} [{ev.auc_ci[0]:.3f}, {ev.auc_ci[1]:.3f}] on {len(ev.subjects)} test "
         f"subjects; {res.epochs_run} epochs ({res.stop_reason}, best {res.best_epoch}), "
         f"{row['s_per_epoch']:.1f} s/epoch; {load}; {ev.notes[-1] if ev.notes else ''}")
