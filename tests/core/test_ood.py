@@ -153,3 +153,23 @@ def test_training_stores_the_reference_and_predictions_get_a_verdict(tiny, one_t
     old = predict(load_model("brain-tumour-default"), {c: v[c] for c in ("flair", "t1c", "t1", "t2")},
                   device="cpu", uncertainty=None)
     assert old.quality.verdict == NO_REFERENCE and "input: no reference statistics" in old.summary()
+
+
+def test_cli_writes_the_input_check_as_json(tiny, tmp_path, one_torch_thread, capsys):  # noqa: F811
+    from napari_medai.cli import main
+    from napari_medai.core.io import write_volume
+
+    out, vols = tiny
+    v = vols[2]
+    files = {c: write_volume(v[c], tmp_path / f"case_{c}.nii.gz") for c in ("flair", "t1c")}
+    seg, js = tmp_path / "seg.nii.gz", tmp_path / "seg.json"
+    assert main(["brain-tumour", "--flair", str(files["flair"]), "--t1c", str(files["t1c"]), "--model", str(out),
+                 "--out", str(seg), "--json", str(js), "--device", "cpu", "--quiet"]) == 0
+    assert "input: like the training cases" in capsys.readouterr().out
+    doc = json.loads(js.read_text())
+    check = doc["input_check"]
+    assert check["verdict"] == LIKE and check["like_training_cases"] is True
+    assert set(check["numbers"]["intensity_distance"]) == {"t1c", "flair"} and "WT" in doc["region_volumes_ml"]
+    assert main(["brain-tumour", "--flair", str(files["flair"]), "--t1c", str(files["t1c"]), "--model", str(out),
+                 "--out", str(tmp_path / "s2.nii.gz"), "--json", str(tmp_path / "s2.txt")]) == 2
+    assert "give a file name ending in .json" in capsys.readouterr().err

@@ -70,6 +70,9 @@ def test_untrained_model_runs_says_so_and_opens_agreement(viewer_with_case, qtbo
     np.testing.assert_allclose(out.data_to_world([1, 2, 3]), viewer.layers["flair"].data_to_world([1, 2, 3]))
     assert set(np.unique(out.data)) <= {0, 1, 2, 4}
     assert "NOT TRAINED" in w.jobs.status.text() and w.jobs.progress.value() == 1000
+    # the input check: a folder without reference statistics says so; the numbers are in the tooltip
+    assert w.input_check.text().startswith("Input: no reference statistics")
+    assert "tumour_fraction" in w.input_check.toolTip()
     assert any("uncertainty" in n.lower() for n in layer_names(viewer))
     # the ground truth was found and the agreement panel compares the pair
     assert w.agreement is not None and w.agreement.wait_idle(60)

@@ -4,7 +4,8 @@ The widget asks for exactly the input channels the chosen model declares and fil
 image named like it (:mod:`napari_medai.core.model_inputs`); one image in two channels is an error shown
 before Segment. Models load and segment off the GUI thread through the shared
 :class:`~napari_medai._napari._jobs.JobRunner`. The result is a Labels layer marked as a prediction (with
-its label convention), its region volumes, a colour key and "Save segmentation…"; when a ground-truth
+its label convention), its region volumes, whether the input is like the model's training cases (one line, the
+numbers in its tooltip: :mod:`napari_medai.core.ood`), a colour key and "Save segmentation…"; when a ground-truth
 Labels layer is open, the agreement panel (opened through the Plugins menu's entry) compares the pair.
 """
 
@@ -106,6 +107,7 @@ class SegmentationWidget(QWidget):
         self.save_button.setToolTip("Write the segmentation with its image's geometry (NIfTI, NRRD, MetaImage)")
         self.save_button.setEnabled(False)
         self.volumes = wrapped()
+        self.input_check = wrapped()
         self.legend = LabelLegend()
 
         model_row = QHBoxLayout()
@@ -134,6 +136,7 @@ class SegmentationWidget(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(self.jobs)
         layout.addWidget(self.volumes)
+        layout.addWidget(self.input_check)
         layout.addWidget(self.legend)
         layout.addStretch(1)
         scroll_vertically(self, content)
@@ -313,6 +316,10 @@ class SegmentationWidget(QWidget):
                                            convention=convention)
         vols = ", ".join(f"{k} {v:.2f} ml" for k, v in pred.region_volumes_ml.items())
         self.volumes.setText(f"Volumes: {vols}" if vols else "")
+        q = pred.quality
+        self.input_check.setText("" if q is None else f"Input: {q.verdict}.")
+        self.input_check.setStyleSheet(RED if q is not None and q.like is False else "")
+        self.input_check.setToolTip("" if q is None else q.details())
         self.legend.show_layer(self.output_layer, dict(model.contract.label_names or {}) or None)
         self.save_button.setEnabled(True)
         msg = f"Done in {pred.seconds:.1f} s on {pred.device}{' with AMP' if pred.amp else ''}"

@@ -1,12 +1,15 @@
 """``napari-medai brain-tumour``: segment a brain tumour from MR images with a trained model.
 
 The label map is written on the grid of the input images, atomically, in the model's label
-convention (or ``--convention``), and never over an input file.
+convention (or ``--convention``), and never over an input file. Every run says whether the input is
+like the model's training cases (:mod:`napari_medai.core.ood`); ``--json`` writes that verdict, the
+numbers behind it and the volumes.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -37,6 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also write the per-region probabilities (one channel per region)")
     parser.add_argument("--uncertainty", type=Path, default=None, metavar="U",
                         help="also write a voxel-wise uncertainty map (flip variance with --tta, else entropy)")
+    parser.add_argument("--json", type=Path, default=None, metavar="J",
+                        help="also write the volumes and the input check (like the training cases or not, with "
+                             "the numbers behind it) as JSON")
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files (never inputs)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     add_dicom_arguments(parser)  # on the --flair series
@@ -51,13 +57,15 @@ def run(args: argparse.Namespace) -> int:
 
     inputs = {k: getattr(args, k) for k in ("flair", "t1", "t1c", "t2") if getattr(args, k) is not None}
     protect = [p for p in (*inputs.values(), args.brainmask) if p is not None]
-    outputs = [p for p in (args.out, args.probabilities, args.uncertainty) if p is not None]
+    outputs = [p for p in (args.out, args.probabilities, args.uncertainty, args.json) if p is not None]
+    if args.json is not None and args.json.suffix.lower() != ".json":
+        raise InvalidInputError(f"--json {args.json}: give a file name ending in .json")
     for o in outputs:
         check_output_path(o, protect)
         if o.exists() and not args.overwrite:
             raise InvalidInputError(f"{o}: already exists; pass --overwrite to replace it or choose another name")
     if len({str(o.resolve()) for o in outputs}) != len(outputs):
-        raise InvalidInputError("--out, --probabilities and --uncertainty must be different files")
+        raise InvalidInputError("--out, --probabilities, --uncertainty and --json must be different files")
     for k, p in inputs.items():
         if not p.exists():
             raise InvalidInputError(f"--{k} {p}: no such file")
@@ -91,6 +99,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {write_volume(pred.probabilities, args.probabilities, overwrite=args.overwrite, protect=protect)}")
     if args.uncertainty is not None and pred.uncertainty is not None:
         print(f"wrote {write_volume(pred.uncertainty, args.uncertainty, overwrite=args.overwrite, protect=protect)}")
+    if args.json is not None:
+        from ..core.evaluate import write_text_atomically
+
+        doc = {"model": pred.model_name, "is_trained": pred.is_trained, "trained_on": pred.trained_on,
+               "convention": pred.labels.meta.get("convention"), "segmentation": str(written),
+               "region_volumes_ml": pred.region_volumes_ml, "label_volumes_ml": pred.label_volumes_ml,
+               "input_check": None if pred.quality is None else pred.quality.as_dict(),
+               "tta_passes": pred.tta_passes, "device": pred.device, "seconds": round(pred.seconds, 2),
+               "notes": list(pred.notes)}
+        write_text_atomically(args.json, json.dumps(doc, indent=1) + "\n")
+        print(f"wrote {args.json}")
     if args.dicom_seg is not None:
         from .. import __version__
         from ..core.io.dicom_seg import Algorithm
