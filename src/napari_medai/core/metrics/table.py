@@ -34,7 +34,7 @@ from ._live import Components, SurfaceState
 from .conventions import BRATS_HD95_EMPTY_MM, Convention, get_convention
 from .lesions import LESION_STYLES, lesion_style_params, lesions_padded
 from .overlap import ConfusionCounts
-from .surface import MaskSurface, SurfaceDistances, check_tolerance, pair_distances, ring_pad
+from .surface import MaskSurface, SurfaceDistances, check_tolerance, nearest_surface_distances, ring_pad
 
 __all__ = ["METRICS", "TableCache", "compute_table", "empty_rule_values"]
 
@@ -560,23 +560,29 @@ def _structure_row(
             live.surf = None
             if n_p or n_g:
                 row["nsd"] = 0.0
+    dist = None
+    if live is not None:
+        if live.surf is not None and with_hd:
+            st = live.surf
+            dist = (st.pidx, st.d_pg, st.ref.idx, st.d_gp, st.nn_gp)
     elif n_p or n_g:
         box = union_box(bounding_box(pm), bounding_box(gm))
         pad = tuple(max(r, dil + 1) for r in ring_pad(sp))
         pm = crop_padded(pm, box, pad)
         gm = crop_padded(gm, box, pad)
         if empty is None:
-            sd = pair_distances(pm, gm, sp, gt_surface=_reference_surface(gm, sp, memo))
-            _fill_distances(row, sd, tol)
+            gs = _reference_surface(gm, sp, memo) or MaskSurface(gm, sp)
+            ps = MaskSurface(pm, sp)
+            d_pg = nearest_surface_distances(ps.idx, gs)
+            d_gp, nn_gp = nearest_surface_distances(gs.idx, ps, want_nn=True)
+            _fill_distances(row, SurfaceDistances(d_pg, d_gp), tol)
+            dist = (ps.idx, d_pg, gs.idx, d_gp, nn_gp) if with_hd else None
         else:
             row["nsd"] = 0.0
-    dist = None
-    if live is not None and live.surf is not None and with_hd:
-        st = live.surf
-        dist = (st.pidx, st.d_pg, st.ref.idx, st.d_gp, st.nn_gp)
+    # the masks are crops with at least ``dil + 1`` zero voxels around their foreground
     lw = lesions_padded(pm, gm, sp, style=lesion_style, dilation=dil, min_mm3=min_mm3, with_hd=with_hd,
                         memo=memo, whole_hd95=row["hd95_mm"] if empty is None else None,
-                        pred_labels=pred_labels, cropped=live is not None, distances=dist)
+                        pred_labels=pred_labels, cropped=True, distances=dist)
     row.update(
         lesion_tp=lw.tp, lesion_fp=lw.fp, lesion_fn=lw.fn, lesion_f1=lw.f1,
         lesion_dice=lw.dice, lesion_hd95_mm=lw.hd95_mm, lesion_count_diff=lw.n_pred - lw.n_gt,
