@@ -238,7 +238,6 @@ def series_datasets(series: Volume | str | os.PathLike[str]) -> list[Any]:
         out.append(ds)
     if not out:
         raise InvalidInputError(f"{folder}: holds no DICOM image of the series; point at the series folder")
-    first = out[0]
     missing = [a for a in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "FrameOfReferenceUID")
                if any(not str(d.get(a, "") or "") for d in out)]
     if missing:
@@ -256,7 +255,6 @@ def series_datasets(series: Volume | str | os.PathLike[str]) -> list[Any]:
         out = [d for _, d in sorted(zip(key, out), key=lambda kd: kd[0])]
     else:
         out.sort(key=lambda d: int(d.get("InstanceNumber", 0) or 0))
-    del first
     return out
 
 
@@ -426,7 +424,7 @@ def _segment_values(seg: Any) -> tuple[dict[int, int], dict[int, str], str | Non
     return value_of, names, convention
 
 
-def _combine(stack: np.ndarray, numbers: list[int], value_of: Mapping[int, int], where: str) -> np.ndarray:
+def _combine(stack: np.ndarray, numbers: list[int], value_of: Mapping[int, int]) -> np.ndarray:
     """Segment-wise binary stack (..., n_segments) -> label map (later segments win where they overlap)."""
     dtype = np.uint8 if max(value_of.values(), default=0) < 256 else np.uint16
     out = np.zeros(stack.shape[:-1], dtype=dtype)
@@ -496,7 +494,7 @@ def read_dicom_seg(path: str | os.PathLike[str], *, series: Volume | None = None
         except (ValueError, KeyError, RuntimeError) as exc:
             raise ImageReadError(p, f"its frames cannot be placed on the series: {first_line(exc)}",
                                  "open the SEG on the series it was made for") from exc
-        data = _combine(stack, numbers, value_of, str(p))
+        data = _combine(stack, numbers, value_of)
         if data.shape != series.spatial_shape:
             raise GeometryMismatchError(f"{p}: frames of {data.shape[1:]} pixels do not match the series' {series.spatial_shape[1:]}")
         return series.with_data(data, is_label=True, units="", name=p.stem, source=str(p.resolve()),
@@ -509,7 +507,7 @@ def read_dicom_seg(path: str | os.PathLike[str], *, series: Volume | None = None
     arr = np.asarray(vol.array)
     if arr.ndim == 3:
         arr = arr[..., None]
-    data = _combine(arr, numbers, value_of, str(p))
+    data = _combine(arr, numbers, value_of)
     # highdicom's affine maps (slice, row, column) indices to LPS (x, y, z); ours lists world axes reversed.
     aff = np.asarray(vol.affine, dtype=float)
     m = aff[:3, :3][::-1, :]
