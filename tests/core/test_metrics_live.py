@@ -230,3 +230,34 @@ def test_one_cache_across_changed_settings_and_spacing():
             note = tuple((s.start, s.stop) for s in sl)
             cache.note_change(pred=note if target is pred else None, gt=note if target is gt else None)
         _same(compute_table(pred, gt, cache=cache, **kw), compute_table(pred, gt, **kw), f"call {k}")
+
+
+def test_single_lesion_hd95_from_kept_distances_equals_lesion_wise(monkeypatch):
+    """One reference lesion and an unmatched false-positive blob: the lesion HD95 that the table
+    takes from the row's distances equals :func:`lesion_wise`'s, computed from scratch."""
+    from napari_medai.core.metrics import lesion_wise
+    from napari_medai.core.metrics import lesions as L
+
+    pred, gt = _tumour_pair()
+    gt[2:5, 3:7, 3:6] = 0  # one reference lesion only
+    used = []
+    real = L._single_lesion_hd95
+    monkeypatch.setattr(L, "_single_lesion_hd95", lambda *a, **k: used.append(1) or real(*a, **k))
+    kw = {"spacing": (2.0, 0.8, 0.7), "convention": "brats2021", "lesion_style": "brats2023"}
+    regions = {"WT": (1, 2, 4), "TC": (1, 4), "ET": (4,)}
+    cache = TableCache()
+    rng = np.random.default_rng(5)
+    for k in range(6):
+        if k:
+            z, y, x = np.argwhere(gt > 0)[rng.integers(int((gt > 0).sum()))]
+            sl = (slice(z, z + 1), slice(max(y - 2, 0), y + 2), slice(max(x - 2, 0), x + 2))
+            before = pred.copy()
+            pred[sl] = (2, 0)[k % 2]
+            cache.note_change(pred=changed_box(before, pred), gt=None)
+        for table in (compute_table(pred, gt, cache=cache, **kw), compute_table(pred, gt, **kw)):
+            for name, values in regions.items():
+                ref = lesion_wise(np.isin(pred, values), np.isin(gt, values), spacing=kw["spacing"],
+                                  style="brats2023")
+                got = table["regions"][name]["lesion_hd95_mm"]
+                assert got == ref.hd95_mm or (math.isnan(got) and math.isnan(ref.hd95_mm)), (k, name)
+    assert used  # the WT row (tumour + false-positive blob) took the shortcut
