@@ -254,7 +254,8 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--minutes", type=float, default=5.0, help="training time limit per model")
+    ap.add_argument("--minutes", type=float, default=20.0, help="training time limit per model (a safety net: the "
+                    "epochs, the same for both models, are the budget)")
     args = ap.parse_args()
 
     import SimpleITK as sitk
