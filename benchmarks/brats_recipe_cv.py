@@ -13,6 +13,16 @@ so the script can be stopped and started again::
         --work /tmp/brats_cv --recipes default,strong-aug --time-limit 480
 
 Recipes (:data:`RECIPES`) are keyword overrides of ``train_brain_tumour``.
+
+``--input-check`` needs no training: it prepares the four cases as the default contract does (FLAIR +
+T1c, constant-background brain region, 2 mm RAS), prints each case's intensity distance and neighbour
+correlation against the other three (leave one out) and the limits they give, the verdict of the
+intensity signals on the BraTS 2023 case (raw int16, zero background, another centre), and the largest
+difference between the normalised input of pat0003 as distributed (z-scored, constant background) and
+of the same case made raw (de-z-scored, zero background) under each brain-region rule::
+
+    nice -n 10 python benchmarks/brats_recipe_cv.py --data ../shared/data/brats2013_flair_t1c \
+        --work /tmp/brats_cv --input-check --other ../shared/data/brats2023_gli_00001
 """
 
 from __future__ import annotations
@@ -101,6 +111,51 @@ def eval_fold(data: Path, work: Path, recipe: str, held_out: str) -> None:
     (out / "eval.json").write_text(json.dumps(res, indent=1))
 
 
+def input_check(data: Path, other: Path | None) -> None:
+    import numpy as np
+
+    from napari_medai.core.inference import prepare_input
+    from napari_medai.core.io import read_volume
+    from napari_medai.core.ood import assess, build_reference, intensity_profile
+    from napari_medai.core.tasks.brain_tumour import brain_tumour_task, find_cases
+
+    t0 = time.perf_counter()
+    contract = brain_tumour_task(("flair", "t1c")).contract
+    cases = find_cases(data, require_labels=True)
+    recs, vols0 = [], None
+    for c in cases:
+        vols = {k: read_volume(c.channels[k], as_label=False) for k in ("flair", "t1c")}
+        if vols0 is None:
+            vols0, mask0 = vols, np.asarray(read_volume(c.brainmask).data) > 0.5
+        x, _ = prepare_input(contract, vols)
+        recs.append({"name": c.name, "profile": intensity_profile(x, contract.channels)})
+    ref = build_reference(recs)
+    print(f"input check on {len(recs)} cases ({time.perf_counter() - t0:.0f} s, load {os.getloadavg()[0]:.1f})")
+    for r in ref["cases"]:
+        print(f"  {r['name']:22s} LOO distance " + ", ".join(f"{k} {v:.3f}" for k, v in r["intensity_distance"].items())
+              + "; neighbour correlation " + ", ".join(f"{k} {v:.3f}" for k, v in r["neighbour_correlation"].items()))
+    lim = ref["limits"]
+    print("  limits: distance " + ", ".join(f"{k} <= {v:.3f}" for k, v in lim["intensity_distance"].items())
+          + "; correlation " + ", ".join(f"{k} {v[0]:.3f}..{v[1]:.3f}" for k, v in lim["neighbour_correlation"].items()))
+    if other is not None:
+        from napari_medai.core.tasks.brain_tumour import find_cases as fc
+
+        oc = fc(other)[0]
+        x, _ = prepare_input(contract, {k: read_volume(oc.channels[k], as_label=False) for k in ("flair", "t1c")})
+        q = assess(ref, intensity_profile(x, contract.channels), {})
+        print(f"  {oc.name}: {q.verdict}; " + "; ".join(q.details().splitlines()))
+    # the same case in both preparations: de-z-scored to integers inside its brainmask.nii.gz, background 0
+    raw = {k: v.with_data(np.where(mask0, np.round(np.asarray(v.data, np.float32) * 120.0 + 400.0), 0.0)
+                          .astype(np.float32)) for k, v in vols0.items()}
+    for rule in ("constant-background", "channel-background"):
+        c2 = contract.with_changes(brain_region=rule)
+        xa, _ = prepare_input(c2, vols0)
+        xb, _ = prepare_input(c2, raw)
+        diff = float(np.abs(xa - xb).max()) if xa.shape == xb.shape else float("nan")
+        print(f"  {cases[0].name} distributed vs raw, rule {rule}: grids {xa.shape[1:]} / {xb.shape[1:]}, "
+              f"largest difference of the normalised input {diff:.2e}")
+
+
 def _run(args: list[str]) -> None:
     subprocess.run([sys.executable, __file__, *args], check=True)
 
@@ -115,7 +170,12 @@ def main() -> int:
     ap.add_argument("--train-fold", nargs=2, metavar=("RECIPE", "CASE"), help=argparse.SUPPRESS)
     ap.add_argument("--eval-fold", nargs=2, metavar=("RECIPE", "CASE"), help=argparse.SUPPRESS)
     ap.add_argument("--report-only", action="store_true", help="print the table of finished folds")
+    ap.add_argument("--input-check", action="store_true", help="the out-of-distribution statistics only (no training)")
+    ap.add_argument("--other", type=Path, default=None, help="a case from elsewhere to check (with --input-check)")
     a = ap.parse_args()
+    if a.input_check:
+        input_check(a.data, a.other)
+        return 0
     if a.train_fold:
         train_fold(a.data, a.work, *a.train_fold, a.time_limit)
         return 0

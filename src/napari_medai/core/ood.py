@@ -292,7 +292,8 @@ def _fmt(v: Any) -> str:
         lim_s = " - ".join("-" if x is None else f"{x:.3g}" for x in lim)
     else:
         lim_s = "none" if lim is None else f"{lim:.3g}"
-    return f"{v.get('value'):.3g} (limit {lim_s})"
+    val = v.get("value")
+    return f"{'n/a' if val is None else format(val, '.3g')} (limit {lim_s})"
 
 
 def assess(reference: Mapping[str, Any] | None, profile: Mapping[str, Any], signals: Mapping[str, float]) -> Quality:
