@@ -434,3 +434,29 @@ def test_train_a_tiny_landmark_model_in_the_training_widget_and_use_it(make_napa
     alz = w.segmentation_widget
     assert field(alz, "model").text() == str(out) and alz.tabs.currentWidget() is alz.predict_page
     assert "LandmarkNet" in _label_containing(alz, "LandmarkNet").text()
+
+
+def test_cancel_stops_landmark_discovery_and_adds_nothing(make_napari_viewer, qtbot, monkeypatch, tmp_path, files):
+    # six skull-on heads (each through its own small affine) to register to the synthetic template
+    rows = []
+    for i in range(6):
+        name = f"head{i}"
+        write_volume(synthetic_subject(affine_lps(rot_deg=(i, -i, 2.0), shift=(2.0 * i, -3.0, 4.0))),
+                     tmp_path / "cohort" / "t1" / f"{name}.nii.gz")
+        rows.append(f"{name},{'AD' if i % 2 else 'NC'}")
+    (tmp_path / "cohort" / "labels.csv").write_text("subject,diagnosis\n" + "\n".join(rows) + "\n")
+    viewer = make_napari_viewer()
+    w = open_widget(viewer, WIDGET)
+    _pick_file(monkeypatch, files["template"])
+    click(qtbot, button(w, "Template"))
+    show_tab(w, "Landmarks")
+    _pick_folder(monkeypatch, tmp_path / "cohort")
+    click(qtbot, button(w, "Folder"))
+    assert field(w, "labels CSV").text() == str(tmp_path / "cohort" / "labels.csv")
+    click(qtbot, button(w, "Find landmarks"))
+    assert not button(w, "Find landmarks").isEnabled()  # one job at a time
+    click(qtbot, button(w, "Cancel"))
+    _wait(w)
+    assert layer_names(viewer) == []
+    assert w.jobs.status.text().startswith("Cancelled") and "nothing was added" in w.jobs.status.text()
+    assert button(w, "Find landmarks").isEnabled()
