@@ -108,9 +108,30 @@ def head_prefix(arch: str) -> str:
     return "class_layers.out." if arch == "densenet121" else "fc."
 
 
-def cam_layer(arch: str) -> str:
-    """The module whose activations Grad-CAM weighs (the last convolutional block's output)."""
-    return "class_layers.relu" if arch == "densenet121" else "layer4"
+#: Grad-CAM layers of each architecture, deepest first, with their stride (input pixels per map cell).
+CAM_LAYERS: dict[str, tuple[tuple[str, int], ...]] = {
+    "densenet121": (("class_layers.relu", 32), ("features.denseblock3", 16), ("features.denseblock2", 8),
+                    ("features.denseblock1", 4)),
+    "resnet18": (("layer4", 32), ("layer3", 16), ("layer2", 8), ("layer1", 4)),
+    "resnet10-slim": (("layer4", 32), ("layer3", 16), ("layer2", 8), ("layer1", 4)),
+}
+#: Fewest map cells across the input that a Grad-CAM layer must give (an ImageNet-size ResNet's last block: 7).
+CAM_MIN_CELLS = 7
+
+
+def cam_layer(arch: str, size: int | None = None) -> str:
+    """The module whose activations Grad-CAM weighs: the deepest block whose map is at least
+    :data:`CAM_MIN_CELLS` cells across at input edge ``size`` (the last block at 224 px, the one before it
+    at 128 px: 8 x 8 instead of 4 x 4), the last block when ``size`` is not given."""
+    layers = CAM_LAYERS.get(arch)
+    if layers is None:
+        raise InvalidInputError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
+    if size is None:
+        return layers[0][0]
+    for name, stride in layers:
+        if int(size) // stride >= CAM_MIN_CELLS:
+            return name
+    return layers[-1][0]
 
 
 def classify_contract(classes: Sequence[str], *, arch: str = DEFAULT_ARCH, size: int = DEFAULT_SIZE,

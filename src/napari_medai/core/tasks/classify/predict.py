@@ -143,7 +143,7 @@ def _cam_target(net: Any, contract: Any) -> str:
 
     arch = architecture_of(contract)
     if arch is not None:
-        return cam_layer(arch)
+        return cam_layer(arch, min(contract.roi_size))
     import torch
 
     last = None
@@ -248,8 +248,10 @@ def classify_image(model: Any, image: Any, *, cam_class: str | None = None, cam:
         which = cam_class if cam_class is not None else names[int(np.argmax(probs))]
         if which not in names:
             raise InvalidInputError(f"cam_class {which!r} is not a class of {c.name} ({', '.join(names)})")
-        cam_net = grad_cam(lm.network, x, names.index(which), target_layer=_cam_target(lm.network, c), device=dev)
+        layer = _cam_target(lm.network, c)
+        cam_net = grad_cam(lm.network, x, names.index(which), target_layer=layer, device=dev)
         cam_map = _cam_to_input(cam_net, geo)
+        notes.append(f"Grad-CAM of layer {layer} for {which}")
     lm.network.to("cpu")
     return ImageClassification(
         class_names=names, probabilities=np.asarray(probs, dtype=float), thresholds=thresholds, decisions=decisions,
