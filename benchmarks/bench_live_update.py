@@ -7,7 +7,13 @@ API and measures the wall time until the table shows the new values. Prints the 
 where the time goes: the snapshot of the layers on the GUI thread and the core recomputation in
 the worker thread (which runs while the viewer redraws the stroke, so the two overlap).
 
-    .venv/bin/python benchmarks/bench_live_update.py [--strokes 10]
+    .venv/bin/python benchmarks/bench_live_update.py [--strokes 10] [--pair rim|mild|harsh] [--record FILE]
+
+``--pair``: ``rim`` (default) drops the reference's outer rim; ``mild`` and ``harsh`` are the
+perturbations of ``benchmarks/bench_metrics.py`` (boundary one voxel in/out with a false-positive
+blob; eroded 2 and shifted 2). The machine's conditions (cores, load average, versions) are printed
+with the figures (``benchmarks/_common.py``), and ``--record FILE`` appends them to a JSON-lines
+history.
 """
 
 from __future__ import annotations
@@ -15,15 +21,19 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common  # noqa: E402
 
 
-def _load_pair():
+def _load_pair(kind: str = "rim"):
     from napari_medai.core.io import read_volume
 
     path = SHARED / "brats2013_flair_t1c" / "brats_2013_pat0003_1" / "OTMultiClass.nii.gz"
@@ -40,9 +50,55 @@ def _load_pair():
     from scipy import ndimage as ndi
 
     pred = gt.data.copy()
-    wt = pred > 0
-    pred[wt & ~ndi.binary_erosion(wt)] = 0  # drop the outer rim: a realistic disagreement
+    if kind == "rim":
+        wt = pred > 0
+        pred[wt & ~ndi.binary_erosion(wt)] = 0  # drop the outer rim: a realistic disagreement
+    else:
+        from bench_metrics import _perturb_brain
+
+        pred = dict((name.split(" ")[0], p) for name, p in _perturb_brain(np.asarray(gt.data)))[kind]
+        source += f", prediction: the {kind} perturbation of bench_metrics.py"
     return gt, pred, source, convention
+
+
+def _stroke_boxes(gt_data, pred, n, seed=0):
+    """10x10x1 boxes on the middle slice where the reference has tumour and the prediction has not
+    (where the panel benchmark paints), with the value to write: 2, then 0 (erase), in turns."""
+    zs = np.nonzero(gt_data.any(axis=(1, 2)))[0]
+    z = int(zs[len(zs) // 2])
+    ys, xs = np.nonzero((gt_data[z] > 0) & (pred[z] == 0))
+    if ys.size == 0:  # the prediction covers the reference here: paint on its boundary instead
+        ys, xs = np.nonzero(gt_data[z] > 0)
+    rng = np.random.default_rng(seed)
+    out = []
+    for k in range(n):
+        if k % 2 == 0:
+            i = int(rng.integers(len(ys)))
+            cy, cx = int(ys[i]), int(xs[i])
+        out.append(((z, z + 1), (cy - 5, cy + 5), (cx - 5, cx + 5), 2 if k % 2 == 0 else 0))
+    return out
+
+
+def core_update(gt, pred, convention, lesion_style, strokes):
+    """The panel's cycle without the viewer: note_edit, snapshot, recompute, per stroke (ms)."""
+    from napari_medai.core.agreement_session import AgreementSession
+
+    session = AgreementSession()
+    data = np.asarray(pred, dtype=np.int32).copy()
+    ref = gt.with_data(np.asarray(gt.data, dtype=np.int32))
+    kw = {"convention": convention, "lesion_style": lesion_style, "pred_key": "pred", "gt_key": "gt"}
+    session.recompute(session.snapshot(gt.with_data(data), ref, **kw))
+    wall, cpu = [], []
+    for z, y, x, value in _stroke_boxes(np.asarray(gt.data), data, strokes):
+        data[z[0]:z[1], y[0]:y[1], x[0]:x[1]] = value
+        c0, t0 = time.process_time(), time.perf_counter()
+        session.note_edit("pred")
+        snap = session.snapshot(gt.with_data(data), ref, **kw)
+        if snap is not None:
+            session.recompute(snap)
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return wall, cpu
 
 
 def _timed(fn, spent):
@@ -62,7 +118,28 @@ def main() -> None:
     faulthandler.dump_traceback_later(90, exit=True)
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--strokes", type=int, default=10)
+    ap.add_argument("--pair", choices=("rim", "mild", "harsh"), default="rim",
+                    help="the pair the panel is timed on (the core is timed on all three)")
+    ap.add_argument("--core-only", action="store_true", help="time the core update only, without the viewer")
+    _common.add_record_option(ap)
     args = ap.parse_args()
+    run = _common.start("live_update", args)
+    print(f"core live update (AgreementSession snapshot + recompute, no viewer), {args.strokes} strokes of "
+          "10x10x1 voxels (paint 2 / erase), target < 50 ms:")
+    for kind in ("rim", "mild", "harsh"):
+        gt_k, pred_k, source_k, conv_k = _load_pair(kind)
+        for style in ("isles", "brats2023"):
+            wall, cpu = core_update(gt_k, pred_k, conv_k, style, args.strokes)
+            print(f"  {kind:<6} lesions {style:<10} median {statistics.median(wall) * 1000:6.1f} ms, max "
+                  f"{max(wall) * 1000:6.1f} ms (CPU median {statistics.median(cpu) * 1000:6.1f} ms)", flush=True)
+            run.record(what="core_update", pair=kind, source=source_k, convention=conv_k, lesion_style=style,
+                       strokes=len(wall), core_ms_median=round(statistics.median(wall) * 1000, 2),
+                       core_ms_max=round(max(wall) * 1000, 2),
+                       core_cpu_ms_median=round(statistics.median(cpu) * 1000, 2),
+                       core_ms_all=[round(t * 1000, 2) for t in wall])
+    if args.core_only:
+        run.finish()
+        return
     display = None
     if not os.environ.get("DISPLAY"):
         from pyvirtualdisplay import Display
@@ -76,7 +153,7 @@ def main() -> None:
         from napari_medai._napari.agreement_widget import AgreementWidget
         from napari_medai._napari.layers import spatial_transform_kwargs
 
-        gt, pred, source, convention = _load_pair()
+        gt, pred, source, convention = _load_pair(args.pair)
         viewer = napari.Viewer(show=True)
         kw = spatial_transform_kwargs(gt)
         viewer.add_labels(np.asarray(gt.data, dtype=np.int32), name="gt", **kw)
@@ -120,6 +197,15 @@ def main() -> None:
             print(f"  of which: layer snapshot (GUI thread) median {statistics.median(snap) * 1000:.1f} ms, "
                   f"table + lesion list recomputed (worker thread, overlapping the redraw) median "
                   f"{statistics.median(core) * 1000:.1f} ms")
+        run.record(what="panel", pair=args.pair, source=source, convention=convention, strokes=len(times),
+                   first_table_ms=round(first * 1000, 1),
+                   stroke_to_table_ms_median=round(statistics.median(times) * 1000, 1),
+                   stroke_to_table_ms_min=round(min(times) * 1000, 1),
+                   stroke_to_table_ms_max=round(max(times) * 1000, 1),
+                   snapshot_ms_median=round(statistics.median(snap) * 1000, 2) if snap else None,
+                   recompute_ms_median=round(statistics.median(core) * 1000, 2) if core else None,
+                   stroke_to_table_ms_all=[round(t * 1000, 1) for t in times])
+        run.finish()
     finally:
         if display is not None:
             display.stop()

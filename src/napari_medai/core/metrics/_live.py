@@ -142,9 +142,11 @@ class Components:
         else:
             p_loc = p_old = np.zeros(0, dtype=np.int64)
         lost = np.unique(lab[old & ~new])
-        # a component that lost voxels must still be one piece next to the edit
+        # a component that lost voxels must still be one piece next to the edit (or in a larger
+        # window around it: the pieces may join a little farther away, e.g. around an erased strip)
         for k in lost:
-            if np.unique(p_loc[p_old == k]).size > 1:
+            pieces = np.unique(p_loc[p_old == k])
+            if pieces.size > 1 and not _joined(mask, box, near, local, pieces):
                 self.mask[sl] = new
                 self.labels, self.n = _label(self.mask)
                 self.relabelled += 1
@@ -308,6 +310,31 @@ class SurfaceState:
             self.nn_gp = self.nn_gp.copy()
             self.d_gp[redo] = d
             self.nn_gp[redo] = nn
+
+
+def _joined(mask: np.ndarray, box: Box, near: Box, local: np.ndarray, pieces: np.ndarray) -> bool:
+    """Whether the local components ``pieces`` (labels of ``local``, the labelling of ``mask`` in the
+    window ``near``) are connected in ``mask`` within a window a few times larger than ``box``.
+
+    True means connected (a path exists inside the window); False means not found so (the caller
+    labels the whole mask again).
+    """
+    nd = mask.ndim
+    # one voxel of each piece, in array coordinates
+    seeds = []
+    for c in pieces:
+        first = np.argmax(local == c)  # flat index into the window of one voxel of the piece
+        seeds.append(tuple(int(i) + a for i, (a, _) in zip(np.unravel_index(first, local.shape), near)))
+    full = tuple((0, n) for n in mask.shape)
+    for by in (4, 16):
+        win = _grow(box, by, mask.shape)
+        lab, _ = ndi.label(np.ascontiguousarray(mask[_slices(win)]), structure=_full(nd))
+        ids = {int(lab[tuple(i - a for i, (a, _) in zip(sd, win))]) for sd in seeds}
+        if len(ids) == 1:
+            return True
+        if win == full:
+            return False
+    return False
 
 
 def _in_box(flat: np.ndarray, box: Box, shape: tuple[int, ...]) -> np.ndarray:

@@ -380,12 +380,31 @@ def compute_table(
             cache.hits += 1
             computed[values] = state.rows[values]
             return copy.deepcopy(state.rows[values])
-        pm = _mask(pc, values)
-        gm = _mask(gc, values)
         key = None
         row = None
         edit: tuple[bool, Box | None] | None = None
-        if cache is not None and live is not None and values in live:
+        held = live.get(values) if live is not None and changes is not None and "gt" not in changes else None
+        if held is not None and held.gm.shape == pc.shape:
+            # only the prediction changed, inside the noted windows: the row's masks are the held
+            # ones with those windows made again (no pass over the whole crop)
+            pm = held.comps.mask.copy()
+            gm = held.gm
+            box: Box | None = None
+            for sl, _old, new in changes.get("pred", ()):
+                win = _mask(new, values)
+                diff = changed_box(pm[sl], win)
+                if diff is not None:
+                    box = union_box(box, tuple((a + s.start, b + s.start) for (a, b), s in zip(diff, sl)))
+                pm[sl] = win
+            edit = (True, box)
+            if box is None and same_key and values in state.rows:
+                cache.hits += 1
+                computed[values] = state.rows[values]
+                return copy.deepcopy(state.rows[values])
+            cache.misses += 1
+        elif cache is not None and live is not None and values in live:
+            pm = _mask(pc, values)
+            gm = _mask(gc, values)
             # the live state of this row holds the masks of the previous row: comparing them is
             # cheaper than hashing, and an edit is followed from there
             held = live[values]
@@ -396,7 +415,10 @@ def compute_table(
                 computed[values] = state.rows[values]
                 return copy.deepcopy(state.rows[values])
             cache.misses += 1
-        elif cache is not None:
+        else:
+            pm = _mask(pc, values)
+            gm = _mask(gc, values)
+        if cache is not None and key is None and edit is None and (live is None or values not in live):
             key = fingerprint(params, pm, gm)
             row = cache.get(key)
         if row is None:
