@@ -21,6 +21,7 @@ from ..errors import ImageReadError, InvalidInputError
 from ..volume import Volume
 from ._common import first_line
 from .geometry import dicom_slice_normal, dicom_to_volume_geometry
+from .identity import series_description
 from .names import image_files_below, is_bids_folder, is_dicom_file
 
 __all__ = ["PROJECTION_MODALITIES", "is_projection_radiograph", "list_dicom_series", "read_dicom_file", "read_dicom_series"]
@@ -289,7 +290,7 @@ def _assemble(slices: list[_Slice], *, where: str, name: str, source: str, extra
         "dicom": {
             "SeriesInstanceUID": str(first.get("SeriesInstanceUID", "")),
             "StudyInstanceUID": str(first.get("StudyInstanceUID", "")),
-            "SeriesDescription": str(first.get("SeriesDescription", "")),
+            "SeriesDescription": series_description(first),
             "Modality": modality,
             "Manufacturer": str(first.get("Manufacturer", "")),
             "SliceThickness": _num(first.get("SliceThickness"), 0.0),
@@ -429,7 +430,7 @@ def _no_dicom_error(folder: Path, n_files: int) -> ImageReadError:
 
 def _describe_series(uid: str, items: list[tuple[str, Any]]) -> str:
     ds = items[0][1]
-    desc = str(ds.get("SeriesDescription", "") or "")
+    desc = series_description(ds)
     mod = str(ds.get("Modality", "") or "")
     return f"{uid or '<no SeriesInstanceUID>'} ({len(items)} files{', ' + mod if mod else ''}{', ' + repr(desc) if desc else ''})"
 
@@ -516,7 +517,7 @@ def read_dicom_series(folder: str | os.PathLike[str], *, series_uid: str | None 
     for path, ds in items:
         slices.extend(_slices_of(ds, path))
     first = items[0][1]
-    name = str(first.get("SeriesDescription", "") or "").strip() or p.name
+    name = series_description(first) or p.name
     return _assemble(
         slices, where=str(p), name=name, source=str(p.resolve()),
         extra_meta={"n_files": len(items), "n_series_in_folder": len(groups), "n_files_without_image": len(without_pixels)},
@@ -547,7 +548,7 @@ def read_dicom_file(path: str | os.PathLike[str]) -> Volume:
                                  "check the file really is DICOM, or use the extension of its real format")
         raise ImageReadError(p, "is not a DICOM image (it holds no pixel data: a DICOMDIR, report or presentation state?)",
                              "point at an image file or a folder holding the series")
-    name = str(ds.get("SeriesDescription", "") or "").strip() or p.stem
+    name = series_description(ds) or p.stem
     if is_projection_radiograph(ds):
         return _read_projection(ds, p, name=name)
     return _assemble(_slices_of(ds, str(p)), where=str(p), name=name, source=str(p.resolve()), extra_meta={"n_files": 1})
@@ -614,7 +615,7 @@ def _read_projection(ds: Any, p: Path, *, name: str) -> Volume:
             "SeriesInstanceUID": str(ds.get("SeriesInstanceUID", "")),
             "StudyInstanceUID": str(ds.get("StudyInstanceUID", "")),
             "SOPInstanceUID": str(ds.get("SOPInstanceUID", "")),
-            "SeriesDescription": str(ds.get("SeriesDescription", "")),
+            "SeriesDescription": series_description(ds),
             "Modality": modality,
             "Manufacturer": str(ds.get("Manufacturer", "")),
             "ViewPosition": str(ds.get("ViewPosition", "") or ""),
@@ -656,7 +657,7 @@ def list_dicom_series(folder: str | os.PathLike[str]) -> list[dict[str, Any]]:
             "series_uid": uid,
             "n_files": len(dss),
             "modality": str(dss[0].get("Modality", "") or ""),
-            "description": str(dss[0].get("SeriesDescription", "") or ""),
+            "description": series_description(dss[0]),
             "rows": int(dss[0].get("Rows", 0) or 0),
             "columns": int(dss[0].get("Columns", 0) or 0),
         }
