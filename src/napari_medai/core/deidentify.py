@@ -37,6 +37,7 @@ re-identifies the data, so it must stay inside the hospital (it is refused insid
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import hmac
@@ -52,6 +53,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from .callbacks import Cancelled
 from .errors import InvalidInputError
 from .io.atomic import atomic_path, atomic_write
 
@@ -439,6 +441,17 @@ class DeidentificationResult:
         return "; ".join(parts)
 
 
+def _remove_written(files: list[Path], made: list[Path]) -> None:
+    """Remove the files of a cancelled run, their series folders when left empty, and the folders it made."""
+    for f in files:
+        f.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # not empty: something else is in it
+            f.parent.rmdir()
+    for d in made:
+        with contextlib.suppress(OSError):
+            d.rmdir()
+
+
 def _inside(child: Path, parent: Path) -> bool:
     try:
         child.resolve().relative_to(parent.resolve())
@@ -456,6 +469,7 @@ def deidentify_folder(
     key_file: str | os.PathLike[str] | None = None,
     review_dir: str | os.PathLike[str] | None = None,
     progress: Callable[[float, str], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> DeidentificationResult:
     """De-identify every DICOM file below ``in_dir`` into ``out_dir`` (see the module docstring).
 
@@ -476,12 +490,17 @@ def deidentify_folder(
         Where images to review go (default: ``<out_dir>_review`` beside ``out_dir``).
     progress
         ``progress(fraction, message)``.
+    should_stop
+        Checked before each file; when it returns True the files written so far are removed (and the
+        output and review folders, when this run made them) and :class:`~.callbacks.Cancelled` is raised.
 
     Raises
     ------
     InvalidInputError
         A missing input folder, an output folder that is not empty or lies inside the input, a key
         file inside the output, or no DICOM file found.
+    Cancelled
+        ``should_stop()`` returned True: nothing is left in the output.
     """
     import pydicom
 
@@ -519,7 +538,11 @@ def deidentify_folder(
     written: list[str] = []
     flagged: list[tuple[str, list[str]]] = []
     patients: set[str] = set()
+    made = [d for d in (dst, review) if not d.exists()]
     for n, path in enumerate(dicom):
+        if should_stop is not None and should_stop():
+            _remove_written([dst / r for r in written] + [review / r for r, _ in flagged], made)
+            raise Cancelled(f"after {n} of {len(dicom)} files; the files written were removed")
         ds = pydicom.dcmread(path)
         if str(ds.file_meta.get("MediaStorageSOPClassUID", "")) == _DICOMDIR:
             skipped["DICOMDIR (rebuild it from the output)"] += 1
