@@ -18,7 +18,9 @@
    then the registration seconds per subject and the whole run's.
 
 Run: ``nice -n 10 python benchmarks/alzheimer_landmarks.py --dir /tmp/alz_landmarks`` (add
-``--cohort DIR`` to reuse a simulated cohort). One run (no repeats); needs ``shared/data``.
+``--cohort DIR`` to reuse a simulated cohort). One run (no repeats); needs ``shared/data``. The
+machine's conditions are printed with the figures (``benchmarks/_common.py``); ``--record FILE``
+appends them to a JSON-lines history.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import _common  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 TEMPLATE_DIR = DATA / "brain_t1"
@@ -47,7 +52,9 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=50)
     ap.add_argument("--min-distance", type=float, default=15.0)
     ap.add_argument("--fwhm", type=float, default=4.0)
+    _common.add_record_option(ap)
     args = ap.parse_args()
+    run = _common.start("alzheimer_landmarks", args)
 
     import numpy as np
     import SimpleITK as sitk
@@ -129,6 +136,12 @@ def main() -> int:
           f"{min(cpu):.1f}-{max(cpu):.1f} s ({res.cohort.reused} reused from the cache); discover: "
           f"align {res.seconds['align']:.1f} s, compare {res.seconds['compare']:.1f} s, select "
           f"{res.seconds['select']:.2f} s; whole run {time.perf_counter() - t_start:.1f} s")
+    run.record(subjects=n_sub, dropped=len(res.cohort.dropped), landmarks=len(res.landmarks), inside=len(inside),
+               near=len(hits), top10_near=top10, chance_fraction=round(chance, 4),
+               median_centre_distance_mm=round(statistics.median(dists), 2), registration_s_median=round(
+                   statistics.median(secs), 2), registration_cpu_s_median=round(statistics.median(cpu), 2),
+               whole_run_s=round(time.perf_counter() - t_start, 1))
+    run.finish()
     return 0
 
 

@@ -15,6 +15,8 @@ whole subjects (atrophy, deformation, intensity, noise) at 2 mm.
 
 Run: ``PYTHONPATH=src nice -n 10 python benchmarks/bench_alzheimer_registration.py [--threads 2]
 [--overlay out.png]`` or ``... --simulator [--severities 0.1 0.2 0.3]``. One run each (no repeats).
+The machine's conditions are printed with the figures (``benchmarks/_common.py``); ``--record FILE``
+appends them to a JSON-lines history.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import _common  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 T1 = DATA / "brain_t1" / "chris_t1.nii.gz"
@@ -34,7 +39,7 @@ TEMPLATE = DATA / "brain_t1" / "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz
 IXI = DATA / "brain_t1_ixi"
 
 
-def _registration(args: argparse.Namespace) -> None:
+def _registration(args: argparse.Namespace, run: _common.BenchRun) -> None:
     from napari_medai.core.tasks.alzheimer.registration import load_template, register_to_template
 
     if not T1.is_file() or not TEMPLATE.is_file():
@@ -49,6 +54,9 @@ def _registration(args: argparse.Namespace) -> None:
     print(f"  brain coverage {m['brain_coverage']:.3f}; scales {m['scales']}; anisotropy {m['anisotropy']}; "
           f"iterations {m['iterations']}; accepted {m['accepted']}")
     print(f"  seconds (wall clock, including reading and resampling): {m['seconds']:.1f}")
+    run.record(what="registration", threads=args.threads, correlation_before=m["correlation_before"],
+               correlation_after_rigid=m["correlation_after_rigid"], correlation_after=m["correlation_after"],
+               brain_coverage=m["brain_coverage"], seconds=round(m["seconds"], 2))
     _shifted(res, template)
     if args.overlay:
         _overlay(res.aligned.data, template, Path(args.overlay))
@@ -101,7 +109,7 @@ def _overlay(aligned, template, path: Path) -> None:
     fig.savefig(path, dpi=70)
 
 
-def _simulator(args: argparse.Namespace) -> None:
+def _simulator(args: argparse.Namespace, run: _common.BenchRun) -> None:
     from napari_medai.core.tasks.alzheimer.cohort import (
         load_sources,
         plant_atrophy,
@@ -136,6 +144,8 @@ def _simulator(args: argparse.Namespace) -> None:
         times.append(time.perf_counter() - t0)
     print(f"whole subject at 2 mm (AD 0.2 and NC alternating), {args.subjects} runs: "
           f"median {statistics.median(times):.2f} s, min {min(times):.2f} s, max {max(times):.2f} s")
+    run.record(what="simulator", subjects=args.subjects, seconds_median=round(statistics.median(times), 3),
+               seconds_min=round(min(times), 3), seconds_max=round(max(times), 3))
 
 
 def main() -> None:
@@ -146,11 +156,14 @@ def main() -> None:
     p.add_argument("--severities", type=float, nargs="+", default=[0.1, 0.2, 0.3])
     p.add_argument("--scans", type=int, default=10, help="IXI scans used by --simulator (default 10)")
     p.add_argument("--subjects", type=int, default=4, help="whole subjects timed by --simulator (default 4)")
+    _common.add_record_option(p)
     args = p.parse_args()
+    run = _common.start("alzheimer_registration", args)
     if args.simulator:
-        _simulator(args)
+        _simulator(args, run)
     else:
-        _registration(args)
+        _registration(args, run)
+    run.finish()
 
 
 if __name__ == "__main__":

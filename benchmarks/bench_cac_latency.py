@@ -9,7 +9,10 @@ has shown the new scores (its ``scored`` signal, emitted after the tables are fi
 the GUI thread records the longest gap between its ticks during the clicks (how long the viewer stood
 still). The scores are checked against a full :func:`~napari_medai.core.tasks.cac.score` at the end.
 
-Run: ``xvfb-run -a -s "-screen 0 1920x1200x24" .venv/bin/python benchmarks/bench_cac_latency.py [--clicks 20]``
+Run: ``xvfb-run -a -s "-screen 0 1920x1200x24" .venv/bin/python benchmarks/bench_cac_latency.py [--clicks 20] [--record FILE]``
+
+The machine's conditions are printed with the figures (``benchmarks/_common.py``); ``--record FILE``
+appends them to a JSON-lines history.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 DEFAULT = ROOT.parent / "shared" / "data" / "ct_chest_noncontrast" / "lung2_image.nrrd"
 
 
@@ -29,7 +33,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--ct", default=str(DEFAULT))
     p.add_argument("--clicks", type=int, default=20)
+    import _common
+
+    _common.add_record_option(p)
     args = p.parse_args(argv)
+    run = _common.start("cac_latency", args)
     if not Path(args.ct).is_file():
         print(f"skipped: {args.ct} not found")
         return 0
@@ -100,15 +108,19 @@ def main(argv: list[str] | None = None) -> int:
           f"{statistics.median(paint_ms):.0f} ms")
     layer = viewer.layers["artery assignment"]
     ct = w.ct_volume()
-    _core_figures(ct, w.candidates, np.array(layer.data, copy=True), lesions, args.clicks)
+    core_ms = _core_figures(ct, w.candidates, np.array(layer.data, copy=True), lesions, args.clicks)
     full = cac.score(ct, ct.with_data(np.asarray(layer.data), is_label=True), warn=False)
     print(f"shown total {w.score_table.value('total')}, full re-score {full.total:.1f}: "
           f"{'equal' if full == w.result else 'DIFFERENT'}")
     viewer.close()
+    run.record(ct=Path(args.ct).name, clicks=len(latencies), click_to_scores_ms_median=round(statistics.median(latencies), 1),
+               click_to_scores_ms_max=round(max(latencies), 1), gui_gap_ms_max=round(float(gaps.max()), 1),
+               core_rescore_ms_median=round(statistics.median(core_ms), 1), equal_to_full_score=full == w.result)
+    run.finish()
     return 0
 
 
-def _core_figures(ct, candidates, codes, lesions, n_clicks: int) -> None:
+def _core_figures(ct, candidates, codes, lesions, n_clicks: int) -> list[float]:
     """The core alone, no GUI: re-scoring the slices a click touches against a full score()."""
 
     from napari_medai.core.tasks import cac
@@ -127,6 +139,7 @@ def _core_figures(ct, candidates, codes, lesions, n_clicks: int) -> None:
         times.append((time.perf_counter() - t0) * 1000.0)
     print(f"core alone: re-score of the slices a click touches median {statistics.median(times):.0f} ms, max "
           f"{max(times):.0f} ms; a full score() {full_ms:.0f} ms")
+    return times
 
 
 def _gaps(seconds: float):

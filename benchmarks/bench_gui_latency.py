@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -35,26 +34,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
-
-def conditions() -> dict:
-    import importlib.metadata as md
-
-    def ver(name: str) -> str:
-        try:
-            return md.version(name)
-        except md.PackageNotFoundError:
-            return "-"
-
-    return {
-        "cores": os.cpu_count(),
-        "load_avg": [round(x, 2) for x in os.getloadavg()],
-        "python": platform.python_version(),
-        "napari": ver("napari"),
-        "torch": ver("torch"),
-        "monai": ver("monai"),
-        "PySide6": ver("PySide6-Essentials") if ver("PySide6-Essentials") != "-" else ver("PySide6"),
-    }
+import _common  # noqa: E402
 
 
 def _gc_note(row: dict) -> str:
@@ -67,15 +49,13 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-k", default="", help="pytest -k expression to run some journeys only")
     ap.add_argument("--limit-ms", type=float, default=200.0, help="gap that counts as a freeze (default 200)")
-    ap.add_argument("--record", default="", help="append the results as JSON lines to this file")
+    _common.add_record_option(ap)
     ap.add_argument("--profile", default="", metavar="DIR",
                     help="run each user step under cProfile and write its stats to DIR (slower: for finding "
                          "where a freeze comes from, not for the figures)")
     args = ap.parse_args(argv)
 
-    cond = conditions()
-    print(f"machine: {cond['cores']} cores, load average {cond['load_avg']}, python {cond['python']}, "
-          f"napari {cond['napari']}, PySide6 {cond['PySide6']}, torch {cond['torch']}, monai {cond['monai']}")
+    run = _common.start("gui_latency", args, packages=(*_common.PACKAGES, "PySide6-Essentials", "PySide6"))
     journeys = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests" / "napari").glob("test_journey_*.py"))
     if not journeys:
         print("no journey tests found under tests/napari/")
@@ -151,12 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{len(user)} user steps; {over} over {args.limit_ms:.0f} ms ({len(excepted)} first canvas draws "
           f"excepted, worst {max((r['max_gap_ms'] for r in excepted), default=0):.1f} ms)"
           + (f"; worst {worst['max_gap_ms']:.1f} ms in {worst['test']} / {worst['step']}" if worst else ""))
-    print(f"load average at the end {[round(x, 2) for x in os.getloadavg()]}")
-    if args.record:
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
-        with open(args.record, "a", encoding="utf-8") as f:
-            for r in rows:
-                f.write(json.dumps({"bench": "gui_latency", "time": stamp, **cond, **r}) + "\n")
+    for r in rows:
+        run.record(**r)
+    run.finish()
     return 0
 
 

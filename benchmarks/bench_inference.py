@@ -10,10 +10,12 @@ bundle's window (240x240x160, overlap 0.5, one window per call), twice:
   channel_wise=True)``, ``sliding_window_inference``, sigmoid, threshold, the bundle's label
   mapping).
 
-Each variant runs in its own process, so peak memory (max RSS on the CPU, max allocated on CUDA)
-is its own. Usage::
+Each run of a variant is its own process, so peak memory (max RSS on the CPU, max allocated on CUDA)
+is its own; with ``--repeat N`` the runs take turns (bare, predict, bare, predict, ...) so that load
+from other processes hits both alike. The machine's conditions are printed with the figures
+(``benchmarks/_common.py``) and ``--record FILE`` appends them to a JSON-lines history. Usage::
 
-    python benchmarks/bench_inference.py [--device auto|cpu|cuda] [--repeat 1] [--threads N]
+    python benchmarks/bench_inference.py [--device auto|cpu|cuda] [--repeat 1] [--threads N] [--record FILE]
 """
 
 from __future__ import annotations
@@ -24,6 +26,11 @@ import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common  # noqa: E402
 
 SHAPE = (155, 240, 240)  # Volume (array) order: 155 axial slices of 240x240
 
@@ -144,17 +151,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--variant", choices=("predict", "bare"), default=None, help=argparse.SUPPRESS)
+    _common.add_record_option(parser)
     args = parser.parse_args(argv)
     if args.variant:
         print(json.dumps(_run_variant(args.variant, args.device, args.repeat, args.threads)))
         return 0
+    run = _common.start("inference", args)
+    runs: dict[str, list[dict]] = {"bare": [], "predict": []}
+    for _ in range(max(1, args.repeat)):  # one process per run, the variants in turns
+        for variant in ("bare", "predict"):
+            cmd = [sys.executable, __file__, "--variant", variant, "--device", args.device, "--repeat", "1"]
+            if args.threads:
+                cmd += ["--threads", str(args.threads)]
+            out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+            runs[variant].append(json.loads(out.stdout.strip().splitlines()[-1]))
     results = {}
-    for variant in ("bare", "predict"):
-        cmd = [sys.executable, __file__, "--variant", variant, "--device", args.device, "--repeat", str(args.repeat)]
-        if args.threads:
-            cmd += ["--threads", str(args.threads)]
-        out = subprocess.run(cmd, capture_output=True, text=True, check=True)
-        results[variant] = json.loads(out.stdout.strip().splitlines()[-1])
+    for variant, rs in runs.items():
+        r = dict(rs[0])
+        r["all_seconds"] = [x["seconds"] for x in rs]
+        r["network_seconds"] = [x["network_seconds"][0] for x in rs]
+        r["seconds"] = min(r["all_seconds"])
+        r["outside_seconds"] = min(x["outside_seconds"] for x in rs)
+        r["peak_mb"] = max(x["peak_mb"] for x in rs)
+        results[variant] = r
     b, p = results["bare"], results["predict"]
     print(f"case 240x240x155 x 4 channels; SegResNet (bundle architecture, random weights); window 240x240x160, "
           f"overlap 0.5; device {p['device']} ({p['threads']} threads); best of {args.repeat}")
@@ -171,6 +190,11 @@ def main(argv: list[str] | None = None) -> int:
           f"of the bare total; peak memory {100 * (p['peak_mb'] / b['peak_mb'] - 1):+.1f} %")
     if b["foreground_voxels"] != p["foreground_voxels"]:
         print(f"  note: label maps differ ({b['foreground_voxels']} vs {p['foreground_voxels']} foreground voxels)")
+    for r in (b, p):
+        run.record(variant=r["variant"], device=r["device"], threads=r["threads"], seconds=round(r["seconds"], 3),
+                   all_seconds=[round(t, 3) for t in r["all_seconds"]], outside_seconds=round(r["outside_seconds"], 3),
+                   peak_mb=round(r["peak_mb"], 1), foreground_voxels=r["foreground_voxels"])
+    run.finish()
     return 0
 
 

@@ -1,6 +1,6 @@
 """Reading speed of napari-medai's I/O layer against the plain libraries.
 
-Run: ``PYTHONPATH=src python benchmarks/bench_io.py [--repeats N]``
+Run: ``PYTHONPATH=src python benchmarks/bench_io.py [--repeats N] [--record FILE]``
 
 * NIfTI: ``read_volume`` vs ``np.asanyarray(nibabel.load(p).dataobj)`` on a 240x240x155 volume
   (the BraTS FLAIR from ``../shared/data`` when present, else a synthetic one).
@@ -8,7 +8,9 @@ Run: ``PYTHONPATH=src python benchmarks/bench_io.py [--repeats N]``
   ``GetGDCMSeriesFileNames``) on the real JPEG 2000 CT folder from ``../shared/data`` when present,
   and on a synthetic uncompressed 512x512x100 series written to a temporary folder.
 
-Prints medians and ratios (targets: NIfTI <= 1.1x, DICOM <= 1.3x); no pass/fail.
+Prints medians and ratios (targets: NIfTI <= 1.1x, DICOM <= 1.3x); no pass/fail. The two readers
+run in turns (``benchmarks/_common.py``), the machine's conditions are printed with the figures, and
+``--record FILE`` appends them to a JSON-lines history.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+import _common  # noqa: E402
 
 from napari_medai.core.io import read_volume  # noqa: E402
 
@@ -45,24 +50,17 @@ def timed(fn: Callable[[], object], repeats: int) -> float:
 
 
 def compare(label: str, ours: Callable[[], object], theirs: Callable[[], object], their_name: str,
-            repeats: int, target: float) -> None:
+            repeats: int, target: float, run: _common.BenchRun | None = None) -> None:
     # interleave the two so that drifting machine load hits both alike
-    t_ours, t_theirs = [], []
-    ours()
-    theirs()
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        ours()
-        t1 = time.perf_counter()
-        theirs()
-        t2 = time.perf_counter()
-        t_ours.append(t1 - t0)
-        t_theirs.append(t2 - t1)
-    a, b = statistics.median(t_ours), statistics.median(t_theirs)
+    (t_ours, t_theirs), _ = _common.interleaved([ours, theirs], repeats, warmup=True)
+    a, b = t_ours.median, t_theirs.median
     print(f"{label}")
     print(f"  read_volume        median {a * 1000:8.1f} ms")
     print(f"  {their_name:<18} median {b * 1000:8.1f} ms")
     print(f"  ratio {a / b:.2f}x (target <= {target}x)")
+    if run is not None:
+        run.record(case=label, reference=their_name, ratio=round(a / b, 3), target_ratio=target,
+                   **t_ours.as_record("ours"), **t_theirs.as_record("theirs"))
 
 
 def write_synthetic_series(folder: Path, n: int = 100, size: int = 512) -> None:
@@ -110,7 +108,9 @@ def sitk_series_reader(folder: Path) -> Callable[[], np.ndarray]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
+    _common.add_record_option(parser)
     args = parser.parse_args()
+    run = _common.start("io", args)
     import nibabel as nib
     import SimpleITK as sitk
 
@@ -128,7 +128,7 @@ def main() -> None:
         shape = read_volume(nii).data.shape
         compare(f"NIfTI {'x'.join(map(str, shape[::-1]))} float32, {what}",
                 lambda: read_volume(nii), lambda: np.asanyarray(nib.load(str(nii)).dataobj),
-                "nibabel dataobj", args.repeats, 1.1)
+                "nibabel dataobj", args.repeats, 1.1, run)
 
         # ---------------------------------------------------------------- DICOM JPEG 2000
         if J2K_FOLDER.is_dir():
@@ -144,7 +144,7 @@ def main() -> None:
                 print(f"SimpleITK decodes the JPEG 2000 folder ({same} to read_volume)")
                 compare(f"DICOM JPEG 2000 lossless, {ours.shape[0]} x 512x512 real CT slices",
                         lambda: read_volume(J2K_FOLDER), sitk_series_reader(J2K_FOLDER),
-                        "SimpleITK series", max(3, args.repeats // 2), 1.3)
+                        "SimpleITK series", max(3, args.repeats // 2), 1.3, run)
             else:
                 t = timed(lambda: read_volume(J2K_FOLDER), max(3, args.repeats // 2))
                 print(f"  read_volume on the JPEG 2000 folder: median {t * 1000:.1f} ms (no SimpleITK reference)")
@@ -160,7 +160,8 @@ def main() -> None:
         same = "identical voxels" if np.array_equal(ours, ref) else "VOXELS DIFFER"
         compare(f"DICOM uncompressed synthetic 100 x 512x512 series ({same})",
                 lambda: read_volume(series), sitk_series_reader(series), "SimpleITK series",
-                max(3, args.repeats // 2), 1.3)
+                max(3, args.repeats // 2), 1.3, run)
+    run.finish()
 
 
 if __name__ == "__main__":

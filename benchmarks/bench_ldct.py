@@ -16,22 +16,25 @@ every method's strength factor on a grid, scored by PSNR in [-160, 240] HU again
 noise-free reference; prints the mean PSNR per setting and the best one.
 
 Run: ``PYTHONPATH=src nice -n 10 python benchmarks/bench_ldct.py [--repeat 3] [--methods ...]``
-or ``... --tune``. Timings are medians of the repeats (wall clock, this process).
+or ``... --tune``. Timings are medians of the repeats (wall clock, this process); the methods run in
+turns. The machine's conditions are printed with the figures (``benchmarks/_common.py``) and
+``--record FILE`` appends them to a JSON-lines history.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import _common  # noqa: E402
 
 from napari_medai.core.tasks.ldct import METHODS, denoise, estimate_noise_sd  # noqa: E402
 
@@ -49,36 +52,32 @@ def _slice() -> tuple[np.ndarray, str]:
     return ph["low_dose"].data[0], "ldct phantom, 512 px, quarter dose (shared data absent)"
 
 
-def _median(fn, repeat: int) -> tuple[float, object]:
-    times, out = [], None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
-
-
-def bench(args: argparse.Namespace) -> None:
+def bench(args: argparse.Namespace, run: _common.BenchRun | None = None) -> None:
     import torch
 
     img, what = _slice()
     print(f"image: {what}, {img.shape[0]} x {img.shape[1]}")
     print(f"CPU cores visible: {os.cpu_count()}, torch threads: {torch.get_num_threads()}")
-    rows = []
     from skimage.restoration import denoise_nl_means
 
     s = estimate_noise_sd(img)
-    t, _ = _median(lambda: denoise_nl_means(img.astype(np.float64), h=0.8 * s, sigma=s, patch_size=5,
-                                            patch_distance=6, fast_mode=True), args.repeat)
-    rows.append(("skimage denoise_nl_means (reference)", t, ""))
+    # every timed method with its note, the reference first; they run in turns (method after method,
+    # ``--repeat`` rounds) so that load from other processes hits all alike
+    timed: list[tuple[str, object, str]] = [
+        ("skimage denoise_nl_means (reference)",
+         lambda: denoise_nl_means(img.astype(np.float64), h=0.8 * s, sigma=s, patch_size=5, patch_distance=6,
+                                  fast_mode=True), "")]
+    rows: dict[str, tuple[float, str]] = {}
+    order = [timed[0][0]]
     tmp = None
     for m in args.methods:
+        order.append(m)
         if m == "redcnn":
             if not SHARED.is_file():
-                rows.append((m, float("nan"), "shared weights absent"))
+                rows[m] = (float("nan"), "shared weights absent")
                 continue
-            t, _ = _median(lambda: denoise(img, method="redcnn", weights=SHARED, device="cpu"), args.repeat)
-            rows.append((m, t, "shared RED-CNN, 96 filters"))
+            timed.append((m, lambda: denoise(img, method="redcnn", weights=SHARED, device="cpu"),
+                          "shared RED-CNN, 96 filters"))
         elif m == "trained":
             import tempfile
 
@@ -90,26 +89,32 @@ def bench(args: argparse.Namespace) -> None:
             tmp = tempfile.TemporaryDirectory()
             c = DenoiserContract(name="bench", network=NetworkSpec("REDCNN", {"filters": 32}))
             save_model_folder(tmp.name, build_redcnn("standard", filters=32), c)
-            t, _ = _median(lambda w=tmp.name: denoise(img, method="trained", weights=w, device="cpu"), args.repeat)
-            rows.append((m, t, "RED-CNN 32 filters (random weights: speed only)"))
+            timed.append((m, lambda w=tmp.name: denoise(img, method="trained", weights=w, device="cpu"),
+                          "RED-CNN 32 filters (random weights: speed only)"))
         elif m == "noise2self":
             r = denoise(img, method="noise2self", options={"iterations": args.n2s_iterations, "seed": 0},
                         device="cpu")
             train = r.parameters["train_seconds"]
-            rows.append((m, r.seconds, f"{args.n2s_iterations} training steps: {train:.1f} s, "
-                                       f"final pass {r.seconds - train:.2f} s"))
+            rows[m] = (r.seconds, f"{args.n2s_iterations} training steps: {train:.1f} s, "
+                                  f"final pass {r.seconds - train:.2f} s")
         else:
-            t, _ = _median(lambda m=m: denoise(img, method=m), args.repeat)
-            rows.append((m, t, ""))
-    ref = rows[0][1]
+            timed.append((m, lambda m=m: denoise(img, method=m), ""))
+    timings, _ = _common.interleaved([fn for _, fn, _ in timed], args.repeat)
+    for (name, _, note), t in zip(timed, timings):
+        rows[name] = (t.median, note)
+    ref = rows[order[0]][0]
     print()
     print("| method | s / slice | slices / s | vs skimage NLM | note |")
     print("|---|---:|---:|---:|---|")
-    for name, t, note in rows:
+    for name in order:
+        t, note = rows[name]
         if not np.isfinite(t):
             print(f"| {name} | - | - | - | {note} |")
             continue
         print(f"| {name} | {t:.3f} | {1.0 / t:.2f} | {ref / t:.2f}x | {note} |")
+        if run is not None:
+            run.record(image=what, method=name, seconds_per_slice=round(t, 4), vs_skimage_nlm=round(ref / t, 3),
+                       note=note)
     if tmp is not None:
         tmp.cleanup()
 
@@ -151,11 +156,14 @@ def main() -> None:
     ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     ap.add_argument("--n2s-iterations", type=int, default=200)
     ap.add_argument("--tune", action="store_true", help="run the phantom grid search of the classical defaults")
+    _common.add_record_option(ap)
     args = ap.parse_args()
+    run = _common.start("ldct_tune" if args.tune else "ldct", args)
     if args.tune:
         tune(args)
     else:
-        bench(args)
+        bench(args, run)
+    run.finish()
 
 
 if __name__ == "__main__":

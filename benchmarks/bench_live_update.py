@@ -56,7 +56,7 @@ def _load_pair(kind: str = "rim"):
     else:
         from bench_metrics import _perturb_brain
 
-        pred = dict((name.split(" ")[0], p) for name, p in _perturb_brain(np.asarray(gt.data)))[kind]
+        pred = {name.split(" ")[0]: p for name, p in _perturb_brain(np.asarray(gt.data))}[kind]
         source += f", prediction: the {kind} perturbation of bench_metrics.py"
     return gt, pred, source, convention
 

@@ -49,6 +49,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import _common  # noqa: E402
+
 from napari_medai.core.metrics import TableCache, compute_table, hausdorff95  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "brats2013_flair_t1c"

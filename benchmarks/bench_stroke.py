@@ -14,9 +14,6 @@ Run: ``PYTHONPATH=src python benchmarks/bench_stroke.py [--repeats 3] [--model D
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -26,21 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import _common  # noqa: E402
 from isles_baseline import CASE, case_files, run_case  # noqa: E402
-
-
-def _versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for name in ("numpy", "scipy", "skimage", "nibabel", "torch", "monai"):
-        try:
-            mod = __import__(name)
-            out[name] = getattr(mod, "__version__", "?")
-        except ImportError:
-            out[name] = "absent"
-    from napari_medai import __version__
-
-    out["napari_medai"] = __version__
-    return out
 
 
 def main(argv=None) -> int:
@@ -48,16 +32,13 @@ def main(argv=None) -> int:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--model", default=None, help="also time --method model with this model folder")
     p.add_argument("--threads", type=int, default=1, help="torch threads for the model (default 1)")
-    p.add_argument("--record", default=None, help="append one JSON line per method to this file")
+    _common.add_record_option(p)
     args = p.parse_args(argv)
+    run = _common.start("stroke", args)
     files = case_files()
     if not files["dwi"].exists():
         print(f"ISLES'22 case not found at {CASE}; nothing to time")
         return 0
-    versions = _versions()
-    load = os.getloadavg()
-    print(f"cores {os.cpu_count()}, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
-          + ", ".join(f"{k} {v}" for k, v in versions.items()))
     methods: list[tuple[str, object]] = [("threshold", None)]
     if args.model:
         import torch
@@ -77,13 +58,9 @@ def main(argv=None) -> int:
             times.append(secs)
         med = statistics.median(times)
         print(f"{method:<10}{med:>10.2f}{min(times):>8.2f}{max(times):>8.2f}{len(res.lesions):>9}{res.total_volume_ml:>10.2f}")
-        if args.record:
-            line = {"bench": "stroke", "case": "isles22_case0009", "method": res.method, "repeats": len(times),
-                    "median_s": round(med, 3), "min_s": round(min(times), 3), "max_s": round(max(times), 3),
-                    "cores": os.cpu_count(), "loadavg": [round(x, 2) for x in os.getloadavg()],
-                    "versions": versions, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-            with open(args.record, "a", encoding="utf-8") as fh:
-                fh.write(json.dumps(line) + "\n")
+        run.record(case="isles22_case0009", method=res.method, repeats=len(times), median_s=round(med, 3),
+                   min_s=round(min(times), 3), max_s=round(max(times), 3))
+    run.finish()
     return 0
 
 

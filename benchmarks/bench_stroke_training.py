@@ -14,8 +14,10 @@ For each network (DeepMedic-style and SegResNet by default):
    style), predicted and expert volume and their absolute difference, inference seconds.
 
 Training stops after ``--cpu-minutes`` of this process's CPU time (``stop_training``: the best
-finished epoch is kept) or the ``--minutes`` wall cap, whichever comes first. Figures are printed and
-written to ``OUT/bench_stroke_training_<networks>.json``.
+finished epoch is kept) or the ``--minutes`` wall cap, whichever comes first. Figures are printed (after
+the machine's conditions, ``benchmarks/_common.py``) and written to
+``OUT/bench_stroke_training_<networks>.json``; ``--record FILE`` also appends one JSON line per network
+to a history file.
 
 Usage::
 
@@ -29,12 +31,17 @@ import argparse
 import json
 import platform
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+import _common  # noqa: E402
+
 ISLES = REPO.parent / "shared" / "data" / "isles22_case0009"
 PHANTOM_FILE = REPO / "src" / "napari_medai" / "core" / "phantoms" / "stroke.py"
 
@@ -159,7 +166,9 @@ def main() -> int:
                     help="commit whose core/phantoms/stroke.py makes the phantoms (default: the current phantom, "
                          "napari_medai.core.phantoms.stroke as imported)")
     ap.add_argument("--evaluate-only", action="store_true", help="score the models already in --out")
+    _common.add_record_option(ap)
     args = ap.parse_args()
+    run = _common.start("stroke_training", args)
 
     import torch
 
@@ -221,6 +230,7 @@ def main() -> int:
         res["train_cpu_s_this_session"] = train_cpu.get(net)
         res["train_wall_s_this_session"] = train_wall.get(net)
         report["results"][net] = res
+        run.record(network=net, threads=args.threads, cpu_minutes=args.cpu_minutes, steps=args.steps, **res)
         print(json.dumps({net: res}, indent=1), flush=True)
     (args.out / f"bench_stroke_training_{'_'.join(n.lower() for n in args.networks)}.json").write_text(
         json.dumps(report, indent=1))
@@ -236,6 +246,7 @@ def main() -> int:
     print(f"phantom: core/phantoms/stroke.py at {report['phantom_commit']} (last changed in "
           f"{report['phantom_last_change']}; _brain/_common changed since: {report['phantom_helpers_changed_since']}); "
           f"repo {report['repo_commit']}")
+    run.finish()
     return 0
 
 

@@ -10,7 +10,9 @@ Prints: the ADC unit found and how, the notes, the ISLES-convention agreement wi
 26-connected components with any-overlap matching, lesion-count difference), the DWI-FLAIR
 mismatch figures and the wall time from files to lesion table.
 
-Run: ``PYTHONPATH=src python benchmarks/isles_baseline.py [--method threshold|model --model DIR] [--json OUT]``
+Run: ``PYTHONPATH=src python benchmarks/isles_baseline.py [--method threshold|model --model DIR] [--json OUT]
+[--record FILE]`` (the machine's conditions are printed first; ``--record`` appends the figures to a
+JSON-lines history, ``benchmarks/_common.py``)
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import _common  # noqa: E402
 
 CASE = ROOT.parent / "shared" / "data" / "isles22_case0009"
 
@@ -56,7 +61,9 @@ def main(argv=None) -> int:
     p.add_argument("--method", choices=("threshold", "model"), default="threshold")
     p.add_argument("--model", default=None, help="model folder for --method model")
     p.add_argument("--json", default=None, help="also write the figures as JSON")
+    _common.add_record_option(p)
     args = p.parse_args(argv)
+    run = _common.start("isles_baseline", args)
     files = case_files()
     if not files["dwi"].exists():
         print(f"ISLES'22 case not found at {CASE}; nothing to measure")
@@ -133,6 +140,8 @@ def main(argv=None) -> int:
         print(f"DWI-FLAIR mismatch: overall FLAIR rSI {shown}; per lesion (first 10): {figures['mismatch_lesion_rsi']}; {m.note}")
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2, default=float) + "\n")
+    run.record(case="isles22_case0009", **figures)
+    run.finish()
     return 0
 
 

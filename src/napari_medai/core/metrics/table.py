@@ -34,7 +34,13 @@ from ._live import Components, SurfaceState
 from .conventions import BRATS_HD95_EMPTY_MM, Convention, get_convention
 from .lesions import LESION_STYLES, lesion_style_params, lesions_padded
 from .overlap import ConfusionCounts
-from .surface import MaskSurface, SurfaceDistances, check_tolerance, nearest_surface_distances, ring_pad
+from .surface import (
+    MaskSurface,
+    SurfaceDistances,
+    check_tolerance,
+    nearest_surface_distances,
+    ring_pad,
+)
 
 __all__ = ["METRICS", "TableCache", "compute_table", "empty_rule_values"]
 
