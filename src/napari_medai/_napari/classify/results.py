@@ -71,9 +71,8 @@ class FolderTable(QTableWidget):
         self.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.setSelectionMode(QAbstractItemView.SingleSelection)
-        header = self.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeToContents)
-        header.setStretchLastSection(True)
+        self.setTextElideMode(Qt.ElideMiddle)  # a long file name is shortened; the numbers stay in view
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         self.setToolTip("Click a column header to sort; click a row to open the image with its activation map.")
         self.cellClicked.connect(lambda row, _col: self._clicked(row))
         self.start(None, ())
@@ -89,6 +88,11 @@ class FolderTable(QTableWidget):
         headers = ["image", "decision", *(f"p({c})" for c in self.classes)]
         self.setColumnCount(len(headers))
         self.setHorizontalHeaderLabels(headers)
+        header = self.horizontalHeader()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.Stretch)  # the file name takes what the numbers leave
+        for c in range(1, len(headers)):
+            header.setSectionResizeMode(c, QHeaderView.ResizeToContents)
         for c, tip in enumerate(["the file, relative to the folder", "the classes called at the model's thresholds",
                                  *(f"probability of {c}" for c in self.classes)]):
             self.horizontalHeaderItem(c).setToolTip(tip)

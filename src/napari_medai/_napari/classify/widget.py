@@ -68,6 +68,16 @@ def _opened_from(layer: Any) -> str:
     return str(source or getattr(getattr(layer, "source", None), "path", None) or "")
 
 
+def _same_file(a: str, b: str) -> bool:
+    """Two paths of one file (links resolved); False when either is empty."""
+    if not a or not b:
+        return False
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return a == b
+
+
 def _open(viewer: Any, path: str) -> list:
     """File > Open of ``path`` with the napari-medai reader (geometry, grey channel), else napari's own."""
     try:
@@ -367,7 +377,7 @@ class ClassifyWidget(QWidget):
         if self.jobs.busy:
             return self.jobs.refuse(InvalidInputError("busy: wait for the folder run or press Cancel, then click "
                                                       "the row again"))
-        layer = next((ly for ly in self.viewer.layers if _opened_from(ly) == path and not is_map(ly)), None)
+        layer = next((ly for ly in self.viewer.layers if _same_file(_opened_from(ly), path) and not is_map(ly)), None)
         if layer is None:
             if self.opened_layer is not None and self.opened_layer in self.viewer.layers:
                 self.viewer.layers.remove(self.opened_layer)
