@@ -99,4 +99,11 @@ def test_batch_bad_input_is_one_line_before_any_work(ldct_cohort, tmp_path, caps
     assert "write it as KEY=VALUE" in err
     err = _one_line_error(capsys, ["batch", "evaluate", "--cohort", str(ldct_cohort), "--out", out])
     assert "needs the reference folder: give --gt DIR" in err
+    err = _one_line_error(capsys, ["batch", "stroke", "--cohort", str(ldct_cohort), "--out", out, "--method", "model"])
+    assert "stroke method 'model' needs --model MODEL_DIR" in err
+    err = _one_line_error(capsys, ["batch", "denoise", "--cohort", str(ldct_cohort), "--out", out, "--model", "w.pt"])
+    assert "method 'gaussian' uses no weights" in err
+    err = _one_line_error(capsys, ["batch", "brain-tumour", "--cohort", str(ldct_cohort), "--out", out,
+                                   "--method", "threshold", "--model", "m"])
+    assert "the threshold baseline uses no model" in err
     assert not (tmp_path / "out").exists()

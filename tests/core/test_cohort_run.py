@@ -136,6 +136,7 @@ def test_a_killed_worker_has_its_case_retried_and_nothing_is_duplicated(tmp_path
     killed = next(r for r in run.records if r["case"] == "dieonce-k")
     assert killed["attempt"] == 2 and any("dieonce-k: its worker died (KilledWorker)" in n for n in run.notes)
     assert _runs(counter) == {"dieonce-k": 2, "ok-a": 1, "ok-b": 1, "ok-c": 1}
+    assert [r["attempt"] for r in run.records if r["case"] != "dieonce-k"] == [1, 1, 1]  # no case paid for it
     # one output and one record per case, no temporary file left by the killed write
     assert _left_files(tmp_path / "out") == sorted(
         [f"cases/{n}/{n}.out" for n in ("dieonce-k", "ok-a", "ok-b", "ok-c")]
@@ -152,6 +153,7 @@ def test_a_case_that_always_kills_its_worker_fails_after_its_retries(tmp_path, c
     assert dead["case"] == "die-z" and dead["attempt"] == 2
     assert dead["reason"].startswith("the worker died 2 time(s) while running this case (KilledWorker)")
     assert _runs(counter)["die-z"] == 2 and run.n_done == 1
+    assert next(r for r in run.records if r["case"] == "ok-a")["attempt"] == 1
     assert _left_files(tmp_path / "out" / "cases" / "die-z") == [CASE_RECORD]  # no half-written output
 
 

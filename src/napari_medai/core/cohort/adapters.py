@@ -112,6 +112,9 @@ class TaskAdapter:
     passthrough
         The option (a dict) that collects options the adapter does not know, for tasks whose
         methods take their own parameters (denoise: ``weight=40`` goes to the method's ``options``).
+    resolve_model
+        ``resolve_model(model, options) -> model``: checks that the model fits the options (before
+        any case runs) and returns the model the cases use (None when the chosen method needs none).
     """
 
     name: str
@@ -124,6 +127,7 @@ class TaskAdapter:
     model_default: str | None = None
     takes_model: bool = True
     passthrough: str | None = None
+    resolve_model: Callable[[Any, Mapping[str, Any]], Any] | None = None
 
     def check_options(self, options: Mapping[str, Any] | None) -> dict[str, Any]:
         """The defaults updated with ``options``; an unknown option raises a one-line error (or, for a
@@ -138,6 +142,14 @@ class TaskAdapter:
             known = ", ".join(sorted(self.defaults)) or "none"
             raise InvalidInputError(f"task {self.name!r} has no option {', '.join(unknown)}; its options: {known}")
         return {**self.defaults, **given}
+
+    def model_for(self, model: Any, options: Mapping[str, Any]) -> Any:
+        """The model the cases use: ``model`` or the task's default, checked against the options."""
+        if model is not None and not self.takes_model:
+            raise InvalidInputError(f"task {self.name!r} uses no model; leave --model out")
+        if self.resolve_model is not None:
+            return self.resolve_model(model, options)
+        return model if model is not None else self.model_default
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -268,6 +280,16 @@ def _run_brain(case: CohortCase, folder: Path, model: Any, options: Mapping[str,
     return res
 
 
+def _brain_model(model: Any, options: Mapping[str, Any]) -> Any:
+    if options["method"] not in ("model", "threshold"):
+        raise InvalidInputError(f"brain-tumour method {options['method']!r}: use model or threshold")
+    if options["method"] == "threshold":
+        if model is not None:
+            raise InvalidInputError("the threshold baseline uses no model; leave --model out or use --method model")
+        return None
+    return model if model is not None else "brain-tumour-default"
+
+
 BRAIN_TUMOUR = TaskAdapter(
     name="brain-tumour",
     description="segment brain tumours (BraTS-named case folders) with a trained model or the threshold baseline",
@@ -277,6 +299,7 @@ BRAIN_TUMOUR = TaskAdapter(
               "device": "cpu", "evaluate": True, "resample": False},
     outputs="NAME_seg.nii.gz (labels in the case's BraTS convention when it has a label map)",
     model_default="brain-tumour-default",
+    resolve_model=_brain_model,
 )
 
 
@@ -304,8 +327,6 @@ def _run_stroke(case: CohortCase, folder: Path, model: Any, options: Mapping[str
     protect = case.files()
     loaded = None
     if options["method"] == "model":
-        if model is None:
-            raise InvalidInputError("stroke method 'model' needs a model (--model MODEL_DIR from 'napari-medai train stroke')")
         loaded = cached_model(model, lambda m: load_stroke_model(m)[0], kind="stroke")
     vols = {k: read_volume(p, as_label=False) for k, p in case.inputs.items() if k != "cta_mirror"}
     sidecars = read_sidecars(**{k: case.inputs.get(k) for k in ("dwi", "adc", "flair")})
@@ -334,6 +355,18 @@ def _run_stroke(case: CohortCase, folder: Path, model: Any, options: Mapping[str
     return res
 
 
+def _stroke_model(model: Any, options: Mapping[str, Any]) -> Any:
+    from ..tasks.stroke.segment import METHODS
+
+    if options["method"] not in METHODS:
+        raise InvalidInputError(f"stroke method {options['method']!r}: use one of {', '.join(METHODS)}")
+    if options["method"] == "model" and model is None:
+        raise InvalidInputError("stroke method 'model' needs --model MODEL_DIR (from 'napari-medai train stroke')")
+    if options["method"] == "threshold" and model is not None:
+        raise InvalidInputError("--model is used with --method model; add --method model or leave --model out")
+    return model
+
+
 STROKE = TaskAdapter(
     name="stroke",
     description="segment ischaemic stroke lesions (ISLES'22 BIDS or case folders; MRI or CTA)",
@@ -342,6 +375,7 @@ STROKE = TaskAdapter(
     defaults={"method": "threshold", "adc_unit": "auto", "mirror": False, "separate_lesions": False,
               "probability": False, "evaluate": True, "resample": False},
     outputs="NAME_lesions.nii.gz (+ NAME_probability.nii.gz with probability=true); the lesion table in the record",
+    resolve_model=_stroke_model,
 )
 
 
@@ -440,6 +474,19 @@ def _run_denoise(case: CohortCase, folder: Path, model: Any, options: Mapping[st
     return res
 
 
+def _denoise_model(model: Any, options: Mapping[str, Any]) -> Any:
+    from ..tasks.ldct import METHODS
+
+    method = options["method"]
+    if method not in METHODS:
+        raise InvalidInputError(f"unknown denoising method {method!r}; use one of {', '.join(METHODS)}")
+    if method in ("redcnn", "trained") and model is None:
+        raise InvalidInputError(f"method {method!r} needs weights: give them as --model")
+    if method not in ("redcnn", "trained") and model is not None:
+        raise InvalidInputError(f"method {method!r} uses no weights; leave --model out or use redcnn / trained")
+    return model
+
+
 DENOISE = TaskAdapter(
     name="denoise",
     description="denoise (low-dose) CTs; NAME_fd / NAME_reference beside a CT is its full-dose reference",
@@ -449,6 +496,7 @@ DENOISE = TaskAdapter(
               "evaluate": True},
     outputs="NAME_<method>.nii.gz; PSNR / SSIM / RMSE against the reference in the record",
     passthrough="options",
+    resolve_model=_denoise_model,
 )
 
 

@@ -15,11 +15,11 @@ How a run goes
 4. A worker that dies mid-case (killed, out of memory) makes Dask report the case's task as lost
    (``KilledWorker``); the case is submitted again, to whichever worker is free, up to ``retries``
    more times, then recorded ``failed`` ("worker died ..."). The local cluster is started with
-   ``distributed.scheduler.allowed-failures = 0`` so that every death is counted here, and with
-   ``worker-saturation = 1.0`` so that a worker holds only the cases it is running (Dask counts a
-   death against every task a worker holds, queued ones too). A scheduler you start yourself applies
-   its own settings (default: 3 deaths per task before it gives up, and 1.1 tasks per thread);
-   ``docs/batch.md`` shows how to set both.
+   ``distributed.scheduler.allowed-failures = 0`` so that every death is counted here (a scheduler
+   you start yourself applies its own setting, by default 3 deaths per task before it gives up;
+   ``docs/batch.md`` shows how to set it). Cases are submitted only while a worker thread is free,
+   so a worker holds only the case it runs: Dask counts a death against every task a worker holds,
+   and no waiting case pays for another's.
 5. ``summary.csv`` and ``summary.json`` list every case with its status; when cases were compared
    with a ground truth, ``evaluation.json`` / ``.csv`` / ``.png`` (:mod:`.report`) sit beside them.
 
@@ -422,10 +422,7 @@ def run_cohort(
     opts = adapter.check_options(options)
     if int(retries) < 0:
         raise InvalidInputError(f"retries must be 0 or more, got {retries}")
-    if model is not None and not adapter.takes_model:
-        raise InvalidInputError(f"task {adapter.name!r} uses no model; leave --model out")
-    if model is None:
-        model = adapter.model_default
+    model = adapter.model_for(model, opts)
     out = Path(out_dir).expanduser()
     cohort: Path | None = None
     if isinstance(cases, (str, os.PathLike)):
@@ -518,24 +515,56 @@ def run_cohort(
     return run
 
 
+def _free_threads(client: Any, mine: set[str]) -> int:
+    """Worker threads with nothing to do: all threads, less the tasks workers hold (of every run on
+    this scheduler), less this run's submitted tasks (``mine``) that no worker holds yet."""
+    try:
+        threads = client.nthreads()
+        proc = client.processing()
+    except Exception:  # the scheduler is busy or a worker just left: submit nothing this time
+        return 0
+    held = [str(k) for keys in proc.values() for k in keys]
+    not_yet_held = len(mine) - sum(1 for k in held if k in mine)
+    return sum(int(n) for n in threads.values()) - len(held) - not_yet_held
+
+
 def _run_on_dask(client: Any, adapter: TaskAdapter, todo: list[CohortCase], cases_dir: Path, model: Any,
                  opts: dict[str, Any], keys: dict[str, str], retries: int, records: dict[str, dict[str, Any]],
                  status: dict[str, int], notes: list[str], report_status: Callable[[int], None],
                  should_stop: StopFn | None, on_case: Callable[[dict[str, Any]], None] | None) -> bool:
-    """Submit ``todo``, resubmit cases whose worker died, fill ``records``; True when stopped."""
+    """Run ``todo`` on the cluster, resubmit cases whose worker died, fill ``records``; True when stopped.
+
+    A case is submitted only when a worker thread is free (at least one case is always in flight),
+    so a worker holds only the cases it runs: its death costs no waiting case an attempt, and
+    several runs sharing a scheduler take turns instead of queueing everything at once.
+    """
+    from collections import deque
+
     from distributed import wait
 
     def submit(case: CohortCase, attempt: int) -> Any:
         return client.submit(execute_case, adapter, case, str(cases_dir / case.name), model, opts, keys[case.name],
-                             attempt, key=f"{adapter.name}-{case.name}-{keys[case.name][:10]}-a{attempt}", pure=False)
+                             attempt, key=f"cohort-{adapter.name}-{case.name}-{keys[case.name][:10]}-a{attempt}",
+                             pure=False)
 
-    pending: dict[Any, tuple[CohortCase, int]] = {submit(c, 1): (c, 1) for c in todo}
+    waiting: deque[tuple[CohortCase, int]] = deque((c, 1) for c in todo)
+    pending: dict[Any, tuple[CohortCase, int]] = {}
     last_running = -1
     last_tick = 0.0
-    while pending:
+    while pending or waiting:
         if should_stop is not None and should_stop():
             client.cancel(list(pending))
             return True
+        if waiting:
+            free = _free_threads(client, {str(f.key) for f in pending})
+            if not pending:
+                free = max(free, 1)
+            for _ in range(min(max(free, 0), len(waiting))):
+                case, attempt = waiting.popleft()
+                pending[submit(case, attempt)] = (case, attempt)
+        if not pending:
+            time.sleep(0.25)
+            continue
         try:
             done = wait(list(pending), timeout=0.5, return_when="FIRST_COMPLETED").done
         except TimeoutError:
@@ -550,7 +579,7 @@ def _run_on_dask(client: Any, adapter: TaskAdapter, todo: list[CohortCase], case
                 if attempt <= retries:
                     notes.append(f"case {case.name}: its worker died ({type(exc).__name__}); submitted again "
                                  f"(attempt {attempt + 1} of {retries + 1})")
-                    pending[submit(case, attempt + 1)] = (case, attempt + 1)
+                    waiting.appendleft((case, attempt + 1))
                     continue
                 rec = _lost_worker_record(adapter, case, keys[case.name], attempt, exc, cases_dir / case.name,
                                           model, opts)
