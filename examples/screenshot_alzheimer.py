@@ -68,6 +68,7 @@ def phantom() -> None:
     w.tabs.setCurrentWidget(lp)
     QFileDialog.getExistingDirectory = staticmethod(lambda *a, **k: str(tmp / "cohort"))  # the user's pick
     lp.write_button.click()
+    finish(w, "write the cohort")
     lp.n_spin.setValue(10)
     lp.find_button.click()
     finish(w, "landmarks")

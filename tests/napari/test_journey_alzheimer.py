@@ -170,6 +170,7 @@ def _find(qtbot, w, monkeypatch, folder, *, n=5, distance=10.0):
     show_tab(w, "Landmarks")
     _pick_folder(monkeypatch, folder)
     click(qtbot, button(w, "Write open cohort to a folder"))
+    _wait(w)  # the files are written off the GUI thread
     step("set L and the distance")
     field(w, "landmarks L").setValue(n)
     field(w, "min distance").setValue(distance)

@@ -2,8 +2,8 @@
 open layers are subjects of a cohort, and what a chosen model folder holds (its contract only).
 
 A cohort on disk is what landmark discovery, training and evaluation read (a folder of T1s and a labels
-CSV). The sample "T1 brain cohort" opens as layers; :func:`write_open_cohort` writes those that carry a
-diagnosis to a folder the user picks (never into the package, never over a file), in the layout
+CSV). The sample "T1 brain cohort" opens as layers; :func:`open_cohort` and :func:`write_cohort` write those
+that carry a diagnosis to a folder the user picks (never into the package, never over a file), in the layout
 ``read_cohort`` reads: ``t1/<subject>.nii.gz`` and ``labels.csv`` (subject, diagnosis, source).
 """
 
@@ -114,17 +114,14 @@ class WrittenCohort:
     n_nc: int
 
 
-def write_open_cohort(viewer: Any, folder: str | os.PathLike[str]) -> WrittenCohort:
-    """Write the open subject layers with a diagnosis to ``folder`` (new or empty) as a cohort.
+def open_cohort(viewer: Any) -> list[tuple[str, str, Any]]:
+    """``(subject, diagnosis, Volume)`` of each open subject layer with a diagnosis (GUI thread: reads layers).
 
     Raises
     ------
     InvalidInputError
-        No subject layer is open, fewer than two of a diagnosis, or ``folder`` is a file or not empty.
+        No subject layer is open, or fewer than two of a diagnosis.
     """
-    from ...core.evaluate import write_text_atomically
-    from ...core.io import write_volume
-
     layers = cohort_layers(viewer)
     if not layers:
         raise InvalidInputError("no open layer carries a diagnosis: open File > Open Sample > napari-medai > "
@@ -134,14 +131,28 @@ def write_open_cohort(viewer: Any, folder: str | os.PathLike[str]) -> WrittenCoh
     if min(n_ad, n_nc) < 2:
         raise InvalidInputError(f"the open layers hold {n_ad} AD and {n_nc} NC subjects; a cohort needs at least "
                                 "2 of each")
+    return [("".join(c if c.isalnum() or c in "-_" else "_" for c in ly.name), dx, layer_to_volume(ly))
+            for ly, dx in zip(layers, groups, strict=True)]
+
+
+def write_cohort(subjects: list[tuple[str, str, Any]], folder: str | os.PathLike[str]) -> WrittenCohort:
+    """Write ``subjects`` (from :func:`open_cohort`) to ``folder`` (new or empty) as a cohort (any thread).
+
+    Raises
+    ------
+    InvalidInputError
+        ``folder`` is a file or not empty, or cannot be written.
+    """
+    from ...core.evaluate import write_text_atomically
+    from ...core.io import write_volume
+
     out = Path(folder).expanduser()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InvalidInputError(f"{out}: is not an empty folder; choose a new or empty folder for the cohort")
     rows = []
     try:
-        for layer, dx in zip(layers, groups, strict=True):
-            name = "".join(c if c.isalnum() or c in "-_" else "_" for c in layer.name)
-            write_volume(layer_to_volume(layer), out / "t1" / f"{name}.nii.gz")
+        for name, dx, vol in subjects:
+            write_volume(vol, out / "t1" / f"{name}.nii.gz")
             rows.append({"subject": name, "diagnosis": dx, "source": name})
         buf = io.StringIO()
         w = csv.DictWriter(buf, fieldnames=["subject", "diagnosis", "source"], lineterminator="\n")
@@ -151,7 +162,8 @@ def write_open_cohort(viewer: Any, folder: str | os.PathLike[str]) -> WrittenCoh
     except OSError as exc:
         raise InvalidInputError(f"{out}: cannot write the cohort here ({exc.strerror or exc}); choose another "
                                 "folder") from exc
-    return WrittenCohort(folder=out, labels_csv=out / "labels.csv", n_ad=n_ad, n_nc=n_nc)
+    dx = [d for _n, d, _v in subjects]
+    return WrittenCohort(folder=out, labels_csv=out / "labels.csv", n_ad=dx.count("AD"), n_nc=dx.count("NC"))
 
 
 # ------------------------------------------------------------------ model folders
@@ -185,4 +197,4 @@ def describe_model_folder(folder: str) -> ModelInfo:
 
 
 __all__ = ["DIAGNOSES", "ModelInfo", "PathRow", "WrittenCohort", "cohort_layers", "default_template_path",
-           "describe_model_folder", "diagnosis_of", "write_open_cohort"]
+           "describe_model_folder", "diagnosis_of", "open_cohort", "write_cohort"]

@@ -40,7 +40,7 @@ from .._widgets import (
 from ..layers import META_KEY, layer_to_volume
 from . import result_layers as rl
 from . import words
-from .inputs import PathRow, default_template_path, describe_model_folder, write_open_cohort
+from .inputs import PathRow, default_template_path, describe_model_folder, open_cohort, write_cohort
 from .pages import AlignPage, EvaluatePage, LandmarkPage, PredictPage
 from .pages import say as _say
 
@@ -256,7 +256,12 @@ class AlzheimerWidget(QWidget):
         path = QFileDialog.getExistingDirectory(self, "New or empty folder for the open cohort")
         if not path:
             return False
-        return self.jobs.run_now(lambda: write_open_cohort(self.viewer, path), self._cohort_written)
+        try:
+            subjects = open_cohort(self.viewer)  # the layers are read here, the files written off the GUI thread
+        except MedaiError as exc:
+            return self._refuse(exc)
+        return self.jobs.start(lambda: write_cohort(subjects, path), self._cohort_written,
+                               f"writing {len(subjects)} subjects to {path}…")
 
     def _cohort_written(self, cohort: Any) -> None:
         lp = self.landmark_page
@@ -298,6 +303,7 @@ class AlzheimerWidget(QWidget):
         rl.add_p_map(self.viewer, result)
         yield
         rl.add_landmarks(self.viewer, result)
+        yield  # moving the sliders re-slices every layer: a turn of its own
         self.go_to_landmark(0)
 
     def go_to_landmark(self, row: int) -> None:
@@ -345,6 +351,7 @@ class AlzheimerWidget(QWidget):
             layer = rl.add_saliency(self.viewer, pred)
             yield
             if rl.add_contributions(self.viewer, pred) is not None:  # the slice of the strongest landmark
+                yield
                 strongest = int(np.argmax(np.abs(np.nan_to_num(pred.contributions))))
                 rl.go_to_world(self.viewer, layer, np.asarray(pred.landmarks_mm)[strongest])
 
