@@ -145,6 +145,7 @@ def run_distributed(groups: list[dict[str, Any]], out: Path, workers: int, *,
             time.sleep(0.2)
 
     t1 = time.perf_counter()
+    cpu1 = time.process_time()
     kt = None
     if kill_after is not None:
         kt = threading.Thread(target=killer, daemon=True)
@@ -155,6 +156,7 @@ def run_distributed(groups: list[dict[str, Any]], out: Path, workers: int, *,
                                 options=g["options"], on_case=on_case) for g in groups]
             runs = [f.result() for f in futs]
         wall = time.perf_counter() - t1
+        main_cpu = time.process_time() - cpu1
     finally:
         killed["stop"] = True
         if kt is not None:
@@ -165,7 +167,7 @@ def run_distributed(groups: list[dict[str, Any]], out: Path, workers: int, *,
     for r in runs:
         for w, mb in r.workers.items():
             workers_peak[w] = max(workers_peak.get(w, 0.0), mb)
-    return {"start_s": start_s, "wall_s": wall, "runs": runs, "workers_peak_mb": workers_peak,
+    return {"start_s": start_s, "wall_s": wall, "main_cpu_s": main_cpu, "runs": runs, "workers_peak_mb": workers_peak,
             "killed": {k: v for k, v in killed.items() if k != "stop"}}
 
 
@@ -255,8 +257,15 @@ def main() -> int:
         print(f"    failed: {t} {c}: {why}")
     print("    peak memory per worker: " + ", ".join(f"{w} {mb:.0f} MB"
                                                     for w, mb in sorted(dist["workers_peak_mb"].items())))
+    case_s = sorted((rec["seconds"], r.task, rec["case"]) for r in dist["runs"] for rec in r.records
+                    if rec.get("seconds") is not None)
+    print(f"    sum of case times in the workers {sum(c[0] for c in case_s):.1f} s (one process: "
+          f"{sum(r[3] for r in seq['rows']):.1f} s)" if seq else
+          f"    sum of case times in the workers {sum(c[0] for c in case_s):.1f} s")
+    print(f"    CPU time of this process (client and scheduler) during the run: {dist['main_cpu_s']:.1f} s")
     bench.record(run="distributed", workers=args.workers, cases=done + len(failed_d), start_s=round(dist["start_s"], 2),
-                 wall_s=round(dist["wall_s"], 2), failed=len(failed_d),
+                 wall_s=round(dist["wall_s"], 2), failed=len(failed_d), main_cpu_s=round(dist["main_cpu_s"], 2),
+                 case_s_sum=round(sum(c[0] for c in case_s), 2),
                  speedup=None if seq is None else round(seq["wall_s"] / dist["wall_s"], 3),
                  workers_peak_mb=dist["workers_peak_mb"])
     kill_after = max(2, total // 4)

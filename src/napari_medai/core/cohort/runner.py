@@ -310,15 +310,33 @@ def start_client(
     return Client(cluster), cluster
 
 
-def _running(client: Any, mine: set[str]) -> int:
-    """Cases of ``mine`` running now: per worker, those it was given, at most its thread count
-    (the scheduler hands a worker slightly more tasks than threads, to keep it busy)."""
+def _cluster_state(client: Any) -> tuple[dict[str, int], dict[str, list[str]]] | None:
+    """``({worker: threads}, {worker: [task keys it holds]})``, or None when the scheduler does not answer."""
     try:
-        proc = client.processing()
-        threads = client.nthreads()
-    except Exception:  # the scheduler is busy or a worker just left: count none this time
+        threads = {str(w): int(n) for w, n in client.nthreads().items()}
+        proc = {str(w): [str(k) for k in keys] for w, keys in client.processing().items()}
+    except Exception:  # the scheduler is busy or a worker just left: try again next time
+        return None
+    return threads, proc
+
+
+def _running(state: tuple[dict[str, int], dict[str, list[str]]] | None, mine: set[str]) -> int:
+    """Cases of ``mine`` running now: per worker, those it holds, at most its thread count."""
+    if state is None:
         return 0
-    return sum(min(sum(1 for k in keys if str(k) in mine), int(threads.get(w, 1))) for w, keys in proc.items())
+    threads, proc = state
+    return sum(min(sum(1 for k in keys if k in mine), threads.get(w, 1)) for w, keys in proc.items())
+
+
+def _free_threads(state: tuple[dict[str, int], dict[str, list[str]]] | None, mine: set[str]) -> int:
+    """Worker threads with nothing to do: all threads, less the tasks workers hold (of every run on
+    this scheduler), less this run's submitted tasks (``mine``) that no worker holds yet."""
+    if state is None:
+        return 0
+    threads, proc = state
+    held = [k for keys in proc.values() for k in keys]
+    not_yet_held = len(mine) - sum(1 for k in held if k in mine)
+    return sum(threads.values()) - len(held) - not_yet_held
 
 
 def _lost_worker_record(adapter: TaskAdapter, case: CohortCase, key: str, attempts: int, exc: BaseException,
@@ -515,19 +533,6 @@ def run_cohort(
     return run
 
 
-def _free_threads(client: Any, mine: set[str]) -> int:
-    """Worker threads with nothing to do: all threads, less the tasks workers hold (of every run on
-    this scheduler), less this run's submitted tasks (``mine``) that no worker holds yet."""
-    try:
-        threads = client.nthreads()
-        proc = client.processing()
-    except Exception:  # the scheduler is busy or a worker just left: submit nothing this time
-        return 0
-    held = [str(k) for keys in proc.values() for k in keys]
-    not_yet_held = len(mine) - sum(1 for k in held if k in mine)
-    return sum(int(n) for n in threads.values()) - len(held) - not_yet_held
-
-
 def _run_on_dask(client: Any, adapter: TaskAdapter, todo: list[CohortCase], cases_dir: Path, model: Any,
                  opts: dict[str, Any], keys: dict[str, str], retries: int, records: dict[str, dict[str, Any]],
                  status: dict[str, int], notes: list[str], report_status: Callable[[int], None],
@@ -551,12 +556,13 @@ def _run_on_dask(client: Any, adapter: TaskAdapter, todo: list[CohortCase], case
     pending: dict[Any, tuple[CohortCase, int]] = {}
     last_running = -1
     last_tick = 0.0
+    state = _cluster_state(client)
     while pending or waiting:
         if should_stop is not None and should_stop():
             client.cancel(list(pending))
             return True
         if waiting:
-            free = _free_threads(client, {str(f.key) for f in pending})
+            free = _free_threads(state, {str(f.key) for f in pending})
             if not pending:
                 free = max(free, 1)
             for _ in range(min(max(free, 0), len(waiting))):
@@ -564,6 +570,7 @@ def _run_on_dask(client: Any, adapter: TaskAdapter, todo: list[CohortCase], case
                 pending[submit(case, attempt)] = (case, attempt)
         if not pending:
             time.sleep(0.25)
+            state = _cluster_state(client)
             continue
         try:
             done = wait(list(pending), timeout=0.5, return_when="FIRST_COMPLETED").done
@@ -591,8 +598,8 @@ def _run_on_dask(client: Any, adapter: TaskAdapter, todo: list[CohortCase], case
                 on_case(rec)
         now = time.perf_counter()
         if changed or now - last_tick >= 0.5:
-            mine = {str(f.key) for f in pending}
-            running = _running(client, mine)
+            state = _cluster_state(client)  # one look at the cluster serves the next submissions and the status
+            running = _running(state, {str(f.key) for f in pending})
             if changed or running != last_running or now - last_tick >= 1.0:
                 report_status(running)
                 last_running, last_tick = running, now
