@@ -18,6 +18,7 @@ from napari_medai.core.ood import (
     build_reference,
     intensity_profile,
     prediction_signals,
+    scatter,
     wasserstein,
 )
 
@@ -57,6 +58,23 @@ def test_limits_are_the_training_range_widened_by_the_leave_one_out_surprise():
     whole_brain = assess(ref, _profile(0.1), {"uncertainty_bits": 0.6, "tumour_fraction": 0.2})
     assert len(whole_brain.reasons) == 2 and "20.0% of the brain" in whole_brain.reasons[1]
     assert "tumour_fraction: 0.2 (limit 0.08)" in whole_brain.details()
+
+
+def test_scatter_flags_false_positives_spread_over_the_brain():
+    m = np.zeros((20, 20, 20), bool)
+    m[2:6, 2:6, 2:6] = True  # one 64-voxel lesion
+    assert scatter(m) == 0.0 and scatter(np.zeros_like(m)) == 0.0
+    m[10, 10, 10] = m[15, 15, 15] = True  # two specks apart from it
+    assert scatter(m) == pytest.approx(2 / 66)
+    cases = [{"name": f"c{i}", "profile": _profile(0.0), "truth_fraction": 0.05, "truth_scatter": t, "scatter": p}
+             for i, (t, p) in enumerate([(0.0, 0.02), (0.05, 0.1), (0.01, 0.03)])]
+    ref = build_reference(cases)
+    assert ref["limits"]["scatter"] == pytest.approx(0.1 + 0.1)  # top gap 0.05 < floor 0.1
+    q = assess(ref, _profile(0.0), {"uncertainty_bits": 0.1, "tumour_fraction": 0.05, "scatter": 0.6})
+    assert q.verdict == UNLIKE and q.reasons == [
+        "60% of the predicted tumour lies outside its largest component, more scattered than the training "
+        "cases allow (20%)"]
+    assert assess(ref, _profile(0.0), {"tumour_fraction": 0.05, "scatter": 0.15}).verdict == LIKE
 
 
 def test_no_reference_says_so_but_keeps_the_numbers():

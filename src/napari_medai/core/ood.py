@@ -23,6 +23,10 @@ signals, each compared with the same signal on the model's own training cases:
     The predicted foreground volume as a fraction of the brain region (a model that paints the
     white matter of the whole brain as tumour is caught here), against the training cases'
     fractions, expert-labelled and predicted by the kept weights (all of them together).
+``scatter``
+    The share of the predicted foreground outside its largest connected component (26-connected): a
+    glioma is mostly one lesion, while false positives spread over the white matter are many; against
+    the training cases' labelled and predicted scatter.
 
 Limits come from the training cases alone. For each signal the training values span a range; the
 range is widened by the largest *leave-one-out surprise* among them -- how far the most extreme
@@ -59,6 +63,7 @@ __all__ = [
     "check_prediction",
     "intensity_profile",
     "prediction_signals",
+    "scatter",
     "wasserstein",
 ]
 
@@ -74,7 +79,7 @@ PERCENTILES = (1, 5, 25, 50, 75, 95, 99)
 #: Least widening of each limit: intensity distance as a fraction of the training cases' mean
 #: 1st-99th percentile spread; correlation, entropy (bits) and tumour fraction as absolute values.
 FLOORS: dict[str, float] = {"intensity_distance": 0.02, "neighbour_correlation": 0.05, "uncertainty_bits": 0.05,
-                            "tumour_fraction": 0.02}
+                            "tumour_fraction": 0.02, "scatter": 0.1}
 #: Foreground probability above which a voxel counts towards the uncertainty.
 CANDIDATE_PROBABILITY = 0.1
 REFERENCE_VERSION = 1
@@ -155,8 +160,21 @@ def prediction_signals(probs: np.ndarray, *, output_kind: str, threshold: float,
     return {
         "uncertainty_bits": round(float(ent[cand].mean()), 4) if cand.any() else 0.0,
         "tumour_fraction": round(float(np.count_nonzero(predicted & brain)) / max(n_brain, 1), 5),
+        "scatter": round(scatter(predicted & brain), 4),
         "candidate_voxels": int(np.count_nonzero(cand)),
     }
+
+
+def scatter(mask: np.ndarray) -> float:
+    """Share of a mask's voxels outside its largest 26-connected component (0 for an empty mask)."""
+    from scipy import ndimage as ndi
+
+    m = np.asarray(mask, bool)
+    total = int(m.sum())
+    if total == 0:
+        return 0.0
+    lab, n = ndi.label(m, structure=np.ones((3,) * m.ndim, bool))
+    return 1.0 - float(np.bincount(lab.ravel())[1:].max()) / total if n > 1 else 0.0
 
 
 def wasserstein(q1: Sequence[float], q2: Sequence[float]) -> float:
@@ -185,8 +203,9 @@ def build_reference(cases: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     cases
         One mapping per training (and validation) case: ``name``, ``profile``
         (:func:`intensity_profile`), ``truth_fraction`` (the expert-labelled foreground as a fraction
-        of the brain) and, when the trained model was run on it, ``uncertainty_bits`` and
-        ``tumour_fraction`` (:func:`prediction_signals`).
+        of the brain), ``truth_scatter`` (:func:`scatter` of the labelled foreground) and, when the
+        trained model was run on it, ``uncertainty_bits``, ``tumour_fraction`` and ``scatter``
+        (:func:`prediction_signals`).
 
     Returns
     -------
@@ -217,7 +236,7 @@ def build_reference(cases: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             if others:
                 rec["intensity_distance"][ch] = round(wasserstein(prof["quantiles"], np.mean(others, axis=0)), 4)
             rec["neighbour_correlation"][ch] = prof["neighbour_correlation"]
-        for k in ("truth_fraction", "tumour_fraction", "uncertainty_bits"):
+        for k in ("truth_fraction", "tumour_fraction", "uncertainty_bits", "truth_scatter", "scatter"):
             if c.get(k) is not None:
                 rec[k] = round(float(c[k]), 5)
         per_case.append(rec)
@@ -231,6 +250,8 @@ def build_reference(cases: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
                                                             FLOORS["neighbour_correlation"], low=True))
     limits["tumour_fraction"] = _widened([r.get(k) for r in per_case for k in ("truth_fraction", "tumour_fraction")],
                                          FLOORS["tumour_fraction"], low=False)[1]
+    limits["scatter"] = _widened([r.get(k) for r in per_case for k in ("truth_scatter", "scatter")],
+                                 FLOORS["scatter"], low=False)[1]
     limits["uncertainty_bits"] = _widened([r.get("uncertainty_bits") for r in per_case], FLOORS["uncertainty_bits"],
                                           low=False)[1]
     return {
@@ -302,6 +323,7 @@ def assess(reference: Mapping[str, Any] | None, profile: Mapping[str, Any], sign
     numbers: dict[str, Any] = {
         "uncertainty_bits": {"value": signals.get("uncertainty_bits"), "limit": None},
         "tumour_fraction": {"value": signals.get("tumour_fraction"), "limit": None},
+        "scatter": {"value": signals.get("scatter"), "limit": None},
         "neighbour_correlation": {ch: {"value": p["neighbour_correlation"], "limit": None}
                                   for ch, p in profile.get("channels", {}).items() if p},
     }
@@ -333,7 +355,11 @@ def assess(reference: Mapping[str, Any] | None, profile: Mapping[str, Any], sign
             reasons.append(f"{ch} is smoother than the training cases (neighbour correlation {r:.3g} > {hi:.3g})")
     for key, words in (("uncertainty_bits", "the model is unsure (mean entropy {v:.3g} bits > {h:.3g})"),
                        ("tumour_fraction", "the predicted tumour is {v:.1%} of the brain, more than the training "
-                                           "cases allow ({h:.1%})")):
+                                           "cases allow ({h:.1%})"),
+                       ("scatter", "{v:.0%} of the predicted tumour lies outside its largest component, more "
+                                   "scattered than the training cases allow ({h:.0%})")):
+        if key not in lim:  # references written before the signal existed
+            continue
         hi = lim.get(key)
         numbers[key]["limit"] = hi
         v = signals.get(key)

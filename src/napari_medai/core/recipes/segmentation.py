@@ -200,12 +200,13 @@ def _prepare_case(case: TrainingCase, task: TaskSpec, patch: Sequence[int]) -> _
             tgt = t[0].numpy().astype(np.uint8)
         b = F.interpolate(torch.from_numpy(brn.astype(np.float32))[None, None], size=size, mode=mode, align_corners=False)
         brn = b[0, 0].numpy() >= 0.5
-    from ..ood import brain_voxels, intensity_profile
+    from ..ood import brain_voxels, intensity_profile, scatter
 
     net_brain = brain_voxels(img)
     truth = tgt.any(axis=0) if c.output_kind == "sigmoid-regions" else tgt[0] > 0
     reference = {"name": case.name, "profile": intensity_profile(img, c.channels),
-                 "truth_fraction": float(np.count_nonzero(truth & net_brain)) / max(int(net_brain.sum()), 1)}
+                 "truth_fraction": float(np.count_nonzero(truth & net_brain)) / max(int(net_brain.sum()), 1),
+                 "truth_scatter": scatter(truth & net_brain)}
     # pad to at least one patch
     pads = [(0, max(0, int(p) - s)) for p, s in zip(patch, img.shape[1:])]
     if any(hi for _, hi in pads):
@@ -497,6 +498,6 @@ class SegmentationRecipe(Recipe):
             sig = prediction_signals(mean.numpy(), output_kind=c0.output_kind, threshold=c0.threshold,
                                      brain=brain_voxels(case.image))
             records.append({**case.reference, "uncertainty_bits": sig["uncertainty_bits"],
-                            "tumour_fraction": sig["tumour_fraction"]})
+                            "tumour_fraction": sig["tumour_fraction"], "scatter": sig["scatter"]})
         net.to("cpu")
         return {REFERENCE_KEY: build_reference(records)}

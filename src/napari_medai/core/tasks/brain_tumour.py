@@ -31,6 +31,20 @@ bounding box (reoriented RAS), 64^3 patches (12.8 cm), batch 2, 40 steps per epo
 validation every epoch, early stopping after 8 epochs without improvement, and a wall-time
 budget of 40 minutes -- sized to finish on 4 BraTS cases on 2 CPU cores in under 45 minutes.
 Inference uses 96^3 windows with Gaussian blending.
+
+Intensities and the input check
+-------------------------------
+New models find the brain by the ``"constant-background"`` rule (:mod:`napari_medai.core.intensity`):
+one region where any sequence differs from its constant background, so a case gives the same network
+input whether its files are z-scored with a constant background (BraTS 2013) or raw with a zero
+background (BraTS 2021/2023, TCGA); a case's ``brainmask*`` is then not needed (on BraTS 2013 the rule
+reproduces it exactly). Folders trained before keep their per-channel rule. Training stores the
+reference statistics of the out-of-distribution check (:mod:`napari_medai.core.ood`) in the model
+folder; :func:`segment` returns its verdict in ``Prediction.quality``.
+
+The nnU-Net-style ``augmentation="strong"`` is available but not the default: the leave-one-case-out
+comparison of ``benchmarks/brats_recipe_cv.py`` could not be run to convergence on the shared 2-core
+machine (one epoch took 449 s under a load average of about 10), so nothing supports a change yet.
 """
 
 from __future__ import annotations
@@ -448,7 +462,8 @@ def segment(
     Returns
     -------
     Prediction
-        Label map on the input grid (``meta["model"]``, ``meta["convention"]``), region volumes in ml.
+        Label map on the input grid (``meta["model"]``, ``meta["convention"]``), region volumes in ml,
+        and ``quality``: whether the input is like the model's training cases (:class:`~napari_medai.core.ood.Quality`).
     """
     from ..inference import predict
     from ..models.loading import LoadedModel, load_model
