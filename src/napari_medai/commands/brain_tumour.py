@@ -25,7 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--t1c", type=Path, default=None, metavar="F", help="contrast-enhanced T1 (t1ce, t1gd)")
     parser.add_argument("--t2", type=Path, default=None, metavar="F", help="T2 image (t2w)")
     parser.add_argument("--brainmask", type=Path, default=None, metavar="F",
-                        help="brain mask: normalise inside it and keep labels inside it")
+                        help="brain mask: keep labels inside it (and normalise inside it for models whose "
+                             "brain-region rule uses a mask; newer models find the brain themselves)")
     parser.add_argument("--model", default="brain-tumour-default", metavar="M",
                         help="model folder, MONAI bundle folder/zip, TorchScript file or registry name "
                              "(brain-tumour-default, brats_mri_segmentation); default brain-tumour-default")
