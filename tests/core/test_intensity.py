@@ -7,7 +7,12 @@ import numpy as np
 import pytest
 
 from napari_medai.core.errors import InvalidInputError
-from napari_medai.core.intensity import BRAIN_REGIONS, background_value, brain_region_masks, normalize
+from napari_medai.core.intensity import (
+    BRAIN_REGIONS,
+    background_value,
+    brain_region_masks,
+    normalize,
+)
 from napari_medai.core.models.contract import ModelContract
 
 from .test_models_support import one_torch_thread  # noqa: F401
