@@ -71,7 +71,7 @@ class DeidentifyWidget(QWidget):
         self.key_edit.setPlaceholderText("none: nothing links the output back")
         self.key_button = QPushButton("Key file…")
         self.dates_check = QCheckBox("keep dates, shifted per patient")
-        self.clean_check = QCheckBox("clean descriptions (keep them without names and IDs)")
+        self.clean_check = QCheckBox("clean descriptions")
         for box in (self.dates_check, self.clean_check):  # as wide as its text: a click beside it does nothing
             box.setSizePolicy(QSizePolicy.Maximum, QSizePolicy.Fixed)
         self.run_button = QPushButton("De-identify")
