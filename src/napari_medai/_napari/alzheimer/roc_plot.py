@@ -43,6 +43,7 @@ class RocPlot(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.canvas)
+        self.canvas.mpl_connect("draw_event", self._drawn)
 
     def show_curve(self, fpr: np.ndarray, tpr: np.ndarray, label: str) -> None:
         """Draw the curve of an evaluation (``label``: e.g. its AUC)."""
@@ -50,23 +51,13 @@ class RocPlot(QWidget):
         self.curve.set_label(label)
         self.note.set_visible(False)
         self.ax.legend(loc="lower right", fontsize=7)
-        self._full_draw()
+        self._background = None  # the marker is drawn with the new curve
+        self.canvas.draw_idle()
 
-    def _full_draw(self) -> None:
-        self._background = None
-        if not self.canvas.isVisible():  # drawn when shown (a hidden tab)
-            return
-        self.canvas.draw()
+    def _drawn(self, _event: Any) -> None:
+        """After every full draw (a new curve, a resize, the tab shown): keep the picture, add the marker."""
         self._background = self.canvas.copy_from_bbox(self.figure.bbox)
-        self._blit()
-
-    def _blit(self) -> None:
-        if self._background is None:
-            self._full_draw()
-            return
-        self.canvas.restore_region(self._background)
-        self.ax.draw_artist(self.point)
-        self.canvas.blit(self.figure.bbox)
+        self.ax.draw_artist(self.point)  # into the picture Qt paints next (matplotlib's blitting recipe)
 
     def set_point(self, fpr: float | None, tpr: float | None) -> None:
         """Move the operating-point marker (None: hide it)."""
@@ -74,18 +65,12 @@ class RocPlot(QWidget):
             self.point.set_data([], [])
         else:
             self.point.set_data([float(fpr)], [float(tpr)])
-        if self.canvas.isVisible():
-            self._blit()
-
-    def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
-        super().showEvent(event)
-        from qtpy.QtCore import QTimer
-
-        QTimer.singleShot(0, self._full_draw)
-
-    def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
-        super().resizeEvent(event)
-        self._background = None  # the next marker move draws everything again
+        if self._background is None:
+            self.canvas.draw_idle()
+            return
+        self.canvas.restore_region(self._background)
+        self.ax.draw_artist(self.point)
+        self.canvas.blit(self.figure.bbox)
 
     @property
     def curve_points(self) -> tuple[np.ndarray, np.ndarray]:
