@@ -646,8 +646,9 @@ def _fill_distances(row: dict[str, Any], sd: SurfaceDistances, tol: float) -> No
     row["nsd"] = sd.surface_dice(tolerance_mm=tol)
 
 
-#: Largest crop (voxels) for which rows keep live state between calls (masks, labels, surfaces).
-_LIVE_MAX_VOXELS = 1 << 23
+#: Largest crop (voxels) for which rows keep live state between calls (masks, labels, surfaces): about
+#: 7 bytes per voxel and row, e.g. some 100 MB per row for a CT organ crop of 300 x 290 x 150.
+_LIVE_MAX_VOXELS = 1 << 24
 
 
 @dataclass
