@@ -96,6 +96,27 @@ def test_reader_passes_on_no_identifier(ct_series):
     assert _leaks({"file name": one.name.encode(), "file meta": repr(one.meta).encode()}) == []
 
 
+def test_itk_reader_passes_on_no_patient_tag_of_a_file_converted_from_dicom(ct_series, tmp_path):
+    """SimpleITK writes every DICOM attribute of a DICOM image into the NRRD / MetaImage header it converts to."""
+    import SimpleITK as sitk
+
+    img = sitk.ReadImage(str(sorted(ct_series.iterdir())[0]))
+    for ext in (".nrrd", ".mha"):
+        sitk.WriteImage(img, str(tmp_path / f"converted{ext}"))
+        assert IDENTIFIERS["PatientID"].encode() in (tmp_path / f"converted{ext}").read_bytes()  # in the header
+        vol = read_volume(tmp_path / f"converted{ext}")
+        keys = vol.meta["itk"]
+        assert keys["0008|0060"].strip() == "CT" and not any(k.startswith("0010|") for k in keys)
+        assert _leaks({f"{ext} meta": repr(vol.meta).encode(), f"{ext} name": vol.name.encode()}) == []
+        assert keys["0008|103e"] == "CaSc dob 3mm" and keys["0008|1030"] == "Cardiac CT for"  # cleaned, not dropped
+        raw = sitk.ImageFileReader()
+        raw.SetFileName(str(tmp_path / f"converted{ext}"))
+        raw.ReadImageInformation()
+        others = {k: raw.GetMetaData(k) for k in raw.GetMetaDataKeys()
+                  if not k.startswith("0010|") and k not in ("0008|103e", "0008|1030")}
+        assert len(others) > 20 and {k: keys[k] for k in others} == others  # the others as they were
+
+
 def test_cac_cli_outputs_and_logs_carry_no_identifier(ct_series, tmp_path, capsys):
     from napari_medai.core.io import write_volume
 

@@ -16,6 +16,7 @@ from ..errors import ImageReadError, ImageWriteError
 from ..volume import Volume
 from ._common import first_line
 from .geometry import itk_to_volume_geometry, volume_to_itk_geometry
+from .identity import without_patient_tags
 
 __all__ = ["read_itk", "volume_to_sitk", "write_itk"]
 
@@ -35,7 +36,7 @@ def read_itk(path: Path) -> Volume:
             path, f"is not a readable {path.suffix.lower()} image: {_itk_message(exc, path)}",
             "check that the file really is an NRRD/MetaImage file (and that a detached data file sits beside its header)",
         ) from exc
-    keys = {k: reader.GetMetaData(k) for k in reader.GetMetaDataKeys()}
+    keys = without_patient_tags({k: reader.GetMetaData(k) for k in reader.GetMetaDataKeys()})
     try:
         img = reader.Execute()
     except RuntimeError as exc:
