@@ -132,3 +132,13 @@ def test_pickled_whole_model_is_refused_not_unpickled(tmp_path: Path) -> None:
     torch.save(net, tmp_path / "whole.pt")  # a pickled module (as torchxrayvision's own files are)
     with pytest.raises(ModelLoadError, match="weights_only=True"):
         init_state(tmp_path / "whole.pt", net, "resnet10-slim", ("a", "b"))
+
+
+def test_a_model_folder_of_another_architecture_names_the_one_to_use(tmp_path: Path) -> None:
+    from napari_medai.core.models.loading import save_model_folder
+
+    c = classify_contract(("a", "b"), arch="resnet10-slim", size=32).with_changes(is_trained=True, trained_on="test")
+    save_model_folder(tmp_path / "slim", build_network(c.network), c)
+    net = build_network(classify_contract(("a", "b"), arch="resnet18", size=32).network)
+    with pytest.raises(InvalidInputError, match="is a resnet10-slim model, not resnet18.*--arch resnet10-slim"):
+        init_state(tmp_path / "slim", net, "resnet18", ("a", "b"))

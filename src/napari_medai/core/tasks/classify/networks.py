@@ -238,7 +238,8 @@ def _read_init(init_from: str | os.PathLike[str]) -> tuple[dict[str, Any], str, 
         doc = read_model_json(p)
         contract = ModelContract.from_dict(doc["contract"])
         state = load_state_dict_file(p / "model.pt")
-        return state, f"model folder {p} ({contract.name})", tuple(contract.output_channels)
+        return state, f"model folder {p} ({contract.name}, {architecture_of(contract) or 'another network'})", tuple(
+            contract.output_channels)
     return load_state_dict_file(p), f"weights file {p.name}", None
 
 
@@ -268,6 +269,15 @@ def init_state(init_from: str | os.PathLike[str], net: Any, arch: str, classes: 
     """
     import torch
 
+    p = Path(init_from).expanduser()
+    if p.is_dir() and (p / "model.json").is_file():
+        from ...models.persistence import read_model_json
+
+        src_arch = architecture_of(ModelContract.from_dict(read_model_json(p)["contract"]))
+        if src_arch != arch:
+            raise InvalidInputError(f"{p}: is a {src_arch or 'network of another kind'} model, not {arch}; train with "
+                                    f"arch={src_arch!r} (--arch {src_arch}) to start from it" if src_arch else
+                                    f"{p}: is not one of the classifier architectures ({', '.join(ARCHITECTURES)})")
     raw, what, src_classes = _read_init(init_from)
     state = map_torchvision_densenet(raw) if arch == "densenet121" else dict(raw)
     state = {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}
