@@ -25,6 +25,7 @@ from .journey import (
     click,
     field,
     layer_names,
+    open_path,
     open_widget,
     step,
     table_texts,
@@ -170,6 +171,22 @@ def test_wrong_folders_are_refused_as_notifications_before_any_work(make_napari_
     assert w.status.text() == notifications[-1] and "ff7070" in w.status.styleSheet()  # red
     assert not (tmp_path / "out").exists() and not (inbox / "ct" / "inside").exists()
     assert layer_names(viewer) == [] and not button(w, "Open de-identified series").isVisible()
+
+
+def test_an_original_series_opens_without_the_patients_identity(make_napari_viewer, inbox):
+    """File > Open on a series whose description was typed with the patient's name, ID and birth date."""
+    for f in sorted((inbox / "ct").iterdir()):
+        ds = pydicom.dcmread(f)
+        ds.SeriesDescription = f"CaSc {IDENTIFIERS['PatientName']} {IDENTIFIERS['PatientID']} 19580417"
+        ds.save_as(f)
+    viewer = make_napari_viewer()
+    layers = open_path(viewer, inbox / "ct")
+    check("the layer's name and metadata")
+    assert [ly.name for ly in layers] == ["CaSc"]
+    shown = (layers[0].name + repr(layers[0].metadata)).encode()
+    secrets = [IDENTIFIERS["PatientID"], IDENTIFIERS["PatientBirthDate"], *IDENTIFIERS["PatientName"].split("^")]
+    assert [s for s in secrets if s.encode() in shown] == []
+    assert b"1.2.826.0.1.3680043.8.498.77702" in shown  # the series' facts are there (its UID), only not the patient
 
 
 def test_cancel_leaves_nothing_in_the_output(make_napari_viewer, qtbot, monkeypatch, inbox, tmp_path):
