@@ -89,6 +89,24 @@ def default_template_path() -> str:
     return ""
 
 
+# ------------------------------------------------------------------ the T1 layer
+#: Roles of the widget's own image layers, never offered as a T1.
+OWN_ROLES = ("template", "p map", "saliency")
+
+
+def t1_choices(viewer: Any, current: str) -> tuple[list[str], str]:
+    """The open images a T1 may be (not the widget's own maps) and the one to choose: ``current`` while it is
+    open, else one named like a T1, else the only image; never "the first layer" of several ('' then)."""
+    from napari.layers import Image
+
+    names = [ly.name for ly in viewer.layers if isinstance(ly, Image)
+             and ((ly.metadata or {}).get(META_KEY, {}) or {}).get("role") not in OWN_ROLES]
+    if current not in names:
+        named = [n for n in names if "t1" in n.lower().replace("-", "").replace("_", "")]
+        current = named[0] if named else (names[0] if len(names) == 1 else "")
+    return names, current
+
+
 # ------------------------------------------------------------------ the open cohort
 def diagnosis_of(layer: Any) -> str | None:
     """The diagnosis (``AD`` / ``NC``) an Image layer carries in its header (the sample cohort's), else None."""
@@ -196,5 +214,5 @@ def describe_model_folder(folder: str) -> ModelInfo:
     return ModelInfo(untrained + contract.summary(), not contract.is_trained, True)
 
 
-__all__ = ["DIAGNOSES", "ModelInfo", "PathRow", "WrittenCohort", "cohort_layers", "default_template_path",
-           "describe_model_folder", "diagnosis_of", "open_cohort", "write_cohort"]
+__all__ = ["DIAGNOSES", "OWN_ROLES", "ModelInfo", "PathRow", "WrittenCohort", "cohort_layers", "default_template_path",
+           "describe_model_folder", "diagnosis_of", "open_cohort", "t1_choices", "write_cohort"]

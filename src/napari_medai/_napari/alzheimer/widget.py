@@ -37,23 +37,22 @@ from .._widgets import (
     watch_layer_names,
     wrapped,
 )
-from ..layers import META_KEY, layer_to_volume
+from ..layers import layer_to_volume
 from . import result_layers as rl
 from . import words
-from .inputs import PathRow, default_template_path, describe_model_folder, open_cohort, write_cohort
+from .inputs import (
+    PathRow,
+    default_template_path,
+    describe_model_folder,
+    open_cohort,
+    t1_choices,
+    write_cohort,
+)
 from .pages import AlignPage, EvaluatePage, LandmarkPage, PredictPage
 from .pages import say as _say
 
 if TYPE_CHECKING:
     import napari
-
-
-def _disclaimer() -> str:
-    try:
-        from ...core.tasks.alzheimer.classifier import DISCLAIMER
-    except ImportError:  # the classifier module is not installed: the widget's own sentence
-        return words.DISCLAIMER_FALLBACK
-    return str(DISCLAIMER)
 
 
 class AlzheimerWidget(QWidget):
@@ -68,7 +67,9 @@ class AlzheimerWidget(QWidget):
         self.evaluation: Any = None  # AlzheimerEvaluation of the last Evaluate
 
         self.jobs = JobRunner("Choose a T1 layer and a tab's action; every long step runs in the background.")
-        self.disclaimer = wrapped(_disclaimer())
+        from ...core.tasks.alzheimer.classifier import DISCLAIMER
+
+        self.disclaimer = wrapped(DISCLAIMER)
         self.disclaimer.setStyleSheet("color: #ffb347; font-weight: bold;")
         self.t1_combo = QComboBox()
         self.t1_combo.setPlaceholderText("choose a T1 layer")
@@ -124,16 +125,8 @@ class AlzheimerWidget(QWidget):
 
     # ------------------------------------------------------------------ inputs
     def refresh_layers(self, *_: Any) -> None:
-        """Offer the open images that are not the widget's own maps; keep the choice while its layer is open."""
-        from napari.layers import Image
-
-        own = {"template", "p map", "saliency"}
-        names = [ly.name for ly in self.viewer.layers if isinstance(ly, Image)
-                 and ((ly.metadata or {}).get(META_KEY, {}) or {}).get("role") not in own]
-        current = self.t1_combo.currentText()
-        if current not in names:  # a T1 by its name, or the only image; never "the first layer" of several
-            named = [n for n in names if "t1" in n.lower().replace("-", "").replace("_", "")]
-            current = named[0] if named else (names[0] if len(names) == 1 else "")
+        """Offer the open T1 candidates (:func:`.inputs.t1_choices`); keep the choice while its layer is open."""
+        names, current = t1_choices(self.viewer, self.t1_combo.currentText())
         self.t1_combo.blockSignals(True)
         self.t1_combo.clear()
         self.t1_combo.addItems(names)

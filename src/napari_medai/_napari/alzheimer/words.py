@@ -26,9 +26,6 @@ SALIENCY = "AD saliency"
 #: The keys that run the shown tab's action (not used by napari itself).
 RUN_SHORTCUT = "Ctrl+Shift+A"
 
-#: Shown until the classifier module gives its own sentence.
-DISCLAIMER_FALLBACK = "Research tool on simulated training data -- not a diagnosis."
-
 #: Alignment choices of a cohort: (shown text, ``align`` of the core's ``discover_landmarks``).
 ALIGN_CHOICES = (("register each T1 to MNI152 (auto)", "auto"), ("register each T1 to MNI152", "register"),
                  ("already aligned (one common grid)", "skip"))
@@ -167,7 +164,7 @@ def threshold_text(threshold: float, figures: dict[str, Any]) -> str:
             f"specificity {pct('specificity')}")
 
 
-__all__ = ["ALIGN_CHOICES", "CONTRIBUTIONS", "DISCLAIMER_FALLBACK", "GRID_CHOICES", "LANDMARKS", "P_MAP",
+__all__ = ["ALIGN_CHOICES", "CONTRIBUTIONS", "GRID_CHOICES", "LANDMARKS", "P_MAP",
            "RUN_SHORTCUT", "SALIENCY", "TEMPLATE", "TEMPLATE_BRAIN", "TIPS", "contribution_legend",
            "evaluation_text", "gui_words", "landmarks_text", "model_text", "neg_log10", "prediction_text",
            "registration_text", "reworded", "threshold_text"]
