@@ -70,6 +70,7 @@ _COST_GATHER = 2.5e-9  # one gather per voxel per offset
 _COST_TREE_POINT = 1.2e-7  # building the tree, per target voxel
 _COST_QUERY = 1e-6  # one k-d tree query
 _BLOCK = 1 << 16  # voxels x offsets gathered at once to finish the walk
+_PARK = 4  # resolved voxels are dropped from the walk once they are more than 1/_PARK of it
 
 
 def mask_surface(mask: np.ndarray) -> np.ndarray:
@@ -379,7 +380,7 @@ def nearest_surface_distances(src: np.ndarray, target: MaskSurface, *, want_nn: 
                 pts[idx] = sentinel
                 live -= c
                 parked += c
-                if live and 4 * parked > k:
+                if live and _PARK * parked > k:
                     keep = pts != sentinel
                     pts = np.compress(keep, pts)
                     todo = np.compress(keep, todo)
