@@ -461,3 +461,39 @@ def test_cancel_stops_landmark_discovery_and_adds_nothing(make_napari_viewer, qt
     assert layer_names(viewer) == []
     assert w.jobs.status.text().startswith("Cancelled") and "nothing was added" in w.jobs.status.text()
     assert button(w, "Find landmarks").isEnabled()
+
+
+def test_a_whole_brain_model_shows_its_occlusion_saliency_and_no_landmarks(make_napari_viewer, qtbot, monkeypatch,
+                                                                            tiny, tmp_path):
+    pytest.importorskip("monai")
+    import torch
+
+    from napari_medai.core.io import read_volume
+    from napari_medai.core.tasks.alzheimer.classifier import predict_alzheimer, train_alzheimer
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        model = tmp_path / "whole-brain"
+        train_alzheimer(tiny["cohort"], tiny["cohort"] / "labels.csv", model, model="whole-brain", align="skip",
+                        max_epochs=1, device="cpu", batch_size=4, steps_per_epoch=1, network={"width": 4})
+    finally:
+        torch.set_num_threads(threads)
+    t1 = tiny["cohort"] / "t1" / "subject_01.nii.gz"
+    viewer = make_napari_viewer()
+    open_path(viewer, t1)
+    w = open_widget(viewer, WIDGET)
+    show_tab(w, "Predict")
+    _pick_folder(monkeypatch, model)
+    click(qtbot, button(w, "Model folder"))
+    click(qtbot, button(w, "T1 already aligned"))
+    click(qtbot, button(w, "Predict"))
+    _wait(w)
+    assert not w.jobs.last_error, w.jobs.last_error
+    check("the core on the same file")
+    core = predict_alzheimer(model, read_volume(t1), already_aligned=True, device="cpu")
+    assert core.model_kind == "whole-brain" and len(core.contributions) == 0
+    assert _label_containing(w, "P(AD) =").text().startswith(f"P(AD) = {core.probability:.2f}")
+    assert "no landmarks (a whole-brain model)" in _label_containing(w, "no landmarks").text()
+    assert CONTRIBUTIONS not in layer_names(viewer) and not w.predict_page.swatch.isVisibleTo(w)
+    np.testing.assert_allclose(np.asarray(viewer.layers[SALIENCY].data), np.asarray(core.saliency.data), atol=1e-5)
