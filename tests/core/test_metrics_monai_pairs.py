@@ -104,3 +104,24 @@ def test_empty_mask_convention():
     assert hausdorff95(empty, gt, spacing=1.0) == math.inf  # ours: inf when exactly one is empty
     assert hausdorff95(gt, empty, spacing=1.0) == math.inf
     assert math.isnan(hausdorff95(empty, empty, spacing=1.0))  # and NaN when both are
+
+
+def test_far_apart_percentile_measures_only_some_voxels_and_stays_exact(monkeypatch):
+    """Surfaces far apart: the percentile measures a representative per block and the voxels near
+    the order statistics, not every voxel, and still equals the percentile of all distances."""
+    from napari_medai.core.metrics import surface as S
+
+    _, pred, gt, spacing = next(p for p in _pairs() if p[0] == "far apart")
+    monkeypatch.setattr(S, "_SELECT_MIN", 16)
+    asked = []
+    real = S._tree_nearest
+    monkeypatch.setattr(S, "_tree_nearest", lambda pts, target: asked.append(pts.size) or real(pts, target))
+    fast = hausdorff95(pred, gt, spacing=spacing)
+    n_surface = S.mask_surface(pred).sum() + S.mask_surface(gt).sum()
+    assert 0 < sum(asked) < 0.8 * n_surface
+    monkeypatch.setattr(S, "_SELECT_MIN", 10**9)
+    assert fast == surface_distances(pred, gt, spacing=spacing).hausdorff(percentile=95.0)
+    for q in (50.0, 90.0, 99.0):
+        monkeypatch.setattr(S, "_SELECT_MIN", 16)
+        got = hausdorff_distance(pred, gt, spacing=spacing, percentile=q)
+        assert got == surface_distances(pred, gt, spacing=spacing).hausdorff(percentile=q), q
