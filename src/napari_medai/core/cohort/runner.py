@@ -35,6 +35,7 @@ import logging
 import os
 import re
 import socket
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -60,6 +61,10 @@ __all__ = [
 
 #: Name of the record each case folder holds.
 CASE_RECORD = "case.json"
+#: Keys submitted by every run of this process and not finished yet, guarded by the lock: runs
+#: sharing a client (threads of a benchmark, the widget) count each other's submissions.
+_SUBMITTED: set[str] = set()
+_SUBMIT_LOCK = threading.Lock()
 #: Temporary files of :func:`~napari_medai.core.io.atomic.atomic_path`: ``.<name>.<12 hex><suffix>``.
 _TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{12}(\..*)?$")
 
@@ -330,7 +335,7 @@ def _running(state: tuple[dict[str, int], dict[str, list[str]]] | None, mine: se
 
 def _free_threads(state: tuple[dict[str, int], dict[str, list[str]]] | None, mine: set[str]) -> int:
     """Worker threads with nothing to do: all threads, less the tasks workers hold (of every run on
-    this scheduler), less this run's submitted tasks (``mine``) that no worker holds yet."""
+    this scheduler), less the tasks submitted from this process (``mine``) that no worker holds yet."""
     if state is None:
         return 0
     threads, proc = state
@@ -556,51 +561,56 @@ def _run_on_dask(client: Any, adapter: TaskAdapter, todo: list[CohortCase], case
     pending: dict[Any, tuple[CohortCase, int]] = {}
     last_running = -1
     last_tick = 0.0
-    state = _cluster_state(client)
-    while pending or waiting:
-        if should_stop is not None and should_stop():
-            client.cancel(list(pending))
-            return True
-        if waiting:
-            free = _free_threads(state, {str(f.key) for f in pending})
+    try:
+        while pending or waiting:
+            if should_stop is not None and should_stop():
+                client.cancel(list(pending))
+                return True
+            if waiting:
+                with _SUBMIT_LOCK:  # a fresh look and the submissions, one run at a time
+                    state = _cluster_state(client)
+                    free = _free_threads(state, _SUBMITTED)
+                    if not pending:
+                        free = max(free, 1)
+                    for _ in range(min(max(free, 0), len(waiting))):
+                        case, attempt = waiting.popleft()
+                        fut = submit(case, attempt)
+                        pending[fut] = (case, attempt)
+                        _SUBMITTED.add(str(fut.key))
             if not pending:
-                free = max(free, 1)
-            for _ in range(min(max(free, 0), len(waiting))):
-                case, attempt = waiting.popleft()
-                pending[submit(case, attempt)] = (case, attempt)
-        if not pending:
-            time.sleep(0.25)
-            state = _cluster_state(client)
-            continue
-        try:
-            done = wait(list(pending), timeout=0.5, return_when="FIRST_COMPLETED").done
-        except TimeoutError:
-            done = set()
-        changed = False
-        for fut in done:
-            case, attempt = pending.pop(fut)
-            if fut.status == "finished":
-                rec = fut.result()
-            else:
-                exc = fut.exception()
-                if attempt <= retries:
-                    notes.append(f"case {case.name}: its worker died ({type(exc).__name__}); submitted again "
-                                 f"(attempt {attempt + 1} of {retries + 1})")
-                    waiting.appendleft((case, attempt + 1))
-                    continue
-                rec = _lost_worker_record(adapter, case, keys[case.name], attempt, exc, cases_dir / case.name,
-                                          model, opts)
-            rec["reused"] = False
-            records[case.name] = rec
-            status["done" if rec["status"] == "done" else "failed"] += 1
-            changed = True
-            if on_case is not None:
-                on_case(rec)
-        now = time.perf_counter()
-        if changed or now - last_tick >= 0.5:
-            state = _cluster_state(client)  # one look at the cluster serves the next submissions and the status
-            running = _running(state, {str(f.key) for f in pending})
-            if changed or running != last_running or now - last_tick >= 1.0:
-                report_status(running)
-                last_running, last_tick = running, now
+                time.sleep(0.25)
+                continue
+            try:
+                done = wait(list(pending), timeout=0.5, return_when="FIRST_COMPLETED").done
+            except TimeoutError:
+                done = set()
+            changed = False
+            for fut in done:
+                case, attempt = pending.pop(fut)
+                _SUBMITTED.discard(str(fut.key))
+                if fut.status == "finished":
+                    rec = fut.result()
+                else:
+                    exc = fut.exception()
+                    if attempt <= retries:
+                        notes.append(f"case {case.name}: its worker died ({type(exc).__name__}); submitted again "
+                                     f"(attempt {attempt + 1} of {retries + 1})")
+                        waiting.appendleft((case, attempt + 1))
+                        continue
+                    rec = _lost_worker_record(adapter, case, keys[case.name], attempt, exc, cases_dir / case.name,
+                                              model, opts)
+                rec["reused"] = False
+                records[case.name] = rec
+                status["done" if rec["status"] == "done" else "failed"] += 1
+                changed = True
+                if on_case is not None:
+                    on_case(rec)
+            now = time.perf_counter()
+            if changed or now - last_tick >= 0.5:
+                running = _running(_cluster_state(client), {str(f.key) for f in pending})
+                if changed or running != last_running or now - last_tick >= 1.0:
+                    report_status(running)
+                    last_running, last_tick = running, now
+    finally:  # whatever ends the loop, this run's tasks no longer count as submitted
+        _SUBMITTED.difference_update(str(f.key) for f in pending)
     return False
