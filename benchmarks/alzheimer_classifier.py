@@ -194,14 +194,14 @@ def train_and_test(d: Path, sev: float, model: str, test_sources: list[str], arg
     settings = {k: getattr(args, k) for k in ("landmarks", "min_distance", "patch", "epochs", "steps", "batch", "lr",
                                               "minutes", "seed")}
     settings["test_sources"] = test_sources
-    record = d / "models" / f"{model}.result.json"
+    record = d / "models" / f"{model}{args.tag}.result.json"
     if record.is_file():
         row = json.loads(record.read_text())
         if row.get("settings") == settings:
             log(f"sev {sev:g} {model}: result of an earlier run with the same settings ({record})")
             return row
     train_names, test_names = split_by_source(cohort / "labels.csv", test_sources, d / "train_labels.csv")
-    out = d / "models" / model
+    out = d / "models" / f"{model}{args.tag}"
     if out.exists():
         shutil.rmtree(out)
     epochs: list[dict] = []
@@ -219,7 +219,7 @@ def train_and_test(d: Path, sev: float, model: str, test_sources: list[str], arg
                             template=TEMPLATE_DIR, device="cpu")
     sec = [e["seconds"] for e in epochs if not e.get("replayed")]
     info = json.loads((out / "alzheimer.json").read_text())
-    row = {"severity": sev, "model": model, "auc": ev.auc, "ci": ev.auc_ci, "accuracy": ev.accuracy,
+    row = {"severity": sev, "model": f"{model}{args.tag}", "auc": ev.auc, "ci": ev.auc_ci, "accuracy": ev.accuracy,
            "sensitivity": ev.sensitivity, "specificity": ev.specificity, "n_test": len(ev.subjects),
            "n_train": len(info["train_subjects"]), "n_val": len(info["val_subjects"]),
            "val_sources": info["val_sources"], "epochs": res.epochs_run, "best_epoch": res.best_epoch,
@@ -254,6 +254,7 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--tag", default="", help="suffix of the model folders and result records (a second setting)")
     ap.add_argument("--minutes", type=float, default=20.0, help="training time limit per model (a safety net: the "
                     "epochs, the same for both models, are the budget)")
     args = ap.parse_args()
@@ -292,13 +293,13 @@ def main() -> int:
             (args.dir / "results.json").write_text(json.dumps(rows, indent=1) + "\n")
     print()
     print(f"Held-out test: subjects made from {', '.join(test_sources)} (never seen in training); "
-          f"{args.subjects} subjects per severity, spread 0; patch {args.patch} voxels of 2 mm, {args.landmarks} landmarks "
+          f"{args.subjects} subjects per severity, spread {args.spread:g}; patch {args.patch} voxels of 2 mm, {args.landmarks} landmarks "
           f"{args.min_distance:g} mm apart; {args.epochs} epochs x {args.steps} steps x {args.batch} subjects, lr "
           f"{args.lr:g}, {args.minutes:g} min limit per model, one torch thread")
-    print(f"{'severity':>8}  {'model':<12} {'AUC [DeLong 95% CI]':<24} {'acc':>5} {'sens':>5} {'spec':>5} "
+    print(f"{'severity':>8}  {'model':<16} {'AUC [DeLong 95% CI]':<24} {'acc':>5} {'sens':>5} {'spec':>5} "
           f"{'n test':>6} {'train/val':>9} {'epochs':>6} {'s/epoch':>7}  load (1/5/15 min)")
     for r in rows:
-        print(f"{r['severity']:>8g}  {r['model']:<12} {r['auc']:.3f} [{r['ci'][0]:.3f}, {r['ci'][1]:.3f}]"
+        print(f"{r['severity']:>8g}  {r['model']:<16} {r['auc']:.3f} [{r['ci'][0]:.3f}, {r['ci'][1]:.3f}]"
               f"{'':<6} {r['accuracy']:>5.2f} {r['sensitivity']:>5.2f} {r['specificity']:>5.2f} {r['n_test']:>6} "
               f"{r['n_train']:>4}/{r['n_val']:<4} {r['epochs']:>6} {r['s_per_epoch']:>7.1f}  "
               f"{r['load'].replace('load average ', '')}")
