@@ -20,6 +20,15 @@ Run (about 45 minutes on 2 CPU cores)::
     nice -n 10 python benchmarks/cxr_pneumonia.py --out /work/models/cxr-default
 
 ``--evaluate-only`` re-evaluates an existing model folder with the same held-out persons.
+
+Measured 2026-12-03 (this command, 1 torch thread, the 2-core machine shared with other jobs: load average
+6-19 during the run): 4,458 images of 2,419 persons for training (3,584 trained on, 874 validating),
+resnet10-slim at 128 px, 10 epochs in 40.8 min (stopped by the 45-minute budget), best epoch 9
+(validation AUC 0.999), 14.6 training images/s including validation. Held-out 758 images of 427 persons:
+PNEUMONIA AUC 0.997 [0.994, 0.999] (DeLong 95 %); at p >= 0.5 sensitivity 0.888, specificity 0.995,
+accuracy 0.917 (confusion NORMAL 202 / 1, PNEUMONIA 62 / 493); 34-40 inference images/s with reading.
+Kermany et al. report AUC 0.968 / accuracy 92.8 % on their own (patient-disjoint) 624-image test split,
+which is not in the share, so the figures are not a like-for-like comparison.
 """
 
 from __future__ import annotations
@@ -31,9 +40,8 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 import _common
+import numpy as np
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "cxr_pneumonia" / "train"
 #: Person ids in Kermany's file names (pneumonia: ``person123_...``; normal: ``IM-0115-...``, ``NORMAL2-IM-1427-...``).

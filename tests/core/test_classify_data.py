@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 
 from napari_medai.core.errors import InvalidInputError
-from napari_medai.core.tasks.classify import find_class_folders, group_split, groups_from_regex, read_labels_csv
+from napari_medai.core.tasks.classify import (
+    find_class_folders,
+    group_split,
+    groups_from_regex,
+    read_labels_csv,
+)
 
 
 def blob_image(rng: np.random.Generator, present: bool, size: int = 32) -> tuple[np.ndarray, tuple[int, int] | None]:

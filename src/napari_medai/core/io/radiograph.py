@@ -66,9 +66,7 @@ def _read_pillow(p: Path) -> tuple[np.ndarray, str]:
             mode = im.mode
             if mode == "P":
                 im = im.convert("RGBA" if "transparency" in im.info else "RGB")
-            elif mode in ("LA", "PA"):
-                im = im.convert("L")
-            elif mode == "1":
+            elif mode in ("LA", "PA") or mode == "1":
                 im = im.convert("L")
             elif mode == "CMYK":
                 im = im.convert("RGB")

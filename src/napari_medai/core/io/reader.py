@@ -11,7 +11,13 @@ import numpy as np
 from ..errors import ImageReadError, InvalidInputError
 from ..volume import Volume
 from ._common import check_no_nan, to_label_data, whole_number_mask_ok
-from .names import RASTER_EXTENSIONS, SUPPORTED_EXTENSIONS, format_of, is_label_name, split_extension
+from .names import (
+    RASTER_EXTENSIONS,
+    SUPPORTED_EXTENSIONS,
+    format_of,
+    is_label_name,
+    split_extension,
+)
 
 __all__ = ["read_volume"]
 

@@ -20,7 +20,14 @@ Command line: ``napari-medai train classify``, ``napari-medai classify`` and
 
 from __future__ import annotations
 
-from .datasets import FolderDataset, find_class_folders, group_split, groups_from_regex, image_files, read_labels_csv
+from .datasets import (
+    FolderDataset,
+    find_class_folders,
+    group_split,
+    groups_from_regex,
+    image_files,
+    read_labels_csv,
+)
 from .evaluate import ClassifierEvaluation, evaluate_classifier, evaluation_from_probabilities
 from .networks import (
     ARCHITECTURES,
@@ -36,7 +43,15 @@ from .networks import (
     xrv_head_to_chexnext,
 )
 from .outputs import cam_file_names, write_cam_pngs, write_predictions_csv
-from .predict import ImageClassification, as_radiograph, classify_image, classify_paths, expand_inputs, grad_cam, load_classifier
+from .predict import (
+    ImageClassification,
+    as_radiograph,
+    classify_image,
+    classify_paths,
+    expand_inputs,
+    grad_cam,
+    load_classifier,
+)
 from .train import DEFAULTS, load_dataset, train_classify
 
 __all__ = [

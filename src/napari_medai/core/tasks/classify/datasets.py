@@ -72,7 +72,7 @@ class FolderDataset:
         """``{split or "all": {class: n}}`` (findings counted per image for multi-label data)."""
         out: dict[str, dict[str, int]] = {}
         for p, y in self.items:
-            d = out.setdefault(self.splits.get(p, "all"), {c: 0 for c in self.classes})
+            d = out.setdefault(self.splits.get(p, "all"), dict.fromkeys(self.classes, 0))
             for c in (y if self.multilabel else (y,)):
                 d[c] = d.get(c, 0) + 1
         return out

@@ -284,9 +284,9 @@ def init_state(init_from: str | os.PathLike[str], net: Any, arch: str, classes: 
     own = net.state_dict()
     head = head_prefix(arch)
     conv = _first_conv_key(own)
-    if conv is not None and conv in state and state[conv].ndim == own[conv].ndim and state[conv].shape[1] != own[conv].shape[1]:
-        if own[conv].shape[1] == 1:
-            state[conv] = state[conv].sum(dim=1, keepdim=True)
+    if (conv is not None and conv in state and state[conv].ndim == own[conv].ndim
+            and state[conv].shape[1] != own[conv].shape[1] and own[conv].shape[1] == 1):
+        state[conv] = state[conv].sum(dim=1, keepdim=True)  # RGB weights see a grey image in all 3 channels
     head_note = "new (random start)"
     head_w = state.get(head + "weight")
     if head_w is not None:

@@ -23,7 +23,14 @@ from typing import Any
 from ...callbacks import ProgressFn, StopFn
 from ...errors import InvalidInputError
 from .datasets import FolderDataset, find_class_folders, group_split, read_labels_csv
-from .networks import ARCHITECTURES, DEFAULT_ARCH, DEFAULT_SIZE, classify_contract, head_prefix, init_state
+from .networks import (
+    ARCHITECTURES,
+    DEFAULT_ARCH,
+    DEFAULT_SIZE,
+    classify_contract,
+    head_prefix,
+    init_state,
+)
 
 __all__ = ["DEFAULTS", "load_dataset", "train_classify"]
 
@@ -200,7 +207,7 @@ def train_classify(
 
 
 def _count(items: list[tuple[str, Any]], ds: FolderDataset) -> dict[str, int]:
-    out = {c: 0 for c in ds.classes}
+    out = dict.fromkeys(ds.classes, 0)
     for _, y in items:
         for c in (y if ds.multilabel else (y,)):
             if c in out:
