@@ -3,9 +3,9 @@
 File > Open of a real paediatric chest X-ray (``../shared/data/cxr_pneumonia``), Plugins > napari-medai >
 Classify image, the chest X-ray model folder chosen (``--model``, default ``/work/models/cxr-default``, trained by
 ``benchmarks/cxr_pneumonia.py``), Classify with the map for PNEUMONIA; then the Folder tab on a folder of a few
-chest X-rays (links in a temporary folder), classified, sorted by p(PNEUMONIA), and a click on the first row.
+chest X-rays (links in a temporary folder), classified, sorted by the probability of PNEUMONIA, and a click on the first row.
 The window at 1600 x 1000 and at 1280 x 800 is saved as ``docs/classify-1600x1000.png`` and
-``docs/classify-1280x800.png``. When the model folder holds ``heldout.json`` (the persons
+``docs/classify-1280x800.png``. When the model folder holds ``heldout.json`` (``test_images``: the persons
 ``benchmarks/cxr_pneumonia.py`` kept out of training), the images come from it.
 
 Run (needs a display; headless with Xvfb)::
@@ -42,7 +42,7 @@ def pick_images(model: Path, n: int) -> list[Path]:
     paths: list[Path] = []
     if listed.is_file():
         doc = json.loads(listed.read_text())
-        rows = doc.get("images") or doc.get("paths") or []
+        rows = doc.get("test_images") or []
         paths = [Path(r["path"] if isinstance(r, dict) else r) for r in rows]
     if not paths:
         paths = sorted((DATA / "NORMAL").glob("*.jpeg"))[:50] + sorted((DATA / "PNEUMONIA").glob("*.jpeg"))[:50]
@@ -80,7 +80,7 @@ def main() -> int:
         if not w.wait_idle(600):
             sys.exit(f"the folder run did not finish: {w.status.text()}")
         print(w.folder_info.text())
-        w.table.sortItems(3, Qt.DescendingOrder)  # p(PNEUMONIA), highest first
+        w.table.sortItems(3, Qt.DescendingOrder)  # the probability of PNEUMONIA, highest first
         pump()
         w.open_row(w.table.path_at(0))
         if not w.wait_idle(300):

@@ -226,7 +226,8 @@ def test_folder_table_fills_sorts_and_a_row_opens_its_image_with_the_map(make_na
     click(qtbot, button(w, "Classify folder"))
     _idle(w)
     table = next(t for t in w.findChildren(QTableWidget) if "decision" in header_texts(t))
-    assert header_texts(table) == ["image", "decision", "p(blob)", "p(plain)"]
+    assert header_texts(table) == ["image", "decision", "blob", "plain"]
+    assert table.horizontalHeaderItem(2).toolTip() == "probability of blob"
     rows = {r[0]: r for r in table_texts(table)}
     assert sorted(rows) == ["broken.png", "case_0.png", "case_1.png", "case_2.png"]
     assert rows["broken.png"][1].startswith("not classified:") and rows["broken.png"][2] == "–"
@@ -236,11 +237,11 @@ def test_folder_table_fills_sorts_and_a_row_opens_its_image_with_the_map(make_na
     for name, ref in refs.items():
         assert rows[name][1] == ", ".join(ref.decisions)
         assert [float(v) for v in rows[name][2:]] == pytest.approx(list(ref.probabilities), abs=6e-4)
-    # sorting by p(blob): a click on its header, and another for the other order
+    # sorting by the probability of blob: a click on its header, and another for the other order
     header = table.horizontalHeader()
     orders = []
     for turn in ("first", "second"):
-        step(f"sort p(blob), {turn} click")
+        step(f"sort by blob, {turn} click")
         qtbot.mouseClick(header.viewport(), Qt.LeftButton,
                          pos=QPoint(header.sectionViewportPosition(2) + header.sectionSize(2) // 2, header.height() // 2))
         descending = header.sortIndicatorOrder() == Qt.DescendingOrder

@@ -13,7 +13,7 @@ from qtpy.QtCore import Qt, Signal
 from qtpy.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
 #: Rows shown before the table scrolls.
-VISIBLE_ROWS = 8
+VISIBLE_ROWS = 5
 #: The role that keeps an item's number (sorting) and the first column's file path.
 NUMBER_ROLE = Qt.UserRole + 1
 PATH_ROLE = Qt.UserRole + 2
@@ -55,7 +55,8 @@ def status_text(result: Any, image_name: str) -> str:
 
 
 class FolderTable(QTableWidget):
-    """One row per image of a folder: its file, the decision and each class's probability; sortable.
+    """One row per image of a folder: its file, the decision and each class's probability (a column per class,
+    headed by its name); sortable.
 
     ``chosen(path)`` is emitted when a row is clicked.
     """
@@ -85,14 +86,16 @@ class FolderTable(QTableWidget):
         self.clearContents()
         self.setRowCount(0)
         self._rows = {}
-        headers = ["image", "decision", *(f"p({c})" for c in self.classes)]
+        headers = ["image", "decision", *self.classes]
         self.setColumnCount(len(headers))
         self.setHorizontalHeaderLabels(headers)
         header = self.horizontalHeader()
         header.setStretchLastSection(False)
-        header.setSectionResizeMode(0, QHeaderView.Stretch)  # the file name takes what the numbers leave
-        for c in range(1, len(headers)):
-            header.setSectionResizeMode(c, QHeaderView.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.Stretch)  # the file name takes what the others leave
+        header.setSectionResizeMode(1, QHeaderView.ResizeToContents)
+        for c in range(2, len(headers)):  # a probability needs 5 characters; a long class name is elided
+            header.setSectionResizeMode(c, QHeaderView.Fixed)
+            header.resizeSection(c, max(56, self.fontMetrics().horizontalAdvance("0.000") + 16))
         for c, tip in enumerate(["the file, relative to the folder", "the classes called at the model's thresholds",
                                  *(f"probability of {c}" for c in self.classes)]):
             self.horizontalHeaderItem(c).setToolTip(tip)
