@@ -29,7 +29,7 @@ Difference from the official BraTS code: the per-lesion HD95 here uses MONAI's v
 from __future__ import annotations
 
 import math
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -265,9 +265,7 @@ def lesions_padded(
     gkey = ("lesions-gt", fingerprint(gm), dilation) if memo is not None else None
     cached = memo.get(gkey) if memo is not None else None
     if cached is None:
-        reach, n_gt_all, gboxes = _label_in_box(gm, full, dilation)
-        gsize = np.bincount(reach.ravel()[np.flatnonzero(gm)], minlength=n_gt_all + 1)
-        cached = (reach, n_gt_all, gboxes, gsize)
+        cached = reference_lesions(gm, dilation)
         if memo is not None:
             memo[gkey] = cached
     reach, n_gt_all, gboxes, gsize = cached
@@ -276,7 +274,6 @@ def lesions_padded(
     p_comp = plab.ravel()[pidx]
     p_reach = reach.ravel()[pidx]
     p_in_gt = gm.ravel()[pidx]
-    voxel_mm3 = float(np.prod(spacing))
     psize = np.bincount(p_comp, minlength=n_pred + 1)
     inter = np.bincount(p_reach[p_in_gt], minlength=n_gt_all + 1)
     touch = p_reach > 0
@@ -288,6 +285,58 @@ def lesions_padded(
         pairs = np.unique(codes)
     pair_g = pairs // (n_pred + 1)
     pair_p = pairs % (n_pred + 1)
+
+    def single_hd() -> float:
+        return _single_lesion_hd95(distances, plab, pair_p, spacing, n_pred)
+
+    def multi_hd(want: np.ndarray) -> np.ndarray:
+        return _lesion_hd95(reach, gm, plab, gboxes, pair_g, pair_p, want, spacing, voxels=(pidx, p_comp))
+
+    return score_lesions(style, n_pred=n_pred, psize=psize, inter=inter, pair_g=pair_g, pair_p=pair_p,
+                         gsize=gsize, spacing=spacing, min_mm3=min_mm3, with_hd=with_hd,
+                         whole_hd95=whole_hd95, single_hd=single_hd if distances is not None else None,
+                         multi_hd=multi_hd)
+
+
+def reference_lesions(gm: np.ndarray, dilation: int) -> tuple[np.ndarray, int, list[tuple[tuple[int, int], ...]], np.ndarray]:
+    """The reference side of the lesion-wise scores of a mask padded by at least ``dilation`` voxels.
+
+    Returns the lesion labels of each voxel within the lesions' reach (the components of the
+    mask dilated ``dilation`` times; int32, the mask's shape), their number, their boxes and the
+    reference voxel count of each lesion (index = label, 0 first).
+    """
+    full = np.ones((3,) * gm.ndim, dtype=bool)
+    reach, n_gt_all, gboxes = _label_in_box(gm, full, dilation)
+    gsize = np.bincount(reach.ravel()[np.flatnonzero(gm)], minlength=n_gt_all + 1)
+    return reach, n_gt_all, gboxes, gsize
+
+
+def score_lesions(
+    style: str,
+    *,
+    n_pred: int,
+    psize: np.ndarray,
+    inter: np.ndarray,
+    pair_g: np.ndarray,
+    pair_p: np.ndarray,
+    gsize: np.ndarray,
+    spacing: tuple[float, ...],
+    min_mm3: float | None,
+    with_hd: bool,
+    whole_hd95: float | None = None,
+    single_hd: Callable[[], float] | None = None,
+    multi_hd: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> LesionResult:
+    """Lesion-wise scores from the counts that determine them (internal).
+
+    ``psize``: voxels per predicted component (index = its label, ``n_pred`` labels);
+    ``inter``: per reference lesion, the predicted voxels among its reference voxels; ``pair_g``,
+    ``pair_p``: the (reference lesion, predicted component) pairs that touch (each once);
+    ``gsize``: reference voxels per lesion. ``single_hd()`` gives the HD95 of a single reference
+    lesion against its matched components; ``multi_hd(want)`` the HD95 of each wanted lesion.
+    """
+    n_gt_all = gsize.size - 1
+    voxel_mm3 = float(np.prod(spacing))
     matched_preds = np.unique(pair_p)
     fp = int(n_pred - matched_preds.size)
     detected = np.zeros(n_gt_all + 1, dtype=bool)
@@ -312,10 +361,10 @@ def lesions_padded(
         if (whole_hd95 is not None and math.isfinite(whole_hd95) and n_gt_all == 1
                 and matched_preds.size == n_pred and want.all()):
             hd_g = np.array([float(whole_hd95)])
-        elif distances is not None and n_gt_all == 1 and want.all():
-            hd_g = np.array([_single_lesion_hd95(distances, plab, pair_p, spacing)])
-        else:
-            hd_g = _lesion_hd95(reach, gm, plab, gboxes, pair_g, pair_p, want, spacing, voxels=(pidx, p_comp))
+        elif single_hd is not None and n_gt_all == 1 and want.all():
+            hd_g = np.array([single_hd()])
+        elif multi_hd is not None:
+            hd_g = multi_hd(want)
         hd_g[~det] = BRATS_LESION_HD95_MISS_MM
         if den:
             lesion_hd = float((hd_g[kept].sum() + BRATS_LESION_HD95_MISS_MM * fp) / den)
@@ -336,6 +385,40 @@ def lesions_padded(
         n_ignored=int(np.count_nonzero(ignored)), f1=f1, dice=lesion_dice, hd95_mm=lesion_hd,
         lesions=rows,
     )
+
+
+def scores_from_counts(
+    counts: Any,
+    plab: np.ndarray,
+    n_pred: int,
+    style: str,
+    spacing: tuple[float, ...],
+    *,
+    min_mm3: float | None,
+    with_hd: bool,
+    whole_hd95: float | None = None,
+    distances: tuple[np.ndarray, ...] | None = None,
+) -> LesionResult:
+    """Lesion-wise scores from kept counts (internal; the live table's
+    :class:`~napari_medai.core.metrics._live.LesionCounts`), equal to :func:`lesions_padded`'s.
+
+    ``counts`` has ``psize``, ``inter``, ``gsize``, ``reach``, ``gm``, ``gboxes``,
+    ``pair_arrays()`` and ``boxes(ids)``; ``plab`` and ``n_pred`` are the prediction's components;
+    ``whole_hd95`` and ``distances`` as for :func:`lesions_padded`.
+    """
+    pair_g, pair_p = counts.pair_arrays()
+
+    def single_hd() -> float:
+        return _single_lesion_hd95(distances, plab, pair_p, spacing, n_pred)
+
+    def multi_hd(want: np.ndarray) -> np.ndarray:
+        return _lesion_hd95(counts.reach, counts.gm, plab, counts.gboxes, pair_g, pair_p, want, spacing,
+                            pboxes=counts.boxes)
+
+    return score_lesions(style, n_pred=n_pred, psize=counts.psize, inter=counts.inter, pair_g=pair_g,
+                         pair_p=pair_p, gsize=counts.gsize, spacing=spacing, min_mm3=min_mm3, with_hd=with_hd,
+                         whole_hd95=whole_hd95, single_hd=single_hd if distances is not None else None,
+                         multi_hd=multi_hd)
 
 
 def _label_in_box(
@@ -376,25 +459,30 @@ def _lesion_hd95(
     want: np.ndarray,
     spacing: tuple[float, ...],
     voxels: tuple[np.ndarray, np.ndarray] | None = None,
+    pboxes: Callable[[np.ndarray], dict[int, tuple[tuple[int, int], ...]]] | None = None,
 ) -> np.ndarray:
     """HD95 between each wanted reference lesion and the union of its matched components.
 
     ``voxels``: the flat indices of the prediction's voxels and their labels in ``plab``, from
-    which the boxes of the matched components are found (instead of reading all of ``plab``).
+    which the boxes of the matched components are found (instead of reading all of ``plab``);
+    ``pboxes(ids)``: boxes holding each of those components (any box that holds all of a
+    component's voxels gives the same result), when known otherwise.
     """
     out = np.full(want.size, math.nan)
     pad = ring_pad(spacing)
     wanted = np.flatnonzero(want) + 1
     ids = np.unique(pair_p[np.isin(pair_g, wanted)])
-    if voxels is not None:
-        pboxes = _component_boxes_of(voxels[0], voxels[1], ids, plab.shape)
+    if pboxes is not None:
+        boxes = pboxes(ids)
+    elif voxels is not None:
+        boxes = _component_boxes_of(voxels[0], voxels[1], ids, plab.shape)
     else:
-        pboxes = _component_boxes(plab, ids)
+        boxes = _component_boxes(plab, ids)
     for gi in wanted:
         comps = pair_p[pair_g == gi]
         box = gboxes[gi - 1]
         for c in comps:
-            box = union_box(box, pboxes[int(c)])
+            box = union_box(box, boxes[int(c)])
         gsub = (crop_padded(reach, box, pad) == gi) & crop_padded(gm, box, pad)
         if comps.size == 1:
             psub = crop_padded(plab, box, pad) == comps[0]
@@ -408,7 +496,7 @@ def _lesion_hd95(
 
 
 def _single_lesion_hd95(distances: tuple[np.ndarray, ...], plab: np.ndarray, pair_p: np.ndarray,
-                        spacing: tuple[float, ...]) -> float:
+                        spacing: tuple[float, ...], n_pred: int) -> float:
     """HD95 of the one reference lesion (all of the reference mask) and its matched components.
 
     Components are 26-connected apart, so leaving some out removes their surface voxels and
@@ -418,7 +506,7 @@ def _single_lesion_hd95(distances: tuple[np.ndarray, ...], plab: np.ndarray, pai
     voxel reaches).
     """
     pidx, d_pg, gidx, d_gp, nn_gp = distances
-    lut = np.zeros(int(plab.max()) + 1 if plab.size else 1, dtype=bool)
+    lut = np.zeros(int(n_pred) + 1, dtype=bool)  # labels are 1..n_pred
     lut[np.unique(pair_p)] = True
     flat = plab.reshape(-1)
     keep = lut[flat[pidx]]

@@ -267,6 +267,24 @@ class MaskSurface:
         obj._tree = None
         return obj
 
+    def replace_region(self, box: tuple[tuple[int, int], ...], region: np.ndarray, idx: np.ndarray) -> None:
+        """Follow a surface that changed inside ``box`` only: ``region`` is its boolean window
+        there and ``idx`` all its sorted flat indices. What was built from the surface (its flat
+        guarded copy) is brought up to date in the window only; the k-d tree is dropped."""
+        self.idx = idx
+        self._tree = None
+        if self._surface is not None:
+            self._surface[tuple(slice(a, b) for a, b in box)] = region
+        if self._guarded is not None:
+            span = (self._guarded.size - 1 - math.prod(self.shape)) // 4
+            strides = [math.prod(self.shape[i + 1 :]) for i in range(len(self.shape))]
+            flat = np.zeros(region.shape, dtype=np.int64)
+            for ax, (a, b) in enumerate(box):
+                shape = [1] * region.ndim
+                shape[ax] = b - a
+                flat = flat + (np.arange(a, b, dtype=np.int64) * strides[ax]).reshape(shape)
+            self._guarded[span + flat.ravel()] = region.ravel()
+
     @property
     def surface(self) -> np.ndarray:
         """Boolean crop-shaped array of the surface voxels (made from :attr:`idx` on first use)."""

@@ -30,9 +30,9 @@ from ._arrays import (
     merge_change,
     union_box,
 )
-from ._live import Components, SurfaceState
+from ._live import Components, LesionCounts, SurfaceState
 from .conventions import BRATS_HD95_EMPTY_MM, Convention, get_convention
-from .lesions import LESION_STYLES, lesion_style_params, lesions_padded
+from .lesions import LESION_STYLES, lesion_style_params, lesions_padded, scores_from_counts
 from .overlap import ConfusionCounts
 from .surface import (
     MaskSurface,
@@ -388,21 +388,15 @@ def compute_table(
             return copy.deepcopy(state.rows[values])
         key = None
         row = None
-        edit: tuple[bool, Box | None] | None = None
+        edit: tuple[bool, Box | None, bool] | None = None
         held = live.get(values) if live is not None and changes is not None and "gt" not in changes else None
         if held is not None and held.gm.shape == pc.shape:
             # only the prediction changed, inside the noted windows: the row's masks are the held
             # ones with those windows made again (no pass over the whole crop)
-            pm = held.comps.mask.copy()
+            box = held.comps.edit([(sl, _mask(new, values)) for sl, _old, new in changes.get("pred", ())])
+            pm = held.comps.mask  # edited in place: its components already follow the edit
             gm = held.gm
-            box: Box | None = None
-            for sl, _old, new in changes.get("pred", ()):
-                win = _mask(new, values)
-                diff = changed_box(pm[sl], win)
-                if diff is not None:
-                    box = union_box(box, tuple((a + s.start, b + s.start) for (a, b), s in zip(diff, sl)))
-                pm[sl] = win
-            edit = (True, box)
+            edit = (True, box, True)
             if box is None and same_key and values in state.rows:
                 cache.hits += 1
                 computed[values] = state.rows[values]
@@ -415,7 +409,7 @@ def compute_table(
             # cheaper than hashing, and an edit is followed from there
             held = live[values]
             same_gm = held.gm.shape == gm.shape and np.array_equal(held.gm, gm)
-            edit = (same_gm, changed_box(held.comps.mask, pm) if same_gm else None)
+            edit = (same_gm, changed_box(held.comps.mask, pm) if same_gm else None, False)
             if same_gm and edit[1] is None and same_key and values in state.rows:
                 cache.hits += 1
                 computed[values] = state.rows[values]
@@ -559,9 +553,19 @@ def _structure_row(
     With ``live`` (the masks are then on the frame of that state) the surface distances and the
     prediction's components come from the state, brought up to date by :func:`_live_row`.
     """
-    n_p = int(np.count_nonzero(pm))
-    n_g = int(np.count_nonzero(gm))
-    tp = int(np.count_nonzero(pm & gm)) if n_p and n_g else 0
+    les = None
+    if live is not None:
+        # the lesion counts follow the components near the edit; they also hold the voxel counts
+        les = live.lesions
+        if les is None or les.dilation != dil:
+            les = live.lesions = LesionCounts(live.comps, gm, dil)
+        else:
+            les.follow(live.comps)
+        n_p, n_g, tp = les.n_pred_voxels, les.n_ref, les.n_overlap
+    else:
+        n_p = int(np.count_nonzero(pm))
+        n_g = int(np.count_nonzero(gm))
+        tp = int(np.count_nonzero(pm & gm)) if n_p and n_g else 0
     cc = ConfusionCounts(tp=tp, fp=n_p - tp, fn=n_g - tp, tn=total - n_p - n_g + tp)
     row: dict[str, Any] = {
         "dice": cc.dice(),
@@ -577,9 +581,7 @@ def _structure_row(
     }
     notes: list[str] = []
     empty = "both" if not (n_p or n_g) else "pred" if not n_p else "gt" if not n_g else None
-    pred_labels = None
     if live is not None:
-        pred_labels = (live.comps.labels, live.comps.n)
         if empty is None:
             if live.surf is None:
                 live.surf = SurfaceState(pm, gm, sp, reference=_reference_surface(gm, sp, memo))
@@ -607,10 +609,14 @@ def _structure_row(
             dist = (ps.idx, d_pg, gs.idx, d_gp, nn_gp) if with_hd else None
         else:
             row["nsd"] = 0.0
-    # the masks are crops with at least ``dil + 1`` zero voxels around their foreground
-    lw = lesions_padded(pm, gm, sp, style=lesion_style, dilation=dil, min_mm3=min_mm3, with_hd=with_hd,
-                        memo=memo, whole_hd95=row["hd95_mm"] if empty is None else None,
-                        pred_labels=pred_labels, cropped=True, distances=dist)
+    whole = row["hd95_mm"] if empty is None else None
+    if les is not None:
+        lw = scores_from_counts(les, live.comps.labels, live.comps.n, lesion_style, sp, min_mm3=min_mm3,
+                                with_hd=with_hd, whole_hd95=whole, distances=dist)
+    else:
+        # the masks are crops with at least ``dil + 1`` zero voxels around their foreground
+        lw = lesions_padded(pm, gm, sp, style=lesion_style, dilation=dil, min_mm3=min_mm3, with_hd=with_hd,
+                            memo=memo, whole_hd95=whole, cropped=True, distances=dist)
     row.update(
         lesion_tp=lw.tp, lesion_fp=lw.fp, lesion_fn=lw.fn, lesion_f1=lw.f1,
         lesion_dice=lw.dice, lesion_hd95_mm=lw.hd95_mm, lesion_count_diff=lw.n_pred - lw.n_gt,
@@ -654,30 +660,33 @@ _LIVE_MAX_VOXELS = 1 << 24
 @dataclass
 class _RowLive:
     """What a row keeps for the next call: the prediction's components (and its mask), the
-    reference mask, and the surface distances (None while a mask is empty)."""
+    reference mask, the surface distances (None while a mask is empty) and the counts behind the
+    lesion-wise scores."""
 
     gm: np.ndarray
     comps: Components
     surf: SurfaceState | None = None
+    lesions: LesionCounts | None = None
 
 
 def _live_row(
-    prev: _RowLive | None, pm: np.ndarray, gm: np.ndarray, edit: tuple[bool, Box | None] | None = None
+    prev: _RowLive | None, pm: np.ndarray, gm: np.ndarray, edit: tuple[bool, Box | None, bool] | None = None
 ) -> _RowLive:
     """``prev`` brought up to the masks ``pm``/``gm`` (same frame), or a new state.
 
     Only an edit of the prediction is followed; a changed reference starts a new state. ``edit``
     is what comparing with ``prev`` gave, when known: (reference unchanged, box of the
-    prediction's changes).
+    prediction's changes, whether ``prev.comps`` already follows them).
     """
     if edit is None and prev is not None:
         same_gm = prev.gm.shape == gm.shape and np.array_equal(prev.gm, gm)
-        edit = (same_gm, changed_box(prev.comps.mask, pm) if same_gm else None)
+        edit = (same_gm, changed_box(prev.comps.mask, pm) if same_gm else None, False)
     if prev is None or edit is None or not edit[0]:
         return _RowLive(gm=gm, comps=Components(pm))
     box = edit[1]
     if box is not None:
-        prev.comps.update(pm, box)
+        if not edit[2]:
+            prev.comps.update(pm, box)
         if prev.surf is not None:
             prev.surf.update(pm, box)
             if prev.surf.empty:
