@@ -104,7 +104,24 @@ def _sequential(groups: list[dict[str, Any]], out: str, queue: Any) -> None:
                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0})
 
 
-def run_sequential(groups: list[dict[str, Any]], out: Path) -> dict[str, Any]:
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS")
+
+
+def run_sequential(groups: list[dict[str, Any]], out: Path, threads: int = 0) -> dict[str, Any]:
+    saved = {k: os.environ.get(k) for k in THREAD_VARIABLES}
+    if threads > 0:  # read by the libraries when the fresh process imports them
+        os.environ.update({k: str(threads) for k in THREAD_VARIABLES})
+    try:
+        return _spawn_sequential(groups, out)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _spawn_sequential(groups: list[dict[str, Any]], out: Path) -> dict[str, Any]:
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
     p = ctx.Process(target=_sequential, args=(groups, str(out), q))
@@ -217,6 +234,10 @@ def main() -> int:
                     help="working folder (cohort phantoms, outputs); emptied first")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--skip-sequential", action="store_true", help="leave out the one-process run")
+    ap.add_argument("--sequential-only", action="store_true", help="only the one-process run")
+    ap.add_argument("--sequential-threads", type=int, default=0, metavar="N",
+                    help="limit the one-process run's OpenMP / BLAS / ITK threads to N, as Dask limits each worker "
+                         "to its one thread (default 0: the libraries' own defaults)")
     _common.add_record_option(ap)
     args = ap.parse_args()
     bench = _common.start("cohort", args, packages=(*_common.PACKAGES, "dask", "distributed"))
@@ -239,14 +260,19 @@ def main() -> int:
 
     seq = None
     if not args.skip_sequential:
-        seq = run_sequential(groups, work / "seq")
+        seq = run_sequential(groups, work / "seq", args.sequential_threads)
         failed = [r for r in seq["rows"] if r[2] != "done"]
-        print(f"one process, one case after another: {seq['wall_s']:.1f} s for {len(seq['rows'])} cases "
+        limit = f" ({args.sequential_threads} thread(s) per library)" if args.sequential_threads else ""
+        print(f"one process{limit}, one case after another: {seq['wall_s']:.1f} s for {len(seq['rows'])} cases "
               f"({len(failed)} failed), peak memory {seq['peak_rss_mb']:.0f} MB  [load {load()}]", flush=True)
         for g, c, st, s, reason in seq["rows"]:
             print(f"    {g:<44} {c:<28} {st:<6} {s:7.2f} s {reason}")
-        bench.record(run="sequential", cases=len(seq["rows"]), wall_s=round(seq["wall_s"], 2),
+        bench.record(run="sequential", threads=args.sequential_threads, cases=len(seq["rows"]),
+                     wall_s=round(seq["wall_s"], 2),
                      failed=len(failed), peak_rss_mb=round(seq["peak_rss_mb"], 1))
+    if args.sequential_only:
+        bench.finish()
+        return 0
     dist = run_distributed(groups, work / "dist", args.workers)
     done = sum(r.n_done for r in dist["runs"])
     failed_d = [(r.task, c, why) for r in dist["runs"] for c, why in r.failed()]

@@ -307,8 +307,11 @@ def start_client(
         raise InvalidInputError(f"workers must be at least 1, got {workers}")
     # allowed-failures 0: every worker death reaches the runner, which counts the retries itself;
     # worker-saturation 1.0: a worker holds only the case it runs, so its death harms no queued case
+    # profile.enabled False: the workers' statistical profiler (a thread taking the GIL every 10 ms for
+    # the dashboard's Profile page) is left out; a case's own threads keep the interpreter
     with dask.config.set({"distributed.scheduler.allowed-failures": 0,
-                          "distributed.scheduler.worker-saturation": 1.0}):
+                          "distributed.scheduler.worker-saturation": 1.0,
+                          "distributed.worker.profile.enabled": False}):
         cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=processes,
                                memory_limit=memory_limit if memory_limit is not None else "auto",
                                dashboard_address=dashboard_address, silence_logs=logging.CRITICAL)
@@ -570,7 +573,7 @@ def _run_on_dask(client: Any, adapter: TaskAdapter, todo: list[CohortCase], case
                 with _SUBMIT_LOCK:  # a fresh look and the submissions, one run at a time
                     state = _cluster_state(client)
                     free = _free_threads(state, _SUBMITTED)
-                    if not pending:
+                    if not _SUBMITTED:  # nothing of this process is in flight: one case goes, whatever the look said
                         free = max(free, 1)
                     for _ in range(min(max(free, 0), len(waiting))):
                         case, attempt = waiting.popleft()
