@@ -65,7 +65,8 @@ def test_batch_reports_a_failed_case_and_exits_1(ldct_cohort, tmp_path, schedule
     text = capsys.readouterr().out
     assert rc == 1
     assert "3 of 4 case(s) done" in text and "1 failed" in text
-    status = {r["case"]: r["status"] for r in csv.DictReader(open(tmp_path / "out" / "summary.csv", newline=""))}
+    with open(tmp_path / "out" / "summary.csv", newline="") as fh:
+        status = {r["case"]: r["status"] for r in csv.DictReader(fh)}
     assert status == {"broken": "failed", "case_000": "done", "case_001": "done", "case_002": "done"}
 
 

@@ -22,7 +22,15 @@ from .adapters import ADAPTERS, CaseOutput, TaskAdapter, get_adapter
 from .cases import CohortCase, case_key, find_image_cases
 from .phantoms import PHANTOM_TASKS, write_phantom_cohort
 from .report import evaluation_figure, summary_rows
-from .runner import CASE_RECORD, CohortRun, CohortStatus, execute_case, read_record, run_cohort, start_client
+from .runner import (
+    CASE_RECORD,
+    CohortRun,
+    CohortStatus,
+    execute_case,
+    read_record,
+    run_cohort,
+    start_client,
+)
 
 __all__ = [
     "ADAPTERS",

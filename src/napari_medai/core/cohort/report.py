@@ -22,7 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInputError
-from ..evaluate import CaseResult, summarize_cases, to_json_dict, write_csv, write_json, write_text_atomically
+from ..evaluate import (
+    CaseResult,
+    summarize_cases,
+    to_json_dict,
+    write_csv,
+    write_json,
+    write_text_atomically,
+)
 from ..io.atomic import atomic_path
 from .adapters import make_convention
 
