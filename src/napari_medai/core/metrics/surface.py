@@ -427,45 +427,74 @@ def nearest_surface_distances(src: np.ndarray, target: MaskSurface, *, want_nn: 
 
 #: Fewest voxels left to the k-d tree for which a percentile measures only some of them.
 _SELECT_MIN = 2048
-_SELECT_BLOCK = 4  # voxels per axis of the blocks that each get one measured representative
+#: Sides of the blocks (voxels per axis) whose representatives are measured, coarse to fine.
+_SELECT_BLOCKS = (8, 4, 2)
+_SELECT_BATCH = 256  # voxels measured at a time at the end (then the interval is narrowed again)
 
 
 def _tree_select(pts: np.ndarray, target: MaskSurface, want: int) -> np.ndarray:
     """Distances of ``pts`` whose sorted values are exact at positions ``want - 3`` to ``want - 1``.
 
     A percentile of many far voxels (surfaces far apart) needs the order statistics, not every
-    distance. One voxel per 4x4x4 block is measured with the k-d tree; distance is 1-Lipschitz, so
-    each other voxel ``w`` of the block, with its representative ``v`` and ``v``'s nearest target
-    voxel ``t``, lies in ``[d(v) - |w - v|, |w - t|]``. The order statistics wanted lie between the
-    ``a``-th smallest lower bound and the ``b``-th smallest upper bound; only voxels whose bounds
-    meet that interval are measured. Voxels surely below it get their upper bound (still below),
-    voxels surely above get ``inf``: every sorted position from ``a`` to ``b`` keeps its true value.
+    distance. Coarse to fine (blocks of 8, 4 and 2 voxels per axis), one voxel per block of the
+    voxels still undecided is measured with the k-d tree; distance is 1-Lipschitz, so each other
+    voxel ``w`` of the block, with its representative ``v`` and ``v``'s nearest target voxel ``t``,
+    lies in ``[d(v) - |w - v|, |w - t|]`` (each voxel keeps the tightest bounds found). The order
+    statistics wanted lie between the ``a``-th smallest lower bound and the ``b``-th smallest upper
+    bound; only voxels whose bounds meet that interval stay undecided, and are measured at the end.
+    Voxels surely below it get their upper bound (still below), voxels surely above get ``inf``:
+    every sorted position from ``a`` to ``b`` keeps its true value.
     """
     shape, spacing = target.shape, target.spacing
     m = pts.size
     b = min(want, m) - 1
     a = max(b - 2, 0)
     coords = unravel_flat(pts, shape)
-    blocks = coords // _SELECT_BLOCK
-    nb = [(n + _SELECT_BLOCK - 1) // _SELECT_BLOCK for n in shape]
-    key = np.ravel_multi_index(tuple(blocks.T), nb)
-    _, reps, inv = np.unique(key, return_index=True, return_inverse=True)
-    d_rep, nn_rep = _tree_nearest(pts[reps], target)
-    v = coords[reps][inv]
-    t = unravel_flat(nn_rep, shape)[inv]
-    d_v = d_rep[inv]
-    # bounds, widened by a relative 1e-9 against rounding (they only choose who is measured)
-    lb = (d_v - lattice_distance(coords - v, spacing)) * (1 - 1e-9) - 1e-9
-    ub = lattice_distance(coords - t, spacing) * (1 + 1e-9) + 1e-9
-    lo = np.partition(lb, a)[a]
-    hi = np.partition(ub, b)[b]
+    lb = np.zeros(m)
+    ub = np.full(m, np.inf)
+    exact = np.zeros(m, dtype=bool)
+    cand = np.arange(m)  # voxels whose bounds still meet the interval
+    for side in _SELECT_BLOCKS:
+        if cand.size < _SELECT_MIN // 4:
+            break
+        c = coords[cand]
+        nb = [(n + side - 1) // side for n in shape]
+        key = np.ravel_multi_index(tuple((c // side).T), nb)
+        _, reps, inv = np.unique(key, return_index=True, return_inverse=True)
+        if 2 * reps.size > cand.size:
+            break  # blocks hold too few voxels to spare measurements
+        d_rep, nn_rep = _tree_nearest(pts[cand[reps]], target)
+        v = c[reps][inv]
+        t = unravel_flat(nn_rep, shape)[inv]
+        # bounds, widened by a relative 1e-9 against rounding (they only choose who is measured)
+        lo_c = (d_rep[inv] - lattice_distance(c - v, spacing)) * (1 - 1e-9) - 1e-9
+        hi_c = lattice_distance(c - t, spacing) * (1 + 1e-9) + 1e-9
+        np.maximum(lb[cand], lo_c, out=lo_c)
+        np.minimum(ub[cand], hi_c, out=hi_c)
+        lb[cand] = lo_c
+        ub[cand] = hi_c
+        r = cand[reps]
+        lb[r] = ub[r] = d_rep
+        exact[r] = True
+        lo = np.partition(lb, a)[a]
+        hi = np.partition(ub, b)[b]
+        keep = (ub[cand] >= lo) & (lb[cand] <= hi) & ~exact[cand]
+        cand = cand[keep]
+    while True:
+        lo = np.partition(lb, a)[a]
+        hi = np.partition(ub, b)[b]
+        measure = np.flatnonzero((ub >= lo) & (lb <= hi) & ~exact)
+        if measure.size <= _SELECT_BATCH:
+            break
+        # measured in batches, the widest bounds first: each batch narrows the interval
+        batch = measure[np.argpartition(lb[measure] - ub[measure], _SELECT_BATCH)[:_SELECT_BATCH]]
+        lb[batch] = ub[batch] = _tree_nearest(pts[batch], target)[0]
+        exact[batch] = True
     out = np.full(m, np.inf)
     below = ub < lo
     out[below] = ub[below]
-    measure = (ub >= lo) & (lb <= hi)
-    measure[reps] = False
-    out[reps] = d_rep
-    if measure.any():
+    out[exact] = lb[exact]
+    if measure.size:
         out[measure] = _tree_nearest(pts[measure], target)[0]
     return out
 
