@@ -308,10 +308,16 @@ def start_client(
     # allowed-failures 0: every worker death reaches the runner, which counts the retries itself;
     # worker-saturation 1.0: a worker holds only the case it runs, so its death harms no queued case
     # profile.enabled False: the workers' statistical profiler (a thread taking the GIL every 10 ms for
-    # the dashboard's Profile page) is left out; a case's own threads keep the interpreter
+    # the dashboard's Profile page) is left out. Malloc: Dask gives workers MALLOC_TRIM_THRESHOLD_=64 KiB,
+    # which also freezes glibc's mmap threshold at 128 KiB, so every image-sized array is mapped and
+    # zero-filled afresh: a calcium score took 0.66 s of CPU instead of 0.50 s (benchmarks/bench_cohort.py
+    # notes); a worker runs one case at a time, so keeping up to 128 MiB free and arrays up to 32 MiB on the
+    # heap (reused from case to case) costs little memory.
     with dask.config.set({"distributed.scheduler.allowed-failures": 0,
                           "distributed.scheduler.worker-saturation": 1.0,
-                          "distributed.worker.profile.enabled": False}):
+                          "distributed.worker.profile.enabled": False,
+                          "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": 128 * 2**20,
+                          "distributed.nanny.pre-spawn-environ.MALLOC_MMAP_THRESHOLD_": 32 * 2**20}):
         cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=processes,
                                memory_limit=memory_limit if memory_limit is not None else "auto",
                                dashboard_address=dashboard_address, silence_logs=logging.CRITICAL)
