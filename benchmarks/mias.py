@@ -31,7 +31,8 @@ Measured (2026-12-03, 2 CPU cores shared with other jobs, load average 4-17; ``-
 9 epochs): abnormal vs normal, pooled out-of-fold AUC 0.520 [DeLong 95 % CI 0.446, 0.594] from scratch and 0.550
 [0.474, 0.625] by transfer (paired p = 0.51); benign vs malignant 0.460 [0.344, 0.577] and 0.469 [0.350, 0.587];
 map peak inside the lesion circle in 1 / 94 (scratch) and 4 / 94 (transfer) abnormal images, 3.5 % expected at
-random in the breast. With ``--size 64 --minutes 2.5 --patience 6``: 0.489 / 0.513 and 0.522 / 0.500. The
+random in the breast. With ``--size 64 --minutes 2.5 --patience 6`` (transfer from that model after 3 epochs):
+0.489 / 0.513 and 0.522 / 0.500. The
 whole-image networks learned next to nothing at these sizes and budgets: none of these differs from chance.
 """
 
