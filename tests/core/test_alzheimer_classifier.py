@@ -321,3 +321,20 @@ def test_an_untrained_model_says_so_and_gives_no_probability(cohort, tmp_path):
     assert p.to_json()["probability_ad"] is None
     with pytest.raises(InvalidInputError, match="NOT TRAINED"):
         evaluate_alzheimer(tmp_path / "untrained", cohort["dir"], cohort["labels"], align="skip")
+
+
+def test_cross_validation_by_source_predicts_every_subject_once_out_of_fold(cohort, tmp_path, one_torch_thread):  # noqa: F811
+    from napari_medai.core.tasks.alzheimer.classifier import cross_validate_alzheimer
+
+    out = tmp_path / "cv"
+    ev = cross_validate_alzheimer(cohort["dir"], cohort["labels"], out, folds=3, n_landmarks=2, min_distance_mm=6.0,
+                                  patch=6, network=TINY_NET, **{**TRAIN, "max_epochs": 1, "steps_per_epoch": 2})
+    assert sorted(ev.subjects) == sorted(f"s{k}" for k in range(24)) and ev.truth.sum() == 12
+    for k in range(1, 4):  # each fold's model never saw the sources it predicted
+        info = json.loads((out / f"fold-{k}" / "model" / "alzheimer.json").read_text())
+        train_csv = (out / f"fold-{k}" / "train_labels.csv").read_text()
+        held = {f"src{s}" for s in range(6)} - {ln.split(",")[2] for ln in train_csv.splitlines()[1:]}
+        assert len(held) == 2 and not held & set(info["train_sources"] + info["val_sources"])
+    assert "3-fold cross-validation by source" in ev.notes[0] and 0 <= ev.auc <= 1
+    with pytest.raises(InvalidInputError, match="folds must be 2 to 6"):
+        cross_validate_alzheimer(cohort["dir"], cohort["labels"], tmp_path / "cv2", folds=7, align="skip")

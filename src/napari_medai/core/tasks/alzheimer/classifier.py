@@ -744,6 +744,9 @@ def cross_validate_alzheimer(
     seed: int = 0,
     work_dir: str | os.PathLike[str] | None = None,
     threshold: float | None = None,
+    template: Any = None,
+    align: str = "auto",
+    device: str = "auto",
     progress: ProgressFn | None = None,
     should_stop: StopFn | None = None,
     **train_options: Any,
@@ -752,7 +755,8 @@ def cross_validate_alzheimer(
 
     The sources (or subjects, without a source column) are shuffled with ``seed`` and dealt into
     ``folds`` groups; each model trains (with its own validation split by source) on the other
-    folds and predicts its fold. ``train_options`` go to :func:`train_alzheimer`.
+    folds and predicts its fold. ``template``, ``align``, ``device`` and ``work_dir`` serve training and
+    evaluation alike; ``train_options`` go to :func:`train_alzheimer`.
     """
     subjects = read_cohort(cohort_dir, labels_csv)
     sources = read_sources(labels_csv)
@@ -775,10 +779,11 @@ def cross_validate_alzheimer(
         train_csv = fold_dir / "train_labels.csv"
         write_text_atomically(train_csv, _labels_without(labels_csv, set(test)))
         say(k / int(folds), f"fold {k + 1}/{folds}: training on {len(subjects) - len(test)} subjects")
-        train_alzheimer(cohort_dir, train_csv, fold_dir / "model", work_dir=work_dir, seed=seed,
-                        should_stop=should_stop, **train_options)
+        train_alzheimer(cohort_dir, train_csv, fold_dir / "model", work_dir=work_dir, seed=seed, template=template,
+                        align=align, device=device, should_stop=should_stop, **train_options)
         ev = evaluate_alzheimer(fold_dir / "model", cohort_dir, labels_csv, subjects=test, work_dir=work_dir,
-                                threshold=threshold, should_stop=should_stop)
+                                threshold=threshold, template=template, align=align, device=device,
+                                should_stop=should_stop)
         th = ev.threshold
         names += ev.subjects
         truth += ev.truth.tolist()
