@@ -35,6 +35,7 @@ from napari_medai.core.tasks.alzheimer.classifier import (
     train_alzheimer,
 )
 from napari_medai.core.volume import Volume
+
 from .test_models_support import one_torch_thread  # noqa: F401  (fixture)
 
 # MNI-like grid: array axes (S, P, L), x right, y anterior, z up (as the 2 mm template grid)
@@ -94,7 +95,10 @@ def landmark_model(cohort) -> Path:
 def test_landmark_network_shapes_parameters_and_embedding(one_torch_thread):  # noqa: F811
     import torch
 
-    from napari_medai.core.models.landmark_net import build_landmark_net, landmark_net_parameter_count
+    from napari_medai.core.models.landmark_net import (
+        build_landmark_net,
+        landmark_net_parameter_count,
+    )
 
     net = build_landmark_net(n_landmarks=3, in_channels=2, features=[4, 8], fc=[16], patch_fc=8, embedding=4)
     x = torch.randn(2, 6, 8, 8, 8)
