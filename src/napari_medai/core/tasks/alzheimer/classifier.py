@@ -597,10 +597,11 @@ class AlzheimerEvaluation:
         }
 
     def roc_png(self, path: str | os.PathLike[str], *, protect: Sequence[str | os.PathLike[str]] = ()) -> Path:
-        """Draw the ROC curve (matplotlib Agg) into a PNG, atomically; never over a ``protect`` file."""
-        import matplotlib
+        """Draw the ROC curve into a PNG, atomically; never over a ``protect`` file.
 
-        matplotlib.use("Agg", force=False)
+        A bare ``matplotlib.figure.Figure`` renders with the Agg canvas and leaves pyplot's backend (a
+        viewer's Qt plots) alone.
+        """
         from matplotlib.figure import Figure
 
         from ...evaluate import check_output_path
