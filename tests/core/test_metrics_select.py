@@ -34,3 +34,26 @@ def test_select_equals_all_distances(seed, spacing, monkeypatch):
         assert got == all_d.hausdorff(percentile=q), q
         if q == 95.0:
             assert len(asked) > 2  # the coarse-to-fine path ran (blocks and batches)
+
+
+def test_direction_below_the_other_is_not_measured_to_the_end(monkeypatch):
+    """When one direction's percentile is surely below the other's, its last voxels are not measured,
+    and the result still equals the percentile of all distances."""
+    rng = np.random.default_rng(5)
+    shape = (30, 44, 70)
+    gt = _blob(shape, rng, (15, 22, 16), (9, 12, 10))
+    # the same blob far away plus a second, farther one: pred -> gt is the larger direction
+    pred = np.roll(gt, 24, axis=2) | _blob(shape, rng, (15, 22, 62), (6, 6, 5))
+    monkeypatch.setattr(S, "_SELECT_MIN", 64)
+    pruned = []
+    real = S._Selection.finish
+
+    def finish(self, floor=None):
+        out = real(self, floor)
+        pruned.append(floor is not None and self.hi < floor)
+        return out
+
+    monkeypatch.setattr(S._Selection, "finish", finish)
+    got = hausdorff_distance(pred, gt, spacing=(1.0, 1.0, 1.0), percentile=95.0)
+    assert got == surface_distances(pred, gt, spacing=(1.0, 1.0, 1.0)).hausdorff(percentile=95.0)
+    assert pruned == [False, True]

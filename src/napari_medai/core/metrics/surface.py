@@ -323,7 +323,7 @@ class MaskSurface:
 
 
 def nearest_surface_distances(src: np.ndarray, target: MaskSurface, *, want_nn: bool = False,
-                              need: int | None = None) -> Any:
+                              need: int | None = None, defer: bool = False) -> Any:
     """Distance in mm from each flat index in ``src`` to the nearest surface voxel of ``target``.
 
     ``target`` must be non-empty. Exact: offsets are visited in increasing length, so the first
@@ -336,7 +336,8 @@ def nearest_surface_distances(src: np.ndarray, target: MaskSurface, *, want_nn: 
     :func:`percentile_need`). The walk stops as soon as at least ``need`` voxels are resolved; since
     offsets come in increasing length, every voxel left has a distance at least as large as every
     resolved one, and it gets ``inf``. When many voxels are left to the k-d tree, only some are
-    measured (:func:`_tree_select`). Either way the sorted array holds the true sorted distances at
+    measured (:class:`_Selection`); with ``defer`` the measuring is then left to the caller (a
+    :class:`_Pending` is returned). Either way the sorted array holds the true sorted distances at
     positions ``need - 3`` to ``need - 1``, where the percentile reads them.
     """
     spacing = target.spacing
@@ -416,7 +417,10 @@ def nearest_surface_distances(src: np.ndarray, target: MaskSurface, *, want_nn: 
         return _left_inf(out, nn, pts, todo, sentinel, want_nn)
     if pts.size:
         if nn is None and stop <= n and pts.size > _SELECT_MIN:
-            out[todo] = _tree_select(pts, target, stop - (n - live))
+            sel = _Selection(pts, target, stop - (n - live))
+            if defer:
+                return _Pending(out, todo, sel)
+            out[todo] = sel.finish()
             return out
         d, i = _tree_nearest(pts, target)
         out[todo] = d
@@ -432,7 +436,7 @@ _SELECT_BLOCKS = (8, 4, 2)
 _SELECT_BATCH = 256  # voxels measured at a time at the end (then the interval is narrowed again)
 
 
-def _tree_select(pts: np.ndarray, target: MaskSurface, want: int) -> np.ndarray:
+class _Selection:
     """Distances of ``pts`` whose sorted values are exact at positions ``want - 3`` to ``want - 1``.
 
     A percentile of many far voxels (surfaces far apart) needs the order statistics, not every
@@ -441,34 +445,46 @@ def _tree_select(pts: np.ndarray, target: MaskSurface, want: int) -> np.ndarray:
     voxel ``w`` of the block, with its representative ``v`` and ``v``'s nearest target voxel ``t``,
     lies in ``[d(v) - |w - v|, |w - t|]`` (each voxel keeps the tightest bounds found). The order
     statistics wanted lie between the ``a``-th smallest lower bound and the ``b``-th smallest upper
-    bound; only voxels whose bounds meet that interval stay undecided, and are measured at the end.
-    Voxels surely below it get their upper bound (still below), voxels surely above get ``inf``:
-    every sorted position from ``a`` to ``b`` keeps its true value.
+    bound ``hi``; only voxels whose bounds meet that interval stay undecided, and :meth:`finish`
+    measures them (in batches that narrow the interval). Voxels surely below it get their upper
+    bound (still below), voxels surely above get ``inf``: every sorted position from ``a`` to ``b``
+    keeps its true value.
     """
-    shape, spacing = target.shape, target.spacing
-    m = pts.size
-    b = min(want, m) - 1
-    a = max(b - 2, 0)
-    coords = unravel_flat(pts, shape)
-    lb = np.zeros(m)
-    ub = np.full(m, np.inf)
-    exact = np.zeros(m, dtype=bool)
-    cand = np.arange(m)  # voxels whose bounds still meet the interval
-    for side in _SELECT_BLOCKS:
-        if cand.size < _SELECT_MIN // 4:
-            break
-        c = coords[cand]
-        nb = [(n + side - 1) // side for n in shape]
-        key = np.ravel_multi_index(tuple((c // side).T), nb)
-        _, reps, inv = np.unique(key, return_index=True, return_inverse=True)
+
+    def __init__(self, pts: np.ndarray, target: MaskSurface, want: int) -> None:
+        self.pts, self.target = pts, target
+        m = pts.size
+        self.b = min(want, m) - 1
+        self.a = max(self.b - 2, 0)
+        self.coords = unravel_flat(pts, target.shape)
+        self.lb = np.zeros(m)
+        self.ub = np.full(m, np.inf)
+        self.exact = np.zeros(m, dtype=bool)
+        self.cand = np.arange(m)  # voxels whose bounds still meet the interval
+        self.sides = list(_SELECT_BLOCKS)
+        #: the ``b``-th smallest upper bound: no order statistic wanted is larger
+        self.hi = math.inf
+        self.refine()  # the coarsest blocks
+
+    def refine(self) -> bool:
+        """Measure the representatives of the next finer blocks; False when there are none left
+        (or the blocks would hold too few undecided voxels to spare measurements)."""
+        cand, m = self.cand, self.pts.size
+        if not self.sides or cand.size < _SELECT_MIN // 4:
+            self.sides = []
+            return False
+        side = self.sides.pop(0)
+        shape, sp = self.target.shape, np.asarray(self.target.spacing, dtype=float)
+        lb, ub, exact, a, b = self.lb, self.ub, self.exact, self.a, self.b
+        c = self.coords if cand.size == m else self.coords[cand]
+        reps, inv = _block_representatives(c, side, shape)
         if 2 * reps.size > cand.size:
-            break  # blocks hold too few voxels to spare measurements
-        d_rep, nn_rep = _tree_nearest(pts[cand[reps]], target)
-        v = c[reps][inv]
-        t = unravel_flat(nn_rep, shape)[inv]
+            self.sides = []
+            return False
+        d_rep, nn_rep = _tree_nearest(self.pts[cand[reps]], self.target)
         # bounds, widened by a relative 1e-9 against rounding (they only choose who is measured)
-        lo_c = (d_rep[inv] - lattice_distance(c - v, spacing)) * (1 - 1e-9) - 1e-9
-        hi_c = lattice_distance(c - t, spacing) * (1 + 1e-9) + 1e-9
+        lo_c = (d_rep[inv] - _norm_mm(c - c[reps][inv], sp)) * (1 - 1e-9) - 1e-9
+        hi_c = _norm_mm(c - unravel_flat(nn_rep, shape)[inv], sp) * (1 + 1e-9) + 1e-9
         np.maximum(lb[cand], lo_c, out=lo_c)
         np.minimum(ub[cand], hi_c, out=hi_c)
         lb[cand] = lo_c
@@ -477,26 +493,76 @@ def _tree_select(pts: np.ndarray, target: MaskSurface, want: int) -> np.ndarray:
         lb[r] = ub[r] = d_rep
         exact[r] = True
         lo = np.partition(lb, a)[a]
-        hi = np.partition(ub, b)[b]
-        keep = (ub[cand] >= lo) & (lb[cand] <= hi) & ~exact[cand]
-        cand = cand[keep]
-    while True:
-        lo = np.partition(lb, a)[a]
-        hi = np.partition(ub, b)[b]
-        measure = np.flatnonzero((ub >= lo) & (lb <= hi) & ~exact)
-        if measure.size <= _SELECT_BATCH:
-            break
-        # measured in batches, the widest bounds first: each batch narrows the interval
-        batch = measure[np.argpartition(lb[measure] - ub[measure], _SELECT_BATCH)[:_SELECT_BATCH]]
-        lb[batch] = ub[batch] = _tree_nearest(pts[batch], target)[0]
-        exact[batch] = True
-    out = np.full(m, np.inf)
-    below = ub < lo
-    out[below] = ub[below]
-    out[exact] = lb[exact]
-    if measure.size:
-        out[measure] = _tree_nearest(pts[measure], target)[0]
-    return out
+        self.hi = float(np.partition(ub, b)[b])
+        self.cand = cand[(ub[cand] >= lo) & (lb[cand] <= self.hi) & ~exact[cand]]
+        return True
+
+    def finish(self, floor: float | None = None) -> np.ndarray:
+        """The distances (see the class). With ``floor``: as soon as :attr:`hi` is below it, the
+        upper bounds only (no order statistic wanted, hence no percentile read from them, can then
+        reach ``floor``)."""
+        while floor is not None and self.hi >= floor and self.refine():
+            pass
+        if floor is not None and self.hi < floor:
+            return self.ub.copy()
+        while self.refine():
+            pass
+        a, b, lb, ub, exact = self.a, self.b, self.lb, self.ub, self.exact
+        pts, target = self.pts, self.target
+        while True:
+            lo = np.partition(lb, a)[a]
+            hi = np.partition(ub, b)[b]
+            measure = np.flatnonzero((ub >= lo) & (lb <= hi) & ~exact)
+            if measure.size <= _SELECT_BATCH:
+                break
+            # measured in batches, the widest bounds first: each batch narrows the interval
+            batch = measure[np.argpartition(lb[measure] - ub[measure], _SELECT_BATCH)[:_SELECT_BATCH]]
+            lb[batch] = ub[batch] = _tree_nearest(pts[batch], target)[0]
+            exact[batch] = True
+        out = np.full(pts.size, np.inf)
+        below = ub < lo
+        out[below] = ub[below]
+        out[exact] = lb[exact]
+        if measure.size:
+            out[measure] = _tree_nearest(pts[measure], target)[0]
+        return out
+
+
+@dataclass
+class _Pending:
+    """Distances of one direction whose farthest voxels are still to be measured:
+    ``out[todo] = selection.finish(...)`` completes them."""
+
+    out: np.ndarray
+    todo: np.ndarray
+    selection: _Selection
+
+    def finish(self, floor: float | None = None) -> np.ndarray:
+        self.out[self.todo] = self.selection.finish(floor)
+        return self.out
+
+
+def _block_representatives(coords: np.ndarray, side: int, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """One voxel of each block of ``side`` voxels per axis that holds any of ``coords`` (its row),
+    and for each row the position of its block's representative in that list (no sort)."""
+    nb = [(n + side - 1) // side for n in shape]
+    key = np.ravel_multi_index(tuple((coords // side).T), nb)
+    rows = np.arange(key.size)
+    rep_of = np.empty(math.prod(nb), dtype=np.int64)
+    rep_of[key] = rows  # some voxel of the block (any will do)
+    present = np.zeros(rep_of.size, dtype=bool)
+    present[key] = True
+    blocks = np.flatnonzero(present)
+    pos = np.empty(rep_of.size, dtype=np.int64)
+    pos[blocks] = np.arange(blocks.size)
+    return rep_of[blocks], pos[key]
+
+
+def _norm_mm(offsets: np.ndarray, sp: np.ndarray) -> np.ndarray:
+    """Length in mm of integer ``(n, ndim)`` offsets (for bounds; :func:`lattice_distance` gives
+    the values themselves)."""
+    a = offsets * sp
+    return np.sqrt(np.einsum("ij,ij->i", a, a))
 
 
 def _left_inf(out: np.ndarray, nn: np.ndarray | None, pts: np.ndarray, todo: np.ndarray, sentinel: int,
@@ -723,9 +789,19 @@ def pair_hausdorff(pm: np.ndarray, gm: np.ndarray, spacing: tuple[float, ...], *
     if ps.empty or gs.empty:
         return SurfaceDistances(np.full(ps.idx.size, np.inf), np.full(gs.idx.size, np.inf)).hausdorff(
             percentile=percentile)
-    d_pg = nearest_surface_distances(ps.idx, gs, need=percentile_need(ps.idx.size, percentile))
-    d_gp = nearest_surface_distances(gs.idx, ps, need=percentile_need(gs.idx.size, percentile))
-    return SurfaceDistances(d_pg, d_gp).hausdorff(percentile=percentile)
+    d_pg = nearest_surface_distances(ps.idx, gs, need=percentile_need(ps.idx.size, percentile), defer=True)
+    d_gp = nearest_surface_distances(gs.idx, ps, need=percentile_need(gs.idx.size, percentile), defer=True)
+    # far apart: the direction whose percentile may be the larger is measured first; the other one
+    # only as far as needed to know that its percentile is not larger (the result is their maximum)
+    pending = sorted((d for d in (d_pg, d_gp) if isinstance(d, _Pending)), key=lambda d: -d.selection.hi)
+    done = [d for d in (d_pg, d_gp) if not isinstance(d, _Pending)]
+    floor = max((float(np.percentile(d, percentile)) for d in done), default=None)
+    if not pending:
+        return SurfaceDistances(d_pg, d_gp).hausdorff(percentile=percentile)
+    for d in pending:
+        p = float(np.percentile(d.finish(floor), percentile))
+        floor = p if floor is None else max(floor, p)
+    return floor  # the larger percentile of the two directions, as SurfaceDistances.hausdorff
 
 
 def surface_distances(pred: np.ndarray, gt: np.ndarray, *, spacing: object) -> SurfaceDistances:
