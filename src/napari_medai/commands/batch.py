@@ -63,28 +63,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress line")
 
 
-def parse_option_items(items: list[str]) -> dict:
-    """``["a=1", "b=true", "c=x"]`` -> ``{"a": 1, "b": True, "c": "x"}`` (int, float, true/false/none, text)."""
-    from ..core.errors import InvalidInputError
-
-    out: dict = {}
-    for item in items:
-        key, sep, text = item.partition("=")
-        if not sep or not key.strip():
-            raise InvalidInputError(f"--option {item!r}: write it as KEY=VALUE, e.g. --option tta=true")
-        value: object
-        for conv in (int, float):
-            try:
-                value = conv(text)
-                break
-            except ValueError:
-                continue
-        else:
-            value = {"true": True, "false": False, "none": None}.get(text.lower(), text)
-        out[key.strip().replace("-", "_")] = value
-    return out
-
-
 class _ProgressLine:
     """One terminal line rewritten in place (a plain line per change when the output is not a terminal)."""
 
@@ -116,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
     from ..core.cohort import run_cohort
     from ..core.cohort.adapters import get_adapter
     from ..core.errors import InvalidInputError
+    from .options import parse_option_items
 
     adapter = get_adapter(args.task)
     if args.list_options:

@@ -47,27 +47,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files (never an input)")
 
 
-def _parse_options(items: list[str]) -> dict:
-    from ..core.errors import InvalidInputError
-
-    out: dict = {}
-    for item in items:
-        key, sep, text = item.partition("=")
-        if not sep or not key.strip():
-            raise InvalidInputError(f"--option {item!r}: write it as KEY=VALUE, e.g. --option weight=120")
-        value: object
-        for conv in (int, float):
-            try:
-                value = conv(text)
-                break
-            except ValueError:
-                continue
-        else:
-            value = {"true": True, "false": False, "none": None}.get(text.lower(), text)
-        out[key.strip()] = value
-    return out
-
-
 def _roi_mask(shape: tuple[int, ...], roi: list[int]):
     import numpy as np
 
@@ -90,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
     from ..core.metrics.image_quality import image_quality, noise_sd
     from ..core.tasks.ldct import denoise
     from ..core.tasks.ldct.output import write_ct_image
+    from .options import parse_option_items
 
     inputs = [str(args.ct)] + ([str(args.reference)] if args.reference else []) + (
         [str(args.weights)] if args.weights else [])
@@ -100,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         if args.json.expanduser().absolute() == args.out.expanduser().absolute():
             raise InvalidInputError("--out and --json name the same file; give two names")
         check_output_path(args.json, inputs)
-    options = _parse_options(args.option)
+    options = parse_option_items(args.option, example="weight=120")
     if args.seed is not None:
         if args.method != "noise2self":
             raise InvalidInputError("--seed applies to noise2self only (the other methods are deterministic)")
