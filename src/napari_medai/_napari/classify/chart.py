@@ -56,6 +56,7 @@ class ProbabilityChart(QWidget):
         if text is not None:
             self.note_text = text
         self.bars = []
+        self.figure.set_layout_engine("constrained")
         ax = self.ax
         ax.clear()
         ax.set_xlim(0.0, 1.0)
@@ -73,7 +74,11 @@ class ProbabilityChart(QWidget):
         """Draw one bar per class (first class on top) with its threshold and value."""
         from matplotlib.ticker import MultipleLocator
 
-        self.bars = [(str(c), float(p), float(t)) for c, p, t in zip(classes, probabilities, thresholds, strict=True)]
+        bars = [(str(c), float(p), float(t)) for c, p, t in zip(classes, probabilities, thresholds, strict=True)]
+        # the margins are laid out again (about half of a draw) only when the class names change
+        same = [b[0] for b in bars] == [b[0] for b in self.bars] and self.note is None
+        self.figure.set_layout_engine("none" if same else "constrained")
+        self.bars = bars
         ax = self.ax
         ax.clear()
         self.note = None

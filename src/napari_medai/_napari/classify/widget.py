@@ -13,6 +13,7 @@ shows probabilities or a map.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +42,7 @@ from .._widgets import (
 )
 from ..layers import META_KEY
 from .chart import ProbabilityChart
-from .layers import add_or_update_map, classifiable_names, image_input, is_map
+from .layers import add_or_update_map, classifiable_names, image_input, is_map, replace_image
 from .model_folder import NO_MODEL_REFUSAL, ClassifierInfo, describe_classifier_folder
 from .results import FolderTable, probability_lines, status_text
 
@@ -289,7 +290,8 @@ class ClassifyWidget(QWidget):
 
         return self.jobs.start(work, lambda result: self._show(result, name), f"classifying '{name}'…")
 
-    def _show(self, result: Any, name: str) -> None:
+    def _show(self, result: Any, name: str) -> Iterator[None]:
+        """Show a result: the bars first, then (after a turn of the event loop) the map layer."""
         if not result.trained:  # never reached with a usable folder; said anyway rather than shown
             self._clear_result("NOT TRAINED: no probabilities are shown.")
             self.jobs.set_status(f"{result.model_name} is not trained: nothing is shown.", error=True)
@@ -300,6 +302,7 @@ class ClassifyWidget(QWidget):
         self.result_text.setText(probability_lines(result))
         if self.image_combo.currentText() != name and name in classifiable_names(self.viewer):
             self.image_combo.setCurrentText(name)
+        yield  # the chart is drawn while napari waits to make the map layer
         if result.cam is not None and result.cam_class and name in self.viewer.layers:
             self.map_layer = add_or_update_map(self.viewer, self.viewer.layers[name], result.cam, result.cam_class,
                                                self.map_layer)
@@ -379,13 +382,17 @@ class ClassifyWidget(QWidget):
                                                       "the row again"))
         layer = next((ly for ly in self.viewer.layers if _same_file(_opened_from(ly), path) and not is_map(ly)), None)
         if layer is None:
-            if self.opened_layer is not None and self.opened_layer in self.viewer.layers:
-                self.viewer.layers.remove(self.opened_layer)
+            previous = self.opened_layer if self.opened_layer in self.viewer.layers else None
             try:
-                layers = _open(self.viewer, path)
+                if previous is not None and replace_image(previous, path):
+                    layer = previous  # the previous row's image, now this one's
+                else:
+                    if previous is not None:
+                        self.viewer.layers.remove(previous)
+                    layers = _open(self.viewer, path)
+                    layer = layers[0] if layers else None
             except Exception as exc:  # noqa: BLE001 - napari wraps reader errors; shown in the widget
                 return self.jobs.refuse(InvalidInputError(f"{path}: cannot be opened ({error_text(exc)})"))
-            layer = layers[0] if layers else None
             self.opened_layer = layer
             self.viewer.reset_view()
         if layer is None:
