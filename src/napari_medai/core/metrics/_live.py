@@ -40,6 +40,9 @@ from .surface import (
 )
 
 Box = tuple[tuple[int, int], ...]
+_BIG = np.iinfo(np.int64).max
+#: How far (voxels) around an edit the mask is labelled again, tried in turn.
+_WINDOWS = (1, 4, 16)
 
 
 @functools.lru_cache(maxsize=4)
@@ -75,9 +78,13 @@ class Components:
     first voxel in C order ``first`` (what orders :func:`scipy.ndimage.label`'s numbering).
     """
 
-    def __init__(self, mask: np.ndarray, *, stats: bool = False) -> None:
+    def __init__(self, mask: np.ndarray, *, stats: bool = False, compact: bool = True) -> None:
+        if stats and not compact:
+            raise ValueError("Components: stats are kept for compact labels only")
+        self.compact = compact
         self.mask = np.array(mask, dtype=bool, copy=True)
         self.labels, self.n = _label(self.mask)
+        self._relabelled_all()
         self.relabelled = 0  # how many updates had to label the whole mask again
         self.version = 0
         self.last: tuple[Box, np.ndarray, np.ndarray, np.ndarray | None] | None = None
@@ -148,21 +155,71 @@ class Components:
         """Bring the labels up to the held mask, which changed inside ``box``; ``old`` is the
         previous mask on ``box`` grown by one voxel.
 
-        Sets ``last`` to ``(window, old mask there, old labels there, lut)`` with ``lut`` the new
-        label of every old label (None when no label outside the window changed), or to None when
-        the whole mask was labelled again; ``version`` counts the updates.
+        The mask is labelled in a window around the edit (``box`` grown by 1, else 4, else 16
+        voxels); a window serves when no component that lost voxels is left in two pieces that
+        both reach the window's edge (a piece that does not reach it is a whole component). When
+        none serves, the whole mask is labelled again. Sets ``last`` to ``(window, old mask there,
+        old labels there, lut)`` with ``lut`` the new label of every old label (None when no label
+        outside the window changed), or to None when the whole mask was labelled again;
+        ``version`` counts the updates.
         """
         self.version += 1
         self.last = None
+        shape = self.mask.shape
+        near1 = _grow(box, 1, shape)
+        full = tuple((0, n) for n in shape)
+        for by in _WINDOWS:
+            near = _grow(box, by, shape)
+            if by == 1:
+                old_w = old
+            else:
+                old_w = self.mask[_slices(near)].copy()
+                old_w[tuple(slice(a - c, b - c) for (a, b), (c, _) in zip(near1, near))] = old
+            if self._follow_in(near, old_w):
+                return
+            if near == full:
+                break
+        self.labels, self.n = _label(self.mask)
+        self._relabelled_all()
+        self.relabelled += 1
+        if self.track:
+            self._full_stats()
+
+    def _follow_in(self, near: Box, old: np.ndarray) -> bool:
+        """:meth:`_follow` in the window ``near`` (``old``: the previous mask there); False, with
+        nothing changed, when the window does not serve."""
         mask = self.mask
         nd = mask.ndim
-        near = _grow(box, 1, mask.shape)
         sl = _slices(near)
         new = np.ascontiguousarray(mask[sl])
         lab = self.labels[sl]
-        old_lab = lab.copy()
-        n = self.n
+        n = self.cap  # labels are 1..cap (all live when compact)
         local, n_local = ndi.label(new, structure=_full(nd))
+        # local components that reach no edge of the window (but the frame's) are whole components
+        enclosed = np.ones(n_local + 1, dtype=bool)
+        enclosed[0] = False
+        for ax, (a, b) in enumerate(near):
+            if a > 0:
+                enclosed[np.unique(local.take(0, axis=ax))] = False
+            if b < mask.shape[ax]:
+                enclosed[np.unique(local.take(-1, axis=ax))] = False
+        kept = old & new
+        k_old = lab[kept].astype(np.int64)
+        k_loc = local[kept].astype(np.int64)
+        if k_old.size:
+            pairs = np.unique(k_loc * (n + 1) + k_old)
+            p_loc, p_old = pairs // (n + 1), pairs % (n + 1)
+            reach = ~enclosed[p_loc]
+            p_loc, p_old = p_loc[reach], p_old[reach]
+        else:
+            p_loc = p_old = np.zeros(0, dtype=np.int64)
+        lost = np.unique(lab[old & ~new])
+        # a component that lost voxels must not be left in two pieces that reach the window's edge
+        for k in lost:
+            if np.unique(p_loc[p_old == k]).size > 1:
+                return False
+        old_lab = lab.copy()
+        olds_in = np.unique(old_lab[old])
         if self.track:
             # take the window's old voxels out of the statistics (put back below, relabelled)
             o_size, o_sums, _ = self._window_stats(lab, old, near, n)
@@ -171,25 +228,6 @@ class Components:
             hit = np.zeros(n + 1, dtype=bool)
             hit[1:] = _in_box(self.first[1:], near, self.mask.shape)
             recount = bool((hit & (o_size < self.sizes)).any())
-        kept = old & new
-        k_old = lab[kept].astype(np.int64)
-        k_loc = local[kept].astype(np.int64)
-        if k_old.size:
-            pairs = np.unique(k_loc * (n + 1) + k_old)
-            p_loc, p_old = pairs // (n + 1), pairs % (n + 1)
-        else:
-            p_loc = p_old = np.zeros(0, dtype=np.int64)
-        lost = np.unique(lab[old & ~new])
-        # a component that lost voxels must still be one piece next to the edit (or in a larger
-        # window around it: the pieces may join a little farther away, e.g. around an erased strip)
-        for k in lost:
-            pieces = np.unique(p_loc[p_old == k])
-            if pieces.size > 1 and not _joined(mask, box, near, local, pieces):
-                self.labels, self.n = _label(self.mask)
-                self.relabelled += 1
-                if self.track:
-                    self._full_stats()
-                return
         # join the old components that one local component touches
         parent: dict[int, int] = {}
 
@@ -205,24 +243,32 @@ class Components:
         fresh = []
         for c in range(1, n_local + 1):
             olds = p_old[starts[c - 1] : starts[c]]
-            if olds.size == 0:
+            if olds.size == 0:  # a whole component in the window: a new label
                 fresh.append(c)
                 continue
             root = find(int(olds[0]))
             for o in olds[1:]:
                 r = find(int(o))
                 if r != root:
-                    lo, hi = min(root, r), max(root, r)
-                    parent[hi] = lo
-                    root = lo
+                    # the label with the smaller box joins the other: its voxels are relabelled
+                    keep, join = (root, r) if self._box_size(root) >= self._box_size(r) else (r, root)
+                    parent[join] = keep
+                    root = keep
             to_label[c] = root
         for c in range(1, n_local + 1):
             if to_label[c]:
                 to_label[c] = find(int(to_label[c]))
+        # new components take free labels first (not compact: labels of components gone earlier)
+        free_slots = [] if self.compact else (np.flatnonzero(~self.alive[1:]) + 1).tolist()
+        n_all = n
         for i, c in enumerate(fresh):
-            to_label[c] = n + 1 + i
+            if i < len(free_slots):
+                to_label[c] = free_slots[i]
+            else:
+                n_all += 1
+                to_label[c] = n_all
         lab[...] = to_label[local]
-        n_all = n + len(fresh)
+        fresh_labels = to_label[fresh] if fresh else np.zeros(0, dtype=np.int64)
         merged = [a for a in parent if parent[a] != a]
         if self.track:
             sizes = np.zeros(n_all + 1, dtype=np.int64)
@@ -243,36 +289,115 @@ class Components:
             sizes += a_size
             sums += a_sums
             np.minimum(first, a_first, out=first)
-        alive_lost = {int(v) for v in np.unique(to_label[1:])} if n_local else set()
-        gone = set(merged) | {int(k) for k in lost if k and int(k) not in alive_lost}
+        # old labels of the window that no component reaching its edge carries on: all their
+        # voxels were in the window, now in whole components with new labels (or erased)
+        roots = {int(to_label[c]) for c in range(1, n_local + 1) if not enclosed[c]}
+        gone = set(merged) | {int(k) for k in olds_in if k and int(k) not in parent and int(k) not in roots}
+        # boxes: fresh labels start empty; every label in the window now holds (a superset of) it
+        if n_all > n:
+            self.blo = np.concatenate([self.blo, np.full((n_all - n, nd), _BIG, dtype=np.int64)])
+            self.bhi = np.concatenate([self.bhi, np.full((n_all - n, nd), -1, dtype=np.int64)])
+            self.alive = np.concatenate([self.alive, np.zeros(n_all - n, dtype=bool)])
+        self.blo[fresh_labels] = _BIG
+        self.bhi[fresh_labels] = -1
+        self.alive[fresh_labels] = True
+        in_win = np.unique(lab[new])
+        win_lo = np.array([a for a, _ in near], dtype=np.int64)
+        win_hi = np.array([b - 1 for _, b in near], dtype=np.int64)
+        self.blo[in_win] = np.minimum(self.blo[in_win], win_lo)
+        self.bhi[in_win] = np.maximum(self.bhi[in_win], win_hi)
         if not gone:
-            self.n = n_all
+            self.cap = n_all
+            self.n = int(np.count_nonzero(self.alive))
             self.last = (near, old, old_lab, None)
             if self.track:
                 self.sizes, self.sums, self.first = sizes, sums, first
                 if recount:
                     self._full_stats()
-            return
-        # merged or vanished labels leave gaps: renumber 1..n in one pass over the frame
-        lut = np.arange(n_all + 1, dtype=np.int64)
+            return True
+        # merged or vanished labels leave gaps. Compact: the labels above the new count move into
+        # them; not compact: the gaps stay (free for new components). Only the voxels of merged and
+        # moved labels are relabelled (found in their boxes)
+        root_of = np.arange(n_all + 1, dtype=np.int64)
         for a in merged:
-            lut[a] = find(a)
+            root_of[a] = find(a)
+            r = root_of[a]
+            self.blo[r] = np.minimum(self.blo[r], self.blo[a])
+            self.bhi[r] = np.maximum(self.bhi[r], self.bhi[a])
+        if not self.compact:
+            lut = root_of
+            lut[[k for k in gone if k not in parent]] = 0  # vanished
+            for x in merged:
+                box = tuple(slice(int(a), int(b) + 1) for a, b in zip(self.blo[x], self.bhi[x]))
+                sub = self.labels[box]
+                sub[sub == x] = lut[x]  # ``sub`` is a view of the labels; roots are never merged
+            gone_l = list(gone)
+            self.alive[gone_l] = False
+            self.blo[gone_l] = _BIG
+            self.bhi[gone_l] = -1
+            self.cap = n_all
+            self.n = int(np.count_nonzero(self.alive))
+            self.last = (near, old, old_lab, lut[: n + 1])
+            return True
         alive = np.ones(n_all + 1, dtype=bool)
         alive[0] = False
         alive[list(gone)] = False
-        compact = np.zeros(n_all + 1, dtype=np.int64)
-        compact[alive] = np.arange(1, int(alive.sum()) + 1)
-        lut = compact[lut]
-        self.labels = lut.astype(np.int32)[self.labels]
+        n_new = int(alive.sum())
+        free = np.flatnonzero(~alive[1 : n_new + 1]) + 1
+        movers = np.flatnonzero(alive[n_new + 1 :]) + n_new + 1
+        dest = np.arange(n_all + 1, dtype=np.int64)
+        dest[~alive] = 0
+        dest[movers] = free
+        lut = dest[root_of]
+        # every voxel to relabel is found before any is written (a slot may still hold a merged label)
+        writes = []
+        for x in list(merged) + movers.tolist():
+            if lut[x] == x:
+                continue
+            box = tuple(slice(int(a), int(b) + 1) for a, b in zip(self.blo[x], self.bhi[x]))
+            if any(sl.start >= sl.stop for sl in box):
+                continue
+            sub = self.labels[box]
+            writes.append((sub, np.nonzero(sub == x), int(lut[x])))
+        for sub, where, value in writes:
+            sub[where] = value  # ``sub`` is a view of the labels
+        blo = np.full((n_new + 1, nd), _BIG, dtype=np.int64)
+        bhi = np.full((n_new + 1, nd), -1, dtype=np.int64)
+        keep = np.flatnonzero(alive)
+        blo[dest[keep]] = self.blo[keep]
+        bhi[dest[keep]] = self.bhi[keep]
+        self.blo, self.bhi = blo, bhi
         self.last = (near, old, old_lab, lut[: n + 1])
-        self.n = int(alive.sum())
+        self.n = self.cap = n_new
+        self.alive = np.ones(n_new + 1, dtype=bool)
+        self.alive[0] = False
         if self.track:
-            keep = np.flatnonzero(alive)
-            self.sizes = np.concatenate([[0], sizes[keep]])
-            self.sums = np.concatenate([np.zeros((1, nd)), sums[keep]])
-            self.first = np.concatenate([[self.mask.size], first[keep]])
+            self.sizes = np.zeros(n_new + 1, dtype=np.int64)
+            self.sizes[dest[keep]] = sizes[keep]
+            self.sums = np.zeros((n_new + 1, nd))
+            self.sums[dest[keep]] = sums[keep]
+            self.first = np.full(n_new + 1, self.mask.size, dtype=np.int64)
+            self.first[dest[keep]] = first[keep]
             if recount:
                 self._full_stats()
+        return True
+
+    def _box_size(self, label: int) -> int:
+        ext = self.bhi[label] - self.blo[label] + 1
+        return int(np.prod(np.maximum(ext, 0)))
+
+    def _relabelled_all(self) -> None:
+        """Label space, live labels and every label's box after labelling the whole mask."""
+        self.cap = self.n
+        self.alive = np.ones(self.n + 1, dtype=bool)
+        self.alive[0] = False
+        n, nd = self.n, self.mask.ndim
+        self.blo = np.full((n + 1, nd), _BIG, dtype=np.int64)
+        self.bhi = np.full((n + 1, nd), -1, dtype=np.int64)
+        for i, sl in enumerate(ndi.find_objects(self.labels, max_label=n), start=1):
+            if sl is not None:
+                self.blo[i] = [x.start for x in sl]
+                self.bhi[i] = [x.stop - 1 for x in sl]
 
 
 class SurfaceState:
@@ -407,7 +532,7 @@ class LesionCounts:
 
     def _count_all(self, comps: Components) -> None:
         self.full_counts += 1
-        n, nd = comps.n, comps.mask.ndim
+        n, nd = comps.cap, comps.mask.ndim
         pidx = np.flatnonzero(comps.mask)
         p_comp = comps.labels.reshape(-1)[pidx].astype(np.int64)
         p_reach = self.reach.reshape(-1)[pidx].astype(np.int64)
@@ -461,7 +586,7 @@ class LesionCounts:
         self.psize = self.psize - np.bincount(lab_o, minlength=self.psize.size)
         self.inter = self.inter - np.bincount(r_o[gw[old]], minlength=self.n_gt + 1)
         self._add_pairs(r_o, lab_o, -1)
-        n, nd = comps.n, comps.mask.ndim
+        n, nd = comps.cap, comps.mask.ndim
         if lut is not None:
             # components merged or gone: their counts move with the new numbering
             psize = np.zeros(n + 1, dtype=np.int64)
@@ -514,31 +639,6 @@ class LesionCounts:
     def boxes(self, ids: np.ndarray) -> dict[int, Box]:
         """A box holding every voxel of each component in ``ids`` (half-open)."""
         return {int(i): tuple((int(a), int(b) + 1) for a, b in zip(self.lo[i], self.hi[i])) for i in ids}
-
-
-def _joined(mask: np.ndarray, box: Box, near: Box, local: np.ndarray, pieces: np.ndarray) -> bool:
-    """Whether the local components ``pieces`` (labels of ``local``, the labelling of ``mask`` in the
-    window ``near``) are connected in ``mask`` within a window a few times larger than ``box``.
-
-    True means connected (a path exists inside the window); False means not found so (the caller
-    labels the whole mask again).
-    """
-    nd = mask.ndim
-    # one voxel of each piece, in array coordinates
-    seeds = []
-    for c in pieces:
-        first = np.argmax(local == c)  # flat index into the window of one voxel of the piece
-        seeds.append(tuple(int(i) + a for i, (a, _) in zip(np.unravel_index(first, local.shape), near)))
-    full = tuple((0, n) for n in mask.shape)
-    for by in (4, 16):
-        win = _grow(box, by, mask.shape)
-        lab, _ = ndi.label(np.ascontiguousarray(mask[_slices(win)]), structure=_full(nd))
-        ids = {int(lab[tuple(i - a for i, (a, _) in zip(sd, win))]) for sd in seeds}
-        if len(ids) == 1:
-            return True
-        if win == full:
-            return False
-    return False
 
 
 def _in_box(flat: np.ndarray, box: Box, shape: tuple[int, ...]) -> np.ndarray:

@@ -403,13 +403,14 @@ def scores_from_counts(
     :class:`~napari_medai.core.metrics._live.LesionCounts`), equal to :func:`lesions_padded`'s.
 
     ``counts`` has ``psize``, ``inter``, ``gsize``, ``reach``, ``gm``, ``gboxes``,
-    ``pair_arrays()`` and ``boxes(ids)``; ``plab`` and ``n_pred`` are the prediction's components;
+    ``pair_arrays()`` and ``boxes(ids)``; ``plab`` and ``n_pred`` are the prediction's components
+    (``n_pred`` of them, labelled with values up to ``psize.size - 1``, some perhaps unused);
     ``whole_hd95`` and ``distances`` as for :func:`lesions_padded`.
     """
     pair_g, pair_p = counts.pair_arrays()
 
     def single_hd() -> float:
-        return _single_lesion_hd95(distances, plab, pair_p, spacing, n_pred)
+        return _single_lesion_hd95(distances, plab, pair_p, spacing, counts.psize.size - 1)
 
     def multi_hd(want: np.ndarray) -> np.ndarray:
         return _lesion_hd95(counts.reach, counts.gm, plab, counts.gboxes, pair_g, pair_p, want, spacing,
@@ -496,7 +497,7 @@ def _lesion_hd95(
 
 
 def _single_lesion_hd95(distances: tuple[np.ndarray, ...], plab: np.ndarray, pair_p: np.ndarray,
-                        spacing: tuple[float, ...], n_pred: int) -> float:
+                        spacing: tuple[float, ...], max_label: int) -> float:
     """HD95 of the one reference lesion (all of the reference mask) and its matched components.
 
     Components are 26-connected apart, so leaving some out removes their surface voxels and
@@ -506,7 +507,7 @@ def _single_lesion_hd95(distances: tuple[np.ndarray, ...], plab: np.ndarray, pai
     voxel reaches).
     """
     pidx, d_pg, gidx, d_gp, nn_gp = distances
-    lut = np.zeros(int(n_pred) + 1, dtype=bool)  # labels are 1..n_pred
+    lut = np.zeros(int(max_label) + 1, dtype=bool)  # labels are at most max_label
     lut[np.unique(pair_p)] = True
     flat = plab.reshape(-1)
     keep = lut[flat[pidx]]

@@ -682,7 +682,7 @@ def _live_row(
         same_gm = prev.gm.shape == gm.shape and np.array_equal(prev.gm, gm)
         edit = (same_gm, changed_box(prev.comps.mask, pm) if same_gm else None, False)
     if prev is None or edit is None or not edit[0]:
-        return _RowLive(gm=gm, comps=Components(pm))
+        return _RowLive(gm=gm, comps=Components(pm, compact=False))
     box = edit[1]
     if box is not None:
         if not edit[2]:
