@@ -7,7 +7,12 @@ needs from the prediction mask can then be brought up to date near the stroke on
   applied by labelling the edited box grown by one voxel and joining, through that small
   labelling, the old components it touches. A component that lost voxels stays one piece when
   its remaining voxels next to the edit are connected there (any old path through the edited box
-  can be rerouted through that neighbourhood); when they are not, the mask is labelled again.
+  can be rerouted through that neighbourhood); a piece that does not reach the window's edge is a
+  whole component and gets a new label; otherwise a window of 4, then 16 voxels around the edit
+  is tried, and only then is the whole mask labelled again. Merged labels are rewritten in their
+  boxes only.
+* :class:`LesionCounts` keeps the counts behind the lesion-wise scores, moved with the labels
+  and recounted in the window of the edit only.
 * :class:`SurfaceState` keeps both surfaces and the distances of both directions (see
   :mod:`~napari_medai.core.metrics.surface`). The prediction's surface changes only within one
   voxel of the edit, so only its voxels there get new distances. A reference-surface voxel is
@@ -73,7 +78,10 @@ class Components:
     """Connected components of a boolean mask on a fixed frame, kept up to date after edits.
 
     ``labels`` holds ``1..n`` (every value used, in no particular order) and 0 for background.
-    With ``stats``, also keeps per label (index = label) the voxel count ``sizes``, the sums of
+    With ``compact=False`` the labels are some of ``1..cap`` instead (``alive`` marks those in
+    use, ``n`` counts them): a component that goes leaves its label free for a new one, and no
+    other label is rewritten. ``blo``/``bhi`` hold a box (inclusive) around each label's voxels.
+    With ``stats`` (compact labels only), also keeps per label (index = label) the voxel count ``sizes``, the sums of
     the voxel coordinates ``sums`` (exact: whole numbers in float64) and the flat index of the
     first voxel in C order ``first`` (what orders :func:`scipy.ndimage.label`'s numbering).
     """
