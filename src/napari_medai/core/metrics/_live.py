@@ -426,8 +426,9 @@ class SurfaceState:
         self.pidx = ps.idx
         self.d_pg = nearest_surface_distances(ps.idx, self.ref)
         self.d_gp, self.nn_gp = nearest_surface_distances(self.ref.idx, ps, want_nn=True)
-        self._gcoords: np.ndarray | None = None
-        self._target: MaskSurface | None = None
+        self._gcoords: np.ndarray | None = unravel_flat(self.ref.idx, self.shape)
+        # the prediction's surface, kept (with its flat guarded copy) between updates
+        self._target: MaskSurface | None = ps
 
     @property
     def empty(self) -> bool:

@@ -70,6 +70,7 @@ _COST_GATHER = 2.5e-9  # one gather per voxel per offset
 _COST_TREE_POINT = 1.2e-7  # building the tree, per target voxel
 _COST_QUERY = 1e-6  # one k-d tree query
 _BLOCK = 1 << 16  # voxels x offsets gathered at once to finish the walk
+_BLOCK_FINISH = 1 << 20  # at most this many, the rest of the walk is one gather rather than the tree
 _PARK = 4  # resolved voxels are dropped from the walk once they are more than 1/_PARK of it
 
 
@@ -376,6 +377,13 @@ def nearest_surface_distances(src: np.ndarray, target: MaskSurface, *, want_nn: 
             walk = n_tier * (_COST_ITER + _COST_GATHER * live)
             tree = tree_cost + _COST_QUERY * live
             gained = tier_start_live - live
+            if stop > n and live * (n_off - j) <= _BLOCK_FINISH:
+                # every distance wanted and few voxels left: the rest of the walk in one gather
+                # costs less than any tree (a percentile stops the walk early instead)
+                pts, todo = _finish_block(pts, todo, sentinel, parked, tflat[span:], flat_offsets[j:],
+                                          dists[j:], out, nn)
+                live, parked, j = pts.size, 0, n_off
+                break
             if walk > tree or (4 * gained < tier_start_live and stop - (n - live) > gained):
                 break
         tier_start_live = live
@@ -794,10 +802,10 @@ def pair_hausdorff(pm: np.ndarray, gm: np.ndarray, spacing: tuple[float, ...], *
     # far apart: the direction whose percentile may be the larger is measured first; the other one
     # only as far as needed to know that its percentile is not larger (the result is their maximum)
     pending = sorted((d for d in (d_pg, d_gp) if isinstance(d, _Pending)), key=lambda d: -d.selection.hi)
-    done = [d for d in (d_pg, d_gp) if not isinstance(d, _Pending)]
-    floor = max((float(np.percentile(d, percentile)) for d in done), default=None)
     if not pending:
         return SurfaceDistances(d_pg, d_gp).hausdorff(percentile=percentile)
+    done = [d for d in (d_pg, d_gp) if not isinstance(d, _Pending)]
+    floor = max((float(np.percentile(d, percentile)) for d in done), default=None)
     for d in pending:
         p = float(np.percentile(d.finish(floor), percentile))
         floor = p if floor is None else max(floor, p)
