@@ -154,8 +154,9 @@ def _lesion_masks(
     pred: np.ndarray, gt: np.ndarray, labels: tuple[int, ...] | None, cache: dict | None,
     changed: dict[str, object] | None,
 ) -> tuple[tuple | None, np.ndarray | None, np.ndarray | None, dict[str, tuple | None]]:
-    """The foreground box of both maps, the two lesion masks cropped to it, and per mask the box
-    (in the crop) outside which it equals the previous call's (None: compare; only with a cache).
+    """A box holding the foreground of both maps (with a cache: with some slack, and kept while it
+    still holds it), the two lesion masks cropped to it, and per mask the box (in the crop) outside
+    which it equals the previous call's (None: compare; only with a cache).
 
     With ``changed`` and the previous call's state in ``cache``, only the changed boxes and the
     previous foreground box are read.
@@ -183,6 +184,11 @@ def _lesion_masks(
     box = union_box(boxes["pred"], boxes["gt"])
     if box is None:
         return None, None, None, {}
+    if state is not None and all(c0 <= a and b <= c1 for (a, b), (c0, c1) in zip(box, state["crop"])):
+        box = state["crop"]  # the crop still holds the foreground: keep it (and the components on it)
+    elif cache is not None:
+        # a little slack, so that a stroke at the foreground's edge does not change the crop
+        box = tuple((max(a - _CROP_SLACK, 0), min(b + _CROP_SLACK, n)) for (a, b), n in zip(box, pred.shape))
     sl = tuple(slice(a, b) for a, b in box)
     windows: dict[str, tuple | None] = {"pred": None, "gt": None}
     if state is not None and changed is not None and state["crop"] == box:
@@ -210,6 +216,10 @@ def _lesion_masks(
         cache["masks"] = {"key": key, "pred_box": boxes["pred"], "gt_box": boxes["gt"], "crop": box,
                           "pred": p, "gt": g}
     return box, p, g, windows
+
+
+#: Extra voxels around the lesion list's crop when a cache keeps it between calls.
+_CROP_SLACK = 8
 
 
 def _edited_box(arr: np.ndarray, old: tuple | None, change: object) -> tuple | None:
