@@ -1,4 +1,4 @@
-"""What every dock widget shares: text styles and error text, small Qt factories, a vertical scroll area,
+"""What every dock widget shares: text styles and error text, small Qt factories, a scrolling column and its rows,
 waiting for background work, moving the viewer, a label legend and the "Save segmentation…" action."""
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from qtpy.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFrame,
+    QHBoxLayout,
     QLabel,
+    QLayout,
     QScrollArea,
     QSpinBox,
     QTabWidget,
@@ -68,6 +70,63 @@ def scroll_vertically(owner: QWidget, content: QWidget) -> VerticalScrollArea:
     outer.setContentsMargins(0, 0, 0, 0)
     outer.addWidget(scroll)
     return scroll
+
+
+def scroll_column(owner: QWidget, *parts: QWidget | QLayout | tuple[QWidget | QLayout, int],
+                  end_stretch: bool = True) -> VerticalScrollArea:
+    """Stack ``parts`` top to bottom as the whole of ``owner`` (a dock widget), in a :class:`VerticalScrollArea`.
+
+    Parameters
+    ----------
+    owner : QWidget
+        The dock widget; it must have no layout yet.
+    *parts : QWidget, QLayout or (QWidget or QLayout, int)
+        Widgets and layouts in order; a ``(part, stretch)`` pair gives that part a share of the spare height.
+    end_stretch : bool, keyword-only
+        Leave the spare height under the last part (default); False when a part takes it.
+
+    Returns
+    -------
+    VerticalScrollArea
+        The scroll area (for ``updateGeometry`` once the theme applies).
+    """
+    content = QWidget()
+    column(content, *parts, end_stretch=end_stretch)
+    return scroll_vertically(owner, content)
+
+
+def column(owner: QWidget, *parts: QWidget | QLayout | tuple[QWidget | QLayout, int],
+           end_stretch: bool = True) -> QVBoxLayout:
+    """Give ``owner`` (which has no layout yet) a vertical layout of ``parts``, as :func:`scroll_column` does
+    without the scroll area; returns the layout."""
+    layout = QVBoxLayout(owner)
+    for part in parts:
+        item, stretch = part if isinstance(part, tuple) else (part, 0)
+        if isinstance(item, QLayout):
+            layout.addLayout(item, stretch)
+        else:
+            layout.addWidget(item, stretch)
+    if end_stretch:
+        layout.addStretch(1)
+    return layout
+
+
+def field_row(field: QWidget, *beside: QWidget) -> QHBoxLayout:
+    """A field that takes the row's spare width, with ``beside`` (e.g. a "Folder…" button) after it."""
+    row = QHBoxLayout()
+    row.addWidget(field, stretch=1)
+    for widget in beside:
+        row.addWidget(widget)
+    return row
+
+
+def button_row(*widgets: QWidget) -> QHBoxLayout:
+    """Widgets side by side at their own width (e.g. a run button), the spare width after them."""
+    row = QHBoxLayout()
+    for widget in widgets:
+        row.addWidget(widget)
+    row.addStretch(1)
+    return row
 
 
 def process_events_until(done: Callable[[], bool], timeout_s: float) -> bool:

@@ -26,7 +26,6 @@ from qtpy.QtWidgets import (
     QHBoxLayout,
     QPushButton,
     QShortcut,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -41,9 +40,10 @@ from ._widgets import (
     RED,
     LabelLegend,
     device_combo,
+    field_row,
     process_events_until,
     save_labels_dialog,
-    scroll_vertically,
+    scroll_column,
     wrapped,
 )
 from .channel_rows import ChannelRows
@@ -110,36 +110,18 @@ class SegmentationWidget(QWidget):
         self.input_check = wrapped()
         self.legend = LabelLegend()
 
-        model_row = QHBoxLayout()
-        model_row.addWidget(self.model_combo, stretch=1)
-        model_row.addWidget(self.folder_button)
-        model_row.addWidget(self.file_button)
         top = QFormLayout()
-        top.addRow("model", model_row)
+        top.addRow("model", field_row(self.model_combo, self.folder_button, self.file_button))
         options = QFormLayout()
         for label, combo, check in (("device", self.device_combo, self.tta_check),
                                     ("uncertainty", self.uncertainty_combo, self.probabilities_check)):
-            row = QHBoxLayout()
-            row.addWidget(combo, stretch=1)
-            row.addWidget(check)
-            options.addRow(label, row)
+            options.addRow(label, field_row(combo, check))
         self.uncertainty_combo.setToolTip("With test-time augmentation: a layer of where the flips disagree")
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_button)
         buttons.addWidget(self.save_button)
-        content = QWidget()
-        layout = QVBoxLayout(content)
-        layout.addLayout(top)
-        layout.addWidget(self.model_info)
-        layout.addWidget(self.channels)
-        layout.addLayout(options)
-        layout.addLayout(buttons)
-        layout.addWidget(self.jobs)
-        layout.addWidget(self.volumes)
-        layout.addWidget(self.input_check)
-        layout.addWidget(self.legend)
-        layout.addStretch(1)
-        scroll_vertically(self, content)
+        scroll_column(self, top, self.model_info, self.channels, options, buttons, self.jobs, self.volumes,
+                      self.input_check, self.legend)
         self.jobs.add_run_buttons(self.run_button)
 
         self.folder_button.clicked.connect(self.choose_model_folder)

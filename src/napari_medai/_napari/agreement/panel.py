@@ -18,7 +18,6 @@ from qtpy.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QPushButton,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -35,7 +34,7 @@ from .._widgets import (
     LabelLegend,
     as_outline,
     process_events_until,
-    scroll_vertically,
+    scroll_column,
     wrapped,
 )
 from ..layers import layer_to_volume, spatial_transform_kwargs
@@ -109,19 +108,8 @@ class AgreementWidget(QWidget):
         exports = QHBoxLayout()
         exports.addWidget(self.csv_button)
         exports.addWidget(self.json_button)
-        content = QWidget()
-        layout = QVBoxLayout(content)
-        layout.addWidget(self.form)
-        layout.addLayout(buttons)
-        layout.addWidget(self.jobs)
-        layout.addWidget(self.table)
-        layout.addWidget(self.legend)
-        layout.addWidget(wrapped(f"Lesions (click a row; {keys})"))
-        layout.addWidget(self.lesion_table)
-        layout.addWidget(self.error_box)
-        layout.addLayout(exports)
-        layout.addStretch(1)
-        scroll_vertically(self, content)
+        scroll_column(self, self.form, buttons, self.jobs, self.table, self.legend,
+                      wrapped(f"Lesions (click a row; {keys})"), self.lesion_table, self.error_box, exports)
 
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)

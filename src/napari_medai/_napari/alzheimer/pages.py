@@ -25,7 +25,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from .._widgets import RED, fit_spin_text, int_spin, spin, wrapped
+from .._widgets import RED, column, fit_spin_text, int_spin, spin, wrapped
 from . import words
 from .inputs import PathRow
 from .roc_plot import RocPlot
@@ -70,11 +70,7 @@ class AlignPage(QWidget):
                             "(magenta) overlay; white where they agree.")
         form = QFormLayout()
         form.addRow("grid", self.grid_combo)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.align_button)
-        layout.addWidget(self.info)
-        layout.addStretch(1)
+        column(self, form, self.align_button, self.info)
 
 
 class LandmarkPage(QWidget):
@@ -108,12 +104,7 @@ class LandmarkPage(QWidget):
         form.addRow("landmarks L", self.n_spin)
         form.addRow("min distance", self.distance_spin)
         form.addRow("alignment", self.align_combo)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.find_button)
-        layout.addWidget(self.info)
-        layout.addWidget(self.table)
-        layout.addStretch(1)
+        column(self, form, self.find_button, self.info, self.table)
 
     def show_landmarks(self, result: Any, asked: int) -> None:
         """The landmarks of a :class:`~napari_medai.core.tasks.alzheimer.landmarks.LandmarkResult`: a sentence
@@ -213,14 +204,7 @@ class EvaluatePage(QWidget):
         form.addRow("test alignment", self.align_combo)
         after = QFormLayout()
         after.addRow("threshold", threshold_row)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.evaluate_button)
-        layout.addWidget(self.auc)
-        layout.addWidget(self.plot)
-        layout.addLayout(after)
-        layout.addWidget(self.figures)
-        layout.addStretch(1)
+        column(self, form, self.evaluate_button, self.auc, self.plot, after, self.figures)
 
     def show_evaluation(self, ev: Any) -> str:
         """An evaluation: AUC [DeLong 95 % CI], whether it is held out, the ROC curve; returns the AUC sentence."""

@@ -26,14 +26,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from qtpy.QtCore import QTimer
 from qtpy.QtGui import QKeySequence
-from qtpy.QtWidgets import QComboBox, QFileDialog, QFormLayout, QShortcut, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QComboBox, QFileDialog, QFormLayout, QShortcut, QWidget
 
 from ...core.errors import InvalidInputError, MedaiError
 from .._jobs import JobRunner
 from .._widgets import (
     CurrentPageTabWidget,
     process_events_until,
-    scroll_vertically,
+    scroll_column,
     watch_layer_names,
     wrapped,
 )
@@ -110,14 +110,7 @@ class AlzheimerWidget(QWidget):
         top = QFormLayout()
         top.addRow("T1", self.t1_combo)
         top.addRow("template", self.template)
-        content = QWidget()
-        layout = QVBoxLayout(content)
-        layout.addWidget(self.disclaimer)
-        layout.addLayout(top)
-        layout.addWidget(self.tabs)
-        layout.addWidget(self.jobs)
-        layout.addStretch(1)
-        self._scroll = scroll_vertically(self, content)
+        self._scroll = scroll_column(self, self.disclaimer, top, self.tabs, self.jobs)
 
     def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)

@@ -18,18 +18,16 @@ from qtpy.QtWidgets import (
     QComboBox,
     QFileDialog,
     QFormLayout,
-    QHBoxLayout,
     QLineEdit,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
-    QVBoxLayout,
     QWidget,
 )
 
 from ...core.errors import InvalidInputError
 from .._jobs import JobRunner
-from .._widgets import int_spin, scroll_vertically, wrapped
+from .._widgets import button_row, field_row, int_spin, scroll_column, wrapped
 
 if TYPE_CHECKING:
     import napari
@@ -39,13 +37,6 @@ HINT = ("Run a task over every case of a cohort folder, on this machine's cores 
 COLUMNS = ("case", "status", "seconds", "result", "reason")
 #: Output roles opened as label layers (the others as images).
 LABEL_OUTPUTS = ("segmentation", "lesions", "assignment")
-
-
-def _path_row(edit: QLineEdit, button: QPushButton) -> QHBoxLayout:
-    row = QHBoxLayout()
-    row.addWidget(edit, stretch=1)
-    row.addWidget(button)
-    return row
 
 
 def result_text(record: dict[str, Any]) -> str:
@@ -107,23 +98,14 @@ class BatchWidget(QWidget):
     def _build(self) -> None:
         form = QFormLayout()
         form.addRow("task", self.task_combo)
-        form.addRow("cohort folder", _path_row(self.cohort_edit, self.cohort_button))
-        form.addRow("output folder", _path_row(self.out_edit, self.out_button))
-        form.addRow("reference folder", _path_row(self.gt_edit, self.gt_button))
+        form.addRow("cohort folder", field_row(self.cohort_edit, self.cohort_button))
+        form.addRow("output folder", field_row(self.out_edit, self.out_button))
+        form.addRow("reference folder", field_row(self.gt_edit, self.gt_button))
         form.addRow("method", self.method_edit)
         form.addRow("scheduler", self.scheduler_edit)
         form.addRow("workers", self.workers_spin)
-        run_row = QHBoxLayout()
-        run_row.addWidget(self.run_button)
-        run_row.addStretch(1)
-        content = QWidget()
-        layout = QVBoxLayout(content)
-        layout.addLayout(form)
-        layout.addLayout(run_row)
-        layout.addWidget(self.jobs)
-        layout.addWidget(self.table, stretch=1)
-        layout.addWidget(self.summary)
-        self._scroll = scroll_vertically(self, content)
+        self._scroll = scroll_column(self, form, button_row(self.run_button), self.jobs, (self.table, 1), self.summary,
+                                     end_stretch=False)
         self.jobs.add_run_buttons(self.run_button)
 
     def _task_changed(self, task: str) -> None:

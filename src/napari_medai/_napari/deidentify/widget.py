@@ -22,30 +22,21 @@ from qtpy.QtWidgets import (
     QComboBox,
     QFileDialog,
     QFormLayout,
-    QHBoxLayout,
     QLineEdit,
     QPushButton,
     QSizePolicy,
-    QVBoxLayout,
     QWidget,
 )
 
 from ...core.errors import InvalidInputError
 from .._jobs import JobRunner
-from .._widgets import process_events_until, scroll_vertically, wrapped
+from .._widgets import button_row, field_row, process_events_until, scroll_column, wrapped
 from .folders import OutputSeries, output_series, problem, suggested_output
 from .results import ReviewTable, report_text, review_text, summary_text
 from .words import HINT, TIPS
 
 if TYPE_CHECKING:
     import napari
-
-
-def _path_row(edit: QLineEdit, button: QPushButton) -> QHBoxLayout:
-    row = QHBoxLayout()
-    row.addWidget(edit, stretch=1)
-    row.addWidget(button)
-    return row
 
 
 class DeidentifyWidget(QWidget):
@@ -101,29 +92,14 @@ class DeidentifyWidget(QWidget):
 
     def _build(self) -> None:
         form = QFormLayout()
-        form.addRow("input folder", _path_row(self.input_edit, self.input_button))
-        form.addRow("output folder", _path_row(self.output_edit, self.output_button))
-        form.addRow("key file", _path_row(self.key_edit, self.key_button))
+        form.addRow("input folder", field_row(self.input_edit, self.input_button))
+        form.addRow("output folder", field_row(self.output_edit, self.output_button))
+        form.addRow("key file", field_row(self.key_edit, self.key_button))
         form.addRow("dates", self.dates_check)
         form.addRow("descriptions", self.clean_check)
-        run_row = QHBoxLayout()
-        run_row.addWidget(self.run_button)
-        run_row.addStretch(1)
-        open_row = QHBoxLayout()
-        open_row.addWidget(self.series_combo, stretch=1)
-        open_row.addWidget(self.open_button)
-        content = QWidget()
-        layout = QVBoxLayout(content)
-        layout.addLayout(form)
-        layout.addLayout(run_row)
-        layout.addWidget(self.jobs)
-        layout.addWidget(self.summary)
-        layout.addWidget(self.review_label)
-        layout.addWidget(self.review_table)
-        layout.addWidget(self.report_label)
-        layout.addLayout(open_row)
-        layout.addStretch(1)
-        self._scroll = scroll_vertically(self, content)
+        self._scroll = scroll_column(self, form, button_row(self.run_button), self.jobs, self.summary,
+                                     self.review_label, self.review_table, self.report_label,
+                                     field_row(self.series_combo, self.open_button))
         self.jobs.add_run_buttons(self.run_button)
         self._show_result_parts(False)
 

@@ -30,6 +30,7 @@ from .._jobs import JobRunner, torch_threads
 from .._plot import LivePlot
 from .._widgets import (
     RED,
+    column,
     device_combo,
     error_text,
     fmt,
@@ -106,15 +107,8 @@ class DenoiseTab(QWidget):
         form2.addRow("blend", self.blend_spin)
         form2.addRow("device", self.device_combo)
         form2.addRow("CPU threads", self.threads_spin)
-        lay = QVBoxLayout(self)
-        lay.addLayout(form)
-        lay.addWidget(self.method_pages)
-        lay.addWidget(self.model_info)
-        lay.addLayout(form2)
-        lay.addLayout(_row(self.denoise_button, self.stop_n2s_button))
-        lay.addLayout(self._plot_slot)
-        lay.addWidget(self.notes)
-        lay.addStretch(1)
+        column(self, form, self.method_pages, self.model_info, form2, _row(self.denoise_button, self.stop_n2s_button),
+               self._plot_slot, self.notes)
         self.method_combo.currentTextChanged.connect(lambda _t: self._method_changed())
         self.param_auto.toggled.connect(self._auto_toggled)
         self.param_spin.valueChanged.connect(self._param_edited)

@@ -23,14 +23,13 @@ from qtpy.QtWidgets import (
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
-    QVBoxLayout,
     QWidget,
 )
 
 from ...core.errors import InvalidInputError, MedaiError
 from ...core.metrics.image_quality import DEFAULT_WINDOW_HU
 from .._jobs import JobRunner
-from .._widgets import num, spin, wrapped
+from .._widgets import column, num, spin, wrapped
 from ._common import NONE, ct_volume, image_layer, put_image, refill
 from .roi import shapes_to_mask
 
@@ -76,14 +75,7 @@ class MeasureTab(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.measure_button)
         buttons.addWidget(self.diff_button)
-        lay = QVBoxLayout(self)
-        lay.addLayout(form)
-        lay.addWidget(QLabel("images"))
-        lay.addWidget(self.layer_list)
-        lay.addLayout(buttons)
-        lay.addWidget(self.table)
-        lay.addWidget(self.measure_info)
-        lay.addStretch(1)
+        column(self, form, QLabel("images"), self.layer_list, buttons, self.table, self.measure_info)
         self.measure_button.clicked.connect(lambda: self.measure())
         self.diff_button.clicked.connect(lambda: self.add_difference())
         jobs.add_run_buttons(self.measure_button, self.diff_button)

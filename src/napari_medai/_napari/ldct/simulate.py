@@ -11,11 +11,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-from qtpy.QtWidgets import QCheckBox, QComboBox, QFormLayout, QPushButton, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QCheckBox, QComboBox, QFormLayout, QPushButton, QWidget
 
 from ...core.errors import InvalidInputError, MedaiError
 from .._jobs import JobRunner
-from .._widgets import int_spin, spin, wrapped
+from .._widgets import column, int_spin, spin, wrapped
 from ._common import ct_volume, image_layer, put_image, refill
 
 
@@ -52,12 +52,7 @@ class SimulateTab(QWidget):
         form.addRow("electronic noise", self.enoise_spin)
         form.addRow("seed", self.seed_spin)
         form.addRow("pixel size", self.pixel_spin)
-        lay = QVBoxLayout(self)
-        lay.addLayout(form)
-        lay.addWidget(self.photons_label)
-        lay.addWidget(self.ref_check)
-        lay.addWidget(self.simulate_button)
-        lay.addStretch(1)
+        column(self, form, self.photons_label, self.ref_check, self.simulate_button)
         self.sim_combo.currentTextChanged.connect(self._layer_changed)
         for s in (self.dose_spin, self.i0_spin):
             s.valueChanged.connect(self._show_photons)

@@ -27,7 +27,7 @@ from qtpy.QtWidgets import (
 from ...core.errors import InvalidInputError, MedaiError
 from .._jobs import JobRunner, torch_threads
 from .._plot import ABOVE, LivePlot
-from .._widgets import device_combo, int_spin, spin, threads_spin, wrapped
+from .._widgets import column, device_combo, field_row, int_spin, spin, threads_spin, wrapped
 from ._common import SIMULATE, ct_volume, image_layer, refill
 
 
@@ -69,9 +69,7 @@ class TrainTab(QWidget):
         self._train_plot: LivePlot | None = None  # made when a run starts (see train_plot)
         self._plot_slot = QVBoxLayout()
         self.train_info = wrapped()
-        out_row = QHBoxLayout()
-        out_row.addWidget(self.out_edit, stretch=1)
-        out_row.addWidget(self.out_browse)
+        out_row = field_row(self.out_edit, self.out_browse)
         form = QFormLayout()
         for label, w in (("full dose", self.train_full_combo), ("low dose", self.train_low_combo),
                          ("simulated dose", self.train_dose_spin), ("I0 (full dose)", self.train_i0_spin),
@@ -83,12 +81,7 @@ class TrainTab(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.train_button)
         buttons.addWidget(self.stop_train_button)
-        lay = QVBoxLayout(self)
-        lay.addLayout(form)
-        lay.addLayout(buttons)
-        lay.addLayout(self._plot_slot)
-        lay.addWidget(self.train_info)
-        lay.addStretch(1)
+        column(self, form, buttons, self._plot_slot, self.train_info)
         self.train_low_combo.currentTextChanged.connect(lambda _t: self._low_changed())
         self.out_browse.clicked.connect(self._browse_out)
         self.train_button.clicked.connect(lambda: self.train())

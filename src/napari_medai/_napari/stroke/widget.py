@@ -27,7 +27,6 @@ from qtpy.QtWidgets import (
     QLineEdit,
     QPushButton,
     QShortcut,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -36,9 +35,11 @@ from .._jobs import JobRunner
 from .._widgets import (
     RED,
     LabelLegend,
+    button_row,
+    field_row,
     process_events_until,
     save_labels_dialog,
-    scroll_vertically,
+    scroll_column,
     spin,
     watch,
     wrapped,
@@ -145,42 +146,21 @@ class StrokeWidget(QWidget):
         top.addRow("modality", self.modality_combo)
         options = QFormLayout()
         options.addRow("", self.mirror_check)
-        unit_row = QHBoxLayout()
-        unit_row.addWidget(self.unit_combo, stretch=1)
-        unit_row.addWidget(self.scale_spin)
+        unit_row = field_row(self.unit_combo, self.scale_spin)
         options.addRow("ADC unit", unit_row)
         self._unit_row = unit_row
         options.addRow(self.unit_info)  # the whole width: a long layer name wraps less
         options.addRow("method", self.method_combo)
-        model_row = QHBoxLayout()
-        model_row.addWidget(self.model_edit, stretch=1)
-        model_row.addWidget(self.model_button)
+        model_row = field_row(self.model_edit, self.model_button)
         options.addRow("model", model_row)
         self._model_row = model_row
         self._options = options
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.run_button)
-        buttons.addWidget(self.separate_check)
-        buttons.addStretch(1)
         after = QHBoxLayout()
         after.addWidget(self.save_button)
         after.addWidget(self.compare_button)
-        content = QWidget()
-        layout = QVBoxLayout(content)
-        layout.addLayout(top)
-        layout.addWidget(self.inputs)
-        layout.addLayout(options)
-        layout.addWidget(self.model_info)
-        layout.addLayout(buttons)
-        layout.addWidget(self.jobs)
-        layout.addWidget(self.total)
-        layout.addWidget(self.legend)
-        layout.addWidget(self.table)
-        layout.addWidget(self.mismatch)
-        layout.addWidget(self.notes)
-        layout.addLayout(after)
-        layout.addStretch(1)
-        self._scroll = scroll_vertically(self, content)
+        self._scroll = scroll_column(self, top, self.inputs, options, self.model_info,
+                                     button_row(self.run_button, self.separate_check), self.jobs, self.total,
+                                     self.legend, self.table, self.mismatch, self.notes, after)
         self.jobs.add_run_buttons(self.run_button)
         self.table.setVisible(False)
 
