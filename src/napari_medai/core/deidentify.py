@@ -452,7 +452,8 @@ def _remove_written(files: list[Path], made: list[Path]) -> None:
             d.rmdir()
 
 
-def _inside(child: Path, parent: Path) -> bool:
+def is_inside(child: Path, parent: Path) -> bool:
+    """Whether ``child`` is ``parent`` or lies below it, links resolved."""
     try:
         child.resolve().relative_to(parent.resolve())
         return True
@@ -508,19 +509,19 @@ def deidentify_folder(
     dst = Path(out_dir).expanduser()
     if not src.is_dir():
         raise InvalidInputError(f"{src}: no such folder; give the folder holding the DICOM files")
-    if _inside(dst, src) or _inside(src, dst):
+    if is_inside(dst, src) or is_inside(src, dst):
         raise InvalidInputError(f"{dst}: the output folder must lie outside the input folder {src} (and not contain it)")
     if dst.exists() and (not dst.is_dir() or any(dst.iterdir())):
         raise InvalidInputError(f"{dst}: exists and is not an empty folder; choose a new output folder")
     review = Path(review_dir).expanduser() if review_dir is not None else dst.parent / f"{dst.name}_review"
-    if _inside(review, src):
+    if is_inside(review, src):
         raise InvalidInputError(f"{review}: the review folder must lie outside the input folder")
     if review.exists() and any(review.iterdir()):
         raise InvalidInputError(f"{review}: exists and is not empty; choose another review folder")
     kpath = Path(key_file).expanduser() if key_file is not None else None
-    if kpath is not None and (_inside(kpath, dst) or _inside(kpath, review)):
+    if kpath is not None and (is_inside(kpath, dst) or is_inside(kpath, review)):
         raise InvalidInputError(f"{kpath}: the key re-identifies the data; keep it outside the output and review folders")
-    if kpath is not None and _inside(kpath, src):
+    if kpath is not None and is_inside(kpath, src):
         raise InvalidInputError(f"{kpath}: write the key outside the input folder (the input is never modified)")
     key = DeidentificationKey.load(kpath) if kpath is not None and kpath.exists() else DeidentificationKey.new()
 

@@ -11,16 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ...core.deidentify import is_inside
+
 #: Files looked at for a DICOM marker before a folder is called non-DICOM (the core scans the rest).
 SCAN_LIMIT = 5000
-
-
-def _inside(child: Path, parent: Path) -> bool:
-    try:
-        child.resolve().relative_to(parent.resolve())
-        return True
-    except ValueError:
-        return False
 
 
 def has_dicom(folder: Path, limit: int = SCAN_LIMIT) -> tuple[bool | None, int]:
@@ -53,10 +47,10 @@ def problem(in_dir: str, out_dir: str) -> str:
     if not out_dir.strip():
         return "choose a new or empty output folder ('Output folder…')"
     dst = Path(out_dir.strip()).expanduser()
-    if _inside(dst, src):
+    if is_inside(dst, src):
         return (f"{dst}: the output folder lies inside the input folder {src}; choose one outside it "
                 "(the input is never modified)")
-    if _inside(src, dst):
+    if is_inside(src, dst):
         return f"{dst}: the output folder holds the input folder {src}; choose a new folder outside it"
     if dst.exists() and (not dst.is_dir() or any(dst.iterdir())):
         return f"{dst}: exists and is not an empty folder; choose a new output folder"
