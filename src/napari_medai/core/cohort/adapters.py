@@ -191,6 +191,19 @@ def _main_metrics(result: Any) -> dict[str, Any]:
     return out
 
 
+def _add_evaluation(res: CaseOutput, prediction: Any, truth: Any, case: CohortCase, *, convention: str,
+                    lesion_style: str, resample: Any) -> None:
+    """Compare a case's ``prediction`` with its ``truth`` in ``convention``: the entry into ``res.evaluation``,
+    the headline figures into ``res.figures``."""
+    from ..evaluate import evaluate_volumes
+
+    conv_args = {"convention": convention}
+    result = evaluate_volumes(prediction, truth, convention=make_convention(**conv_args), resample=resample,
+                              lesion_style=lesion_style, case=case.name)
+    res.evaluation = evaluation_entry(result, convention_args=conv_args)
+    res.figures.update(_main_metrics(result))
+
+
 def _catch_warnings(run: Callable[[], Any], notes: list[str]) -> Any:
     """Run ``run()`` recording the package's warnings (e.g. a CT's slice spacing) as notes."""
     with warnings.catch_warnings(record=True) as caught:
@@ -226,7 +239,6 @@ def _run_brain(case: CohortCase, folder: Path, model: Any, options: Mapping[str,
                progress: ProgressFn | None) -> CaseOutput:
     import numpy as np
 
-    from ..evaluate import evaluate_volumes
     from ..inference import region_volumes_ml
     from ..io import read_volume, write_volume
     from ..models import load_model
@@ -272,11 +284,8 @@ def _run_brain(case: CohortCase, folder: Path, model: Any, options: Mapping[str,
     res.figures = {f"{k}_ml": v for k, v in regions.items()}
     if case.ground_truth is not None and options["evaluate"]:
         gt = read_volume(case.ground_truth, as_label=True)
-        conv_args = {"convention": layout or convention}
-        result = evaluate_volumes(labels, gt, convention=make_convention(**conv_args), resample=options["resample"],
-                                  lesion_style="brats2023", case=case.name)
-        res.evaluation = evaluation_entry(result, convention_args=conv_args)
-        res.figures.update(_main_metrics(result))
+        _add_evaluation(res, labels, gt, case, convention=layout or convention, lesion_style="brats2023",
+                        resample=options["resample"])
     return res
 
 
@@ -317,7 +326,6 @@ def _run_stroke(case: CohortCase, folder: Path, model: Any, options: Mapping[str
                 progress: ProgressFn | None) -> CaseOutput:
     import numpy as np
 
-    from ..evaluate import evaluate_volumes
     from ..io import read_volume, write_volume
     from ..tasks.stroke.inputs import read_sidecars
     from ..tasks.stroke.model import load_stroke_model
@@ -347,11 +355,8 @@ def _run_stroke(case: CohortCase, folder: Path, model: Any, options: Mapping[str
         gt = read_volume(case.ground_truth, as_label=True)
         binary = result.labels.with_data((np.asarray(result.labels.data) > 0).astype(np.uint8))
         truth = gt.with_data((np.asarray(gt.data) > 0).astype(np.uint8))
-        conv_args = {"convention": "isles"}
-        ev = evaluate_volumes(binary, truth, convention=make_convention(**conv_args), resample=options["resample"],
-                              lesion_style="isles", case=case.name)
-        res.evaluation = evaluation_entry(ev, convention_args=conv_args)
-        res.figures.update(_main_metrics(ev))
+        _add_evaluation(res, binary, truth, case, convention="isles", lesion_style="isles",
+                        resample=options["resample"])
     return res
 
 
