@@ -10,17 +10,9 @@ from pathlib import Path
 import pytest
 
 from napari_medai.cli import main
-from napari_medai.core.cohort import start_client, write_phantom_cohort
+from napari_medai.core.cohort import write_phantom_cohort
 
 pytest.importorskip("distributed")
-
-
-@pytest.fixture(scope="module")
-def scheduler():
-    client, cluster = start_client(None, workers=2, dashboard_address=":0")
-    yield cluster.scheduler_address
-    client.close()
-    cluster.close()
 
 
 @pytest.fixture

@@ -34,8 +34,10 @@ from qtpy.QtCore import QObject, Qt, QTimer
 from qtpy.QtWidgets import (
     QAbstractButton,
     QApplication,
+    QComboBox,
     QFormLayout,
     QLabel,
+    QLineEdit,
     QTableWidget,
     QTabWidget,
     QWidget,
@@ -269,6 +271,26 @@ def field(root: QWidget, label: str, *, exact: bool = False) -> QWidget:
             if it is not None and isinstance(it.widget(), QLabel):
                 labels.append(it.widget().text())
     raise AssertionError(f"no form row {label!r}; rows: {labels}")
+
+
+def set_fields(root: QWidget, values: dict[str, Any]) -> None:
+    """Fill form rows by their labels, in order: text into a combo box or line edit, a number into a spin box."""
+    for label, value in values.items():
+        control = field(root, label)
+        if isinstance(control, QComboBox):
+            control.setCurrentText(value)
+        elif isinstance(control, QLineEdit):
+            control.setText(value)
+        else:
+            control.setValue(value)
+
+
+def quick_training(qtbot: Any, root: QWidget, basic: dict[str, Any], advanced: dict[str, Any]) -> None:
+    """The settings a user types for a quick training run: ``basic``'s rows, the CPU with one thread and no
+    time limit, then "advanced" clicked and ``advanced``'s rows."""
+    set_fields(root, {**basic, "device": "cpu", "CPU threads": 1, "time (min)": 0})
+    click(qtbot, button(root, "advanced"))
+    set_fields(root, advanced)
 
 
 def show_tab(root: QWidget, title: str) -> QWidget:

@@ -28,6 +28,7 @@ from .journey import (
     open_path,
     open_sample,
     open_widget,
+    quick_training,
     show_tab,
     step,
 )
@@ -77,6 +78,18 @@ def _pick_folder(monkeypatch, path):
 
 
 # ------------------------------------------------------------------ Align
+def _align_adds_nothing(qtbot, monkeypatch, viewer, template):
+    """Open the widget on the T1 open in ``viewer``, choose ``template``, press Align: the run adds no layer."""
+    w = open_widget(viewer, WIDGET)
+    _pick_file(monkeypatch, template)
+    click(qtbot, button(w, "Template"))
+    before = layer_names(viewer)
+    click(qtbot, button(w, "Align to MNI152"))
+    _wait(w)
+    assert layer_names(viewer) == before
+    return w
+
+
 def test_widget_first_then_t1_aligns_and_overlays_the_template(make_napari_viewer, qtbot, monkeypatch, files):
     viewer = make_napari_viewer()
     w = open_widget(viewer, WIDGET)
@@ -116,13 +129,7 @@ def test_a_t1_too_small_is_refused_with_a_notification_and_adds_nothing(make_nap
                                                                          files, notified):
     viewer = make_napari_viewer()
     open_path(viewer, files["small"])
-    w = open_widget(viewer, WIDGET)
-    _pick_file(monkeypatch, files["template"])
-    click(qtbot, button(w, "Template"))
-    before = layer_names(viewer)
-    click(qtbot, button(w, "Align to MNI152"))
-    _wait(w)
-    assert layer_names(viewer) == before
+    w = _align_adds_nothing(qtbot, monkeypatch, viewer, files["template"])
     status = w.jobs.status
     assert "covers only 30 x 30 x 30 mm" in status.text() and "ff7070" in status.styleSheet()
     assert notified and "covers only" in notified[-1]
@@ -147,13 +154,7 @@ def test_a_refused_registration_shows_its_reason_and_correlation(make_napari_vie
                    name="noise")
     viewer = make_napari_viewer()
     open_path(viewer, write_volume(noise, tmp_path / "noise_t1.nii.gz"))
-    w = open_widget(viewer, WIDGET)
-    _pick_file(monkeypatch, files["template"])
-    click(qtbot, button(w, "Template"))
-    before = layer_names(viewer)
-    click(qtbot, button(w, "Align to MNI152"))
-    _wait(w)
-    assert layer_names(viewer) == before
+    w = _align_adds_nothing(qtbot, monkeypatch, viewer, files["template"])
     assert "registration to MNI152 failed" in w.jobs.last_error and notified
     said = _label_containing(w, "REFUSED")
     assert "Correlation inside the template's brain" in said.text() and "ff7070" in said.styleSheet()
@@ -412,16 +413,8 @@ def test_train_a_tiny_landmark_model_in_the_training_widget_and_use_it(make_napa
     step("set a tiny run")
     field(w, "model folder").setText(str(out))
     field(w, "alignment").setCurrentIndex(2)  # already aligned (one grid)
-    field(w, "landmarks L").setValue(3)
-    field(w, "min distance").setValue(8.0)
-    field(w, "max epochs").setValue(1)
-    field(w, "device").setCurrentText("cpu")
-    field(w, "CPU threads").setValue(1)
-    field(w, "time (min)").setValue(0)
-    click(qtbot, button(w, "advanced"))
-    field(w, "steps/epoch").setValue(1)
-    field(w, "batch").setValue(4)
-    field(w, "patch edge").setValue(16)
+    quick_training(qtbot, w, {"landmarks L": 3, "min distance": 8.0, "max epochs": 1},
+                   {"steps/epoch": 1, "batch": 4, "patch edge": 16})
     click(qtbot, button(w, "Train"))
     wait_until_idle = w.wait_idle(180)
     assert wait_until_idle and not w.jobs.last_error, w.jobs.last_error

@@ -14,7 +14,7 @@ import pytest
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QTableWidget
 
-from napari_medai.core.cohort import start_client, write_phantom_cohort
+from napari_medai.core.cohort import write_phantom_cohort
 from napari_medai.core.io import read_volume
 
 from .journey import button, check, click, field, layer_names, open_widget, table_texts, wait_until
@@ -22,14 +22,6 @@ from .journey import button, check, click, field, layer_names, open_widget, tabl
 pytest.importorskip("distributed")
 
 WIDGET = "Cohort batch run"
-
-
-@pytest.fixture(scope="module")
-def scheduler():
-    client, cluster = start_client(None, workers=2, dashboard_address=":0")
-    yield cluster.scheduler_address
-    client.close()
-    cluster.close()
 
 
 def _run(qtbot, w) -> None:

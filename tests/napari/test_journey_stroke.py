@@ -25,6 +25,7 @@ from .journey import (
     open_path,
     open_sample,
     open_widget,
+    quick_training,
     step,
     table_texts,
     wait_until,
@@ -365,15 +366,7 @@ def test_train_a_stroke_deepmedic_from_the_training_widget_and_use_it(make_napar
     assert "2 stroke case(s), MRI, ISLES'22 BIDS" in _label_starting(w, "2 stroke case(s)").text()
     out = tmp_path / "home" / "my-stroke-model"
     field(w, "model folder").setText(str(out))
-    field(w, "max epochs").setValue(1)
-    field(w, "validation").setValue(0)
-    field(w, "device").setCurrentText("cpu")
-    field(w, "CPU threads").setValue(1)
-    field(w, "time (min)").setValue(0)
-    click(qtbot, button(w, "advanced"))
-    field(w, "steps/epoch").setValue(1)
-    field(w, "batch").setValue(1)
-    field(w, "window edge").setValue(25)
+    quick_training(qtbot, w, {"max epochs": 1, "validation": 0}, {"steps/epoch": 1, "batch": 1, "window edge": 25})
     click(qtbot, button(w, "Train"))
     wait_until(lambda: not w.busy, 120)
     assert not w.jobs.last_error, w.jobs.last_error

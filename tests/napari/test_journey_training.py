@@ -15,7 +15,17 @@ from pathlib import Path
 
 import pytest
 
-from .journey import button, check, click, field, open_sample, open_widget, step, wait_until
+from .journey import (
+    button,
+    check,
+    click,
+    field,
+    open_sample,
+    open_widget,
+    quick_training,
+    step,
+    wait_until,
+)
 
 pytest.importorskip("torch")
 pytest.importorskip("monai")
@@ -69,15 +79,8 @@ def type_into(qtbot, edit, text: str) -> None:
 def tiny_recipe(qtbot, w, *, epochs: int, steps: int, validation: float) -> None:
     """The settings a user types for a quick check: tiny patches, few steps, one CPU thread."""
     step("type the tiny settings")
-    field(w, "max epochs").setValue(epochs)
-    field(w, "validation").setValue(validation)
-    field(w, "device").setCurrentText("cpu")
-    field(w, "CPU threads").setValue(1)
-    field(w, "time (min)").setValue(0)
-    click(qtbot, button(w, "advanced"))
-    for label, value in (("patch edge", 16), ("steps/epoch", steps), ("batch", 1), ("window edge", 16),
-                         ("voxel", 2.0), ("filters", 8)):
-        field(w, label).setValue(value)
+    quick_training(qtbot, w, {"max epochs": epochs, "validation": validation},
+                   {"patch edge": 16, "steps/epoch": steps, "batch": 1, "window edge": 16, "voxel": 2.0, "filters": 8})
 
 
 def test_stop_in_the_first_epoch_saves_a_partial_model(make_napari_viewer, qtbot, monkeypatch, case_dir, home):
