@@ -11,7 +11,8 @@ the worker thread (which runs while the viewer redraws the stroke, so the two ov
 
 ``--pair``: ``rim`` (default) drops the reference's outer rim; ``mild`` and ``harsh`` are the
 perturbations of ``benchmarks/bench_metrics.py`` (boundary one voxel in/out with a false-positive
-blob; eroded 2 and shifted 2). The machine's conditions (cores, load average, versions) are printed
+blob; eroded 2 and shifted 2). The core update is also timed on that script's CT-sized pair (a
+512x512x300 organ with lesions; ``--skip-ct`` leaves it out). The machine's conditions (cores, load average, versions) are printed
 with the figures (``benchmarks/_common.py``), and ``--record FILE`` appends them to a JSON-lines
 history.
 """
@@ -34,6 +35,14 @@ import _common  # noqa: E402
 
 
 def _load_pair(kind: str = "rim"):
+    if kind == "ct":
+        from bench_metrics import ct_pair
+
+        from napari_medai.core.volume import Volume
+
+        gt, pred, spacing = ct_pair()
+        source = "CT-sized synthetic organ + lesions pair of bench_metrics.py (300, 512, 512), 1.25 x 0.7 x 0.7 mm"
+        return Volume(data=gt, spacing=spacing, name="gt"), pred, source, "organ=1,2;lesion=2"
     from napari_medai.core.io import read_volume
 
     path = SHARED / "brats2013_flair_t1c" / "brats_2013_pat0003_1" / "OTMultiClass.nii.gz"
@@ -119,14 +128,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--strokes", type=int, default=10)
     ap.add_argument("--pair", choices=("rim", "mild", "harsh"), default="rim",
-                    help="the pair the panel is timed on (the core is timed on all three)")
+                    help="the pair the panel is timed on (the core is timed on these three and the CT-sized one)")
     ap.add_argument("--core-only", action="store_true", help="time the core update only, without the viewer")
+    ap.add_argument("--skip-ct", action="store_true", help="leave out the CT-sized pair of the core timing")
     _common.add_record_option(ap)
     args = ap.parse_args()
     run = _common.start("live_update", args)
     print(f"core live update (AgreementSession snapshot + recompute, no viewer), {args.strokes} strokes of "
           "10x10x1 voxels (paint 2 / erase), target < 50 ms:")
-    for kind in ("rim", "mild", "harsh"):
+    for kind in ("rim", "mild", "harsh") + (() if args.skip_ct else ("ct",)):
         gt_k, pred_k, source_k, conv_k = _load_pair(kind)
         for style in ("isles", "brats2023"):
             wall, cpu = core_update(gt_k, pred_k, conv_k, style, args.strokes)
