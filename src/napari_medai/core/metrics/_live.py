@@ -503,7 +503,7 @@ class SurfaceState:
         """Lower the distances of the reference voxels ``which`` to those of the new surface voxels
         ``new_idx`` where these are nearer (same lattice formula; the first nearest wins a tie)."""
         tgt = unravel_flat(new_idx, self.shape)
-        chunk = max(1, (1 << 21) // max(new_idx.size, 1))
+        chunk = max(1, (1 << 18) // max(new_idx.size, 1))  # at most ~6 MB of offsets at a time
         for s in range(0, which.size, chunk):
             w = which[s : s + chunk]
             d = lattice_distance(np.abs(self._gcoords[w][:, None, :] - tgt[None, :, :]), self.spacing)
