@@ -113,6 +113,83 @@ def test_note_edit_rejects_unknown_roles():
         AgreementSession().note_edit("prediction")
 
 
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_box_noted_updates_equal_scratch_and_the_no_box_path(seed):
+    """Edits noted with their box (slices or (start, stop) pairs, now and then a box larger than the
+    edit, two edits between snapshots) give the tables and lesions of a computation from scratch and
+    of a session told nothing of where (which compares the whole maps)."""
+    pred, gt = _tumour_pair(seed=seed)
+    rng = np.random.default_rng(10 + seed)
+    boxed, plain = AgreementSession(), AgreementSession()
+    maps = {"boxed": (pred.copy(), gt.copy()), "plain": (pred, gt)}
+    kw = {"convention": "brats2021", "tolerance_mm": 1.0, "pred_key": 1, "gt_key": 2}
+    for session, (p, g) in ((boxed, maps["boxed"]), (plain, maps["plain"])):
+        session.recompute(session.snapshot(_vol(p, "pred"), _vol(g, "gt"), **kw))
+    strokes = list(_strokes(pred, gt, rng, 24))
+    for k, (target, sl, value) in enumerate(strokes):
+        which = "pred" if target is pred else "gt"
+        for name, session in (("boxed", boxed), ("plain", plain)):
+            p, g = maps[name]
+            (p if which == "pred" else g)[sl] = value
+            if name == "plain":
+                session.note_edit(which)
+            elif k % 3 == 0:
+                session.note_edit(which, box=sl)
+            elif k % 3 == 1:  # a box one voxel larger, running over the array's edge
+                session.note_edit(which, box=[(max(s.start - 1, 0), s.stop + 1) for s in sl])
+            else:
+                session.note_edit(which, box=[(s.start, s.stop) for s in sl])
+        if k % 4 == 1:
+            continue  # two edits between snapshots: the boxes are merged
+        snaps = {name: s.snapshot(_vol(maps[name][0], "pred"), _vol(maps[name][1], "gt"), **kw)
+                 for name, s in (("boxed", boxed), ("plain", plain))}
+        assert (snaps["boxed"] is None) == (snaps["plain"] is None), f"stroke {k}"
+        if snaps["boxed"] is None:
+            continue
+        assert snaps["boxed"].changes == snaps["plain"].changes, f"stroke {k}"
+        live = boxed.recompute(snaps["boxed"])
+        other = plain.recompute(snaps["plain"])
+        ref, ref_lesions = _scratch(*maps["boxed"])
+        _same(live.result.regions, ref.regions, f"stroke {k}")
+        _same(live.result.labels, ref.labels, f"stroke {k}")
+        _same(live.result.regions, other.result.regions, f"stroke {k}")
+        assert live.lesions == ref_lesions == other.lesions, f"stroke {k}"
+
+
+def test_a_box_is_trusted_and_a_box_free_note_compares_everything():
+    pred, gt = _tumour_pair()
+    session = AgreementSession()
+    kw = {"convention": "brats2021", "pred_key": 1, "gt_key": 2}
+    session.recompute(session.snapshot(_vol(pred, "pred"), _vol(gt, "gt"), **kw))
+    pred[0, 0, 0] = 4  # an edit outside the noted box is not seen...
+    session.note_edit("pred", box=(slice(10, 12), slice(10, 12), slice(10, 12)))
+    assert session.snapshot(_vol(pred, "pred"), _vol(gt, "gt"), **kw) is None
+    session.note_edit("gt", box=((0, 3), (0, 3), (0, 3)))  # ...nor one of the other map's box
+    assert session.snapshot(_vol(pred, "pred"), _vol(gt, "gt"), **kw) is None
+    session.note_edit("pred", box=((0, 3), (0, 3), (0, 3)))  # a box over the edit finds it
+    snap = session.snapshot(_vol(pred, "pred"), _vol(gt, "gt"), **kw)
+    assert snap is not None and snap.changes == {"pred": ((0, 1), (0, 1), (0, 1)), "gt": None}
+    session.recompute(snap)
+    pred[5, 6, 7] = 1
+    session.note_edit("pred", box=((30, 31), (0, 1), (0, 1)))
+    session.note_edit("pred")  # a note without a box after one with: the whole map is compared
+    snap = session.snapshot(_vol(pred, "pred"), _vol(gt, "gt"), **kw)
+    assert snap is not None and snap.changes["pred"] == ((5, 6), (6, 7), (7, 8))
+
+
+@pytest.mark.parametrize("box", [((0, 3), (0, 3)), [(0, 2), (1, 3), "x"], (slice(0, 4, 2),) * 3,
+                                 ((-1, 2), (0, 1), (0, 1)), ()])
+def test_bad_edit_boxes_are_refused_with_the_fix(box):
+    pred, gt = _tumour_pair()
+    session = AgreementSession()
+    kw = {"convention": "brats2021", "pred_key": 1, "gt_key": 2}
+    session.recompute(session.snapshot(_vol(pred, "pred"), _vol(gt, "gt"), **kw))
+    with pytest.raises(InvalidInputError, match="axis|axes"):
+        session.note_edit("pred", box=box)
+        session.snapshot(_vol(pred, "pred"), _vol(gt, "gt"), **kw)
+
+
 @pytest.mark.parametrize(("names", "expected"), [
     # a segmentation output (declared) next to the sample's brain mask and ground truth
     ([("flairmask", None), ("brainmask", None), ("seg", None), ("brain tumour", "prediction")],

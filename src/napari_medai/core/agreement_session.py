@@ -11,7 +11,7 @@ can have changed is recomputed. The tables are those of a computation from scrat
 The cycle, on one thread or two that take turns::
 
     session = AgreementSession()
-    session.note_edit("pred")              # after each edit event (or note_edit() when unsure which)
+    session.note_edit("pred", box=box)     # after each edit event (box: where; note_edit() when unsure)
     snap = session.snapshot(pred, gt, convention="brats2021")   # copies the changed boxes
     if snap is not None:                   # None: nothing changed since the last snapshot
         live = session.recompute(snap)     # may run in a worker thread; snapshot() waits for it
@@ -94,21 +94,31 @@ class AgreementSession:
         self.cache = TableCache()
         self._buffers: dict[str, np.ndarray] = {}
         self._owners: dict[str, object] = {}
-        self._stale: set[str] = set()
+        self._stale: dict[str, Change] = {}
         self._verify_all = True
         self._settings_pending = True
         self._lesion_cache: dict = {}
         self._lesion_notes: dict[str, Change] = {"pred": True, "gt": True}
         self._running = False
 
-    def note_edit(self, which: str | None = None) -> None:
-        """An edit of ``"pred"`` or ``"gt"`` (``None``: of either, not known which) since the last snapshot."""
-        if which is None:
-            self._verify_all = True
-        elif which in ROLES:
-            self._stale.add(which)
-        else:
+    def note_edit(self, which: str | None = None, box: Sequence[Any] | None = None) -> None:
+        """An edit of ``"pred"`` or ``"gt"`` (``None``: of either, not known which) since the last snapshot.
+
+        Parameters
+        ----------
+        which
+            The map that was edited; None when not known (then both are looked at).
+        box
+            Where the edit happened, one entry per array axis: a ``slice`` (step 1) or a
+            ``(start, stop)`` pair of array indices. The next snapshot then compares the map with its
+            buffer inside the (union of the noted) boxes only: the caller promises that nothing
+            changed outside them. None: anywhere (the whole map is compared).
+        """
+        if which is not None and which not in ROLES:
             raise InvalidInputError(f"which must be 'pred', 'gt' or None, got {which!r}")
+        note: Change = True if box is None else _as_box(box)
+        for role in ROLES if which is None else (which,):
+            self._stale[role] = merge_change(self._stale.get(role), note)
 
     def settings_changed(self) -> None:
         """The next snapshot is taken (and the table recomputed) even when no voxel changed."""
@@ -133,6 +143,12 @@ class AgreementSession:
         """
         if self._running:
             raise InvalidInputError("a recomputation is still running; take the next snapshot after it")
+        for which, vol in (("pred", pred), ("gt", gt)):
+            note = self._stale.get(which)
+            if note is not None and note is not True and len(note) != np.ndim(vol.data):
+                raise InvalidInputError(
+                    f"the edit box noted for {which!r} has {len(note)} axes but the {which} map has "
+                    f"{np.ndim(vol.data)}; pass one (start, stop) or slice per array axis to note_edit")
         verify = self._verify_all
         pbuf, pchange = self._sync("pred", pred.data, pred_key, verify)
         gbuf, gchange = self._sync("gt", gt.data, gt_key, verify)
@@ -184,13 +200,46 @@ class AgreementSession:
             self._buffers[key] = buf
             self._owners[key] = owner
             return buf, True
-        if not (verify or key in self._stale):
+        note = True if verify else self._stale.get(key)
+        if note is None:
             return buf, None
-        box = changed_box(buf, data)
+        if note is True:
+            box = changed_box(buf, data)
+        else:
+            # compare inside the noted box only (clipped to the array)
+            win = tuple((max(lo, 0), min(hi, n)) for (lo, hi), n in zip(note, data.shape))
+            if any(lo >= hi for lo, hi in win):
+                return buf, None
+            wsl = tuple(slice(lo, hi) for lo, hi in win)
+            inner = changed_box(buf[wsl], np.asarray(data[wsl]))
+            box = None if inner is None else tuple((a + lo, b + lo) for (a, b), (lo, _) in zip(inner, win))
         if box is not None:
             sl = tuple(slice(a, b) for a, b in box)
             buf[sl] = data[sl]
         return buf, box
+
+
+def _as_box(box: Sequence[Any]) -> tuple[tuple[int, int], ...]:
+    """``((start, stop), ...)`` of a box given as slices (step 1) or ``(start, stop)`` pairs."""
+    out = []
+    try:
+        for entry in box:
+            if isinstance(entry, slice):
+                if entry.step not in (None, 1) or entry.start is None or entry.stop is None:
+                    raise ValueError
+                lo, hi = entry.start, entry.stop
+            else:
+                lo, hi = entry
+            if int(lo) < 0 or int(hi) < 0:
+                raise ValueError
+            out.append((int(lo), int(hi)))
+    except (TypeError, ValueError):
+        raise InvalidInputError(
+            f"an edit box is one slice(start, stop) or (start, stop) pair of non-negative array indices per "
+            f"axis, got {box!r}; pass box=None when the edit's place is not known") from None
+    if not out:
+        raise InvalidInputError("an edit box needs at least one axis; pass box=None when the place is not known")
+    return tuple(out)
 
 
 # ---------------------------------------------------------------------------------- picking
