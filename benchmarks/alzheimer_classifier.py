@@ -53,6 +53,11 @@ epoch was often the first (validation AUC 1.0 at epoch 1 at severity 0.2, by luc
 its 12- and 48-epoch runs kept the same first-epoch weights. Seconds per epoch: landmarks 20-36,
 whole-brain 3-14 (loaded machine).
 
+5-fold cross-validation by source (``--cv-folds 5``, same settings, every one of the 39 subjects predicted
+once by a model that never saw its source; load average 3-7): severity 0.2, landmarks 0.784 [0.640, 0.928]
+vs whole-brain 0.539 [0.353, 0.726], paired p 0.065; severity 0.1, landmarks 0.508 [0.320, 0.696] vs
+whole-brain 0.532 [0.343, 0.720], p 0.74.
+
 ``--prepare-only`` stops after step 2. A model whose result is recorded (``sev-S/models/<model>.result.json``)
 with the same settings is not trained again, so a run can be resumed or split over severities. Needs
 ``shared/data``.
