@@ -42,7 +42,7 @@ from . import display
 from .error_map_box import ErrorMapBox
 from .navigation import LesionNavigator
 from .pair_form import PairForm, medai_meta
-from .viewer_hooks import ViewerHooks
+from .viewer_hooks import ViewerHooks, paint_box
 
 if TYPE_CHECKING:
     import napari
@@ -178,7 +178,13 @@ class AgreementWidget(QWidget):
     def _on_layer_edit(self, event: Any = None) -> None:
         name = getattr(getattr(event, "source", None), "name", None)
         which = {self.pred_combo.currentText(): "pred", self.gt_combo.currentText(): "gt"}.get(name)
-        self.session.note_edit(which)
+        if self.hooks.redraw_of_paint(event):
+            return  # napari redrawing the part a paint event just gave its box for
+        # a paint event says where it wrote: only that box is compared (other events: everywhere)
+        box = paint_box(event) if which is not None else None
+        if box is not None:
+            self.hooks.note_paint(event.source)
+        self.session.note_edit(which, box=box)
         if self.live_check.isChecked() and not self._kick_pending:
             # one queued kick for the several events of one edit (paint, set_data, ...)
             self._kick_pending = True

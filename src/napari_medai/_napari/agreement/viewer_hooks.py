@@ -5,10 +5,50 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any
+
+import numpy as np
+from qtpy.QtCore import QTimer
 
 #: Layer events that mean "the data may have changed".
 EDIT_EVENTS = ("paint", "data", "set_data")
+
+
+def paint_box(event: Any) -> tuple[tuple[int, int], ...] | None:
+    """The box ``((start, stop), ...)`` of array indices that a Labels ``paint`` event wrote; None when
+    the event does not say (another event, or atoms of a form not known here): then compare everything.
+
+    napari emits ``paint`` with ``value``: the history item, a list of atoms, each a
+    ``_MaskedPaintAtom`` (its ``slice_key`` is the edit's bounding box) or an
+    ``(indices, old_values, new_values)`` tuple (fancy indices, from ``data_setitem``).
+    """
+    if getattr(event, "type", None) != "paint":
+        return None
+    atoms = getattr(event, "value", None)
+    if not isinstance(atoms, (list, tuple)) or not atoms:
+        return None
+    box: list[tuple[int, int]] | None = None
+    for atom in atoms:
+        key = getattr(atom, "slice_key", None)
+        if key is not None:
+            if not all(isinstance(s, slice) and s.step in (None, 1) and s.start is not None
+                       and s.stop is not None for s in key):
+                return None
+            part = [(int(s.start), int(s.stop)) for s in key]
+        elif isinstance(atom, tuple) and len(atom) == 3 and isinstance(atom[0], tuple):
+            idx = [np.asarray(i).ravel() for i in atom[0]]
+            if not idx or any(i.dtype.kind not in "iu" for i in idx):
+                return None
+            if idx[0].size == 0:
+                continue
+            part = [(int(i.min()), int(i.max()) + 1) for i in idx]
+        else:
+            return None
+        if box is not None and len(part) != len(box):
+            return None
+        box = part if box is None else [(min(a, c), max(b, d)) for (a, b), (c, d) in zip(box, part)]
+    return None if box is None else tuple(box)
 
 
 class ViewerHooks:
@@ -33,6 +73,7 @@ class ViewerHooks:
         self._on_layers = on_layers
         self._connections: list[tuple[Any, Any]] = []
         self._edits: list[tuple[Any, Any]] = []
+        self._painted: set[int] = set()  # layers whose paint event was noted with its box
         self._target_object = target
 
     @property
@@ -53,14 +94,50 @@ class ViewerHooks:
             self._connections.append((emitter, handler))
 
     def follow_edits(self, layers: Iterable[Any], handler: Callable[[Any], None]) -> None:
-        """Call ``handler(event)`` on every edit event of ``layers`` (and of no other layer)."""
+        """Call ``handler(event)`` on every edit event of ``layers`` (and of no other layer).
+
+        Also follows each layer's ``labels_update`` (napari's redraw of a painted part), so that
+        :meth:`redraw_of_paint` can tell the ``set_data`` that this redraw emits from an edit.
+        """
         self._disconnect(self._edits)
+        self._painted.clear()
         for layer in layers:
             for name in EDIT_EVENTS:
                 emitter = getattr(layer.events, name, None)
                 if emitter is not None:
                     emitter.connect(handler)
                     self._edits.append((emitter, handler))
+            emitter = getattr(layer.events, "labels_update", None)
+            if emitter is not None:
+                # runs after napari's own redraw (napari's callbacks come first): the paint is redrawn
+                done = self._redrawn_call(id(layer))
+                emitter.connect(done)
+                self._edits.append((emitter, done))
+
+    def note_paint(self, layer: Any) -> None:
+        """``layer`` sent a ``paint`` event whose box was noted: the redraw that follows is no edit."""
+        self._painted.add(id(layer))
+        # the redraw follows within the same call; forget the paint on the next turn of the event loop
+        QTimer.singleShot(0, partial(self._painted.discard, id(layer)))
+
+    def redraw_of_paint(self, event: Any) -> bool:
+        """True for the ``set_data`` that napari's redraw of a just-noted paint emits (from within the
+        layer's ``labels_update``): its change lies inside the box the ``paint`` event gave."""
+        source = getattr(event, "source", None)
+        if getattr(event, "type", None) != "set_data" or id(source) not in self._painted:
+            return False
+        update = getattr(getattr(source, "events", None), "labels_update", None)
+        # napari's emitter flags itself while it calls back; without the flag: an edit (safe)
+        return bool(getattr(update, "_emitting", False))
+
+    def _redrawn_call(self, key: int) -> Callable[[Any], None]:
+        # a plain function: napari turns a partial of a method into a weak (object, name) pair
+        painted = self._painted
+
+        def redrawn(_event: Any = None) -> None:
+            painted.discard(key)  # a later redraw (e.g. of a drag, which sends no paint) is an edit
+
+        return redrawn
 
     def release(self, *_: Any) -> None:
         """Unbind the keys and disconnect every event (idempotent; safe when the viewer has gone)."""
