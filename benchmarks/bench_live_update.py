@@ -12,7 +12,8 @@ the worker thread (which runs while the viewer redraws the stroke, so the two ov
 ``--pair``: ``rim`` (default) drops the reference's outer rim; ``mild`` and ``harsh`` are the
 perturbations of ``benchmarks/bench_metrics.py`` (boundary one voxel in/out with a false-positive
 blob; eroded 2 and shifted 2). The core update is also timed on that script's CT-sized pair (a
-512x512x300 organ with lesions; ``--skip-ct`` leaves it out). The machine's conditions (cores, load average, versions) are printed
+512x512x300 organ with lesions; ``--skip-ct`` leaves it out); each stroke is noted with its box, as
+the panel notes napari's ``paint`` event (``--no-box``: without, so the whole maps are compared). The machine's conditions (cores, load average, versions) are printed
 with the figures (``benchmarks/_common.py``), and ``--record FILE`` appends them to a JSON-lines
 history.
 """
@@ -88,8 +89,11 @@ def _stroke_boxes(gt_data, pred, n, seed=0):
     return out
 
 
-def core_update(gt, pred, convention, lesion_style, strokes):
-    """The panel's cycle without the viewer: note_edit, snapshot, recompute, per stroke (ms)."""
+def core_update(gt, pred, convention, lesion_style, strokes, box=True):
+    """The panel's cycle without the viewer: note_edit, snapshot, recompute, per stroke (ms).
+
+    ``box``: note the stroke's box with the edit, as the panel does from napari's ``paint`` event
+    (False: note the edit without a place, so the whole map is compared)."""
     from napari_medai.core.agreement_session import AgreementSession
 
     session = AgreementSession()
@@ -101,7 +105,7 @@ def core_update(gt, pred, convention, lesion_style, strokes):
     for z, y, x, value in _stroke_boxes(np.asarray(gt.data), data, strokes):
         data[z[0]:z[1], y[0]:y[1], x[0]:x[1]] = value
         c0, t0 = time.process_time(), time.perf_counter()
-        session.note_edit("pred")
+        session.note_edit("pred", box=(z, y, x) if box else None)
         snap = session.snapshot(gt.with_data(data), ref, **kw)
         if snap is not None:
             session.recompute(snap)
@@ -131,19 +135,23 @@ def main() -> None:
                     help="the pair the panel is timed on (the core is timed on these three and the CT-sized one)")
     ap.add_argument("--core-only", action="store_true", help="time the core update only, without the viewer")
     ap.add_argument("--skip-ct", action="store_true", help="leave out the CT-sized pair of the core timing")
+    ap.add_argument("--no-box", action="store_true",
+                    help="core timing: note each stroke without its box (the whole map is compared), as "
+                         "for an edit event that does not say where")
     _common.add_record_option(ap)
     args = ap.parse_args()
     run = _common.start("live_update", args)
+    how = "no edit box (whole maps compared)" if args.no_box else "edit box noted as the panel does"
     print(f"core live update (AgreementSession snapshot + recompute, no viewer), {args.strokes} strokes of "
-          "10x10x1 voxels (paint 2 / erase), target < 50 ms:")
+          f"10x10x1 voxels (paint 2 / erase), {how}, target < 50 ms:")
     for kind in ("rim", "mild", "harsh") + (() if args.skip_ct else ("ct",)):
         gt_k, pred_k, source_k, conv_k = _load_pair(kind)
         for style in ("isles", "brats2023"):
-            wall, cpu = core_update(gt_k, pred_k, conv_k, style, args.strokes)
+            wall, cpu = core_update(gt_k, pred_k, conv_k, style, args.strokes, box=not args.no_box)
             print(f"  {kind:<6} lesions {style:<10} median {statistics.median(wall) * 1000:6.1f} ms, max "
                   f"{max(wall) * 1000:6.1f} ms (CPU median {statistics.median(cpu) * 1000:6.1f} ms)", flush=True)
             run.record(what="core_update", pair=kind, source=source_k, convention=conv_k, lesion_style=style,
-                       strokes=len(wall), core_ms_median=round(statistics.median(wall) * 1000, 2),
+                       edit_box=not args.no_box, strokes=len(wall), core_ms_median=round(statistics.median(wall) * 1000, 2),
                        core_ms_max=round(max(wall) * 1000, 2),
                        core_cpu_ms_median=round(statistics.median(cpu) * 1000, 2),
                        core_ms_all=[round(t * 1000, 2) for t in wall])
