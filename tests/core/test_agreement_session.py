@@ -248,3 +248,40 @@ def test_label_values():
     assert label_values(a.astype(bool)) == (1,)
     assert label_values(np.zeros((2, 2), np.int16)) == ()
     assert label_values(np.array([[-1, 0], [70000, 3]])) == (-1, 3, 70000)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_lesion_list_kept_overlaps_equal_scratch_after_random_edits(seed):
+    """Small lesions of both maps painted and erased (they appear, merge, split, gain and lose their
+    overlap with the other map): the lesion list kept up to date near each edit, with its kept
+    per-lesion overlap counts, equals one from scratch."""
+    rng = np.random.default_rng(seed)
+    shape = (8, 24, 24)
+    pred = np.zeros(shape, np.uint8)
+    gt = np.zeros(shape, np.uint8)
+    for arr in (pred, gt):
+        for _ in range(6):
+            c = rng.integers(0, shape)
+            arr[tuple(slice(max(a - 1, 0), a + 2) for a in c)] = 1
+    cache: dict = {}
+    lesion_list(pred, gt, spacing=SPACING, cache=cache, changed={"pred": True, "gt": True})
+    followed = 0
+    for k in range(60):
+        arr, which = (gt, "gt") if k % 3 == 2 else (pred, "pred")
+        c = rng.integers(0, shape)
+        half = rng.integers(0, 3, size=3)
+        box = tuple((max(int(a - h), 0), min(int(a + h + 1), n)) for a, h, n in zip(c, half, shape))
+        arr[tuple(slice(a, b) for a, b in box)] = int(rng.integers(0, 2))
+        changed = {"pred": box if which == "pred" else None, "gt": box if which == "gt" else None}
+        live = lesion_list(pred, gt, spacing=SPACING, cache=cache, changed=changed)
+        assert live == lesion_list(pred, gt, spacing=SPACING), f"edit {k}"
+        masks = cache.get("masks")
+        for role, other in (("gt", "pred"), ("pred", "gt")):
+            held = cache.get(("overlap", role))
+            if held is None or masks is None:
+                continue
+            lab = held["comps"].labels
+            expected = np.bincount(lab[masks[other]].ravel(), minlength=held["comps"].n + 1)
+            np.testing.assert_array_equal(held["counts"], expected, err_msg=f"edit {k} {role}")
+            followed += 1
+    assert followed > 0

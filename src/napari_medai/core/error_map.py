@@ -127,11 +127,14 @@ def lesion_list(
         return out
     offset = np.asarray([a for a, _ in box], dtype=float)
     voxel_ml = float(np.prod(spacing)) / 1000.0
+    befores = cache.pop("masks_before", None) if cache is not None else None
     for source, mask, other, hit, miss in (("gt", g, p, "TP", "FN"), ("pred", p, g, None, "FP")):
         lab, n, sizes, centroids, order = _components(mask, cache, source, windows.get(source))
+        before = None if befores is None else befores["pred" if source == "gt" else "gt"]
+        counts = _overlap_counts(lab, n, other, cache, source, before)
         if n == 0:
             continue
-        overlap = np.bincount(lab[other].ravel(), minlength=n + 1)[order]
+        overlap = counts[order]
         for i in range(n):
             found = overlap[i] > 0
             if source == "pred" and found:
@@ -191,8 +194,10 @@ def _lesion_masks(
         box = tuple((max(a - _CROP_SLACK, 0), min(b + _CROP_SLACK, n)) for (a, b), n in zip(box, pred.shape))
     sl = tuple(slice(a, b) for a, b in box)
     windows: dict[str, tuple | None] = {"pred": None, "gt": None}
+    befores: dict[str, tuple] | None = None
     if state is not None and changed is not None and state["crop"] == box:
         masks = {}
+        befores = {}
         for which, arr in (("pred", pred), ("gt", gt)):
             m = state[which]
             b = changed.get(which)
@@ -203,9 +208,11 @@ def _lesion_masks(
                     win = None
                 else:
                     local = tuple((lo - a, hi - a) for (lo, hi), (a, _) in zip(win, box))
-                    m[tuple(slice(lo, hi) for lo, hi in local)] = masks_of(
-                        arr[tuple(slice(lo, hi) for lo, hi in win)])
+                    lsl = tuple(slice(lo, hi) for lo, hi in local)
+                    befores[which] = (local, m[lsl].copy())
+                    m[lsl] = masks_of(arr[tuple(slice(lo, hi) for lo, hi in win)])
                     win = local
+            befores.setdefault(which, ())
             # the mask equals the previous one outside ``win`` (an empty box when unchanged)
             windows[which] = win if win is not None else tuple((0, 0) for _ in box)
             masks[which] = m
@@ -213,9 +220,84 @@ def _lesion_masks(
     else:
         p, g = masks_of(pred[sl]), masks_of(gt[sl])
     if cache is not None:
+        cache["masks_before"] = befores
         cache["masks"] = {"key": key, "pred_box": boxes["pred"], "gt_box": boxes["gt"], "crop": box,
                           "pred": p, "gt": g}
     return box, p, g, windows
+
+
+def _overlap_counts(
+    lab: np.ndarray, n: int, other: np.ndarray, cache: dict | None, role: str, before: tuple | None
+) -> np.ndarray:
+    """Per label ``0..n`` of ``lab``: its voxels where ``other`` is set.
+
+    With a ``cache`` the counts are kept and brought up to date near the edit only: ``before`` is
+    ``(box, the other mask's previous values there)`` for an edit of ``other`` since the last call,
+    ``()`` when it did not change, None when not known (then everything is counted). The labels'
+    own change is read from their :class:`~napari_medai.core.metrics._live.Components`.
+    """
+    comps = cache.get(("components", role)) if cache is not None else None
+    held = cache.get(("overlap", role)) if cache is not None else None
+    counts = None
+    if comps is not None and held is not None and before is not None and held["comps"] is comps:
+        counts = _follow_counts(held, comps, lab, n, other, before)
+    if counts is None:
+        counts = np.bincount(lab[other].ravel(), minlength=n + 1)
+    if comps is not None and comps.labels is lab:
+        cache[("overlap", role)] = {"comps": comps, "version": comps.version, "counts": counts}  # type: ignore[index]
+    return counts
+
+
+def _follow_counts(held: dict, comps: object, lab: np.ndarray, n: int, other: np.ndarray,
+                   before: tuple) -> np.ndarray | None:
+    """The counts of :func:`_overlap_counts` from the previous ones; None when they cannot be followed."""
+    from .metrics._arrays import union_box
+
+    version = getattr(comps, "version", None)
+    last = getattr(comps, "last", None)
+    if version == held["version"]:
+        last = None  # the labels did not change
+    elif version != held["version"] + 1 or last is None:
+        return None  # labelled again (or several updates): count everything
+    counts = held["counts"]
+    region = None
+    if last is not None:
+        near, _, old_lab, lut = last
+        region = near
+        if lut is not None:
+            moved = np.zeros(max(n + 1, int(lut.max()) + 1), dtype=np.int64)
+            np.add.at(moved, lut, counts[: lut.size])
+            counts = moved
+    wo = None
+    if before:
+        wo, old_other = before
+        if any(lo >= hi for lo, hi in wo):
+            wo = None
+        else:
+            region = union_box(region, wo)
+    if region is None:
+        return counts if counts.size == n + 1 else None
+    rs = tuple(slice(a, b) for a, b in region)
+    new_lab = lab[rs]
+    new_other = other[rs]
+    old_lab_r = new_lab.astype(np.int64)  # outside the labels' window: the old labels, renumbered
+    if last is not None:
+        inner = tuple(slice(a - r0, b - r0) for (a, b), (r0, _) in zip(near, region))
+        old_win = old_lab.astype(np.int64)
+        old_lab_r[inner] = old_win if lut is None else lut[old_win]
+    old_other_r = new_other.copy()
+    if wo is not None:
+        old_other_r[tuple(slice(a - r0, b - r0) for (a, b), (r0, _) in zip(wo, region))] = old_other
+    size = max(n + 1, counts.size)
+    out = np.zeros(size, dtype=np.int64)
+    out[: counts.size] += counts
+    out -= np.bincount(old_lab_r[old_other_r], minlength=size)[:size]
+    out += np.bincount(new_lab[new_other].astype(np.int64), minlength=size)[:size]
+    if out.size > n + 1:
+        if out[n + 1:].any():
+            return None  # not expected: count everything
+        out = out[: n + 1]
+    return out
 
 
 #: Extra voxels around the lesion list's crop when a cache keeps it between calls.
