@@ -41,6 +41,7 @@ from ._plot import ABOVE, LivePlot
 from ._widgets import (
     RED,
     error_text,
+    field_row,
     scroll_vertically,
     wrapped,
 )
@@ -62,19 +63,8 @@ TASK = "brain-tumour"
 TASKS = {"brain tumour (MRI)": TASK, "stroke lesions (MRI or CTA)": "stroke"}
 #: The Plugins menu's widget that runs a trained model of each task.
 SEG_WIDGETS = {TASK: SEG_WIDGET_NAME, "stroke": "Stroke lesions"}
-#: The Plugins menu's widget that runs a trained Alzheimer classifier.
-ALZHEIMER_WIDGET_NAME = "Alzheimer's disease (T1 MRI)"
 #: Networks offered for stroke (``train_stroke``'s ``network``): a MONAI SegResNet or the DeepMedic-style CNN.
 STROKE_NETWORKS = ("SegResNet", "DeepMedic")
-#: The Plugins menu's widget that runs a trained classifier.
-CLASSIFY_WIDGET_NAME = "Classify image"
-
-
-def _with_button(edit: QLineEdit, button: QPushButton) -> QHBoxLayout:
-    row = QHBoxLayout()
-    row.addWidget(edit, stretch=1)
-    row.addWidget(button)
-    return row
 
 
 class BrainTumourTrainingWidget(QWidget):
@@ -157,12 +147,12 @@ class BrainTumourTrainingWidget(QWidget):
     def _build_layout(self) -> None:
         data_form = QFormLayout()
         data_form.addRow("task", self.task_combo)
-        data_form.addRow("cases", _with_button(self.data_edit, self.data_browse))
+        data_form.addRow("cases", field_row(self.data_edit, self.data_browse))
         top = QFormLayout()
         top.addRow("sequences", self.channels_row)
         top.addRow("output labels", self.convention_combo)
         top.addRow("network", self.network_combo)
-        top.addRow("model folder", _with_button(self.out_edit, self.out_browse))
+        top.addRow("model folder", field_row(self.out_edit, self.out_browse))
         self._top = top
         buttons = QHBoxLayout()
         buttons.addWidget(self.train_button)
@@ -473,211 +463,4 @@ class StrokeTrainingWidget(BrainTumourTrainingWidget):
         super().__init__(viewer, parent, task="stroke")
 
 
-class ClassifyTrainingWidget(BrainTumourTrainingWidget):
-    """The training widget for 2-D image classification on class folders (Plugins > napari-medai > Image
-    classification training): :func:`~napari_medai.core.tasks.classify.train_classify` with the network, the
-    input size and optionally a model to start from (transfer learning); the model goes to Classify image."""
-
-    def __init__(self, viewer: napari.viewer.Viewer, parent: QWidget | None = None) -> None:
-        from ..core.tasks.classify import ARCHITECTURES, DEFAULTS
-        from .classify.training_words import TASK_TEXT, TIPS
-
-        super().__init__(viewer, parent)
-        self.task = "classify"
-        self.task_combo.blockSignals(True)  # this widget trains classifiers only
-        self.task_combo.clear()
-        self.task_combo.addItem(TASK_TEXT)
-        self.task_combo.blockSignals(False)
-        self.data_edit.setPlaceholderText("folder with one sub-folder per class")
-        self.data_edit.setToolTip(TIPS["data"])
-        self.cases_info.setText("Choose the folder of your labelled images: one sub-folder per class.")
-        self.network_combo.clear()
-        self.network_combo.addItems(list(ARCHITECTURES))
-        self.network_combo.setToolTip(TIPS["network"])
-        self.init_edit = QLineEdit()
-        self.init_edit.setPlaceholderText("random weights, or a model folder / state_dict file")
-        self.init_edit.setToolTip(TIPS["init"])
-        self.init_browse = QPushButton("Start from…")
-        self.init_browse.clicked.connect(self._browse_init)
-        self.finetune_combo = QComboBox()
-        self.finetune_combo.addItems(["all layers", "head only"])
-        self.finetune_combo.setToolTip(TIPS["finetune"])
-        self._top.insertRow(3, "start from", _with_button(self.init_edit, self.init_browse))
-        self._top.insertRow(4, "fine-tune", self.finetune_combo)
-        for row in (self.channels_row, self.convention_combo):
-            self._top.setRowVisible(row, False)
-        self._top.setRowVisible(self.network_combo, True)
-        r = self.recipe
-        r.set_defaults({**DEFAULTS, "patch_size": (DEFAULTS["size"],)})
-        r.patch_spin.setRange(32, 1024)
-        r.patch_spin.setSingleStep(32)
-        r.patch_spin.setToolTip(TIPS["size"])
-        for form in r.advanced.findChildren(QFormLayout):
-            if form.indexOf(r.patch_spin) >= 0:
-                form.labelForField(r.patch_spin).setText("image size")
-            for hidden in (r.window_spin, r.spacing_spin, r.filters_spin, r.steps_spin):
-                if form.indexOf(hidden) >= 0:
-                    form.setRowVisible(hidden, False)
-        r.advanced_check.setText("advanced: image size, batch")
-        r.val_spin.setToolTip("Fraction of the training images held out (by group) to pick the best epoch by AUC.")
-        if self.plot.ax2 is not None:
-            self.plot.ax2.set_ylabel("validation AUC")
-        self.use_button.setText("Use in Classify image")
-        self.jobs.set_status("Choose the folder of your labelled images (one sub-folder per class), then press Train.")
-        self._propose_out_folder()
-
-    def _browse_init(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Model folder to start from (same network)")
-        if path:
-            self.init_edit.setText(path)
-
-    def scan_data_folder(self) -> bool:
-        """List the classes of the data folder and their image counts (per split when it has train/ val/ test/)."""
-        from ..core.tasks.classify import find_class_folders
-        from .classify.training_words import dataset_rows
-
-        folder = self.data_edit.text().strip()
-        self._scanned = folder
-        self.cases = []
-        self.case_list.clear()
-        if not folder:
-            return self._scan_result("Choose the folder of your labelled images.", ok=False)
-        try:
-            ds = find_class_folders(folder)
-        except (MedaiError, OSError) as exc:
-            return self._scan_result(error_text(exc), ok=False)
-        self.cases = list(ds.items)
-        self.case_list.addItems(dataset_rows(ds))
-        return self._scan_result(ds.describe(), ok=True)
-
-    def training_arguments(self) -> dict[str, Any]:
-        """Keyword arguments of :func:`~napari_medai.core.tasks.classify.train_classify` (and ``cases``, the
-        images found) from the widget; raises :class:`InvalidInputError` saying what to fix."""
-        if self.data_edit.text().strip() != self._scanned:
-            self.scan_data_folder()
-        if self._scan_error or not self.cases:
-            raise InvalidInputError(f"Nothing to train on: {self._scan_error or 'choose the data folder first.'}")
-        out_text = self.out_edit.text().strip()
-        if not out_text:
-            raise InvalidInputError("Choose the model folder to write (a new or empty folder).")
-        init = self.init_edit.text().strip()
-        head = self.finetune_combo.currentIndex() == 1
-        if head and not init:
-            raise InvalidInputError("'head only' trains the last layer of a model you start from: choose it in "
-                                    "'start from', or fine-tune all layers.")
-        r = self.recipe.arguments()
-        args = {"data_dir": self.data_edit.text().strip(), "out_dir": Path(out_text).expanduser(),
-                "cases": list(self.cases), "arch": self.network_combo.currentText(), "size": r["patch_size"][0],
-                "init_from": Path(init).expanduser() if init else None, "finetune": "head" if head else "all",
-                "resume": self.resume_check.isChecked(), "batch_size": r["batch_size"],
-                **{k: r[k] for k in ("seed", "max_epochs", "device", "patience", "val_fraction", "time_limit_s")}}
-        if "num_threads" in r:
-            args["num_threads"] = r["num_threads"]
-        return args
-
-    def train_function(self) -> Any:
-        """:func:`~napari_medai.core.tasks.classify.train_classify` (the images found are only counted here)."""
-        from ..core.tasks.classify import train_classify
-
-        def train(*, cases: Any, **kwargs: Any) -> Any:
-            return train_classify(**kwargs)
-
-        return train
-
-    def _on_metrics(self, m: dict[str, Any]) -> None:
-        super()._on_metrics(m)  # the loss per step and per epoch
-        if m["kind"] == "epoch":
-            self.plot.add_point("val AUC", m["epoch"], m.get("val_auc"), right=True, color="#d62728")
-
-    def _done(self, r: Any) -> None:
-        from .classify.training_words import classifier_summary
-
-        self.result = r
-        self.plot.fit()
-        self.use_button.setEnabled(True)
-        self._propose_out_folder()  # the next run goes into a fresh folder
-        html, status = classifier_summary(r, self._last_step)
-        self.summary.setText(html)
-        self.jobs.set_status(status)
-
-    def use_in_segmentation(self) -> Any:
-        """Open Classify image (its Plugins menu entry; the open one if any) with the trained model chosen."""
-        if self.result is None:
-            self.jobs.refuse(InvalidInputError("Train a model first."))
-            return None
-        dock, widget = self.viewer.window.add_plugin_dock_widget("napari-medai", CLASSIFY_WIDGET_NAME, tabify=True)
-        dock.show()
-        dock.raise_()
-        widget.set_model_folder(str(self.result.out_dir))
-        self.segmentation_widget = widget
-        self.jobs.set_status(f"Chosen in Classify image: {self.result.out_dir}")
-        return widget
-
-
-class AlzheimerTrainingWidget(BrainTumourTrainingWidget):
-    """The training widget for Alzheimer's disease on a labelled T1 cohort (Plugins > napari-medai > Alzheimer
-    training): :func:`~napari_medai.core.tasks.alzheimer.classifier.train_alzheimer` with the labels CSV, the
-    model kind, L and the minimum distance (rows and words in :mod:`napari_medai._napari.alzheimer.training`);
-    the model goes to the Alzheimer widget."""
-
-    def __init__(self, viewer: napari.viewer.Viewer, parent: QWidget | None = None) -> None:
-        from .alzheimer.training import TASK, TASK_TEXT, AlzheimerTraining
-
-        super().__init__(viewer, parent)
-        self.task = TASK
-        self.task_combo.blockSignals(True)  # this widget trains Alzheimer classifiers only
-        self.task_combo.clear()
-        self.task_combo.addItem(TASK_TEXT)
-        self.task_combo.blockSignals(False)
-        self.alzheimer = AlzheimerTraining(self)
-        self.cases_info.setText("Choose the cohort folder (t1/<subject>.nii.gz) and its labels CSV.")
-        self.jobs.set_status("Choose the cohort folder and its labels CSV, then press Train.")
-        self._propose_out_folder()
-
-    def scan_data_folder(self) -> bool:
-        """Describe the cohort in one line (the core's describe_alzheimer_cohort)."""
-        folder = self.data_edit.text().strip()
-        self._scanned = folder
-        self.cases = []
-        self.case_list.clear()
-        if not folder:
-            return self._scan_result("Choose the cohort folder (t1/<subject>.nii.gz).", ok=False)
-        text, ok = self.alzheimer.describe(folder)
-        return self._scan_result(text, ok=ok)
-
-    def training_arguments(self) -> dict[str, Any]:
-        """train_alzheimer's arguments (and ``cases``, the subjects found); raises InvalidInputError saying what to fix."""
-        return self.alzheimer.arguments()
-
-    def train_function(self) -> Any:
-        return self.alzheimer.train
-
-    def _on_metrics(self, m: dict[str, Any]) -> None:
-        super()._on_metrics(m)  # the loss per step and per epoch
-        if m["kind"] == "epoch":
-            self.plot.add_point("val AUC", m["epoch"], m.get("val_auc"), right=True, color="#d62728")
-
-    def _done(self, r: Any) -> None:
-        self.result = r
-        self.plot.fit()
-        self.use_button.setEnabled(True)
-        self._propose_out_folder()  # the next run goes into a fresh folder
-        html, status = self.alzheimer.summary(r)
-        self.summary.setText(html)
-        self.jobs.set_status(status)
-
-    def use_in_segmentation(self) -> Any:
-        """Open the Alzheimer widget (its Plugins menu entry; the open one if any) with the trained model chosen."""
-        if self.result is None:
-            self.jobs.refuse(InvalidInputError("Train a model first."))
-            return None
-        dock, widget = self.viewer.window.add_plugin_dock_widget("napari-medai", ALZHEIMER_WIDGET_NAME, tabify=True)
-        dock.show()
-        dock.raise_()
-        widget.use_model_folder(str(self.result.out_dir))
-        self.segmentation_widget = widget
-        self.jobs.set_status(f"Chosen in the Alzheimer widget (Predict and Evaluate): {self.result.out_dir}")
-        return widget
-
-
-__all__ = ["AlzheimerTrainingWidget", "BrainTumourTrainingWidget", "ClassifyTrainingWidget", "StrokeTrainingWidget"]
+__all__ = ["BrainTumourTrainingWidget", "StrokeTrainingWidget"]

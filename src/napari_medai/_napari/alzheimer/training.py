@@ -1,6 +1,6 @@
 """The Alzheimer task of the shared training widget (Plugins > napari-medai > Alzheimer training).
 
-The training widget's Alzheimer subclass (:class:`napari_medai._napari.training_widget.AlzheimerTrainingWidget`)
+The training widget's Alzheimer subclass (:class:`napari_medai._napari.classifier_training.AlzheimerTrainingWidget`)
 keeps its data folder (here the cohort folder), model folder, recipe, job runner and live plot; this module
 adds the rows only this task has (the
 labels CSV, the MNI152 template, the model kind, L, the minimum distance, the alignment), describes the
@@ -146,16 +146,12 @@ class AlzheimerTraining:
     @staticmethod
     def summary(r: Any) -> tuple[str, str]:
         """The summary (HTML) and status line of a finished ClassifierTrainingResult."""
-        from ..training_text import STOP_REASONS, minutes
+        from ..training_text import CLASSIFIER_STOP_REASONS, finished_summary
 
         val = r.best_validation or {}
         best = (f"validation AUC {val['auc']:.3f}, accuracy {val.get('accuracy', float('nan')):.3f}"
                 if val.get("auc") is not None else f"{r.monitor} {r.best_metric:.4f}")
-        why = STOP_REASONS.get(r.stop_reason, r.stop_reason).replace("validation Dice", "validation AUC")
-        return (f"<b>{why.capitalize()}</b> after {r.epochs_run} epoch(s).<br>Best epoch {r.best_epoch}: {best}."
-                f"<br>Wall time {minutes(r.wall_time_s)}; trained on {len(r.train_cases)}, validated on "
-                f"{len(r.val_cases)} subject(s), split by source scan.<br>Model folder: {r.out_dir}",
-                f"Done: {why}.")
+        return finished_summary(r, best, reasons=CLASSIFIER_STOP_REASONS, unit="subject(s), split by source scan")
 
 
 __all__ = ["MODELS", "RECIPE", "TASK", "AlzheimerTraining"]

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..training_text import STOP_REASONS, minutes
+from ..training_text import CLASSIFIER_STOP_REASONS, finished_summary, partial_summary
 
 #: The task's name in the training widget's task choice.
 TASK_TEXT = "image classification (class folders)"
-#: Why a classification run ended, where it differs from segmentation.
-CLASSIFY_STOP_REASONS = {**STOP_REASONS, "early_stopping": "stopped early: validation AUC stopped improving (patience)"}
+#: Why a classification run ended (the training widget's words for classifiers).
+CLASSIFY_STOP_REASONS = CLASSIFIER_STOP_REASONS
 #: Tooltips of the widget's classification rows.
 TIPS = {
     "data": "A folder with one sub-folder per class (the review's folder labelling), optionally with train/ val/ "
@@ -38,10 +38,7 @@ def classifier_summary(r: Any, last_step: tuple[int, int, int]) -> tuple[str, st
     """The summary (HTML) and the status line of a finished classification run ``r`` (a
     ``ClassifierTrainingResult``); ``last_step`` is ``(epoch, step, steps)`` of the last step seen."""
     if r.stop_reason == "partial":
-        epoch, step, steps = last_step
-        return (f"<b>Partial model</b>: stopped by you in epoch {epoch or 1} after {step} of {steps} steps, before "
-                f"any validation. Its weights are saved but not validated.<br>Model folder: {r.out_dir}",
-                f"Stopped: partial model saved (not validated) in {r.out_dir}.")
+        return partial_summary(r, last_step)
     detail = r.best_validation or {}
     if r.monitor == "val_auc":
         best = f"validation AUC {float(detail.get('auc', r.best_metric)):.3f}"
@@ -51,12 +48,7 @@ def classifier_summary(r: Any, last_step: tuple[int, int, int]) -> tuple[str, st
         best = f"validation accuracy {r.best_metric:.3f} (AUC undefined: a class missing among the validation images)"
     else:
         best = f"training loss {-r.best_metric:.4f} (no validation image)"
-    resumed = f", {r.resumed_from} of them before resuming" if r.resumed_from else ""
-    why = CLASSIFY_STOP_REASONS.get(r.stop_reason, r.stop_reason)
-    return (f"<b>{why.capitalize()}</b> after {r.epochs_run} epoch(s){resumed}.<br>Best epoch {r.best_epoch}: "
-            f"{best}.<br>Wall time {minutes(r.wall_time_s)}; trained on {len(r.train_cases)}, validated on "
-            f"{len(r.val_cases)} image(s).<br>Model folder (best epoch's weights): {r.out_dir}",
-            f"Done: {why}.")
+    return finished_summary(r, best, reasons=CLASSIFY_STOP_REASONS, unit="image(s)")
 
 
 __all__ = ["CLASSIFY_STOP_REASONS", "TASK_TEXT", "TIPS", "classifier_summary", "dataset_rows"]
