@@ -56,6 +56,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                         help="any other task option, repeatable (e.g. tta=true, min_area_mm2=1, blend=0.25, "
                              "tolerance_mm=2); 'napari-medai batch TASK --list-options' lists them")
+    parser.add_argument("--dicom-results", action="store_true",
+                        help="cac: for a case whose CT is a DICOM series folder, also write NAME_seg.dcm (DICOM SEG) "
+                             "and NAME_sr.dcm (DICOM SR) as 'napari-medai cac --dicom-seg --dicom-sr' does "
+                             "(option dicom=true); other cases get a note")
     parser.add_argument("--list-options", action="store_true", help="print the task's options and defaults, then exit")
     parser.add_argument("--bootstrap", type=int, default=2000, metavar="N",
                         help="bootstrap resamples of the cohort evaluation's CIs (default 2000)")
@@ -116,6 +120,15 @@ def run(args: argparse.Namespace) -> int:
             if k in options:
                 raise InvalidInputError(f"--{k} and --option {k}=... both given; give one")
             options[k] = v
+    if getattr(args, "dicom_results", False):
+        if "dicom" not in adapter.defaults:
+            from ..core.cohort.adapters import ADAPTERS
+
+            takers = ", ".join(n for n, a in ADAPTERS.items() if "dicom" in a.defaults)
+            raise InvalidInputError(f"--dicom-results does not apply to task {adapter.name!r}; it applies to: {takers}")
+        if "dicom" in options:
+            raise InvalidInputError("--dicom-results and --option dicom=... both given; give one")
+        options["dicom"] = True
     if args.workers < 1:
         raise InvalidInputError(f"--workers must be at least 1, got {args.workers}")
     if args.bootstrap < 1:

@@ -15,7 +15,9 @@ command and widget call -- and never re-implements them), and the outputs it wri
 * ``cac``: one CT per case, a file or a DICOM folder, ``NAME_assignment`` beside it its reference
   (:func:`.cases.find_image_cases`); ``find_candidates``, ``auto_assign``, ``score`` of
   :mod:`napari_medai.core.tasks.cac`; writes ``NAME_cac.json``, ``NAME_cac.csv``,
-  ``NAME_assignment.nii.gz``.
+  ``NAME_assignment.nii.gz``; option ``dicom`` (``--dicom-results``) adds, for a DICOM series,
+  ``NAME_seg.dcm`` and ``NAME_sr.dcm`` (:func:`~napari_medai.core.io.dicom_seg.write_dicom_seg`,
+  :func:`~napari_medai.core.io.dicom_sr.write_dicom_sr`, as ``napari-medai cac --dicom-seg --dicom-sr``).
 * ``denoise``: one CT per case, ``NAME_fd`` (or ``NAME_reference``) beside it its full-dose
   reference; :func:`napari_medai.core.tasks.ldct.denoise`; writes ``NAME_<method>.nii.gz``.
 * ``evaluate``: the prediction folder, paired by case name with the reference folder (option
@@ -422,6 +424,8 @@ def _run_cac(case: CohortCase, folder: Path, model: Any, options: Mapping[str, A
     res.figures = {"agatston_total": result.total, "risk_category": result.category,
                    "volume_mm3_total": result.volume_mm3["total"], "lesions": result.lesion_count["total"],
                    **{f"agatston_{a}": v for a, v in result.agatston.items() if a != "total"}}
+    if options["dicom"]:
+        _write_cac_dicom(case, folder, ct, assignment, result, res, protect)
     if case.ground_truth is not None and options["evaluate"]:
         ref_assignment = read_volume(case.ground_truth, as_label=True)
         ref = _catch_warnings(lambda: score(ct, ref_assignment, **kw), res.notes)
@@ -430,14 +434,49 @@ def _run_cac(case: CohortCase, folder: Path, model: Any, options: Mapping[str, A
     return res
 
 
+def _write_cac_dicom(case: CohortCase, folder: Path, ct: Any, assignment: Any, result: Any, res: CaseOutput,
+                     protect: list[str]) -> None:
+    """Option ``dicom``: the scored calcium as a DICOM SEG of the case's series and the scores as a DICOM SR
+    referencing it (what ``napari-medai cac --dicom-seg --dicom-sr`` writes); a note for a non-DICOM image."""
+    import numpy as np
+
+    from ... import __version__
+    from ..io.dicom_seg import Algorithm, write_dicom_seg
+    from ..io.dicom_sr import cac_groups, write_dicom_sr
+    from ..tasks.cac import CODES
+
+    image = Path(case.inputs["image"])
+    if not image.is_dir():
+        res.notes.append(f"dicom: {image.name} is not a DICOM series folder; no DICOM SEG/SR written (give the "
+                         "case as its DICOM series folder to get them)")
+        return
+    calcium = assignment.with_data((assignment.data * (ct.data >= result.threshold_hu)).astype("uint8"),
+                                   label_names={v: k for k, v in CODES.items()})
+    if not np.any(calcium.data):  # a SEG needs a segment (and the SR references the SEG): a note, not a failure
+        res.notes.append(f"dicom: no calcium at or above {result.threshold_hu:g} HU in {image.name}; no DICOM SEG/SR "
+                         "written (a DICOM SEG needs at least one segment)")
+        return
+    alg = Algorithm("napari-medai cac", __version__, model=f"automatic assignment ({assignment.meta['method']})",
+                    family="MorphologicalOperations")
+    seg = write_dicom_seg(calcium, ct, _out(case, folder, "_seg.dcm"), algorithm=alg, convention="cac",
+                          overwrite=True, protect=protect, series_description="napari-medai cac")
+    present = {int(v) for v in np.unique(np.asarray(calcium.data)) if v != 0}
+    sr = write_dicom_sr(_out(case, folder, "_sr.dcm"), seg_path=seg, series=ct,
+                        groups=cac_groups(result, codes=CODES, present=present), algorithm=alg, task="cac",
+                        overwrite=True, protect=protect)
+    res.outputs["dicom_seg"] = seg.name
+    res.outputs["dicom_sr"] = sr.name
+
+
 CAC = TaskAdapter(
     name="cac",
     description="coronary artery calcium score of non-contrast CTs (automatic assignment)",
     find=_find_cac,
     run=_run_cac,
     defaults={"min_area_mm2": 1.0, "calibration_factor": None, "slice_correction": "scale", "connectivity": 8,
-              "evaluate": True},
-    outputs="NAME_cac.json, NAME_cac.csv (scores per artery and lesion), NAME_assignment.nii.gz",
+              "evaluate": True, "dicom": False},
+    outputs="NAME_cac.json, NAME_cac.csv (scores per artery and lesion), NAME_assignment.nii.gz; with dicom=true "
+            "and a DICOM series folder: NAME_seg.dcm (DICOM SEG of the scored calcium), NAME_sr.dcm (DICOM SR)",
     takes_model=False,
 )
 
