@@ -109,10 +109,9 @@ def run(args: argparse.Namespace) -> int:
         from .. import __version__
         from ..core.io.dicom_seg import Algorithm
         from ..core.io.dicom_sr import cac_groups
-        from ..core.tasks.cac import CODES
+        from ..core.tasks.cac import CODES, scored_calcium
 
-        calcium = assignment.with_data((assignment.data * (ct.data >= result.threshold_hu)).astype("uint8"),
-                                       label_names={v: k for k, v in CODES.items()})
+        calcium = scored_calcium(ct, assignment, result)
         alg = Algorithm("napari-medai cac", __version__, model=method.split(":")[0], family="MorphologicalOperations",
                         type="SEMIAUTOMATIC" if args.assignment is not None else "AUTOMATIC")
         for p in write_dicom_results(args, labels=calcium, series=ct, algorithm=alg, task="cac", convention="cac",

@@ -443,15 +443,14 @@ def _write_cac_dicom(case: CohortCase, folder: Path, ct: Any, assignment: Any, r
     from ... import __version__
     from ..io.dicom_seg import Algorithm, write_dicom_seg
     from ..io.dicom_sr import cac_groups, write_dicom_sr
-    from ..tasks.cac import CODES
+    from ..tasks.cac import CODES, scored_calcium
 
     image = Path(case.inputs["image"])
     if not image.is_dir():
         res.notes.append(f"dicom: {image.name} is not a DICOM series folder; no DICOM SEG/SR written (give the "
                          "case as its DICOM series folder to get them)")
         return
-    calcium = assignment.with_data((assignment.data * (ct.data >= result.threshold_hu)).astype("uint8"),
-                                   label_names={v: k for k, v in CODES.items()})
+    calcium = scored_calcium(ct, assignment, result)
     if not np.any(calcium.data):  # a SEG needs a segment (and the SR references the SEG): a note, not a failure
         res.notes.append(f"dicom: no calcium at or above {result.threshold_hu:g} HU in {image.name}; no DICOM SEG/SR "
                          "written (a DICOM SEG needs at least one segment)")

@@ -54,7 +54,14 @@ from .report import (
     write_csv,
     write_json,
 )
-from .scoring import CACResult, Lesion, calibration_factor_from_phantom, per_artery_rows, score
+from .scoring import (
+    CACResult,
+    Lesion,
+    calibration_factor_from_phantom,
+    per_artery_rows,
+    score,
+    scored_calcium,
+)
 from .session import CandidateIndex, ScoringSession, touched_slices
 
 __all__ = [
@@ -89,6 +96,7 @@ __all__ = [
     "reassign",
     "risk_category",
     "score",
+    "scored_calcium",
     "sector",
     "territory_angle",
     "touched_slices",

@@ -307,6 +307,13 @@ def build_result(ct: Volume, chk: Any, raw: list[tuple], *, min_area_mm2: float,
     )
 
 
+def scored_calcium(ct: Volume, assignment: Volume, result: CACResult) -> Volume:
+    """The calcium that was scored, as a label map named by artery: the assignment's codes where the CT is at
+    or above the result's threshold, 0 elsewhere (what a DICOM SEG of a calcium score holds)."""
+    data = (np.asarray(assignment.data) * (np.asarray(ct.data) >= result.threshold_hu)).astype(np.uint8)
+    return assignment.with_data(data, label_names={v: k for k, v in CODES.items()})
+
+
 def per_artery_rows(result: CACResult) -> list[dict[str, Any]]:
     """Summary rows: one per artery (LM, LAD, LCX, RCA), the total, then non-coronary."""
     rows = []
