@@ -143,3 +143,19 @@ def test_train_discovers_the_real_brats2013_cases(tmp_path, capsys):
     doc = json.loads((out / "model.json").read_text())
     assert doc["contract"]["label_convention"] == "brats2013"
     assert doc["contract"]["label_names"]["3"] == "non-enhancing"
+
+
+def test_train_with_strong_augmentation_records_it(phantom_dir, tmp_path, capsys):
+    out = tmp_path / "strong"
+    assert main(["train", "brain-tumour", "--data", str(phantom_dir), "--out", str(out), "--augmentation", "strong",
+                 *TINY]) == 0
+    import json
+
+    import torch
+
+    config = json.loads(torch.load(out / "checkpoint.pt", weights_only=True)["config"])
+    assert config["augmentation"] == "strong"
+    with pytest.raises(SystemExit):
+        main(["train", "brain-tumour", "--data", str(phantom_dir), "--out", str(tmp_path / "x"),
+              "--augmentation", "extreme", *TINY])
+    assert "invalid choice" in capsys.readouterr().err

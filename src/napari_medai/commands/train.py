@@ -71,6 +71,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--window", type=int, default=None, metavar="W", help="inference window edge in voxels (default 96)")
     p.add_argument("--threads", type=int, default=None, metavar="N",
                    help="CPU threads for torch (default: torch's; on a busy shared machine 1 is often faster)")
+    p.add_argument("--augmentation", default=None, choices=("light", "strong"),
+                   help="training augmentation: light (the default) or strong (nnU-Net-style rotation, scaling, "
+                        "noise, blur, brightness, contrast, gamma, bias field, simulated low resolution)")
     _add_ldct_arguments(sub)
     _add_lesion_arguments(sub)
     _add_stroke_arguments(sub)
@@ -326,6 +329,8 @@ def run(args: argparse.Namespace) -> int:
         recipe["roi_size"] = (args.window,) * 3
     if args.threads is not None:
         recipe["num_threads"] = args.threads
+    if args.augmentation is not None:
+        recipe["augmentation"] = args.augmentation
     out = args.out
     if out is None:
         out = _DEFAULT_OUT if args.resume else _free_default_out()
