@@ -10,7 +10,7 @@ Each fold runs in its own process (so that peak memory is the fold's); finished 
 so the script can be stopped and started again::
 
     nice -n 10 python benchmarks/brats_recipe_cv.py --data ../shared/data/brats2013_flair_t1c \\
-        --work /tmp/brats_cv --recipes default,strong-aug --time-limit 480
+        --work /tmp/brats_cv --recipes default,strong-aug --time-limit 840 --jobs 2
 
 Recipes (:data:`RECIPES`) are keyword overrides of ``train_brain_tumour``.
 
@@ -166,6 +166,7 @@ def main() -> int:
     ap.add_argument("--work", type=Path, required=True)
     ap.add_argument("--recipes", default="default,strong-aug")
     ap.add_argument("--time-limit", type=float, default=480.0, help="training seconds per fold")
+    ap.add_argument("--jobs", type=int, default=1, help="folds trained at once (one thread each)")
     ap.add_argument("--folds", default=None, help="held-out case names (default: all)")
     ap.add_argument("--train-fold", nargs=2, metavar=("RECIPE", "CASE"), help=argparse.SUPPRESS)
     ap.add_argument("--eval-fold", nargs=2, metavar=("RECIPE", "CASE"), help=argparse.SUPPRESS)
@@ -187,14 +188,20 @@ def main() -> int:
     names = a.folds.split(",") if a.folds else [c.name for c in find_cases(a.data, require_labels=True)]
     recipes = a.recipes.split(",")
     if not a.report_only:
-        for r in recipes:
-            for n in names:
-                d = a.work / r / n
-                common = ["--data", str(a.data), "--work", str(a.work), "--time-limit", str(a.time_limit)]
-                if not (d / "train.json").is_file():
-                    _run([*common, "--train-fold", r, n])
-                if not (d / "eval.json").is_file():
-                    _run([*common, "--eval-fold", r, n])
+        from concurrent.futures import ThreadPoolExecutor
+
+        def fold(r: str, n: str) -> None:
+            d = a.work / r / n
+            common = ["--data", str(a.data), "--work", str(a.work), "--time-limit", str(a.time_limit)]
+            if not (d / "train.json").is_file():
+                _run([*common, "--train-fold", r, n])
+            if not (d / "eval.json").is_file():
+                _run([*common, "--eval-fold", r, n])
+
+        # each fold trains on one thread; --jobs 2 keeps both cores of a 2-core machine busy
+        with ThreadPoolExecutor(max_workers=max(1, a.jobs)) as pool:
+            for f in [pool.submit(fold, r, n) for r in recipes for n in names]:
+                f.result()
     print(f"load average now {tuple(round(x, 2) for x in os.getloadavg())} (2 shared cores)")
     print(f"{'recipe':20s} {'held out':22s} {'variant':10s}  WT     TC     ET    epochs s/epoch peak MB  verdict")
     for r in recipes:
