@@ -4,7 +4,7 @@ One synthetic 240x240x155 four-channel case (1 mm, a bright 'tumour' in a noisy 
 through the MONAI BraTS bundle architecture (SegResNet, init_filters 16, random weights) with the
 bundle's window (240x240x160, overlap 0.5, one window per call), twice:
 
-* ``predict``: napari-medai's :func:`~napari_medai.core.inference.predict` (channel matching,
+* ``predict``: napari-medai's :func:`~napari_medai.core.inference.segmentation.predict` (channel matching,
   grid checks, normalisation, orientation, progress/cancellation wrapper, label mapping, volumes);
 * ``bare``: the few lines a MONAI user would write (stack, ``NormalizeIntensity(nonzero=True,
   channel_wise=True)``, ``sliding_window_inference``, sigmoid, threshold, the bundle's label
@@ -113,7 +113,7 @@ def _run_variant(variant: str, device: str, repeat: int, threads: int | None) ->
         net.seconds = 0.0
         t0 = time.perf_counter()
         if variant == "predict":
-            from napari_medai.core.inference import predict
+            from napari_medai.core.inference.segmentation import predict
 
             pred = predict(model, vols, device=dev, progress=lambda f, m: None, should_stop=lambda: False)
             n_fg = int((pred.labels.data > 0).sum())

@@ -114,7 +114,7 @@ def eval_fold(data: Path, work: Path, recipe: str, held_out: str) -> None:
 def input_check(data: Path, other: Path | None) -> None:
     import numpy as np
 
-    from napari_medai.core.inference import prepare_input
+    from napari_medai.core.inference.prepare import prepare_input
     from napari_medai.core.io import read_volume
     from napari_medai.core.ood import assess, build_reference, intensity_profile
     from napari_medai.core.tasks.brain_tumour import brain_tumour_task, find_cases

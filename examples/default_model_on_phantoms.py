@@ -20,7 +20,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from napari_medai.core.evaluate import evaluate_volumes  # noqa: E402
-from napari_medai.core.inference import predict  # noqa: E402
+from napari_medai.core.inference.segmentation import predict  # noqa: E402
 from napari_medai.core.models import load_model  # noqa: E402
 from napari_medai.core.phantoms import make_phantom  # noqa: E402
 from napari_medai.core.tasks import brain_tumour_baseline  # noqa: E402

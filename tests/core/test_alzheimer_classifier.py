@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from napari_medai.core.errors import InvalidInputError
-from napari_medai.core.inference import classification_input
+from napari_medai.core.inference.classification import classification_input
 from napari_medai.core.io import write_volume
 from napari_medai.core.landmark_patches import (
     landmark_indices,

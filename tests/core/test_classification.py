@@ -100,7 +100,7 @@ def trained(tmp_path_factory):
 
 
 def test_lesion_presence_learns_and_says_how(trained):
-    from napari_medai.core.inference import predict_classification
+    from napari_medai.core.inference.classification import predict_classification
     from napari_medai.core.tasks.lesion_presence import lesion_presence_cases
 
     out, r = trained
@@ -116,12 +116,12 @@ def test_lesion_presence_learns_and_says_how(trained):
 
 
 def test_reloaded_classifier_predicts_the_same_probabilities(trained):
-    from napari_medai.core.inference import (
+    from napari_medai.core.inference.classification import (
         classification_input,
-        predict,
         predict_classification,
-        run_model,
     )
+    from napari_medai.core.inference.runners import run_model
+    from napari_medai.core.inference.segmentation import predict
     from napari_medai.core.models import ModelLoadError, load_model
     from napari_medai.core.phantoms.lesion_presence import lesion_presence_phantom
     from napari_medai.core.recipes.classification import ClassificationRecipe
@@ -150,7 +150,7 @@ def test_reloaded_classifier_predicts_the_same_probabilities(trained):
 
 
 def test_patch_classifier_points_map_to_the_same_patch():
-    from napari_medai.core.inference import classification_input
+    from napari_medai.core.inference.classification import classification_input
     from napari_medai.core.volume import Volume
 
     c = _classifier(input_mode="patch", patch_source="points", roi_size=(8, 8), normalization="none")

@@ -128,7 +128,7 @@ def test_built_from_a_contract_network_spec_and_refused_with_bad_arguments():
 
 
 def test_saved_and_reloaded_model_folder_predicts_the_same(tmp_path):
-    from napari_medai.core.inference import predict
+    from napari_medai.core.inference.segmentation import predict
     from napari_medai.core.models.loading import LoadedModel, load_model, save_model_folder
     from napari_medai.core.volume import Volume
 

@@ -11,14 +11,11 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("monai")
 
 from napari_medai.core.errors import GeometryMismatchError  # noqa: E402
-from napari_medai.core.inference import (  # noqa: E402
-    count_windows,
-    labels_from_probabilities,
-    layout_for,
-    normalize_channels,
-    predict,
-    volume_axis_codes,
-)
+from napari_medai.core.inference.labels import labels_from_probabilities  # noqa: E402
+from napari_medai.core.inference.layout import layout_for, volume_axis_codes  # noqa: E402
+from napari_medai.core.inference.segmentation import predict  # noqa: E402
+from napari_medai.core.inference.sliding_window import count_windows  # noqa: E402
+from napari_medai.core.intensity import normalize  # noqa: E402
 from napari_medai.core.models import REGISTRY, Cancelled, MissingChannelError  # noqa: E402
 from napari_medai.core.models.loading import LoadedModel  # noqa: E402
 from napari_medai.core.volume import Volume  # noqa: E402
@@ -112,15 +109,15 @@ def test_normalisation_matches_monai_and_handles_constant_background():
 
     case = small_brain_case()
     data = np.stack([case[k].data for k in ("flair", "t1c")])
-    ours, masks = normalize_channels(data, "zscore-nonzero")
+    ours, masks = normalize(data, "zscore-nonzero")
     theirs = NormalizeIntensity(nonzero=True, channel_wise=True)(torch.from_numpy(data)).numpy()
     np.testing.assert_allclose(ours, theirs, atol=1e-5)
     shifted = np.where(data == 0, -3.2, data)  # z-scored before skull stripping: constant background
-    ours2, masks2 = normalize_channels(shifted, "zscore-nonzero")
+    ours2, masks2 = normalize(shifted, "zscore-nonzero")
     np.testing.assert_allclose(ours2, ours, atol=1e-5)
     np.testing.assert_array_equal(masks2, masks)
     brain = case["brainmask"].data > 0
-    ours3, _ = normalize_channels(shifted, "zscore-nonzero", brainmask=brain)
+    ours3, _ = normalize(shifted, "zscore-nonzero", brainmask=brain)
     assert np.all(ours3[:, ~brain] == 0)
 
 

@@ -120,7 +120,7 @@ def tiny_model(tmp_path_factory):
 
 
 def test_same_case_in_both_preparations_gets_the_same_labels(tiny_model, one_torch_thread):  # noqa: F811
-    from napari_medai.core.inference import predict
+    from napari_medai.core.inference.segmentation import predict
     from napari_medai.core.phantoms import brain_tumour_phantom
 
     v = brain_tumour_phantom(seed=5, shape=(48, 48, 48))

@@ -287,7 +287,7 @@ def test_ldct_model_folder_is_handed_to_the_denoiser_loader(tmp_path):
     with pytest.raises(ModelLoadError, match="load the folder"):
         load_model(out / "checkpoint.pt")
     # ... and code that segments refuses it with a message, not an AttributeError
-    from napari_medai.core.inference import predict
+    from napari_medai.core.inference.segmentation import predict
 
     with pytest.raises(ModelLoadError, match="ldct_denoising model, not a segmentation model"):
         predict(out, [ph["full_dose"]])

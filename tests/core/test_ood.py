@@ -133,7 +133,7 @@ def tiny(tmp_path_factory):
 
 
 def test_training_stores_the_reference_and_predictions_get_a_verdict(tiny, one_torch_thread):  # noqa: F811
-    from napari_medai.core.inference import predict
+    from napari_medai.core.inference.segmentation import predict
     from napari_medai.core.models import load_model
 
     out, vols = tiny

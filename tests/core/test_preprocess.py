@@ -8,7 +8,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("monai")
 
-from napari_medai.core import inference  # noqa: E402
+from napari_medai.core.inference import segmentation  # noqa: E402
 from napari_medai.core.models import LoadedModel  # noqa: E402
 from napari_medai.core.phantoms import brain_tumour_phantom  # noqa: E402
 from napari_medai.core.recipes.segmentation import TrainingCase, _prepare_case  # noqa: E402
@@ -28,14 +28,14 @@ def test_a_training_case_is_the_input_the_model_sees_at_inference(monkeypatch, s
     trained_on = _prepare_case(case, task, patch=(8, 8, 8)).image  # no padding: the grid exceeds the patch
 
     seen = []
-    real = inference.infer_array
+    real = segmentation.infer_array
 
     def spy(network, image, **kw):
         seen.append(np.array(image, copy=True))
         return real(network, image, **kw)
 
-    monkeypatch.setattr(inference, "infer_array", spy)
+    monkeypatch.setattr(segmentation, "infer_array", spy)
     model = LoadedModel.random(c.with_changes(is_trained=True, trained_on="test"), seed=0)
-    inference.predict(model, {"flair": vols["flair"], "t1c": vols["t1c"]}, brainmask=vols["brainmask"], device="cpu")
+    segmentation.predict(model, {"flair": vols["flair"], "t1c": vols["t1c"]}, brainmask=vols["brainmask"], device="cpu")
     assert len(seen) == 1
     np.testing.assert_array_equal(seen[0], trained_on)

@@ -276,7 +276,7 @@ class SegmentationWidget(QWidget):
                   "return_probabilities": self.probabilities_check.isChecked()}
 
         def work() -> tuple[str, Any, Any]:
-            from ..core.inference import predict
+            from ..core.inference.segmentation import predict
 
             m = model if model is not None else self._load(source)
             return source, m, predict(m, channels, progress=self.jobs.progress_callback,

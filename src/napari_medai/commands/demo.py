@@ -47,7 +47,7 @@ def run_case(case: str, *, seed: int = 0, tolerance_mm: float = 1.0, model: str 
     if model == BASELINE:
         pred = brain_tumour_baseline.segment(vols["flair"], vols["t1c"], brainmask=vols.get("brainmask"))
     else:
-        from ..core.inference import predict
+        from ..core.inference.segmentation import predict
 
         p = predict(model, {k: vols[k] for k in ("flair", "t1", "t1c", "t2")}, brainmask=vols.get("brainmask"))
         what = p.trained_on if p.is_trained else "NOT TRAINED (random weights)"

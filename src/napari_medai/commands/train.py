@@ -178,7 +178,7 @@ def _run_lesion(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ..core.errors import InvalidInputError
-    from ..core.inference import classification_input, classify_batch
+    from ..core.inference.classification import classification_input, classify_batch
     from ..core.metrics.classification import roc_auc
     from ..core.models import load_model
     from ..core.tasks.lesion_presence import lesion_presence_cases, train_lesion_presence

@@ -4,7 +4,7 @@ A file's preparation must not change what the network sees. BraTS 2013 files are
 brain with a constant non-zero background; BraTS 2021/2023 and TCGA files hold raw intensities with a
 zero background (and dark brain voxels that are exactly 0 too); a brain mask may come with a case or
 not. A model's contract names the rule (:data:`BRAIN_REGIONS`) by which the brain region is found, and
-:func:`normalize` applies it -- :func:`napari_medai.core.inference.prepare_input` calls it for training
+:func:`normalize` applies it -- :func:`napari_medai.core.inference.prepare.prepare_input` calls it for training
 (:mod:`napari_medai.core.recipes.segmentation`) and for inference alike.
 
 Rules (``ModelContract.brain_region``)

@@ -3,7 +3,7 @@
 A landmark classifier (contract ``input_mode="landmarks"``; Liu, Zhang, Adeli, Shen 2018) sees one
 patch of ``roi_size`` around each of its ``landmark_points`` -- world points (mm, the core's
 ``(S, P, L)`` order) fixed in the template space the model was trained in, so the image must lie in
-that space (a T1 affinely registered to MNI152). :func:`napari_medai.core.inference.classification_input`
+that space (a T1 affinely registered to MNI152). :func:`napari_medai.core.inference.classification.classification_input`
 cuts the patches (zero-padded where a patch reaches past the image edge: 0 is the normalised
 background) and stacks them along the channel axis into one bag per image.
 
@@ -75,7 +75,7 @@ def occlusion_contributions(network: Any, bag: np.ndarray, n_landmarks: int, *, 
     network
         The landmark network (eval mode is set here).
     bag
-        ``(1, L * C, *patch)`` as :func:`~napari_medai.core.inference.classification_input` gives it.
+        ``(1, L * C, *patch)`` as :func:`~napari_medai.core.inference.classification.classification_input` gives it.
     n_landmarks
         ``L``; the ``C`` channels of landmark ``l`` are ``bag[0, l * C:(l + 1) * C]``.
     target

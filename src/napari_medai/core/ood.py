@@ -6,7 +6,7 @@ signals, each compared with the same signal on the model's own training cases:
 
 ``intensity distance`` (per channel)
     The 1-D Wasserstein distance between the input's intensity distribution inside the brain (as the
-    network sees it: after :func:`~napari_medai.core.inference.prepare_input`) and the average
+    network sees it: after :func:`~napari_medai.core.inference.prepare.prepare_input`) and the average
     distribution of the training cases (the mean of their quantile functions, which is the
     Wasserstein barycentre in 1-D). In the units the network sees (SD of the brain for z-scored
     models). A linear change of a file's intensities is removed by the normalisation and is,
@@ -39,7 +39,7 @@ whose folder holds none (written before this check existed, or from elsewhere).
 
 The reference (:func:`build_reference`) is written into ``model.json`` (``training.ood_reference``)
 at the end of training by :class:`~napari_medai.core.recipes.SegmentationRecipe`; :func:`check_prediction`
-is called by :func:`~napari_medai.core.inference.predict` for every prediction.
+is called by :func:`~napari_medai.core.inference.segmentation.predict` for every prediction.
 """
 
 from __future__ import annotations

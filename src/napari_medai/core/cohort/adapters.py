@@ -241,7 +241,7 @@ def _run_brain(case: CohortCase, folder: Path, model: Any, options: Mapping[str,
                progress: ProgressFn | None) -> CaseOutput:
     import numpy as np
 
-    from ..inference import region_volumes_ml
+    from ..inference.labels import region_volumes_ml
     from ..io import read_volume, write_volume
     from ..models import load_model
     from ..tasks.brain_tumour import segment

@@ -14,7 +14,7 @@ How it fits the engine
 ----------------------
 The engine trains on patches (:class:`~napari_medai.core.recipes.SegmentationRecipe`: image and
 target crops of the same size) and infers with MONAI's sliding window
-(:func:`~napari_medai.core.inference.infer_array`), whose windows expect an output of the input's
+(:func:`~napari_medai.core.inference.sliding_window.infer_array`), whose windows expect an output of the input's
 size. DeepMedic's convolutions are *valid* (unpadded): its 25^3 training segment gives a 9^3
 prediction. Here :meth:`DeepMedic.forward` takes a segment of any size ``S`` and returns ``S``:
 

@@ -9,7 +9,7 @@ its instances, and only the subject is labelled.
 Here:
 
 * **input** ``(B, L * C, P, P, P)``: the bag as the engine cuts it
-  (:func:`napari_medai.core.inference.classification_input` with ``input_mode="landmarks"``), the
+  (:func:`napari_medai.core.inference.classification.classification_input` with ``input_mode="landmarks"``), the
   ``C`` channels of landmark ``l`` at ``l * C .. (l + 1) * C - 1``;
 * **one CNN with shared weights** for every patch (the paper trains one sub-network per landmark;
   sharing keeps the parameter count independent of L, as its "shared weights with a landmark

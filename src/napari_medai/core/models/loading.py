@@ -110,7 +110,7 @@ def require_segmentation_model(model: Any, *, task: str | None = None) -> Any:
     if c.kind != "segmentation":
         raise ModelLoadError(
             f"{getattr(model, 'source', 'this model')} is a {c.kind} model ({c.task}), not a segmentation model; "
-            "run it with napari_medai.core.inference.run_model (or predict_classification for classifiers)"
+            "run it with napari_medai.core.inference.runners.run_model (or predict_classification for classifiers)"
         )
     if task is not None and c.task != task:
         raise ModelLoadError(

@@ -83,7 +83,7 @@ class LoadedModel:
         What the model takes and gives.
     network
         The ``torch.nn.Module`` (or TorchScript module) in eval mode, on the CPU until
-        :func:`napari_medai.core.inference.predict` moves it.
+        :func:`napari_medai.core.inference.segmentation.predict` moves it.
     source
         Where it came from, in words (registry name, path).
     path

@@ -1,7 +1,7 @@
 """The classification recipe: images with class labels -> a network that gives class probabilities.
 
-* each case is prepared by :func:`napari_medai.core.inference.classification_input` -- the very
-  function :func:`~napari_medai.core.inference.predict_classification` uses -- so the network is
+* each case is prepared by :func:`napari_medai.core.inference.classification.classification_input` -- the very
+  function :func:`~napari_medai.core.inference.classification.predict_classification` uses -- so the network is
   trained on exactly what it sees at inference (whole input resized to the contract's
   ``roi_size``, or the patch of ``roi_size`` around the case's point);
 * a case's image is a Volume, channels, an array, or a file path (read with
@@ -63,7 +63,7 @@ class ClassificationCase:
         Case name (unique within a run).
     image
         A :class:`~napari_medai.core.volume.Volume`, channels (list or ``{name: Volume}``) or an array
-        (see :func:`napari_medai.core.inference.classification_input`).
+        (see :func:`napari_medai.core.inference.classification.classification_input`).
     label
         Softmax models: the class (name or index). Sigmoid models: the classes present (names or
         indices; empty for none).
@@ -189,7 +189,7 @@ class ClassificationRecipe(Recipe):
     def prepare(self, progress: ProgressFn | None, should_stop: StopFn | None) -> None:
         import os
 
-        from ..inference import classification_input
+        from ..inference.classification import classification_input
         from ..io import read_volume
 
         c = self.contract
@@ -289,7 +289,7 @@ class ClassificationRecipe(Recipe):
         return F.binary_cross_entropy_with_logits(output, target.float())
 
     def validate(self, net: Any, device: str, should_stop: StopFn | None) -> Validation | None:
-        from ..inference import classify_batch
+        from ..inference.classification import classify_batch
         from ..metrics.classification import accuracy, roc_auc
 
         if not self.val_names:

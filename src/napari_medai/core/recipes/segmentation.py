@@ -1,7 +1,7 @@
 """The segmentation recipe: label maps -> a network that segments (MONAI throughout).
 
 * each case is read, checked (channels and labels on one grid, labels valid in the case's
-  convention) and its images prepared by :func:`napari_medai.core.inference.prepare_input`, the
+  convention) and its images prepared by :func:`napari_medai.core.inference.prepare.prepare_input`, the
   function inference uses: normalised as the contract says (inside the brain mask when one is
   given), cropped to the bounding box of the non-background voxels plus 8 voxels, reoriented and
   resampled to the contract's grid; the labels become training targets on that grid (one mask per
@@ -157,11 +157,11 @@ def _as_volume(x: str | os.PathLike[str] | Volume, *, as_label: bool | None, wha
 
 def _prepare_case(case: TrainingCase, task: TaskSpec, patch: Sequence[int]) -> _Prepared:
     """A case on the network's grid: the images exactly as inference prepares them
-    (:func:`~napari_medai.core.inference.prepare_input`), the targets and the brain on the same grid."""
+    (:func:`~napari_medai.core.inference.prepare.prepare_input`), the targets and the brain on the same grid."""
     import torch
     import torch.nn.functional as F
 
-    from ..inference import match_channels, prepare_input
+    from ..inference.prepare import match_channels, prepare_input
 
     c = task.contract
     chans = {str(k): _as_volume(v, as_label=False, what=f"{case.name}: {k}") for k, v in case.channels.items()}
@@ -410,7 +410,7 @@ class SegmentationRecipe(Recipe):
         return self._loss(output, target)
 
     def validate(self, net: Any, device: str, should_stop: StopFn | None) -> Validation | None:
-        from ..inference import infer_array
+        from ..inference.sliding_window import infer_array
 
         if not self.val_set:
             return None
@@ -481,7 +481,7 @@ class SegmentationRecipe(Recipe):
         predict on it (uncertainty, tumour fraction), one sliding-window pass per case."""
         from pathlib import Path
 
-        from ..inference import infer_array
+        from ..inference.sliding_window import infer_array
         from ..models.loading import build_network
         from ..models.persistence import load_state_dict_file
         from ..ood import REFERENCE_KEY, brain_voxels, build_reference, prediction_signals

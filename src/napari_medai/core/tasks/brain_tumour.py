@@ -454,7 +454,7 @@ def segment(
     convention
         Write the labels in this BraTS convention instead of the model's (region models only).
     device, tta, uncertainty, return_probabilities, progress, should_stop
-        See :func:`napari_medai.core.inference.predict`.
+        See :func:`napari_medai.core.inference.segmentation.predict`.
     min_component_fraction
         Optional post-processing: drop tumour components smaller than this fraction of the
         largest one (:func:`drop_small_components`); ``None`` (default) keeps everything.
@@ -465,7 +465,7 @@ def segment(
         Label map on the input grid (``meta["model"]``, ``meta["convention"]``), region volumes in ml,
         and ``quality``: whether the input is like the model's training cases (:class:`~napari_medai.core.ood.Quality`).
     """
-    from ..inference import predict
+    from ..inference.segmentation import predict
     from ..models.loading import LoadedModel, load_model
 
     lm = load_model(model)
@@ -487,7 +487,7 @@ def segment(
         return pred
     import dataclasses
 
-    from ..inference import region_volumes_ml
+    from ..inference.labels import region_volumes_ml
 
     labels, n_dropped = drop_small_components(pred.labels, fraction=min_component_fraction)
     regions, per_label = region_volumes_ml(labels, labels.meta.get("convention", lm.contract.label_convention))

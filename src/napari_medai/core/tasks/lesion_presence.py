@@ -4,7 +4,7 @@ It proves the classification path end to end on synthetic data
 (:mod:`napari_medai.core.phantoms.lesion_presence`): a contract of kind ``classification``
 (:func:`lesion_presence_contract`), training through the one loop with the classification recipe
 (:func:`train_lesion_presence`), a model folder that :func:`~napari_medai.core.models.load_model`
-opens, and probabilities from :func:`~napari_medai.core.inference.predict_classification`
+opens, and probabilities from :func:`~napari_medai.core.inference.classification.predict_classification`
 (:func:`predict_lesion_presence`). ``napari-medai train lesion-presence --out MODEL_DIR`` runs the
 training from the command line. It is the worked example of ``docs/adding-a-task.md``.
 
@@ -112,7 +112,7 @@ def train_lesion_presence(
 
 def predict_lesion_presence(model: Any, image: Any, *, device: str = "auto") -> float:
     """The probability that ``image`` (array or Volume) holds a lesion, from a lesion-presence model."""
-    from ..inference import predict_classification
+    from ..inference.classification import predict_classification
 
     p = predict_classification(model, image, device=device)
     if tuple(p.class_names) != CLASSES:

@@ -189,7 +189,7 @@ def whole_brain_contract(grid: Volume, *, voxel_mm: float = WHOLE_BRAIN_MM, widt
     order ``storage``: the Volume's axes reversed; at least 16 voxels per axis). Three dense blocks of
     two layers (two when an axis is under 32 voxels), ``width`` initial features, growth ``width / 2``.
     """
-    from ...inference import layout_for
+    from ...inference.layout import layout_for
 
     layout = layout_for(grid, "storage")
     shape, sp = layout.shape(grid.spatial_shape), layout.spacing(grid.spacing)
@@ -481,7 +481,8 @@ def predict_alzheimer(
         Not an Alzheimer model, or a T1 that is not in the landmarks' space.
     """
     from ...device import resolve_device
-    from ...inference import classification_input, classify_batch, layout_for
+    from ...inference.classification import classification_input, classify_batch
+    from ...inference.layout import layout_for
     from ...io import read_volume
     from ...landmark_patches import (
         landmark_indices,
@@ -671,7 +672,7 @@ def evaluate_alzheimer(
         Not an Alzheimer model or not trained, a bad cohort, unknown ``subjects``, or a single diagnosis.
     """
     from ...device import resolve_device
-    from ...inference import classification_input, classify_batch
+    from ...inference.classification import classification_input, classify_batch
 
     lm = _load(model)
     c = lm.contract

@@ -238,7 +238,8 @@ def evaluate_classifier(model: Any, data_dir_or_pairs: Any, *, labels_csv: str |
         The data name a class the model does not know, or hold no image.
     """
     from ...device import resolve_device
-    from ...inference import classify_batch, prepare_input
+    from ...inference.classification import classify_batch
+    from ...inference.prepare import prepare_input
     from .predict import as_radiograph, load_classifier
 
     lm = load_classifier(model)

@@ -201,7 +201,7 @@ def _cam_to_input(cam_net: np.ndarray, geo: Any) -> np.ndarray:
 
 
 def _decide(probs: np.ndarray, contract: Any) -> list[str]:
-    from ...inference import decide_classes
+    from ...inference.classification import decide_classes
 
     return decide_classes(probs, contract)
 
@@ -224,7 +224,8 @@ def classify_image(model: Any, image: Any, *, cam_class: str | None = None, cam:
         ``"auto"``, ``"cpu"`` or ``"cuda"``.
     """
     from ...device import resolve_device
-    from ...inference import classify_batch, prepare_input
+    from ...inference.classification import classify_batch
+    from ...inference.prepare import prepare_input
 
     t0 = time.perf_counter()
     lm = load_classifier(model)

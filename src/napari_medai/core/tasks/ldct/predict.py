@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import InvalidInputError
-from ...inference import register_image_runner
+from ...inference.runners import register_image_runner
 from ...models.errors import ModelLoadError
 from ._common import ProgressFn, StopFn, iter_slices
 from .denoiser import TASK, DenoiserContract, build_denoiser_network, shared_redcnn_contract

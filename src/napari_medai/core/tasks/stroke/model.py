@@ -7,7 +7,7 @@ Networks
 network MONAI offers among :data:`~napari_medai.core.models.loading.ALLOWED_NETWORKS` (``UNet`` and
 ``BasicUNet`` have defaults here; give ``network_kwargs`` for the others). All train through the
 engine's one loop (:func:`napari_medai.core.training.train`) and run through its sliding window
-(:func:`napari_medai.core.inference.predict`).
+(:func:`napari_medai.core.inference.segmentation.predict`).
 
 =========== ============== =============== ==============================================
 network     training patch inference window notes
@@ -762,7 +762,7 @@ def predict_stroke_model(
         in HU, one grid; without ``cta_mirror`` the CTA is mirrored about its mid-sagittal plane
         (:func:`~napari_medai.core.tasks.stroke.midline.mirror`).
     device, progress, should_stop
-        See :func:`napari_medai.core.inference.predict`.
+        See :func:`napari_medai.core.inference.segmentation.predict`.
 
     Returns
     -------
@@ -775,7 +775,7 @@ def predict_stroke_model(
     InvalidInputError, ModelLoadError, Cancelled
         Not a stroke model, missing channels, an ADC not in 10^-6 mm^2/s, cancelled.
     """
-    from ...inference import predict
+    from ...inference.segmentation import predict
 
     lm, modality = load_stroke_model(model)
     c: ModelContract = lm.contract
