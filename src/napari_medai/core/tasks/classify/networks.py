@@ -11,8 +11,8 @@ Architectures (:data:`ARCHITECTURES`), all MONAI classes built from JSON argumen
 * ``densenet121`` -- MONAI ``DenseNet121``, the network of CheXNeXt and of torchxrayvision's chest X-ray
   models; torchvision ``densenet121`` and torchxrayvision state_dicts load into it by key mapping.
 
-:func:`init_state` reads ``init_from`` (a model folder, a state_dict file, a torchxrayvision state_dict),
-always with ``weights_only=True``, and returns the weights that fit the new network; the classification
+:func:`init_state` reads ``init_from`` (a model folder, a state_dict file, a torchxrayvision state_dict, or
+torchxrayvision's published pickled DenseNets through :mod:`.xrv`'s stand-ins; nothing pickled is run), and returns the weights that fit the new network; the classification
 head (``fc`` / ``class_layers.out``) is kept only when its classes are the same by name, and
 torchxrayvision's 18 outputs are mapped onto :data:`CHEXNEXT_LABELS` by name
 (:func:`xrv_head_to_chexnext`).
@@ -223,14 +223,20 @@ def xrv_head_to_chexnext(state: Mapping[str, Any], classes: Sequence[str] = CHEX
     return out
 
 
-def _read_init(init_from: str | os.PathLike[str]) -> tuple[dict[str, Any], str, tuple[str, ...] | None]:
-    """(state_dict, what it is, its class names if known) of a model folder or a weights file."""
+def _read_init(init_from: str | os.PathLike[str]) -> tuple[dict[str, Any], str, tuple[str, ...] | None,
+                                                      tuple[str, ...] | None]:
+    """(state_dict, what it is, its class names if known, its torchxrayvision output names if it is one) of a
+    model folder, a weights file, a pickled torchxrayvision DenseNet or ``xrv:<name>`` (see :mod:`.xrv`)."""
+    from ...models.errors import ModelLoadError
     from ...models.persistence import load_state_dict_file, read_model_json
+    from .xrv import XRV_PREFIX, read_xrv_file, resolve_xrv_reference
 
+    if os.fspath(init_from).startswith(XRV_PREFIX):
+        init_from = resolve_xrv_reference(init_from)
     p = Path(init_from).expanduser()
     if not p.exists():
-        raise InvalidInputError(f"{p}: the model to start from does not exist (give a model folder or a .pt/.pth "
-                                "state_dict file)")
+        raise InvalidInputError(f"{p}: the model to start from does not exist (give a model folder, a .pt/.pth "
+                                "state_dict file or torchxrayvision weights, e.g. xrv:densenet121-res224-all)")
     if p.is_dir():
         if not (p / "model.json").is_file() or not (p / "model.pt").is_file():
             raise InvalidInputError(f"{p}: not a napari-medai model folder (no model.json + model.pt); give a "
@@ -239,8 +245,15 @@ def _read_init(init_from: str | os.PathLike[str]) -> tuple[dict[str, Any], str, 
         contract = ModelContract.from_dict(doc["contract"])
         state = load_state_dict_file(p / "model.pt")
         return state, f"model folder {p} ({contract.name}, {architecture_of(contract) or 'another network'})", tuple(
-            contract.output_channels)
-    return load_state_dict_file(p), f"weights file {p.name}", None
+            contract.output_channels), None
+    try:
+        return load_state_dict_file(p), f"weights file {p.name}", None, None
+    except ModelLoadError as plain_error:
+        try:  # a pickled whole torchxrayvision model, read through stand-ins (nothing in it is run)
+            xf = read_xrv_file(p)
+        except ModelLoadError as exc:
+            raise ModelLoadError(f"{plain_error} -- nor is it a torchxrayvision DenseNet: {exc}") from exc
+        return xf.state, f"torchxrayvision {xf.kind} {p.name}", None, xf.labels
 
 
 def _first_conv_key(state: Mapping[str, Any]) -> str | None:
@@ -269,6 +282,10 @@ def init_state(init_from: str | os.PathLike[str], net: Any, arch: str, classes: 
     """
     import torch
 
+    if os.fspath(init_from).startswith("xrv:"):
+        from .xrv import resolve_xrv_reference
+
+        init_from = resolve_xrv_reference(init_from)
     p = Path(init_from).expanduser()
     if p.is_dir() and (p / "model.json").is_file():
         from ...models.persistence import read_model_json
@@ -278,7 +295,8 @@ def init_state(init_from: str | os.PathLike[str], net: Any, arch: str, classes: 
             raise InvalidInputError(f"{p}: is a {src_arch or 'network of another kind'} model, not {arch}; train with "
                                     f"arch={src_arch!r} (--arch {src_arch}) to start from it" if src_arch else
                                     f"{p}: is not one of the classifier architectures ({', '.join(ARCHITECTURES)})")
-    raw, what, src_classes = _read_init(init_from)
+    raw, what, src_classes, xrv_labels = _read_init(init_from)
+    labels = xrv_labels or XRV_LABELS
     state = map_torchvision_densenet(raw) if arch == "densenet121" else dict(raw)
     state = {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}
     own = net.state_dict()
@@ -292,9 +310,9 @@ def init_state(init_from: str | os.PathLike[str], net: Any, arch: str, classes: 
     if head_w is not None:
         if src_classes is not None and tuple(src_classes) == tuple(classes):
             head_note = "kept (same classes)"
-        elif src_classes is None and head_w.shape[0] == len(XRV_LABELS) and all(
-                _key(c) in {_key(x) for x in XRV_LABELS} for c in classes) and head_w.shape[0] != len(classes):
-            state = xrv_head_to_chexnext(state, classes)
+        elif src_classes is None and head_w.shape[0] == len(labels) and all(
+                _key(c) in {_key(x) for x in labels if x} for c in classes) and head_w.shape[0] != len(classes):
+            state = xrv_head_to_chexnext(state, classes, labels)
             head_note = "torchxrayvision outputs mapped by name"
         elif src_classes is None and head_w.shape[0] == len(classes):
             head_note = "kept (same number of outputs; class names unknown)"
