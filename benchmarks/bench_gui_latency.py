@@ -16,7 +16,7 @@ do not hold torch and MONAI unless they load them; no test's leftovers slow the 
 freeze is mostly Python's full garbage collection says so: napari runs ``gc.collect()`` whenever it removes
 a layer (and so when the viewer closes), and its length grows with all the process holds.
 
-    .venv/bin/python benchmarks/bench_gui_latency.py [-k EXPR] [--limit-ms 200] [--record FILE] [--profile DIR]
+    .venv/bin/python benchmarks/bench_gui_latency.py [FILE ...] [-k EXPR] [--limit-ms 200] [--record FILE] [--profile DIR]
 
 Prints the machine's cores, load average and versions first. ``--record FILE`` appends one JSON line
 per step with those conditions, so a regression shows up as a step in the history.
@@ -45,8 +45,39 @@ def _gc_note(row: dict) -> str:
     return f"  (full gc {longest:.0f} ms)" if longest >= 20 else ""
 
 
+def _why(row: dict, top_profile: list[str]) -> list[str]:
+    """Lines that say where a slow step's time went: the GUI thread's CPU time, the garbage collections,
+    the functions the GUI thread was sampled in while it froze (and cProfile's, with --profile)."""
+    gens = ", ".join(f"gen{g} {n}x {ms:.0f} ms" for g, (n, ms) in
+                     enumerate(zip(row.get("gc_n", [0, 0, 0]), row.get("gc_ms_gen", [0, 0, 0]))) if n)
+    lines = [f"      GUI-thread CPU: longest gap {row.get('max_gap_cpu_ms', 0):.0f} ms of its "
+             f"{row['max_gap_ms']:.0f} ms wall, step {row.get('cpu_ms', 0):.0f} ms; "
+             f"gc {gens or 'none'}" + (f" (worker threads' {row['gc_worker_ms']:.0f} ms)"
+                                        if row.get("gc_worker_ms", 0) >= 1 else "")]
+    n = row.get("samples", 0)
+    for title, key in (("frozen in", "top_self"), ("our code", "top_ours")):
+        top = row.get(key) or []
+        if n and top:
+            lines.append(f"      {title}: " + "; ".join(f"{where} {100 * k / n:.0f}%" for where, k in top))
+    if top_profile:
+        lines.append("      cProfile (tottime): " + "; ".join(top_profile))
+    return lines
+
+
+def _profile_top(path: str, n: int = 5) -> list[str]:
+    """The ``n`` functions with the most own time in a step's cProfile stats (empty without --profile)."""
+    if not path or not Path(path).exists():
+        return []
+    import pstats
+
+    stats = pstats.Stats(path).stats  # {(file, line, func): (cc, nc, tottime, cumtime, callers)}
+    top = sorted(stats.items(), key=lambda kv: kv[1][2], reverse=True)[:n]
+    return [f"{Path(f).name}:{func} {1000 * tt:.0f} ms" for (f, _line, func), (_cc, _nc, tt, _ct, _c) in top]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("files", nargs="*", help="journey files to run (default: every tests/napari/test_journey_*.py)")
     ap.add_argument("-k", default="", help="pytest -k expression to run some journeys only")
     ap.add_argument("--limit-ms", type=float, default=200.0, help="gap that counts as a freeze (default 200)")
     _common.add_record_option(ap)
@@ -57,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
 
     run = _common.start("gui_latency", args, packages=(*_common.PACKAGES, "PySide6-Essentials", "PySide6"))
     journeys = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests" / "napari").glob("test_journey_*.py"))
+    if args.files:
+        journeys = [str(Path(f).resolve().relative_to(ROOT)) for f in args.files]
     if not journeys:
         print("no journey tests found under tests/napari/")
         return 1
@@ -75,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             if proc.returncode == 5:  # -k selected nothing in this file
                 continue
             summary = [line for line in proc.stdout.splitlines() if line.strip()][-1:] or ["(no output)"]
-            print(f"{journey}: {summary[0]} ({wall:.0f} s)")
+            print(f"{journey}: {summary[0]} ({wall:.0f} s, load {os.getloadavg()[0]:.2f})")
             if proc.returncode != 0:
                 print(proc.stdout[-3000:])
         rows = [json.loads(line) for line in out.read_text().splitlines()] if out.exists() else []
@@ -111,8 +144,10 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 note = "  OVER"
                 over += 1
-        print(f"  {r['step']:<{width}}  longest gap {r['max_gap_ms']:8.1f} ms   step {r['step_s']:7.2f} s{note}"
-              + _gc_note(r))
+        print(f"  {r['step']:<{width}}  longest gap {r['max_gap_ms']:8.1f} ms (CPU {r.get('max_gap_cpu_ms', 0):6.1f})"
+              f"   step {r['step_s']:7.2f} s{note}" + _gc_note(r))
+        if r["max_gap_ms"] > args.limit_ms or r.get("max_cpu_gap_ms", 0) > args.limit_ms:
+            print("\n".join(_why(r, _profile_top(r.get("profile", "")))))
     for kind, title in (("test", "The tests' own work (checks, reference computations, screenshots)"),
                         ("teardown", "Fixture teardown (the viewer closes)")):
         apart = [r for r in rows if r["kind"] == kind]
@@ -128,9 +163,18 @@ def main(argv: list[str] | None = None) -> int:
     excepted = [rows[i] for i in first_open if rows[i]["max_gap_ms"] > args.limit_ms]
     worst = max((r for i, r in enumerate(rows) if r["kind"] == "user" and i not in first_open),
                 key=lambda r: r["max_gap_ms"], default=None)
+    charged = [r for i, r in enumerate(rows) if r["kind"] == "user" and i not in first_open]
+    over_cpu = sum(r.get("max_cpu_gap_ms", 0) > args.limit_ms for r in charged)
+    over_gc = sum(r["max_gap_ms"] > args.limit_ms and r.get("gc_max_ms", 0) >= 0.5 * r["max_gap_ms"]
+                  for r in charged)
     print(f"\n{len(user)} user steps; {over} over {args.limit_ms:.0f} ms ({len(excepted)} first canvas draws "
           f"excepted, worst {max((r['max_gap_ms'] for r in excepted), default=0):.1f} ms)"
           + (f"; worst {worst['max_gap_ms']:.1f} ms in {worst['test']} / {worst['step']}" if worst else ""))
+    print(f"  counted in the GUI thread's CPU time (what the load does not inflate): {over_cpu} over "
+          f"{args.limit_ms:.0f} ms; {over_gc} of the {over} are at least half a full garbage collection")
+    print(f"  full garbage collections in user steps: {sum(r.get('gc_n', [0, 0, 0])[2] for r in user)}, "
+          f"longest {max((r.get('gc_max_ms', 0) for r in user), default=0):.0f} ms")
+    print("  load average at the end: " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
     for r in rows:
         run.record(**r)
     run.finish()

@@ -26,7 +26,10 @@ from __future__ import annotations
 import gc
 import json
 import os
+import sys
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -49,10 +52,21 @@ PLUGIN = "napari-medai"
 class GapMonitor(QObject):
     """A 5 ms QTimer on the GUI thread; the longest wait between two ticks is how long the GUI froze.
 
-    It also times Python's full garbage collections (``gc.callbacks``) in each step: napari runs one
-    (``gc.collect()``) each time it removes a layer, and its length grows with everything the process
-    holds (torch and MONAI alone are some 300,000 objects), so a freeze can be told from our own code.
+    Beside the wall-clock gap it records, per step, what tells the cause apart from the machine's load:
+
+    - the GUI thread's own CPU time (``time.thread_time``) in the step and in its longest gap: on a shared
+      machine a gap's wall time is inflated, its CPU time is not;
+    - every garbage collection (``gc.callbacks``): count and milliseconds per generation, and the longest
+      full (generation 2) one. A collection holds the GIL, so one started by a worker thread freezes the
+      GUI too; its length grows with all the objects the process holds (torch and MONAI alone are some
+      300,000);
+    - a sampling of the GUI thread's stack: a helper thread looks every 5 ms and, while the GUI has not
+      ticked for 30 ms, notes the innermost function running (and the innermost napari-medai one), so
+      each step lists the functions its freezes were spent in.
     """
+
+    #: the GUI counts as frozen (and its stack is sampled) after this long without a tick
+    SAMPLE_AFTER_S = 0.03
 
     def __init__(self, out_path: str, test_name: str) -> None:
         super().__init__()
@@ -66,30 +80,77 @@ class GapMonitor(QObject):
         self.timer = QTimer()
         self.timer.setInterval(5)
         self.timer.timeout.connect(self._tick)
-        self.gc_ms = 0.0  # full (generation 2) collections in the step: their total and the longest
-        self.gc_max_ms = 0.0
+        self._gui_ident = threading.get_ident()
+        self._reset_counts()
         self._gc_start = 0.0
         gc.callbacks.append(self._gc)
+        self._sampling = threading.Event()
+        self._sampler = threading.Thread(target=self._sample_loop, name="gap-monitor-sampler", daemon=True)
+        self._sampler.start()
+
+    def _reset_counts(self) -> None:
+        self.max_gap = 0.0
+        self.max_gap_cpu = 0.0  # the GUI thread's CPU time within the longest gap
+        self.max_cpu_gap = 0.0  # the longest gap counted in the GUI thread's CPU time
+        self.cpu_start = self.last_cpu = time.thread_time()
+        self.gc_n = [0, 0, 0]  # collections per generation in the step, their total ms, and where they ran
+        self.gc_ms_gen = [0.0, 0.0, 0.0]
+        self.gc_ms = 0.0  # full (generation 2) collections: total and longest, as before
+        self.gc_max_ms = 0.0
+        self.gc_worker_ms = 0.0  # collections a worker thread triggered (they hold the GIL all the same)
+        self.samples = 0
+        self.self_counts: Counter[str] = Counter()
+        self.ours_counts: Counter[str] = Counter()
 
     def _gc(self, phase: str, info: dict) -> None:
-        if info.get("generation") != 2:
-            return
+        gen = info.get("generation", 2)
         if phase == "start":
             self._gc_start = time.perf_counter()
-        elif self._gc_start:
-            ms = 1000 * (time.perf_counter() - self._gc_start)
+            return
+        if not self._gc_start:
+            return
+        ms = 1000 * (time.perf_counter() - self._gc_start)
+        self._gc_start = 0.0
+        self.gc_n[gen] += 1
+        self.gc_ms_gen[gen] += ms
+        if threading.get_ident() != self._gui_ident:
+            self.gc_worker_ms += ms
+        if gen == 2:
             self.gc_ms += ms
             self.gc_max_ms = max(self.gc_max_ms, ms)
-            self._gc_start = 0.0
 
     def _tick(self) -> None:
         now = time.perf_counter()
-        self.max_gap = max(self.max_gap, now - self.last)
+        cpu = time.thread_time()
+        gap = now - self.last
+        if gap > self.max_gap:
+            self.max_gap = gap
+            self.max_gap_cpu = cpu - self.last_cpu
+        self.max_cpu_gap = max(self.max_cpu_gap, cpu - self.last_cpu)
         self.last = now
+        self.last_cpu = cpu
+
+    def _sample_loop(self) -> None:
+        """The helper thread: while a step runs and the GUI has not ticked for a while, note its stack."""
+        while not self._sampling.wait(0.005):
+            if not self.step_name or time.perf_counter() - self.last < self.SAMPLE_AFTER_S:
+                continue
+            frame = sys._current_frames().get(self._gui_ident)
+            if frame is None:
+                continue
+            self.samples += 1
+            self.self_counts[_where(frame)] += 1
+            f = frame
+            while f is not None and "napari_medai" not in f.f_code.co_filename:
+                f = f.f_back
+            if f is not None:
+                self.ours_counts[_where(f)] += 1
+            del frame, f
 
     def _profile_start(self) -> None:
         """With ``MEDAI_GUI_PROFILE=DIR``, each user step runs under cProfile (its stats go to DIR)."""
         self.profiler = None
+        self.profile_path = ""
         if self.kind == "user" and os.environ.get("MEDAI_GUI_PROFILE"):
             import cProfile
 
@@ -104,7 +165,8 @@ class GapMonitor(QObject):
         os.makedirs(folder, exist_ok=True)
         safe = "".join(c if c.isalnum() else "_" for c in f"{self.test_name.split('::')[-1]}--{self.step_name}")
         n = len(os.listdir(folder))
-        self.profiler.dump_stats(os.path.join(folder, f"{n:04d}-{safe[:120]}-{1000 * self.max_gap:.0f}ms.prof"))
+        self.profile_path = os.path.join(folder, f"{n:04d}-{safe[:120]}-{1000 * self.max_gap:.0f}ms.prof")
+        self.profiler.dump_stats(self.profile_path)
         self.profiler = None
 
     def begin(self, name: str, kind: str = "user") -> None:
@@ -119,13 +181,14 @@ class GapMonitor(QObject):
             self._write()
         else:
             self.timer.start()
-        self.step_name = name
+        self.step_name = ""
+        self._reset_counts()
         self.kind = kind
         self._profile_start()
         self.layers_before = _n_layers()
         self.step_start = self.last = time.perf_counter()
-        self.max_gap = 0.0
-        self.gc_ms = self.gc_max_ms = 0.0
+        self.cpu_start = self.last_cpu = time.thread_time()
+        self.step_name = name
 
     def end(self) -> None:
         if self.step_name:
@@ -135,17 +198,38 @@ class GapMonitor(QObject):
             self._write()
             self.step_name = ""
         self.timer.stop()
+        self._sampling.set()
+        self._sampler.join(1.0)
         if self._gc in gc.callbacks:
             gc.callbacks.remove(self._gc)
 
     def _write(self) -> None:
         row = {"test": self.test_name, "step": self.step_name, "kind": self.kind,
                "max_gap_ms": round(1000 * self.max_gap, 1),
+               "max_gap_cpu_ms": round(1000 * self.max_gap_cpu, 1),
+               "max_cpu_gap_ms": round(1000 * self.max_cpu_gap, 1),
+               "cpu_ms": round(1000 * (time.thread_time() - self.cpu_start), 1),
                "gc_ms": round(self.gc_ms, 1), "gc_max_ms": round(self.gc_max_ms, 1),
+               "gc_n": self.gc_n, "gc_ms_gen": [round(x, 1) for x in self.gc_ms_gen],
+               "gc_worker_ms": round(self.gc_worker_ms, 1),
+               "samples": self.samples,
+               "top_self": self.self_counts.most_common(5), "top_ours": self.ours_counts.most_common(3),
+               "profile": getattr(self, "profile_path", ""),
+               "torch_loaded": "torch" in sys.modules, "gc_frozen": gc.get_freeze_count(),
                "layers_before": self.layers_before, "layers_after": _n_layers(),
                "step_s": round(time.perf_counter() - self.step_start, 3)}
         with open(self.out_path, "a", encoding="utf-8") as f:
             f.write(json.dumps(row) + "\n")
+
+
+def _where(frame: Any) -> str:
+    """``package/module.py:function`` of a frame, the path cut after site-packages or src."""
+    path = frame.f_code.co_filename.replace(os.sep, "/")
+    for cut in ("site-packages/", "/src/", "/tests/"):
+        if cut in path:
+            path = path.split(cut, 1)[1]
+            break
+    return f"{path}:{frame.f_code.co_qualname}"
 
 
 def _n_layers() -> int:
