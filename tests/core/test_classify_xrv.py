@@ -314,3 +314,50 @@ def test_download_only_when_asked_atomic_and_checked(fake_xrv, tmp_path) -> None
     with pytest.raises(ModelDownloadError, match=r"cannot download densenet121-res224-pc .*copy"):
         download_xrv_weights("densenet121-res224-pc", cache_dir=cache, url=(tmp_path / "absent.pt").as_uri())
     assert sorted(p.name for p in cache.iterdir()) == [path.name]
+
+
+# ---------------------------------------------------------------------------------------------
+# the command line
+# ---------------------------------------------------------------------------------------------
+def test_cli_lists_downloads_and_classifies(fake_xrv, tmp_path, monkeypatch, capsys) -> None:
+    from PIL import Image
+
+    from napari_medai.cli import main
+    from napari_medai.core.tasks.classify import xrv
+
+    path, _ = fake_xrv
+    cache = tmp_path / "cache"
+    monkeypatch.setenv(XRV_CACHE_ENV, str(cache))
+    assert main(["classify", "xrv"]) == 0
+    out = capsys.readouterr().out
+    assert "xrv:densenet121-res224-all" in out and "not here (--download densenet121-res224-all)" in out
+    monkeypatch.setattr(xrv, "_RELEASE", path.parent.as_uri() + "/")  # the "release" is the fake's folder
+    assert main(["classify", "xrv", "--download", "densenet121-res224-all"]) == 0
+    out = capsys.readouterr().out
+    assert f"here: {cache / path.name}" in out
+    img = tmp_path / "cxr.png"
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (256, 240)).astype(np.uint8)).save(img)
+    assert main(["classify", "--model", "xrv:densenet121-res224-all", str(img), "--csv", str(tmp_path / "p.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "Atelectasis" in out and "Hernia" in out
+    header = (tmp_path / "p.csv").read_text().splitlines()[0]
+    assert all(c in header for c in CHEXNEXT_LABELS)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["classify", "xrv", "--download", "densenet121-res224-nih"], "cannot download densenet121-res224-nih"),
+    (["classify", "xrv", "--download", "densenet999"], "not a published torchxrayvision DenseNet"),
+    (["classify", "xrv", "--model", "m"], "does not apply to 'classify xrv'"),
+    (["classify", "img.png", "--download", "x"], "applies to 'napari-medai classify xrv' only"),
+    (["classify", "img.png"], "give --model"),
+    (["classify", "--model", "xrv:densenet121-res224-pc", "img.png"], "classify xrv --download densenet121-res224-pc"),
+])
+def test_cli_errors_are_one_line(tmp_path, monkeypatch, capsys, argv, message) -> None:
+    from napari_medai.cli import main
+    from napari_medai.core.tasks.classify import xrv
+
+    monkeypatch.setenv(XRV_CACHE_ENV, str(tmp_path / "empty"))
+    monkeypatch.setattr(xrv, "_RELEASE", (tmp_path / "offline").as_uri() + "/")  # no internet: nothing there
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1

@@ -4,6 +4,7 @@
 
     napari-medai classify --model MODEL_DIR INPUT [INPUT ...] [--csv OUT.csv] [--cam DIR] [--cam-class C]
     napari-medai classify evaluate --model MODEL_DIR --data DIR [--labels-csv CSV] [--json OUT] [--roc-png OUT]
+    napari-medai classify xrv [--download NAME] [--xrv-cache DIR]
 
 ``INPUT`` is an image file (PNG, JPEG, TIFF, DICOM) or a folder (every image below it). Each image's
 class probabilities and decision are printed; ``--csv`` writes them as a table and ``--cam`` writes a
@@ -13,6 +14,12 @@ An untrained model prints its probabilities but no decision.
 ``evaluate`` scores the model on a class-folder tree (its ``test/`` split if it has one, else ``val/``,
 else every image) or a folder with a labels CSV: per class AUC with DeLong's 95 % CI, sensitivity,
 specificity and accuracy at the model's threshold, the confusion matrix; ``--json`` and ``--roc-png``.
+
+``MODEL_DIR`` may also be torchxrayvision's published chest X-ray DenseNet weights: ``xrv:<name>`` (a file in
+torchxrayvision's cache, ``~/.torchxrayvision/models_data`` or ``$NAPARI_MEDAI_XRV_CACHE``) or the weights
+file itself; its outputs are mapped onto the CheXNeXt findings by name (read without running anything in
+the file). ``classify xrv`` lists the published weights and which are on this machine; ``--download NAME``
+fetches one into the cache (only then, and only with internet).
 
 ``napari-medai train classify`` (in :mod:`napari_medai.commands.train`, defined here) trains such a model.
 """
@@ -31,9 +38,11 @@ HELP = ("classify 2-D radiographs (probabilities, decision, activation maps) wit
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
-                        help="image files or folders; or the word 'evaluate' (with --data) to score the model")
-    parser.add_argument("--model", required=True, type=Path, metavar="MODEL_DIR",
-                        help="model folder made by 'napari-medai train classify'")
+                        help="image files or folders; or the word 'evaluate' (with --data) to score the model; or "
+                             "'xrv' to list torchxrayvision's published chest X-ray weights")
+    parser.add_argument("--model", type=Path, default=None, metavar="MODEL_DIR",
+                        help="model folder made by 'napari-medai train classify', or torchxrayvision weights: "
+                             "xrv:NAME (see 'classify xrv') or the weights file")
     parser.add_argument("--csv", type=Path, default=None, metavar="OUT", help="write the predictions as a CSV table")
     parser.add_argument("--cam", type=Path, default=None, metavar="DIR", help="write a Grad-CAM map per image into DIR")
     parser.add_argument("--cam-class", default=None, metavar="CLASS",
@@ -46,6 +55,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--roc-png", type=Path, default=None, metavar="OUT", help="evaluate: draw the ROC curves")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="compute device (default auto)")
     parser.add_argument("--threads", type=int, default=None, metavar="N", help="CPU threads for torch")
+    parser.add_argument("--download", default=None, metavar="NAME",
+                        help="xrv: fetch torchxrayvision's published weights NAME into its cache (needs internet)")
+    parser.add_argument("--xrv-cache", type=Path, default=None, metavar="DIR",
+                        help="xrv: folder of torchxrayvision weights (default $NAPARI_MEDAI_XRV_CACHE or "
+                             "~/.torchxrayvision/models_data)")
 
 
 def _set_threads(n: int | None) -> None:
@@ -63,9 +77,23 @@ def _set_threads(n: int | None) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..core.errors import InvalidInputError
 
-    evaluate = [str(x) for x in args.inputs] == ["evaluate"]
+    words = [str(x) for x in args.inputs]
+    evaluate = words == ["evaluate"]
     eval_only = ("data", "labels_csv", "json", "roc_png")
     cls_only = ("csv", "cam", "cam_class")
+    xrv_only = ("download", "xrv_cache")
+    if words == ["xrv"]:
+        bad = [o for o in (*eval_only, *cls_only, "model") if getattr(args, o) is not None]
+        if bad:
+            raise InvalidInputError(f"--{bad[0].replace('_', '-')} does not apply to 'classify xrv' (it lists and "
+                                    "downloads torchxrayvision weights)")
+        return _run_xrv(args)
+    bad = [o for o in xrv_only if getattr(args, o) is not None]
+    if bad:
+        raise InvalidInputError(f"--{bad[0].replace('_', '-')} applies to 'napari-medai classify xrv' only")
+    if args.model is None:
+        raise InvalidInputError("give --model MODEL_DIR (a folder made by 'napari-medai train classify', or "
+                                "xrv:NAME for torchxrayvision's weights: see 'napari-medai classify xrv')")
     if evaluate:
         if args.data is None:
             raise InvalidInputError("classify evaluate needs --data DIR (a folder with one sub-folder per class)")
@@ -79,6 +107,34 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidInputError(f"--{bad[0].replace('_', '-')} applies to 'napari-medai classify evaluate' only")
     _set_threads(args.threads)
     return _run_classify(args)
+
+
+def _run_xrv(args: argparse.Namespace) -> int:
+    from ..core.tasks.classify.xrv import (
+        XRV_WEIGHTS,
+        download_xrv_weights,
+        find_xrv_weights,
+        xrv_cache_dir,
+    )
+
+    folder = xrv_cache_dir(args.xrv_cache)
+    if args.download is not None:
+        t0 = time.perf_counter()
+
+        def progress(fraction: float, message: str) -> None:
+            print(f"[{time.perf_counter() - t0:5.0f} s {100 * fraction:3.0f}%] {message}", flush=True)
+
+        path = download_xrv_weights(args.download, cache_dir=folder, progress=progress)
+        print(f"{args.download}: {path}")
+    here = {w.name: p for w, p in find_xrv_weights(folder)}
+    print(f"torchxrayvision's published chest X-ray DenseNet-121 weights (224 px), cache {folder}:")
+    for name, w in XRV_WEIGHTS.items():
+        where = f"here: {here[name]}" if name in here else "not here (--download " + name + ")"
+        print(f"  xrv:{name:28s} {w.datasets:42s} {len(w.trained):2d} outputs; {where}")
+    if here:
+        print("classify with: napari-medai classify --model xrv:NAME IMAGE_OR_FOLDER; "
+              "fine-tune with: napari-medai train classify --arch densenet121 --init-from xrv:NAME ...")
+    return 0
 
 
 def _run_classify(args: argparse.Namespace) -> int:
@@ -173,8 +229,9 @@ def add_train_arguments(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--size", type=int, default=DEFAULT_SIZE, metavar="PX",
                    help=f"network input edge in pixels, a multiple of 32 (default {DEFAULT_SIZE})")
     q.add_argument("--init-from", type=Path, default=None, metavar="MODEL",
-                   help="transfer learning: a model folder of the same architecture, or a torchvision / MONAI / "
-                        "torchxrayvision state_dict file (read with weights_only=True)")
+                   help="transfer learning: a model folder of the same architecture, a torchvision / MONAI / "
+                        "torchxrayvision state_dict file (read with weights_only=True), or torchxrayvision's "
+                        "published DenseNet weights (xrv:NAME or the file; see 'napari-medai classify xrv')")
     q.add_argument("--finetune", default="all", choices=("all", "head"),
                    help="with --init-from: train all layers (default) or only the last one")
     q.add_argument("--labels-csv", type=Path, default=None, metavar="CSV",

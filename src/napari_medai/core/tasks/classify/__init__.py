@@ -12,7 +12,10 @@
   accuracy at the model's threshold, the confusion matrix, ROC curves as a PNG
   (:class:`ClassifierEvaluation`);
 * :data:`CHEXNEXT_LABELS` -- the 14 chest X-ray findings; :func:`xrv_head_to_chexnext` maps a
-  torchxrayvision DenseNet's 18 outputs onto them by name.
+  torchxrayvision DenseNet's 18 outputs onto them by name;
+* :mod:`.xrv` -- torchxrayvision's published DenseNets (pickled whole models, read without running
+  them): :func:`load_xrv_classifier`, :func:`find_xrv_weights` in its cache, :func:`download_xrv_weights`
+  only when asked.
 
 Command line: ``napari-medai train classify``, ``napari-medai classify`` and
 ``napari-medai classify evaluate``.
@@ -53,6 +56,13 @@ from .predict import (
     load_classifier,
 )
 from .train import DEFAULTS, load_dataset, train_classify
+from .xrv import (
+    XRV_WEIGHTS,
+    download_xrv_weights,
+    find_xrv_weights,
+    load_xrv_classifier,
+    read_xrv_file,
+)
 
 __all__ = [
     "ARCHITECTURES",
@@ -62,6 +72,7 @@ __all__ = [
     "DEFAULT_SIZE",
     "TASK",
     "XRV_LABELS",
+    "XRV_WEIGHTS",
     "ClassifierEvaluation",
     "FolderDataset",
     "ImageClassification",
@@ -85,6 +96,10 @@ __all__ = [
     "read_labels_csv",
     "train_classify",
     "cam_file_names",
+    "download_xrv_weights",
+    "find_xrv_weights",
+    "load_xrv_classifier",
+    "read_xrv_file",
     "write_cam_pngs",
     "write_predictions_csv",
     "xrv_head_to_chexnext",

@@ -92,7 +92,8 @@ class ImageClassification:
 
 
 def load_classifier(model: Any) -> Any:
-    """A :class:`~napari_medai.core.models.LoadedModel` of a 2-D classifier (folder, name or loaded model).
+    """A :class:`~napari_medai.core.models.LoadedModel` of a 2-D classifier (folder, name or loaded model), or
+    of torchxrayvision weights (``xrv:<name>`` of a file in its cache, or a weights file; :mod:`.xrv`).
 
     Raises
     ------
@@ -100,8 +101,9 @@ def load_classifier(model: Any) -> Any:
         The model is not a classifier of 2-D whole images.
     """
     from ...models.loading import load_model
+    from .xrv import is_xrv_reference, load_xrv_classifier
 
-    lm = load_model(model)
+    lm = load_xrv_classifier(model) if is_xrv_reference(model) else load_model(model)
     c = lm.contract
     if getattr(c, "kind", None) != "classification":
         raise InvalidInputError(f"{lm.source} is a {getattr(c, 'kind', 'segmentation')} model, not an image "

@@ -12,7 +12,12 @@ sets (:data:`XRV_WEIGHTS`); it stores them in ``~/.torchxrayvision/models_data/`
   DenseNet holds) is mapped -- with torch's ``(object, "module.Name")`` form -- onto a stand-in class
   of ours that only keeps the pickled ``__dict__`` (``_parameters``, ``_buffers``, ``_modules``, ...);
   no class of the file is imported and no code of the file runs, so torchxrayvision need not be
-  installed; anything else a file names (``os.system``, another class) is refused with a one-line error;
+  installed; anything else a file names (``os.system``, another class) is refused with a one-line error.
+  A file in torch's legacy format (torch < 1.6, as models saved before mid-2020 are) names every module
+  class through a ``("module", class, source)`` persistent id, which torch's weights-only reader refuses
+  whatever is allowed; such a file is read by ``torch.load`` with a restricted unpickler
+  (:class:`_RestrictedUnpickler`: Python's "restricting globals" recipe) that looks every global up in the
+  same allow-list plus torch's tensor rebuilders, so nothing else can be named, built or called either;
 * then walks the stand-ins into a plain ``state_dict`` (torchvision key names), checks every tensor by
   name and shape against MONAI's ``DenseNet121`` (after
   :func:`~napari_medai.core.tasks.classify.networks.map_torchvision_densenet`), and reads the output
@@ -195,6 +200,8 @@ def is_xrv_reference(ref: Any) -> bool:
         return s in XRV_WEIGHTS
     if not p.is_file() or p.suffix.lower() not in (".pt", ".pth") or (p.parent / "model.json").is_file():
         return False
+    if p.parent.name == "models" and (p.parent.parent / "configs").is_dir():
+        return False  # a MONAI bundle's weights
     from ...models.weights import is_torchscript_file
 
     return not is_torchscript_file(p)
