@@ -53,7 +53,14 @@ def describe_classifier_folder(folder: str) -> ClassifierInfo:
         return ClassifierInfo(NO_MODEL, False)
     from ...core.models.contract import ModelContract
     from ...core.models.persistence import read_model_json
+    from ...core.tasks.classify.xrv import is_xrv_reference, xrv_reference_contract
 
+    if is_xrv_reference(folder):  # torchxrayvision's published weights (xrv:NAME or the file)
+        try:
+            contract = xrv_reference_contract(folder)
+        except (MedaiError, OSError) as exc:
+            return ClassifierInfo(f"{folder}: {error_text(exc)}", False)
+        return ClassifierInfo(contract.summary(), True, contract)
     try:
         contract = ModelContract.from_dict(read_model_json(Path(folder)).get("contract") or {})
     except (MedaiError, OSError, TypeError, ValueError, KeyError) as exc:

@@ -108,6 +108,8 @@ class ClassifyWidget(QWidget):
         self.model_edit.setPlaceholderText("a trained classifier folder")
         self.model_edit.setReadOnly(True)
         self.model_button = QPushButton("Model folder…")
+        self.xrv_combo = QComboBox()  # torchxrayvision's published weights on this machine, when there are any
+        self._offer_xrv_weights()
         self.model_info = wrapped()
         self.tabs = CurrentPageTabWidget()
 
@@ -146,6 +148,7 @@ class ClassifyWidget(QWidget):
         model_row = QHBoxLayout()
         model_row.addWidget(self.model_edit, stretch=1)
         model_row.addWidget(self.model_button)
+        model_row.addWidget(self.xrv_combo)
         top = QFormLayout()
         top.addRow("model", model_row)
 
@@ -195,6 +198,18 @@ class ClassifyWidget(QWidget):
         path = QFileDialog.getExistingDirectory(self, "Classifier folder (model.json + model.pt)")
         if path:
             self.set_model_folder(path)
+
+    def _offer_xrv_weights(self) -> None:
+        """List torchxrayvision's published weights found in its cache (hidden when there are none)."""
+        from ...core.tasks.classify.xrv import find_xrv_weights
+
+        found = [f"xrv:{w.name}" for w, _ in find_xrv_weights()]
+        self.xrv_combo.addItems(["torchxrayvision…", *found])
+        self.xrv_combo.setToolTip("torchxrayvision's published chest X-ray DenseNets found on this machine "
+                                  "(napari-medai classify xrv --download NAME fetches one)")
+        self.xrv_combo.setVisible(bool(found))
+        self.xrv_combo.activated.connect(
+            lambda i: self.set_model_folder(self.xrv_combo.itemText(i)) if i > 0 else None)
 
     def set_model_folder(self, path: str) -> None:
         """Use the classifier in ``path``: its description is shown at once (no weights are loaded here)."""

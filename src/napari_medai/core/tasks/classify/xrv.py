@@ -89,6 +89,7 @@ __all__ = [
     "xrv_cache_dir",
     "xrv_contract",
     "xrv_densenet121",
+    "xrv_reference_contract",
 ]
 
 #: Environment variable naming the folder of torchxrayvision weights (default: torchxrayvision's own).
@@ -253,6 +254,8 @@ class PickledObject:
     """Stand-in for a class a weights file names: it keeps the pickled ``__dict__`` and runs nothing."""
 
     pickled_name = ""
+    #: torch's legacy reader asks a module class whether to write a source patch file: never.
+    dump_patches = False
 
     def __new__(cls, *args: Any) -> PickledObject:
         if args:
@@ -555,6 +558,17 @@ def _named(c: str, names: set[str]) -> str | None:
         if re.sub(r"[\s_\-]+", "", n).lower() == key:
             return n
     return None
+
+
+def xrv_reference_contract(ref: str | os.PathLike[str], *, cache_dir: str | os.PathLike[str] | None = None) -> Any:
+    """The contract :func:`load_xrv_classifier` would give ``ref``, for listings: a published file (by name) is
+    described from :data:`XRV_WEIGHTS` without reading its weights; another file is read (safely)."""
+    path = resolve_xrv_reference(ref, cache_dir)
+    w = _BY_FILENAME.get(path.name)
+    if w is None:
+        return xrv_contract(read_xrv_file(path))
+    return xrv_contract(XrvFile(path=path, state={}, labels=w.labels, op_threshs=dict(w.op_threshs),
+                                kind="published weights", weights=w))
 
 
 def load_xrv_classifier(ref: str | os.PathLike[str], *, cache_dir: str | os.PathLike[str] | None = None,
