@@ -213,7 +213,8 @@ def split_by_source(labels: Path, test_sources: list[str], out_csv: Path) -> tup
 
 def train_and_test(d: Path, sev: float, model: str, test_sources: list[str], args, log) -> dict:
     """Train one model on the training sources of severity ``sev`` and evaluate it on the test sources."""
-    from napari_medai.core.tasks.alzheimer.classifier import evaluate_alzheimer, train_alzheimer
+    from napari_medai.core.tasks.alzheimer.evaluate import evaluate_alzheimer
+    from napari_medai.core.tasks.alzheimer.train import train_alzheimer
 
     cohort = d / "cohort"
     settings = {k: getattr(args, k) for k in ("landmarks", "min_distance", "patch", "epochs", "steps", "batch", "lr",
@@ -261,7 +262,7 @@ def train_and_test(d: Path, sev: float, model: str, test_sources: list[str], arg
 
 def cross_validate(d: Path, sev: float, model: str, args, log) -> dict:
     """``--cv-folds`` K: K-fold cross-validation by source scan over the whole cohort (pooled out-of-fold ROC)."""
-    from napari_medai.core.tasks.alzheimer.classifier import cross_validate_alzheimer
+    from napari_medai.core.tasks.alzheimer.cross_validation import cross_validate_alzheimer
 
     out = d / "cv" / f"{model}{args.tag}"
     if out.exists():

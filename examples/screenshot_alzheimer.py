@@ -47,7 +47,7 @@ def finish(w: object, what: str) -> None:
 def train_small_model(cohort: Path, out: Path) -> None:
     import torch
 
-    from napari_medai.core.tasks.alzheimer.classifier import train_alzheimer
+    from napari_medai.core.tasks.alzheimer.train import train_alzheimer
 
     torch.set_num_threads(1)
     r = train_alzheimer(cohort, cohort / "labels.csv", out, n_landmarks=10, min_distance_mm=15.0, patch=16,

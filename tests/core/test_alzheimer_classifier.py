@@ -24,16 +24,14 @@ from napari_medai.core.landmark_patches import (
 )
 from napari_medai.core.models.contract import ModelContract
 from napari_medai.core.recipes.base import split_groups
-from napari_medai.core.tasks.alzheimer.classifier import (
-    DISCLAIMER,
-    AlzheimerPrediction,
-    describe_alzheimer_cohort,
+from napari_medai.core.tasks.alzheimer.evaluate import (
     evaluate_alzheimer,
     evaluation_from_probabilities,
-    landmark_contract,
-    predict_alzheimer,
-    train_alzheimer,
 )
+from napari_medai.core.tasks.alzheimer.model import DISCLAIMER, landmark_contract
+from napari_medai.core.tasks.alzheimer.predict import AlzheimerPrediction, predict_alzheimer
+from napari_medai.core.tasks.alzheimer.subjects import describe_alzheimer_cohort
+from napari_medai.core.tasks.alzheimer.train import train_alzheimer
 from napari_medai.core.volume import Volume
 
 from .test_models_support import one_torch_thread  # noqa: F401  (fixture)
@@ -328,7 +326,7 @@ def test_an_untrained_model_says_so_and_gives_no_probability(cohort, tmp_path):
 
 
 def test_cross_validation_by_source_predicts_every_subject_once_out_of_fold(cohort, tmp_path, one_torch_thread):  # noqa: F811
-    from napari_medai.core.tasks.alzheimer.classifier import cross_validate_alzheimer
+    from napari_medai.core.tasks.alzheimer.cross_validation import cross_validate_alzheimer
 
     out = tmp_path / "cv"
     ev = cross_validate_alzheimer(cohort["dir"], cohort["labels"], out, folds=3, n_landmarks=2, min_distance_mm=6.0,

@@ -279,7 +279,8 @@ def tiny(tmp_path_factory):
 
     from napari_medai.core.models.loading import LoadedModel
     from napari_medai.core.models.persistence import save_model_folder
-    from napari_medai.core.tasks.alzheimer.classifier import landmark_contract, train_alzheimer
+    from napari_medai.core.tasks.alzheimer.model import landmark_contract
+    from napari_medai.core.tasks.alzheimer.train import train_alzheimer
 
     root = tmp_path_factory.mktemp("alz_tiny")
     cohort = write_tiny_cohort(root / "cohort")
@@ -300,7 +301,7 @@ def tiny(tmp_path_factory):
 def test_model_first_then_t1_predicts_the_cores_probability_and_contributions(make_napari_viewer, qtbot,
                                                                               monkeypatch, tiny):
     from napari_medai.core.io import read_volume
-    from napari_medai.core.tasks.alzheimer.classifier import predict_alzheimer
+    from napari_medai.core.tasks.alzheimer.predict import predict_alzheimer
 
     viewer = make_napari_viewer()
     w = open_widget(viewer, WIDGET)
@@ -352,7 +353,7 @@ def test_untrained_model_says_so_and_shows_no_probability(make_napari_viewer, qt
 
 
 def test_evaluate_draws_the_roc_and_the_threshold_moves_the_figures(make_napari_viewer, qtbot, monkeypatch, tiny):
-    from napari_medai.core.tasks.alzheimer.classifier import evaluate_alzheimer
+    from napari_medai.core.tasks.alzheimer.evaluate import evaluate_alzheimer
 
     viewer = make_napari_viewer()
     w = open_widget(viewer, WIDGET)
@@ -396,7 +397,7 @@ def test_train_a_tiny_landmark_model_in_the_training_widget_and_use_it(make_napa
     pytest.importorskip("monai")
     import json
 
-    from napari_medai.core.tasks.alzheimer.classifier import describe_alzheimer_cohort
+    from napari_medai.core.tasks.alzheimer.subjects import describe_alzheimer_cohort
 
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     cohort = write_tiny_cohort(tmp_path / "cohort")
@@ -462,7 +463,8 @@ def test_a_whole_brain_model_shows_its_occlusion_saliency_and_no_landmarks(make_
     import torch
 
     from napari_medai.core.io import read_volume
-    from napari_medai.core.tasks.alzheimer.classifier import predict_alzheimer, train_alzheimer
+    from napari_medai.core.tasks.alzheimer.predict import predict_alzheimer
+    from napari_medai.core.tasks.alzheimer.train import train_alzheimer
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -13,7 +13,7 @@
   significant centres at least ``--min-distance`` mm apart, written as CSV; ``--pmap`` writes the
   p-value map (and ``--tmap`` the signed t map).
 * ``predict`` -- P(AD) of one T1 from a model trained with ``napari-medai train alzheimer``
-  (:mod:`napari_medai.core.tasks.alzheimer.classifier`): the T1 registered to MNI152, the probability,
+  (:mod:`napari_medai.core.tasks.alzheimer`): the T1 registered to MNI152, the probability,
   the decision at the model's threshold, each landmark's occlusion contribution; ``--json`` and
   ``--saliency`` (a map on the MNI grid). A research tool, not a diagnosis (said on every run).
 * ``evaluate`` -- the model on a labelled cohort: ROC AUC with DeLong's 95 % interval, accuracy /
@@ -187,12 +187,10 @@ def add_train_arguments(sub: argparse._SubParsersAction) -> None:
 def run_train(args: argparse.Namespace) -> int:
     """``napari-medai train alzheimer``: check, train, print the summary."""
     from ..core.errors import InvalidInputError
-    from ..core.tasks.alzheimer.classifier import (
-        DISCLAIMER,
-        describe_alzheimer_cohort,
-        train_alzheimer,
-    )
+    from ..core.tasks.alzheimer.model import DISCLAIMER
     from ..core.tasks.alzheimer.registration import find_template
+    from ..core.tasks.alzheimer.subjects import describe_alzheimer_cohort
+    from ..core.tasks.alzheimer.train import train_alzheimer
 
     for name, lo in (("landmarks", 1), ("patch", 4), ("epochs", 1), ("steps", 1), ("batch", 1)):
         if getattr(args, name) < lo:
@@ -330,7 +328,7 @@ def _run_predict(args: argparse.Namespace) -> int:
     from ..core.io import read_volume, write_volume
     from ..core.io.names import WRITE_EXTENSIONS, split_extension
     from ..core.models import load_model
-    from ..core.tasks.alzheimer.classifier import predict_alzheimer
+    from ..core.tasks.alzheimer.predict import predict_alzheimer
     from ..core.tasks.alzheimer.registration import find_template
 
     if not args.t1.exists():
@@ -369,7 +367,7 @@ def _run_predict(args: argparse.Namespace) -> int:
 def _run_evaluate(args: argparse.Namespace) -> int:
     from ..core.errors import InvalidInputError
     from ..core.evaluate import write_text_atomically
-    from ..core.tasks.alzheimer.classifier import evaluate_alzheimer
+    from ..core.tasks.alzheimer.evaluate import evaluate_alzheimer
     from ..core.tasks.alzheimer.landmarks import read_cohort
     from ..core.tasks.alzheimer.registration import find_template
 

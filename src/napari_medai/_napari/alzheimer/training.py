@@ -86,7 +86,7 @@ class AlzheimerTraining:
 
     def describe(self, folder: str) -> tuple[str, bool]:
         """The cohort in one line (the core's words), and whether it can be trained on."""
-        from ...core.tasks.alzheimer.classifier import describe_alzheimer_cohort
+        from ...core.tasks.alzheimer.subjects import describe_alzheimer_cohort
 
         labels = self.labels.text()
         if not labels and (Path(folder).expanduser() / "labels.csv").is_file():
@@ -136,7 +136,7 @@ class AlzheimerTraining:
     def train(*, cases: Any, stop_training: Any = None, should_stop: Any = None, **kwargs: Any) -> Any:
         """train_alzheimer with the widget's arguments (worker thread). ``cases`` were only counted; Stop
         ends the run as Cancel does (the classifier loop has no partial model)."""
-        from ...core.tasks.alzheimer.classifier import train_alzheimer
+        from ...core.tasks.alzheimer.train import train_alzheimer
 
         def stop() -> bool:
             return bool((should_stop is not None and should_stop()) or (stop_training is not None and stop_training()))

@@ -67,7 +67,7 @@ class AlzheimerWidget(QWidget):
         self.evaluation: Any = None  # AlzheimerEvaluation of the last Evaluate
 
         self.jobs = JobRunner("Choose a T1 layer and a tab's action; every long step runs in the background.")
-        from ...core.tasks.alzheimer.classifier import DISCLAIMER
+        from ...core.tasks.alzheimer.model import DISCLAIMER
 
         self.disclaimer = wrapped(DISCLAIMER)
         self.disclaimer.setStyleSheet("color: #ffb347; font-weight: bold;")
@@ -316,7 +316,7 @@ class AlzheimerWidget(QWidget):
         jobs = self.jobs
 
         def work() -> Any:
-            from ...core.tasks.alzheimer.classifier import predict_alzheimer
+            from ...core.tasks.alzheimer.predict import predict_alzheimer
 
             return predict_alzheimer(folder, vol, already_aligned=aligned, template=template,
                                      progress=jobs.progress_callback, should_stop=jobs.cancelled)
@@ -359,7 +359,7 @@ class AlzheimerWidget(QWidget):
         jobs = self.jobs
 
         def work() -> Any:
-            from ...core.tasks.alzheimer.classifier import evaluate_alzheimer
+            from ...core.tasks.alzheimer.evaluate import evaluate_alzheimer
 
             return evaluate_alzheimer(folder, cohort, labels, template=template, align=align,
                                       progress=jobs.progress_callback, should_stop=jobs.cancelled)
