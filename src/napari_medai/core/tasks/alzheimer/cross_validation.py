@@ -14,7 +14,7 @@ from ...callbacks import ProgressFn, StopFn
 from ...errors import InvalidInputError
 from ...evaluate import write_text_atomically
 from .evaluate import AlzheimerEvaluation, evaluate_alzheimer, evaluation_from_probabilities
-from .landmarks import read_cohort
+from .landmarks import labels_column, labels_reader, read_cohort
 from .subjects import read_sources, subject_groups
 from .train import train_alzheimer
 
@@ -23,9 +23,9 @@ __all__ = ["cross_validate_alzheimer"]
 
 def _labels_without(labels_csv: str | os.PathLike[str], drop: set[str]) -> str:
     """The labels CSV's text without the rows of the ``drop`` subjects."""
-    reader = csv.DictReader(io.StringIO(Path(labels_csv).expanduser().read_text(encoding="utf-8-sig")))
+    reader = labels_reader(labels_csv)
     fields = list(reader.fieldnames or [])
-    s_col = next((f for f in fields if f.strip().lower() in ("subject", "subject_id", "id")), fields[0])
+    s_col = labels_column(reader) or fields[0]
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     w.writeheader()

@@ -89,6 +89,8 @@ __all__ = [
     "align_cohort",
     "discover_landmarks",
     "group_comparison",
+    "labels_column",
+    "labels_reader",
     "landmarks_csv",
     "read_cohort",
     "select_landmarks",
@@ -128,6 +130,22 @@ def _find_t1(root: Path, subject: str) -> Path | None:
     return None
 
 
+def labels_reader(labels_csv: str | os.PathLike[str]) -> csv.DictReader:
+    """The rows of a labels CSV (UTF-8, with or without a byte-order mark) as dicts by column name."""
+    table = Path(labels_csv).expanduser()
+    try:
+        text = table.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(f"--labels {table}: cannot be read as UTF-8 text ({exc})") from exc
+    return csv.DictReader(io.StringIO(text))
+
+
+def labels_column(reader: csv.DictReader, names: tuple[str, ...] = _SUBJECT_COLS) -> str | None:
+    """The column of ``reader`` named one of ``names`` (case and spaces aside), or None; default: the subject's."""
+    header = {h.strip().lower(): h for h in (reader.fieldnames or []) if h}
+    return next((header[c] for c in names if c in header), None)
+
+
 def read_cohort(cohort_dir: str | os.PathLike[str], labels_csv: str | os.PathLike[str]) -> list[CohortSubject]:
     """Read the labels CSV and find each subject's T1 in the cohort folder (module notes, step 1).
 
@@ -143,14 +161,8 @@ def read_cohort(cohort_dir: str | os.PathLike[str], labels_csv: str | os.PathLik
         raise InvalidInputError(f"--cohort {root}: no such folder; give the folder holding the T1s (t1/<subject>.nii.gz)")
     if not table.is_file():
         raise InvalidInputError(f"--labels {table}: no such file; give a CSV with subject and diagnosis columns")
-    try:
-        text = table.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInputError(f"--labels {table}: cannot be read as UTF-8 text ({exc})") from exc
-    reader = csv.DictReader(io.StringIO(text))
-    header = {h.strip().lower(): h for h in (reader.fieldnames or []) if h}
-    s_col = next((header[c] for c in _SUBJECT_COLS if c in header), None)
-    d_col = next((header[c] for c in _DIAGNOSIS_COLS if c in header), None)
+    reader = labels_reader(table)
+    s_col, d_col = labels_column(reader), labels_column(reader, _DIAGNOSIS_COLS)
     if s_col is None or d_col is None:
         raise InvalidInputError(f"--labels {table}: needs a 'subject' and a 'diagnosis' column "
                                 f"(found {', '.join(reader.fieldnames or []) or 'no header'})")

@@ -3,21 +3,19 @@ their alignment on the MNI grid of the models (:data:`~.model.GRID_MM`)."""
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from ...callbacks import ProgressFn, StopFn
-from ...errors import InvalidInputError
 from .landmarks import (
     COHORT_MAX_ANISOTROPY,
     COHORT_MIN_CORRELATION,
     AlignedCohort,
     CohortSubject,
     align_cohort,
+    labels_column,
+    labels_reader,
     read_cohort,
 )
 from .model import GRID_MM
@@ -27,15 +25,8 @@ __all__ = ["align_subjects", "describe_alzheimer_cohort", "read_sources", "subje
 
 def read_sources(labels_csv: str | os.PathLike[str]) -> dict[str, str]:
     """``{subject: source}`` from the labels CSV's ``source`` column (empty dict when there is none)."""
-    table = Path(labels_csv).expanduser()
-    try:
-        text = table.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInputError(f"--labels {table}: cannot be read ({exc})") from exc
-    reader = csv.DictReader(io.StringIO(text))
-    header = {h.strip().lower(): h for h in (reader.fieldnames or []) if h}
-    s_col = next((header[c] for c in ("subject", "subject_id", "id") if c in header), None)
-    src_col = header.get("source")
+    reader = labels_reader(labels_csv)
+    s_col, src_col = labels_column(reader), labels_column(reader, ("source",))
     if s_col is None or src_col is None:
         return {}
     return {(r.get(s_col) or "").strip(): (r.get(src_col) or "").strip() for r in reader}
