@@ -27,6 +27,7 @@ from qtpy.QtWidgets import QHBoxLayout, QProgressBar, QPushButton, QVBoxLayout, 
 
 from ..core.errors import InvalidInputError
 from ._widgets import RED, error_text, process_events_until, wrapped
+from .long_lived import freeze_long_lived_objects
 
 
 class _Bridge(QObject):
@@ -125,6 +126,7 @@ class JobRunner(QWidget):
         flags = self._flags
         self.destroyed.connect(lambda *_: setattr(flags, "cancel", True))  # a closed dock stops its job
         self.destroyed.connect(lambda *_: setattr(flags, "gone", True))
+        freeze_long_lived_objects()  # the first dock: napari's objects
 
     # ------------------------------------------------------------------ callbacks for the core
     @property
@@ -262,6 +264,7 @@ class JobRunner(QWidget):
         if self._flags.gone:
             return
         kind, value = payload
+        freeze_long_lived_objects()  # after the first job that imported torch and MONAI
         try:
             if kind == "error":
                 self.progress.setValue(0)
