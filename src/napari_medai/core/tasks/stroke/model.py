@@ -64,6 +64,7 @@ import numpy as np
 
 from ...callbacks import Cancelled, MetricsFn, ProgressFn, StopFn
 from ...errors import InvalidInputError
+from ...inference.prepare import bounding_box
 from ...models.contract import ModelContract, NetworkSpec, canonical_channel
 from ...volume import Volume
 
@@ -251,15 +252,6 @@ def head_mask(channels: Mapping[str, Volume], modality: str) -> np.ndarray:
         cta = np.asarray(channels["cta"].data)
         m = np.isfinite(cta) & (cta > -500.0)
     return m
-
-
-def _bbox(mask: np.ndarray, margin: int) -> tuple[slice, ...]:
-    out = []
-    for ax in range(mask.ndim):
-        other = tuple(a for a in range(mask.ndim) if a != ax)
-        idx = np.flatnonzero(mask.any(axis=other))
-        out.append(slice(max(int(idx[0]) - margin, 0), min(int(idx[-1]) + 1 + margin, mask.shape[ax])))
-    return tuple(out)
 
 
 def _crop(vol: Volume, box: tuple[slice, ...]) -> Volume:
@@ -608,7 +600,7 @@ def read_training_case(case: StrokeCase) -> tuple[dict[str, Volume], Volume, lis
     mask = np.nan_to_num(np.asarray(lab.data, dtype=np.float32)) > 0.5
     label = ref.with_data(mask.astype(np.uint8), is_label=True, name=f"{case.name}_lesion",
                           label_names={1: "lesion"}, units="")
-    box = _bbox(head | mask, HEAD_MARGIN)
+    box = bounding_box(head | mask, HEAD_MARGIN)
     return {k: _crop(v, box) for k, v in scaled.items()}, _crop(label, box), notes
 
 
@@ -782,7 +774,7 @@ def predict_stroke_model(
     channels, notes = _with_cta_mirror(channels) if modality == "cta" else (channels, [])
     scaled, head = stroke_model_inputs(channels, modality)
     ref = scaled[STROKE_CHANNELS[modality][0]]
-    box = _bbox(head, HEAD_MARGIN)
+    box = bounding_box(head, HEAD_MARGIN)
     cropped = {k: _crop(v, box) for k, v in scaled.items()}
     pred = predict(lm, cropped, device=device, uncertainty=None, return_probabilities=True, progress=progress,
                    should_stop=should_stop)
