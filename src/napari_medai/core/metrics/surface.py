@@ -440,7 +440,7 @@ def nearest_surface_distances(src: np.ndarray, target: MaskSurface, *, want_nn: 
 #: Fewest voxels left to the k-d tree for which a percentile measures only some of them.
 _SELECT_MIN = 2048
 #: Sides of the blocks (voxels per axis) whose representatives are measured, coarse to fine.
-_SELECT_BLOCKS = (8, 4, 2)
+_SELECT_BLOCKS = (6, 3)
 _SELECT_BATCH = 256  # voxels measured at a time at the end (then the interval is narrowed again)
 
 
@@ -465,6 +465,7 @@ class _Selection:
         self.b = min(want, m) - 1
         self.a = max(self.b - 2, 0)
         self.coords = unravel_flat(pts, target.shape)
+        self.xyz = self.coords * np.asarray(target.spacing, dtype=float)  # voxel centres in mm
         self.lb = np.zeros(m)
         self.ub = np.full(m, np.inf)
         self.exact = np.zeros(m, dtype=bool)
@@ -491,8 +492,13 @@ class _Selection:
             return False
         d_rep, nn_rep = _tree_nearest(self.pts[cand[reps]], self.target)
         # bounds, widened by a relative 1e-9 against rounding (they only choose who is measured)
-        lo_c = (d_rep[inv] - _norm_mm(c - c[reps][inv], sp)) * (1 - 1e-9) - 1e-9
-        hi_c = _norm_mm(c - unravel_flat(nn_rep, shape)[inv], sp) * (1 + 1e-9) + 1e-9
+        x = self.xyz if cand.size == m else self.xyz[cand]
+        lo_c = d_rep[inv] - _dist_rows(x, x[reps][inv])
+        lo_c *= 1 - 1e-9
+        lo_c -= 1e-9
+        hi_c = _dist_rows(x, (unravel_flat(nn_rep, shape) * sp)[inv])
+        hi_c *= 1 + 1e-9
+        hi_c += 1e-9
         np.maximum(lb[cand], lo_c, out=lo_c)
         np.minimum(ub[cand], hi_c, out=hi_c)
         lb[cand] = lo_c
@@ -502,7 +508,7 @@ class _Selection:
         exact[r] = True
         lo = np.partition(lb, a)[a]
         self.hi = float(np.partition(ub, b)[b])
-        self.cand = cand[(ub[cand] >= lo) & (lb[cand] <= self.hi) & ~exact[cand]]
+        self.cand = cand[(hi_c >= lo) & (lo_c <= self.hi) & ~exact[cand]]
         return True
 
     def finish(self, floor: float | None = None) -> np.ndarray:
@@ -555,9 +561,13 @@ def _block_representatives(coords: np.ndarray, side: int, shape: tuple[int, ...]
     and for each row the position of its block's representative in that list (no sort)."""
     nb = [(n + side - 1) // side for n in shape]
     key = np.ravel_multi_index(tuple((coords // side).T), nb)
-    rows = np.arange(key.size)
     rep_of = np.empty(math.prod(nb), dtype=np.int64)
-    rep_of[key] = rows  # some voxel of the block (any will do)
+    # the voxel nearest to the block's centre, whose bounds are the tightest for its block: the
+    # voxels are written from the farthest to the nearest and the last write wins (any would do)
+    off = 2 * (coords % side) - (side - 1)
+    score = (off * off).sum(axis=1).astype(np.int16)  # small integers: a radix sort
+    order = np.argsort(-score, kind="stable")
+    rep_of[key[order]] = order
     present = np.zeros(rep_of.size, dtype=bool)
     present[key] = True
     blocks = np.flatnonzero(present)
@@ -566,11 +576,12 @@ def _block_representatives(coords: np.ndarray, side: int, shape: tuple[int, ...]
     return rep_of[blocks], pos[key]
 
 
-def _norm_mm(offsets: np.ndarray, sp: np.ndarray) -> np.ndarray:
-    """Length in mm of integer ``(n, ndim)`` offsets (for bounds; :func:`lattice_distance` gives
-    the values themselves)."""
-    a = offsets * sp
-    return np.sqrt(np.einsum("ij,ij->i", a, a))
+def _dist_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Euclidean length of each row of ``x - y`` (``(n, ndim)`` float arrays, in mm)."""
+    d = x - y
+    d *= d
+    out = d.sum(axis=1)
+    return np.sqrt(out, out=out)
 
 
 def _left_inf(out: np.ndarray, nn: np.ndarray | None, pts: np.ndarray, todo: np.ndarray, sentinel: int,
