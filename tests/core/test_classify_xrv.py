@@ -102,7 +102,7 @@ def _fake_xrv_module() -> types.ModuleType:
 
 
 def _save_fake(path: Path, *, pathologies: list[str] | None = None, legacy: bool = False, seed: int = 0,
-               tamper: Path | None = None) -> dict[str, torch.Tensor]:
+               tamper: Path | None = None, old_backend: bool = False) -> dict[str, torch.Tensor]:
     """torch.save a whole fake torchxrayvision DenseNet-121 to ``path``; returns its state_dict."""
     mod = _fake_xrv_module()
     pkg = types.ModuleType("torchxrayvision")
@@ -123,6 +123,9 @@ def _save_fake(path: Path, *, pathologies: list[str] | None = None, legacy: bool
             net.pathologies = list(pathologies)
         if tamper is not None:
             net.payload = _Evil(tamper)
+        if old_backend:  # torch < 1.2 pickled every module with its THNN backend
+            for m in net.modules():
+                m._backend = _OldBackend()
         net.eval()
         torch.save(net, str(path), _use_new_zipfile_serialization=not legacy)
         return {k: v.detach().clone() for k, v in net.state_dict().items()}
@@ -132,6 +135,15 @@ def _save_fake(path: Path, *, pathologies: list[str] | None = None, legacy: bool
                 sys.modules.pop(k, None)
             else:
                 sys.modules[k] = v
+
+
+class _OldBackend:
+    """Pickles as torch < 1.2's ``_backend`` attribute did: a call of ``_get_thnn_function_backend()``."""
+
+    def __reduce__(self):
+        import torch.nn.backends.thnn as thnn
+
+        return (thnn._get_thnn_function_backend, ())
 
 
 class _Evil:
@@ -181,7 +193,7 @@ def test_pickled_model_reads_to_its_exact_state_dict(fake_xrv) -> None:
 def test_legacy_format_and_the_models_own_labels(tmp_path) -> None:
     path = tmp_path / "my-xrv-model.pt"
     names = ["Atelectasis", "Effusion", *(f"other{i}" for i in range(16))]
-    state = _save_fake(path, pathologies=names, legacy=True, seed=1)
+    state = _save_fake(path, pathologies=names, legacy=True, seed=1, old_backend=True)
     xf = read_xrv_file(path)
     assert xf.labels == tuple(names) and xf.weights is None and not xf.op_threshs
     assert all(torch.equal(xf.state[k], v) for k, v in state.items())
