@@ -166,6 +166,24 @@ def test_early_stopping_and_time_limit(setup, tmp_path):
     assert t.stop_reason == "time_limit" and t.epochs_run == 1
 
 
+def test_time_schedule_anneals_within_the_time_budget(setup, tmp_path):
+    task, cases = setup
+    done: list[int] = []
+    kw = {**TINY, "max_epochs": 200, "time_limit_s": 60.0, "val_fraction": 0.0, "learning_rate": 1e-3,
+          "on_epoch": lambda e: done.append(e["epoch"]), "stop_training": lambda: len(done) >= 3}
+    t = train(task, cases, out_dir=tmp_path / "time", lr_schedule="time", **kw)
+    e = train(task, cases, out_dir=tmp_path / "epochs", **kw | {"stop_training": lambda: len(done) >= 6})
+    lr_t, lr_e = [h["lr"] for h in t.history], [h["lr"] for h in e.history]
+    assert len(lr_t) == len(lr_e) == 3
+    # over 200 epochs the rate hardly moves; over the 60 s budget it falls with the time used
+    assert lr_e == pytest.approx([1e-3 * (1 - k / 200) ** 0.9 for k in range(3)])
+    assert all(a < b for a, b in zip(lr_t, lr_e)) and lr_t[2] < lr_t[1] < lr_t[0]
+    assert json.loads((tmp_path / "time" / "model.json").read_text())["training"]["recipe"]["lr_schedule"] \
+        .startswith("poly 0.9 over max_epochs or the time budget")
+    with pytest.raises(InvalidInputError, match="lr_schedule"):
+        train(task, cases, out_dir=tmp_path / "bad", lr_schedule="cosine", **TINY)
+
+
 def test_no_validation_monitors_the_training_loss(setup, tmp_path):
     task, cases = setup
     r = train(task, cases, out_dir=tmp_path / "nv", max_epochs=1, val_fraction=0.0, **TINY)

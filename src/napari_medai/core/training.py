@@ -377,7 +377,11 @@ def run_training(
             torch.manual_seed(eseed)
             rng = np.random.default_rng([int(seed), epoch])
             recipe.start_epoch(epoch, eseed)
-            lr = recipe.learning_rate(epoch, max_epochs)
+            at = float(epoch)
+            if recipe.lr_schedule == "time" and time_limit_s is not None:
+                # the fraction of the time budget used by mid-epoch, in epochs, when it runs ahead of the count
+                at = max(at, min((used + 0.5 * last_epoch_s) / time_limit_s, 0.999) * max_epochs)
+            lr = recipe.learning_rate(at, max_epochs)
             for g in opt.param_groups:
                 g["lr"] = lr
             net.train()
@@ -524,6 +528,7 @@ def train(
     on_step: StepFn | None = None,
     stop_training: StopFn | None = None,
     augmentation: str = "light",
+    lr_schedule: str = "epochs",
 ) -> TrainingResult:
     """Train a segmentation network for a task (the recipe of
     :class:`~napari_medai.core.recipes.SegmentationRecipe`, the loop of :func:`run_training`).
@@ -587,6 +592,9 @@ def train(
     augmentation
         ``"light"`` (flips, intensity scale and shift) or ``"strong"`` (nnU-Net-style spatial and
         intensity augmentation; :data:`~napari_medai.core.recipes.segmentation.AUGMENTATIONS`).
+    lr_schedule
+        ``"epochs"`` (poly decay over ``max_epochs``) or ``"time"`` (over ``time_limit_s`` when that
+        ends first; :data:`~napari_medai.core.recipes.segmentation.LR_SCHEDULES`).
 
     Returns
     -------
@@ -632,7 +640,7 @@ def train(
         batch_size=batch_size, iterations_per_epoch=iterations_per_epoch, learning_rate=learning_rate,
         weight_decay=weight_decay, pos_fraction=pos_fraction, val_overlap=val_overlap, val_fraction=val_fraction,
         max_epochs=max_epochs, patience=patience, time_limit_s=time_limit_s, device=dev, amp=use_amp,
-        trained_on=trained_on, model_name=model_name, augmentation=augmentation,
+        trained_on=trained_on, model_name=model_name, augmentation=augmentation, lr_schedule=lr_schedule,
     )
 
     def epoch_cb(rec: EpochRecord) -> None:

@@ -136,6 +136,9 @@ class Recipe:
     resumable: frozenset[str] = frozenset({"max_epochs", "patience", "time_limit_s"})
     #: What decides the best epoch, e.g. ``"val_mean_dice"``; ``"-train_loss"`` without validation.
     monitor: str = "-train_loss"
+    #: ``"epochs"``: :meth:`learning_rate` decays over ``max_epochs``; ``"time"``: over the time budget
+    #: when that ends first (the loop passes a fractional epoch).
+    lr_schedule: str = "epochs"
 
     # ---------------------------------------------------------------- data and network
     def config(self) -> dict[str, Any]:
@@ -154,7 +157,7 @@ class Recipe:
         """Seed what the recipe draws from besides ``rng`` (e.g. MONAI transforms)."""
 
     def learning_rate(self, epoch: int, max_epochs: int) -> float:
-        """Learning rate of 0-based ``epoch``."""
+        """Learning rate of 0-based ``epoch`` (fractional under the ``"time"`` schedule)."""
         raise NotImplementedError
 
     def batch(self, rng: np.random.Generator, device: str) -> tuple[Any, Any]:

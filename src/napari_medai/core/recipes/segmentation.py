@@ -40,7 +40,15 @@ from ..models.contract import ModelContract
 from ..volume import Volume
 from .base import Recipe, TrainState, Validation
 
-__all__ = ["AUGMENTATIONS", "SegmentationRecipe", "TaskSpec", "TrainingCase"]
+__all__ = ["AUGMENTATIONS", "LR_SCHEDULES", "SegmentationRecipe", "TaskSpec", "TrainingCase"]
+
+#: Learning-rate schedules: polynomial decay (power 0.9) over ``max_epochs``, or over whichever of
+#: ``max_epochs`` and the time budget ``time_limit_s`` runs out first (a time-limited run then ends
+#: annealed instead of stopping at a high rate).
+LR_SCHEDULES: dict[str, str] = {
+    "epochs": "poly 0.9 per epoch over max_epochs",
+    "time": "poly 0.9 over max_epochs or the time budget, whichever ends first",
+}
 
 #: Augmentation levels: what each adds to the random crop.
 AUGMENTATIONS: dict[str, str] = {
@@ -265,11 +273,14 @@ class SegmentationRecipe(Recipe):
         seed: int, patch_size: tuple[int, ...], batch_size: int, iterations_per_epoch: int, learning_rate: float,
         weight_decay: float, pos_fraction: float, val_overlap: float, val_fraction: float, max_epochs: int,
         patience: int, time_limit_s: float | None, device: str, amp: bool, trained_on: str | None,
-        model_name: str | None, augmentation: str = "light",
+        model_name: str | None, augmentation: str = "light", lr_schedule: str = "epochs",
     ) -> None:
         if augmentation not in AUGMENTATIONS:
             raise InvalidInputError(f"augmentation must be one of {', '.join(AUGMENTATIONS)}, got {augmentation!r}")
+        if lr_schedule not in LR_SCHEDULES:
+            raise InvalidInputError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {lr_schedule!r}")
         self.augmentation = augmentation
+        self.lr_schedule = lr_schedule
         self.task = task
         self.cases = list(cases)
         self.names = [cs.name for cs in cases]
@@ -303,6 +314,7 @@ class SegmentationRecipe(Recipe):
             "orientation": c0.orientation, "normalization": c0.normalization,
             # written only when not the original level, so runs begun before the option existed resume
             **({"augmentation": self.augmentation} if self.augmentation != "light" else {}),
+            **({"lr_schedule": self.lr_schedule} if self.lr_schedule != "epochs" else {}),
         }
 
     def prepare(self, progress: ProgressFn | None, should_stop: StopFn | None) -> None:
@@ -457,7 +469,7 @@ class SegmentationRecipe(Recipe):
         recipe = {k: self.config()[k] for k in ("patch_size", "batch_size", "iterations_per_epoch", "learning_rate",
                                                  "weight_decay", "pos_fraction", "val_fraction", "val_overlap",
                                                  "max_epochs", "patience", "time_limit_s")}
-        recipe.update({"optimizer": "AdamW", "loss": "DiceCELoss", "lr_schedule": "poly 0.9 per epoch",
+        recipe.update({"optimizer": "AdamW", "loss": "DiceCELoss", "lr_schedule": LR_SCHEDULES[self.lr_schedule],
                        "augmentation": "RandCropByPosNegLabel, " + AUGMENTATIONS[self.augmentation],
                        "augmentation_level": self.augmentation, "device": self.device, "amp": self.amp})
         return {

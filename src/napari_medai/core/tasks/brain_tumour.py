@@ -386,7 +386,8 @@ def train_brain_tumour(
 
     unknown = sorted(set(recipe) - set(DEFAULT_RECIPE) - {"batch_size", "pos_fraction", "val_overlap",
                                                             "weight_decay", "amp", "deterministic", "model_name",
-                                                            "num_threads", "augmentation", "brain_region"})
+                                                            "num_threads", "augmentation", "brain_region",
+                                                            "lr_schedule"})
     if unknown:
         raise InvalidInputError(f"unknown recipe option(s) {unknown}; known: {', '.join(sorted(DEFAULT_RECIPE))}")
     r = {**DEFAULT_RECIPE, **recipe}
