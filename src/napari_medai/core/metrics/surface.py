@@ -124,13 +124,14 @@ def surface_voxels(m: np.ndarray, *, padded: bool = False) -> np.ndarray:
     return interior
 
 
-def _surface_indices(m: np.ndarray) -> np.ndarray:
+def _surface_indices(m: np.ndarray, box: tuple[tuple[int, int], ...] | None | bool = True) -> np.ndarray:
     """Sorted flat indices of the surface voxels of a zero-padded mask.
 
-    The work is done on the mask's own bounding box (plus one zero voxel), which can be much
-    smaller than the crop shared with the other mask.
+    The work is done on the mask's own bounding box ``box`` (found here when True; None: the mask
+    is empty) plus one zero voxel, which can be much smaller than the crop shared with the other mask.
     """
-    box = bounding_box(m)
+    if box is True:
+        box = bounding_box(m)
     if box is None:
         return np.zeros(0, dtype=np.int64)
     sl = tuple(slice(max(b0 - 1, 0), min(b1 + 1, n)) for (b0, b1), n in zip(box, m.shape))
@@ -206,16 +207,22 @@ def ring_pad(spacing: tuple[float, ...], *, full: bool = False) -> tuple[int, ..
     return tuple(int(h) + 1 for h in halves[t - 1])
 
 
-def _usable_offsets(src: np.ndarray, shape: tuple[int, ...], spacing: tuple[float, ...]) -> int:
+def _usable_offsets(src: np.ndarray, shape: tuple[int, ...], spacing: tuple[float, ...],
+                    box: tuple[tuple[int, int], ...] | None = None) -> int:
     """How many of the ring's offsets keep every voxel of ``src`` inside the crop (whole tiers).
 
     An offset that leaves the crop along one axis would wrap into another row of the flat array.
+    ``box``: a half-open box known to hold every voxel of ``src`` (else it is found here).
     """
     if src.size == 0:
         return 0
-    coords = np.unravel_index(src, shape)
-    lo = np.array([int(c.min()) for c in coords])
-    hi = np.array([int(c.max()) for c in coords])
+    if box is not None:
+        lo = np.array([b0 for b0, _ in box])
+        hi = np.array([b1 - 1 for _, b1 in box])
+    else:
+        coords = np.unravel_index(src, shape)
+        lo = np.array([int(c.min()) for c in coords])
+        hi = np.array([int(c.max()) for c in coords])
     room = np.minimum(lo, np.asarray(shape) - 1 - hi)  # voxels between ``src`` and the crop's border
     fits = (_tier_halves(spacing) <= room).all(axis=1)
     n_fit = int(np.argmin(fits)) if not fits.all() else fits.size  # tiers fit from the first on
@@ -239,7 +246,9 @@ class MaskSurface:
     def __init__(self, mask: np.ndarray, spacing: tuple[float, ...]) -> None:
         self.shape = tuple(mask.shape)
         self.spacing = tuple(float(s) for s in spacing)
-        self.idx = _surface_indices(mask)
+        #: bounding box of the mask, hence of its surface (None when empty)
+        self.box = bounding_box(mask)
+        self.idx = _surface_indices(mask, self.box)
         self._surface: np.ndarray | None = None
         self._guarded: np.ndarray | None = None
         self._tree: Any = None
@@ -252,6 +261,7 @@ class MaskSurface:
         obj.spacing = tuple(float(s) for s in spacing)
         obj._surface = surface
         obj.idx = idx
+        obj.box = None
         obj._guarded = None
         obj._tree = None
         return obj
@@ -264,6 +274,7 @@ class MaskSurface:
         obj.spacing = tuple(float(s) for s in spacing)
         obj._surface = None
         obj.idx = idx
+        obj.box = None
         obj._guarded = None
         obj._tree = None
         return obj
@@ -271,8 +282,9 @@ class MaskSurface:
     def replace_region(self, box: tuple[tuple[int, int], ...], region: np.ndarray, idx: np.ndarray) -> None:
         """Follow a surface that changed inside ``box`` only: ``region`` is its boolean window
         there and ``idx`` all its sorted flat indices. What was built from the surface (its flat
-        guarded copy) is brought up to date in the window only; the k-d tree is dropped."""
+        guarded copy) is brought up to date in the window only; the k-d tree and box are dropped."""
         self.idx = idx
+        self.box = None
         self._tree = None
         if self._surface is not None:
             self._surface[tuple(slice(a, b) for a, b in box)] = region
@@ -324,7 +336,8 @@ class MaskSurface:
 
 
 def nearest_surface_distances(src: np.ndarray, target: MaskSurface, *, want_nn: bool = False,
-                              need: int | None = None, defer: bool = False) -> Any:
+                              need: int | None = None, defer: bool = False,
+                              src_box: tuple[tuple[int, int], ...] | None = None) -> Any:
     """Distance in mm from each flat index in ``src`` to the nearest surface voxel of ``target``.
 
     ``target`` must be non-empty. Exact: offsets are visited in increasing length, so the first
@@ -340,11 +353,14 @@ def nearest_surface_distances(src: np.ndarray, target: MaskSurface, *, want_nn: 
     measured (:class:`_Selection`); with ``defer`` the measuring is then left to the caller (a
     :class:`_Pending` is returned). Either way the sorted array holds the true sorted distances at
     positions ``need - 3`` to ``need - 1``, where the percentile reads them.
+
+    ``src_box``: a box known to hold every voxel of ``src`` (e.g. :attr:`MaskSurface.box`), which
+    saves finding it.
     """
     spacing = target.spacing
     offsets, dists, _, _, tiers, _ = _ring(spacing)
     shape = target.shape
-    usable = _usable_offsets(src, shape, spacing)
+    usable = _usable_offsets(src, shape, spacing, src_box)
     offsets, dists = offsets[:usable], dists[:usable]
     tiers = tuple(t for t in tiers if t <= usable)
     strides = np.array([math.prod(shape[i + 1 :]) for i in range(len(shape))], dtype=np.int64)
@@ -441,6 +457,7 @@ def nearest_surface_distances(src: np.ndarray, target: MaskSurface, *, want_nn: 
 _SELECT_MIN = 2048
 #: Sides of the blocks (voxels per axis) whose representatives are measured, coarse to fine.
 _SELECT_BLOCKS = (6, 3)
+_SELECT_TAU = 0.5
 _SELECT_BATCH = 256  # voxels measured at a time at the end (then the interval is narrowed again)
 
 
@@ -473,6 +490,8 @@ class _Selection:
         self.sides = list(_SELECT_BLOCKS)
         #: the ``b``-th smallest upper bound: no order statistic wanted is larger
         self.hi = math.inf
+        #: the ``a``-th smallest lower bound: no order statistic wanted is smaller
+        self.lo = 0.0
         self.refine()  # the coarsest blocks
 
     def refine(self) -> bool:
@@ -491,14 +510,42 @@ class _Selection:
             self.sides = []
             return False
         d_rep, nn_rep = _tree_nearest(self.pts[cand[reps]], self.target)
-        # bounds, widened by a relative 1e-9 against rounding (they only choose who is measured)
+        # bounds, widened by a relative 1e-9 against rounding (they only choose who is measured).
+        # Block by block first: every voxel of a block lies within ``rho`` (the farthest corner
+        # of the block from its representative) of the representative
+        rc = c[reps]
+        corner = rc - rc % side
+        rho = np.sqrt((((np.maximum(rc - corner, corner + (side - 1) - rc)) * sp) ** 2).sum(axis=1))
+        lo_b = (d_rep - rho) * (1 - 1e-9) - 1e-9
+        hi_b = (d_rep + rho) * (1 + 1e-9) + 1e-9
+        lo_c = lo_b[inv]
+        hi_c = hi_b[inv]
+        # voxel by voxel only in the blocks that may reach the order statistics: not those whose
+        # upper bound is below the current lower end of the interval (they are surely below), nor,
+        # on the first pass, those well below an estimate of it from the representatives
+        tau = self.lo
+        if tau <= 0 and _SELECT_TAU is not None:
+            counts = np.bincount(inv, minlength=reps.size)
+            order = np.argsort(d_rep)
+            at = min(int(np.searchsorted(np.cumsum(counts[order]), b + 1)), order.size - 1)
+            tau = float(d_rep[order[at]]) - _SELECT_TAU * float(np.median(rho))
+        sub = np.flatnonzero(hi_b[inv] >= tau) if tau > 0 else None
         x = self.xyz if cand.size == m else self.xyz[cand]
-        lo_c = d_rep[inv] - _dist_rows(x, x[reps][inv])
-        lo_c *= 1 - 1e-9
-        lo_c -= 1e-9
-        hi_c = _dist_rows(x, (unravel_flat(nn_rep, shape) * sp)[inv])
-        hi_c *= 1 + 1e-9
-        hi_c += 1e-9
+        if sub is None:
+            xs, ri = x, inv
+        else:
+            xs, ri = x[sub], inv[sub]
+        lo_v = d_rep[ri] - _dist_rows(xs, x[reps][ri])
+        lo_v *= 1 - 1e-9
+        lo_v -= 1e-9
+        hi_v = _dist_rows(xs, (unravel_flat(nn_rep, shape) * sp)[ri])
+        hi_v *= 1 + 1e-9
+        hi_v += 1e-9
+        if sub is None:
+            lo_c, hi_c = lo_v, hi_v
+        else:
+            lo_c[sub] = lo_v
+            hi_c[sub] = hi_v
         np.maximum(lb[cand], lo_c, out=lo_c)
         np.minimum(ub[cand], hi_c, out=hi_c)
         lb[cand] = lo_c
@@ -506,7 +553,7 @@ class _Selection:
         r = cand[reps]
         lb[r] = ub[r] = d_rep
         exact[r] = True
-        lo = np.partition(lb, a)[a]
+        lo = self.lo = float(np.partition(lb, a)[a])
         self.hi = float(np.partition(ub, b)[b])
         self.cand = cand[(hi_c >= lo) & (lo_c <= self.hi) & ~exact[cand]]
         return True
@@ -794,7 +841,8 @@ def pair_distances(
     gs = gt_surface if gt_surface is not None else MaskSurface(gm, spacing)  # type: ignore[arg-type]
     if ps.empty or gs.empty:
         return SurfaceDistances(np.full(ps.idx.size, np.inf), np.full(gs.idx.size, np.inf))
-    return SurfaceDistances(nearest_surface_distances(ps.idx, gs), nearest_surface_distances(gs.idx, ps))
+    return SurfaceDistances(nearest_surface_distances(ps.idx, gs, src_box=ps.box),
+                            nearest_surface_distances(gs.idx, ps, src_box=gs.box))
 
 
 def pair_hausdorff(pm: np.ndarray, gm: np.ndarray, spacing: tuple[float, ...], *, percentile: float = 95.0) -> float:
@@ -808,8 +856,10 @@ def pair_hausdorff(pm: np.ndarray, gm: np.ndarray, spacing: tuple[float, ...], *
     if ps.empty or gs.empty:
         return SurfaceDistances(np.full(ps.idx.size, np.inf), np.full(gs.idx.size, np.inf)).hausdorff(
             percentile=percentile)
-    d_pg = nearest_surface_distances(ps.idx, gs, need=percentile_need(ps.idx.size, percentile), defer=True)
-    d_gp = nearest_surface_distances(gs.idx, ps, need=percentile_need(gs.idx.size, percentile), defer=True)
+    d_pg = nearest_surface_distances(ps.idx, gs, need=percentile_need(ps.idx.size, percentile), defer=True,
+                                     src_box=ps.box)
+    d_gp = nearest_surface_distances(gs.idx, ps, need=percentile_need(gs.idx.size, percentile), defer=True,
+                                     src_box=gs.box)
     # far apart: the direction whose percentile may be the larger is measured first; the other one
     # only as far as needed to know that its percentile is not larger (the result is their maximum)
     pending = sorted((d for d in (d_pg, d_gp) if isinstance(d, _Pending)), key=lambda d: -d.selection.hi)
