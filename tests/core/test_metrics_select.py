@@ -1,4 +1,4 @@
-"""The percentile of far-apart surfaces, measured coarse to fine (blocks of 8, 4, 2 voxels, then
+"""The percentile of far-apart surfaces, measured coarse to fine (blocks of 6 then 3 voxels, then
 batches), equals the percentile of all distances on random pairs, spacings and percentiles."""
 
 from __future__ import annotations

@@ -457,6 +457,8 @@ def nearest_surface_distances(src: np.ndarray, target: MaskSurface, *, want_nn: 
 _SELECT_MIN = 2048
 #: Sides of the blocks (voxels per axis) whose representatives are measured, coarse to fine.
 _SELECT_BLOCKS = (6, 3)
+#: On the first pass, blocks whose upper bound is below the representatives' estimate of the
+#: percentile minus this many median block radii keep their block bounds (no voxel-by-voxel bounds).
 _SELECT_TAU = 0.5
 _SELECT_BATCH = 256  # voxels measured at a time at the end (then the interval is narrowed again)
 
@@ -465,15 +467,17 @@ class _Selection:
     """Distances of ``pts`` whose sorted values are exact at positions ``want - 3`` to ``want - 1``.
 
     A percentile of many far voxels (surfaces far apart) needs the order statistics, not every
-    distance. Coarse to fine (blocks of 8, 4 and 2 voxels per axis), one voxel per block of the
-    voxels still undecided is measured with the k-d tree; distance is 1-Lipschitz, so each other
-    voxel ``w`` of the block, with its representative ``v`` and ``v``'s nearest target voxel ``t``,
-    lies in ``[d(v) - |w - v|, |w - t|]`` (each voxel keeps the tightest bounds found). The order
-    statistics wanted lie between the ``a``-th smallest lower bound and the ``b``-th smallest upper
-    bound ``hi``; only voxels whose bounds meet that interval stay undecided, and :meth:`finish`
-    measures them (in batches that narrow the interval). Voxels surely below it get their upper
-    bound (still below), voxels surely above get ``inf``: every sorted position from ``a`` to ``b``
-    keeps its true value.
+    distance. Coarse to fine (blocks of 6 then 3 voxels per axis), one voxel per block of the
+    voxels still undecided (the one nearest to the block's centre) is measured with the k-d tree;
+    distance is 1-Lipschitz, so each other voxel ``w`` of the block, with its representative ``v``
+    and ``v``'s nearest target voxel ``t``, lies in ``[d(v) - |w - v|, |w - t|]`` (each voxel keeps
+    the tightest bounds found); a block whose ``d(v)`` plus the distance from ``v`` to the block's
+    farthest corner is below the interval is bounded as a whole, without a bound per voxel.
+    The order statistics wanted lie between the ``a``-th smallest lower bound and the ``b``-th
+    smallest upper bound ``hi``; only voxels whose bounds meet that interval stay undecided, and
+    :meth:`finish` measures them (in batches that narrow the interval). Voxels surely below it get
+    their upper bound (still below), voxels surely above get ``inf``: every sorted position from
+    ``a`` to ``b`` keeps its true value.
     """
 
     def __init__(self, pts: np.ndarray, target: MaskSurface, want: int) -> None:
