@@ -293,6 +293,51 @@ def test_transfer_learning_takes_the_pickled_model(fake_xrv, one_torch_thread) -
     assert torch.equal(take["features.conv0.weight"], state["features.conv0.weight"])
 
 
+def test_zscore_adapter_gives_the_first_block_what_it_saw(fake_xrv, one_torch_thread) -> None:  # noqa: F811
+    from monai.networks.nets import DenseNet121
+
+    from napari_medai.core.tasks.classify import map_torchvision_densenet
+    from napari_medai.core.tasks.classify.xrv import zscore_input_adapter
+
+    path, state = fake_xrv
+    mapped = map_torchvision_densenet(read_xrv_file(path).state)
+    img = np.random.default_rng(2).normal(90, 30, (64, 64)).clip(0, 255).astype(np.float32)
+    adapted, note = zscore_input_adapter(mapped, [img])
+    assert note["n_images"] == 1 and note["gain"] == pytest.approx(2048 * img.std() / 255, rel=1e-5)
+
+    def first_block(sd: dict, x: np.ndarray) -> torch.Tensor:
+        net = DenseNet121(spatial_dims=2, in_channels=1, out_channels=18)
+        net.load_state_dict(sd)
+        net.eval()
+        f = net.features
+        with torch.no_grad():
+            return f.norm0(f.conv0(torch.from_numpy(x)[None, None]))[0]
+
+    seen = first_block(mapped, (2 * img / 255 - 1) * 1024)  # torchxrayvision's own input
+    now = first_block(adapted, (img - img.mean()) / img.std())  # what a napari-medai classifier gives it
+    inner = (slice(None), slice(2, -2), slice(2, -2))  # the zero padding differs at the border
+    torch.testing.assert_close(now[inner], seen[inner], rtol=1e-3, atol=1e-3)
+    assert not torch.allclose(first_block(mapped, (img - img.mean()) / img.std())[inner], seen[inner], atol=1e-1)
+
+
+def test_training_from_xrv_weights_records_the_adapter(fake_xrv, tmp_path, monkeypatch) -> None:
+    import json
+
+    from napari_medai.core.tasks.classify import train_classify
+
+    from .test_classify_data import write_blob_folder
+
+    path, _ = fake_xrv
+    monkeypatch.setenv(XRV_CACHE_ENV, str(path.parent))
+    write_blob_folder(tmp_path / "data", n=4, seed=5, classes=("Effusion", "Pneumonia"))
+    res = train_classify(tmp_path / "data", tmp_path / "model", arch="densenet121", size=32,
+                         init_from="xrv:densenet121-res224-all", finetune="head", max_epochs=1, batch_size=4,
+                         steps_per_epoch=1, num_threads=1)
+    init = json.loads((res.out_dir / "model.json").read_text())["training"]["init_from"]
+    assert init["head"] == "torchxrayvision outputs mapped by name" and init["input_adapter"]["n_images"] >= 1
+    assert "torchxrayvision pickled model" in init["source"]
+
+
 # ---------------------------------------------------------------------------------------------
 # the cache, names, and downloads
 # ---------------------------------------------------------------------------------------------

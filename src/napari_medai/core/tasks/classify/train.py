@@ -106,7 +106,9 @@ def train_classify(
         One of :data:`~napari_medai.core.tasks.classify.ARCHITECTURES`; input edge in pixels.
     init_from
         Transfer learning: a model folder of the same architecture, a torchvision / MONAI state_dict
-        file, or a torchxrayvision DenseNet state_dict (all read with ``weights_only=True``).
+        file, a torchxrayvision DenseNet state_dict (all read with ``weights_only=True``), or torchxrayvision's
+        published pickled DenseNets (``xrv:<name>`` or the file; read through :mod:`.xrv`'s stand-ins, their
+        first layer adapted to z-scored images by :func:`~.xrv.zscore_input_adapter`).
     finetune
         ``"all"`` layers, or only the ``"head"`` (the last linear layer).
     groups
@@ -181,6 +183,13 @@ def train_classify(
     init, init_report = None, None
     if init_from is not None:
         init, init_report = init_state(init_from, build_network(contract.network), arch, ds.classes)
+        if init_report["source"].startswith("torchxrayvision"):  # it saw [-1024, 1024], not z-scores
+            from .predict import as_radiograph
+            from .xrv import zscore_input_adapter
+
+            sample = [p for p, _ in train_items[:: max(1, len(train_items) // 32)]][:32]
+            init, init_report["input_adapter"] = zscore_input_adapter(
+                init, [as_radiograph(p).data for p in sample])
     steps = int(steps_per_epoch) if steps_per_epoch is not None else max(1, math.ceil(len(train_items) / int(batch_size)))
     dev = resolve_device(device)
     trained_on = (f"{len(train_items)} images of {root.name} ({', '.join(f'{c} {n}' for c, n in counts['train'].items())})"

@@ -39,7 +39,8 @@ negative values or above 65535 is mapped from its own minimum and maximum).
 :func:`download_xrv_weights` fetches a published file into the cache, atomically, only when called
 (``napari-medai classify xrv --download NAME``); :func:`find_xrv_weights` lists the published files
 present. Transfer learning (``train classify --init-from``) reads the same files through
-:func:`read_xrv_file`.
+:func:`read_xrv_file`; the new model z-scores its images, so :func:`zscore_input_adapter` rescales the
+first convolution (and the first batch-norm mean) from the training images' average intensity statistics.
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ __all__ = [
     "xrv_contract",
     "xrv_densenet121",
     "xrv_reference_contract",
+    "zscore_input_adapter",
 ]
 
 #: Environment variable naming the folder of torchxrayvision weights (default: torchxrayvision's own).
@@ -415,10 +417,15 @@ def _labels_of(root_state: Mapping[str, Any]) -> tuple[str, ...] | None:
     return None
 
 
+@functools.lru_cache(maxsize=4)
 def _densenet121_reference(n_out: int) -> dict[str, tuple[int, ...]]:
+    """Tensor name -> shape of MONAI's one-channel 2-D DenseNet121 (built on the meta device: shapes only)."""
+    import torch
     from monai.networks.nets import DenseNet121
 
-    return {k: tuple(v.shape) for k, v in DenseNet121(spatial_dims=2, in_channels=1, out_channels=n_out).state_dict().items()}
+    with torch.device("meta"):
+        net = DenseNet121(spatial_dims=2, in_channels=1, out_channels=n_out)
+    return {k: tuple(v.shape) for k, v in net.state_dict().items()}
 
 
 def read_xrv_file(path: str | os.PathLike[str]) -> XrvFile:
@@ -511,6 +518,52 @@ def to_xrv_range(x: Any) -> Any:
     by_range = (2.0 * (x - lo.view(shape)) / span - 1.0) * 1024.0
     own = ((lo < 0) | (hi > BIT_MAXIMA[-1])).view(shape)
     return torch.where(own, by_range, by_depth)
+
+
+def _bit_maximum(hi: float) -> float:
+    return next((m for m in BIT_MAXIMA if hi <= m), BIT_MAXIMA[-1])
+
+
+def zscore_input_adapter(state: Mapping[str, Any], images: Sequence[Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """torchxrayvision DenseNet weights (MONAI keys) made to see z-scored images as they saw their own scale.
+
+    A napari-medai classifier z-scores each image (``z = (x - m) / s``); torchxrayvision's first
+    convolution saw ``t = 2048 x / M - 1024`` (``M`` as in :func:`to_xrv_range`), i.e. ``t = a z + c`` with
+    ``a = 2048 s / M`` and ``c = 2048 m / M - 1024``. With ``a`` and ``c`` averaged over ``images`` (raw
+    training images), ``features.conv0.weight`` is multiplied by ``a`` and ``c`` times each filter's sum is
+    taken from ``features.norm0.running_mean``: the first block's output is then unchanged for an image of
+    the average ``a`` and ``c`` (away from the border, where the zero padding differs), so the frozen
+    batch-norm statistics of a head-only fine-tuning, and the start of a full one, fit the new inputs.
+
+    Returns
+    -------
+    (state, note)
+        The adapted copy and ``{"gain": a, "offset": c, "n_images": n}``.
+    """
+    import numpy as np
+    import torch
+
+    gains, offsets = [], []
+    for img in images:
+        x = np.asarray(img, dtype=np.float64)
+        lo, hi = float(x.min()), float(x.max())
+        if not np.isfinite([lo, hi]).all() or hi <= lo:
+            continue
+        if lo < 0 or hi > BIT_MAXIMA[-1]:  # scaled from its own range (to_xrv_range)
+            gains.append(2048.0 * x.std() / (hi - lo))
+            offsets.append(2048.0 * (x.mean() - lo) / (hi - lo) - 1024.0)
+        else:
+            m = _bit_maximum(hi)
+            gains.append(2048.0 * x.std() / m)
+            offsets.append(2048.0 * x.mean() / m - 1024.0)
+    if not gains:
+        raise InvalidInputError("no training image with varying pixel values to adapt torchxrayvision's first layer to")
+    a, c = float(np.mean(gains)), float(np.mean(offsets))
+    out = dict(state)
+    w = out["features.conv0.weight"]
+    out["features.conv0.weight"] = w * a
+    out["features.norm0.running_mean"] = out["features.norm0.running_mean"] - c * w.sum(dim=(1, 2, 3)).to(torch.float32)
+    return out, {"gain": round(a, 4), "offset": round(c, 4), "n_images": len(gains)}
 
 
 @functools.lru_cache(maxsize=1)
