@@ -31,7 +31,7 @@ def test_freeze_once_per_import_and_unfreeze_when_a_frozen_layer_goes(make_napar
     viewer.layers.remove(after)
     assert gc.get_freeze_count() > 0  # a newer layer is collected as usual: the freeze stays
 
-    viewer.layers.remove(before)  # a layer the freeze caught: unfrozen so the cycle collector can free it
+    viewer.layers.remove(before)  # a layer the freeze caught: unfrozen so that a full collection can free it
     assert gc.get_freeze_count() == 0
     assert long_lived.freeze_long_lived_objects()  # the next dock or job result freezes again
     assert gc.get_freeze_count() > 0

@@ -10,8 +10,8 @@ now into the permanent generation, which collections skip: a later full collecti
 Frozen objects are still freed when their last reference goes, but no longer by the cycle collector. Besides
 the modules' objects, a freeze catches the viewer, its docks and the layers open at that moment; a layer is
 held in reference cycles, so one removed later would stay in memory. The viewer's ``layers.events.removed``
-therefore unfreezes everything when such a layer goes (napari's own collection after the removal then frees
-it, walking everything once more), and the next call freezes again.
+therefore unfreezes everything when such a layer goes: the next full collection frees it (walking everything,
+as without a freeze), and the next dock or job result freezes again.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ _FROZEN = _Frozen()
 
 def freeze_long_lived_objects() -> bool:
     """``gc.collect(); gc.freeze()`` when a library of :data:`HEAVY_LIBRARIES` was imported since the last
-    freeze (or a layer open at it was removed); otherwise nothing. Returns whether it froze.
+    freeze, or since a layer open at it was removed; otherwise nothing. Returns whether it froze.
 
     Called when a napari-medai dock opens (napari's objects) and when a job's result comes back (the first
     model loaded brings torch and MONAI): a few times a session, each a full collection of the objects not
@@ -66,12 +66,14 @@ def _watch_current_viewer() -> None:
     layers = viewer.layers
     _FROZEN.layers.update(layers)
     if layers not in _FROZEN.watched:
-        layers.events.removed.connect(_on_layer_removed, position="first")  # before napari's gc.collect()
+        layers.events.removed.connect(_on_layer_removed)
         _FROZEN.watched.add(layers)
 
 
 def _on_layer_removed(event: Any) -> None:
-    """A layer open at the last freeze was removed: unfreeze so that the cycle collector can free it."""
+    """A layer open at the last freeze was removed: unfreeze, so that a full collection can free it (napari's
+    collection on this removal has run already, with everything frozen; the next one walks everything, and the
+    next dock or job result freezes again)."""
     if event.value in _FROZEN.layers:
         gc.unfreeze()
         _FROZEN.libraries.clear()
