@@ -13,7 +13,8 @@ sets (:data:`XRV_WEIGHTS`); it stores them in ``~/.torchxrayvision/models_data/`
   of ours that only keeps the pickled ``__dict__`` (``_parameters``, ``_buffers``, ``_modules``, ...);
   no class of the file is imported and no code of the file runs, so torchxrayvision need not be
   installed; anything else a file names (``os.system``, another class) is refused with a one-line error.
-  A file in torch's legacy format (torch < 1.6, as models saved before mid-2020 are) names every module
+  A file in torch's legacy format (torch < 1.6; torchxrayvision patches a torch 1.6 attribute into its
+  published models when it loads them, so they are most likely such files) names every module
   class through a ``("module", class, source)`` persistent id, which torch's weights-only reader refuses
   whatever is allowed; such a file is read by ``torch.load`` with a restricted unpickler
   (:class:`_RestrictedUnpickler`: Python's "restricting globals" recipe) that looks every global up in the
@@ -30,11 +31,11 @@ sets (:data:`XRV_WEIGHTS`); it stores them in ``~/.torchxrayvision/models_data/`
 the head by name, sigmoid outputs, torchxrayvision's published operating points as decision thresholds
 (the raw sigmoid probability is shown; ``p >= threshold`` is what torchxrayvision's ``op_norm`` maps to
 0.5), 224 px, one channel. Its input contract: the image is resized to 224 x 224 (the whole image: not
-torchxrayvision's centre crop), and the network maps the raw pixel values onto
-torchxrayvision's [-1024, 1024] (:func:`xrv_densenet121`; ``(2 x / maxval - 1) * 1024``, ``maxval`` = ``2**k - 1`` for the
-smallest ``k`` of 8, 10, 12, 14, 16 that holds the image's maximum: 255 for 8-bit pictures and
-``2**BitsStored - 1`` for most DICOM radiographs, as torchxrayvision's ``normalize`` does; an image with
-negative values or above 65535 is mapped from its own minimum and maximum).
+torchxrayvision's centre crop), and the network (:func:`xrv_densenet121`) maps the raw pixel values onto
+torchxrayvision's [-1024, 1024]: ``(2 x / maxval - 1) * 1024`` with ``maxval = 2**k - 1`` for the smallest
+``k`` of 8, 10, 12, 14, 16 that holds the image's maximum (255 for 8-bit pictures and ``2**BitsStored - 1``
+for most DICOM radiographs, as torchxrayvision's ``normalize`` does); an image with negative values or
+values above 65535 is mapped from its own minimum and maximum.
 
 :func:`download_xrv_weights` fetches a published file into the cache, atomically, only when called
 (``napari-medai classify xrv --download NAME``); :func:`find_xrv_weights` lists the published files
@@ -449,7 +450,10 @@ def read_xrv_file(path: str | os.PathLike[str]) -> XrvFile:
         if not obj.pickled_name.endswith(".DenseNet"):
             raise ModelLoadError(f"{p}: holds a pickled {obj.pickled_name}, not a DenseNet")
         state: dict[str, Any] = {}
-        _walk(obj, "", state, p)
+        try:
+            _walk(obj, "", state, p)
+        except (RecursionError, TypeError, AttributeError) as exc:  # a cycle, or state of the wrong kinds
+            raise ModelLoadError(f"{p}: its modules do not form a network ({type(exc).__name__})") from exc
         kind = f"pickled model ({obj.pickled_name})"
         labels = _labels_of(obj.state)
         if labels is not None:
