@@ -609,20 +609,25 @@ class _Pending:
 
 def _block_representatives(coords: np.ndarray, side: int, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     """One voxel of each block of ``side`` voxels per axis that holds any of ``coords`` (its row),
-    and for each row the position of its block's representative in that list (no sort)."""
+    and for each row the position of its block's representative in that list (no sort).
+
+    The representative is a voxel of the block nearest to the block's centre (its bounds are the
+    tightest for the block); any voxel of the block would be correct.
+    """
     nb = [(n + side - 1) // side for n in shape]
-    key = np.ravel_multi_index(tuple((coords // side).T), nb)
-    rep_of = np.empty(math.prod(nb), dtype=np.int64)
-    # the voxel nearest to the block's centre, whose bounds are the tightest for its block: the
-    # voxels are written from the farthest to the nearest and the last write wins (any would do)
-    off = 2 * (coords % side) - (side - 1)
-    score = (off * off).sum(axis=1).astype(np.int16)  # small integers: a radix sort
-    order = np.argsort(-score, kind="stable")
-    rep_of[key[order]] = order
-    present = np.zeros(rep_of.size, dtype=bool)
-    present[key] = True
-    blocks = np.flatnonzero(present)
-    pos = np.empty(rep_of.size, dtype=np.int64)
+    q, r = np.divmod(coords, side)
+    key = q[:, 0]
+    for ax in range(1, len(nb)):
+        key = key * nb[ax] + q[:, ax]
+    centre = ((2 * np.arange(side) - (side - 1)) ** 2).astype(np.int16)  # squared, doubled
+    score = centre[r].sum(axis=1, dtype=np.int16)
+    best = np.full(math.prod(nb), np.iinfo(np.int16).max, dtype=np.int16)
+    np.minimum.at(best, key, score)
+    win = np.flatnonzero(score == best[key])
+    rep_of = np.empty(best.size, dtype=np.int64)
+    rep_of[key[win]] = win  # one of the nearest (whichever write lands)
+    blocks = np.flatnonzero(best < np.iinfo(np.int16).max)
+    pos = np.empty(best.size, dtype=np.int64)
     pos[blocks] = np.arange(blocks.size)
     return rep_of[blocks], pos[key]
 
