@@ -9,6 +9,9 @@ WT / TC / ET Dice, the predicted and true whole-tumour volume, the verdict of
     nice -n 15 python benchmarks/brats_ood.py --models /tmp/cv6/default/*/model \\
         --data ../shared/data/brats2013_flair_t1c [--record FILE]
 
+Runs split over processes are put together with ``--from-records FILE [FILE ...]`` (the rows and
+one summary, no prediction).
+
 The held-out case of a model is the one data case not named in its ``model.json``
 (``training.cases``), else the case named by its folder (``.../<case>/model``).
 
@@ -51,7 +54,6 @@ average is printed).
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import os
 import sys
@@ -250,6 +252,9 @@ def run_row(model: Any, model_label: str, name: str, chans: dict[str, Any], trut
     return row
 
 
+HEADER = f"{'held out (model)':22s} {'input':12s}  WT    TC    ET   pred ml true ml outcome verdict signals fired"
+
+
 def print_row(r: dict[str, Any]) -> None:
     d = r["dice"]
     dice = " ".join(f"{d[x]:.3f}" for x in REGIONS) if d else "  -     -     -  "
@@ -299,19 +304,46 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {"table": {f"{v}/{o}": n[(v, o)] for v, o in n}, "signals": {s: len(v) for s, v in sigs.items()}}
 
 
+def from_records(files: list[Path]) -> int:
+    """Print the rows of earlier runs' ``--record`` files (their last run per model and input) and the summary."""
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    gits = set()
+    for f in files:
+        for line in f.read_text(encoding="utf-8").splitlines():
+            rec = json.loads(line) if line.strip() else {}
+            if rec.get("bench") == "brats_ood" and "input" in rec:
+                rows[(rec.get("model_dir", rec["model"]), rec["input"])] = rec
+                gits.add(rec["conditions"]["git"])
+    if not rows:
+        raise SystemExit(f"no brats_ood rows in {', '.join(map(str, files))}")
+    print(f"{len(rows)} recorded row(s) from {len(files)} file(s); git {', '.join(sorted(gits))}")
+    print(HEADER)
+    for r in rows.values():
+        print_row(r)
+    summarise(list(rows.values()))
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--models", type=Path, nargs="+", required=True, help="fold model folders")
-    ap.add_argument("--data", type=Path, required=True, help="the BraTS 2013 case folders the folds came from")
+    ap.add_argument("--models", type=Path, nargs="+", help="fold model folders")
+    ap.add_argument("--data", type=Path, help="the BraTS 2013 case folders the folds came from")
+    ap.add_argument("--from-records", type=Path, nargs="+", metavar="FILE",
+                    help="no prediction: print the rows recorded (--record) by earlier runs and their summary together")
     ap.add_argument("--isles", default=str(DEFAULT_ISLES),
                     help="ISLES'22 case folder for the no-tumour input ('none' to skip)")
-    ap.add_argument("--inputs", default=",".join(INPUT_NAMES), help="which inputs (comma-separated; default all)")
+    ap.add_argument("--inputs", default=",".join(INPUT_NAMES),
+                    help="which inputs, in this order (comma-separated; default all)")
     _common.add_record_option(ap)
     a = ap.parse_args()
     which = set(a.inputs.split(","))
     unknown = which - set(INPUT_NAMES)
     if unknown:
         ap.error(f"unknown input(s) {sorted(unknown)}; choose from {', '.join(INPUT_NAMES)}")
+    if a.from_records:
+        return from_records(a.from_records)
+    if not a.models or a.data is None:
+        ap.error("--models and --data are required (or --from-records)")
     run = _common.start("brats_ood", a)
 
     import torch
@@ -325,19 +357,28 @@ def main() -> int:
     if "isles-stroke" in which and a.isles.lower() != "none":
         isles = isles_input(Path(a.isles).resolve())
     rows: list[dict[str, Any]] = []
-    print(f"{'held out (model)':22s} {'input':12s}  WT    TC    ET   pred ml true ml outcome verdict signals fired")
-    for md in a.models:
-        held = held_out_case(md, sorted(cases))
-        model = load_model(md)
-        unique = len(a.models) == len({held_out_case(m, sorted(cases)) for m in a.models})
-        label = held.replace("brats_2013_", "") if unique else f"{held.replace('brats_2013_', '')}@{md.parent.parent.name}"
-        inputs = build_inputs(cases[held], which)
-        for name, chans, truth in itertools.chain(inputs, [isles] if isles is not None else []):
-            r = run_row(model, label, name, chans, truth)
+    print(HEADER)
+    names = sorted(cases)
+    held = {md: held_out_case(md, names) for md in a.models}
+    unique = len(set(held.values())) == len(a.models)
+    models = {md: load_model(md) for md in a.models}
+    # input by input (every model each), so that a run cut short leaves a balanced table
+    for name in list(dict.fromkeys(a.inputs.split(","))):
+        for md in a.models:
+            if name == "isles-stroke":
+                if isles is None:
+                    continue
+                _, chans, truth = isles
+            else:
+                _, chans, truth = next(build_inputs(cases[held[md]], {name}))
+            short = held[md].replace("brats_2013_", "")
+            label = short if unique else f"{short}@{md.parent.parent.name}"
+            r = run_row(models[md], label, name, chans, truth)
             r["model_dir"] = str(md)
             rows.append(r)
             print_row(r)
             run.record(**{k: v for k, v in r.items() if k != "numbers"}, quality_numbers=r["numbers"])
+            del chans
     summary = summarise(rows)
     run.record(summary=summary, n_rows=len(rows), models=[str(m) for m in a.models])
     print(f"\nload average {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1/5/15 min; 2 shared cores, times inflated)")
