@@ -89,6 +89,9 @@ def test_segment_writes_labels_on_the_input_grid(trained, phantom_dir, tmp_path,
                  "--device", "cpu"]) == 0
     text = capsys.readouterr().out
     assert "regions (ml): WT" in text and f"wrote {seg}" in text
+    # the cross-validated inference settings apply by default: 8 flips, small components dropped
+    assert "TTA passes: 8" in text, text
+    assert "tumour component" in text, text
     out_img, ref = nib.load(str(seg)), nib.load(str(f["flair"]))
     np.testing.assert_allclose(out_img.affine, ref.affine, atol=1e-5)
     assert out_img.shape == ref.shape

@@ -13,6 +13,7 @@ import json
 import time
 from pathlib import Path
 
+from ..core.tasks.brain_tumour import DEFAULT_INFERENCE
 from .dicom_results import add_dicom_arguments, check_dicom_arguments, write_dicom_results
 
 NAME = "brain-tumour"
@@ -33,9 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, type=Path, metavar="SEG", help="label map to write (.nii.gz, .nrrd, .mha)")
     parser.add_argument("--convention", default=None, choices=("brats2013", "brats2021", "brats2023"),
                         help="write labels in this BraTS convention (default: the model's)")
-    parser.add_argument("--tta", action="store_true", help="test-time augmentation by flips (8x slower)")
-    parser.add_argument("--min-component-fraction", type=float, default=None, metavar="F",
-                        help="drop tumour components smaller than F times the largest (e.g. 0.1; default: keep all)")
+    parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=DEFAULT_INFERENCE["tta"],
+                        help="test-time augmentation by 8 flips (about 5x slower; on by default: it raised the held-out "
+                             "WT Dice in 3 of 4 cross-validation folds); --no-tta for one pass")
+    parser.add_argument("--min-component-fraction", type=float, default=DEFAULT_INFERENCE["min_component_fraction"],
+                        metavar="F", help="drop tumour components smaller than F times the largest (default "
+                        f"{DEFAULT_INFERENCE['min_component_fraction']:g}, chosen by cross-validation; 0 keeps all)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="compute device (default auto)")
     parser.add_argument("--probabilities", type=Path, default=None, metavar="P",
                         help="also write the per-region probabilities (one channel per region)")

@@ -43,6 +43,7 @@ from typing import Any
 
 from ..callbacks import ProgressFn
 from ..errors import InvalidInputError, MedaiWarning
+from ..tasks.brain_tumour import DEFAULT_INFERENCE
 from .cases import CohortCase, find_image_cases, safe_case_name
 
 __all__ = [
@@ -306,7 +307,7 @@ BRAIN_TUMOUR = TaskAdapter(
     description="segment brain tumours (BraTS-named case folders) with a trained model or the threshold baseline",
     find=_find_brain,
     run=_run_brain,
-    defaults={"method": "model", "convention": None, "tta": False, "min_component_fraction": None,
+    defaults={"method": "model", "convention": None, **DEFAULT_INFERENCE,
               "device": "cpu", "evaluate": True, "resample": False},
     outputs="NAME_seg.nii.gz (labels in the case's BraTS convention when it has a label map)",
     model_default="brain-tumour-default",
