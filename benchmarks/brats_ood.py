@@ -10,7 +10,8 @@ WT / TC / ET Dice, the predicted and true whole-tumour volume, the verdict of
         --data ../shared/data/brats2013_flair_t1c [--record FILE]
 
 Runs split over processes are put together with ``--from-records FILE [FILE ...]`` (the rows and
-one summary, no prediction).
+one summary, no prediction); ``brats_recipe_cv.py``'s ``eval.json`` files count as the
+"distributed" row of their fold.
 
 The held-out case of a model is the one data case not named in its ``model.json``
 (``training.cases``), else the case named by its folder (``.../<case>/model``).
@@ -304,16 +305,34 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {"table": {f"{v}/{o}": n[(v, o)] for v, o in n}, "signals": {s: len(v) for s, v in sigs.items()}}
 
 
+def cv_row(ev: dict[str, Any], fold: Path) -> dict[str, Any]:
+    """The row of a ``brats_recipe_cv.py`` fold's ``eval.json`` (plain prediction of the distributed held-out case)."""
+    q = ev["quality"]
+    d = ev["dice"]["plain"]
+    return {"model": f"{ev['held_out'].replace('brats_2013_', '')}@{ev['recipe']}", "input": "distributed",
+            "model_dir": str(fold / "model"), "dice": d, "pred_WT_ml": ev["volumes_ml"]["predicted_WT"],
+            "true_WT_ml": ev["volumes_ml"]["true_WT"], "fails": d["WT"] < FAIL_WT_DICE,
+            "like": q["like_training_cases"], "fired": fired_signals(q["numbers"]), "reasons": q["reasons"],
+            "seconds": ev["seconds"]["plain"], "conditions": {"git": "(brats_recipe_cv eval.json)"}}
+
+
 def from_records(files: list[Path]) -> int:
-    """Print the rows of earlier runs' ``--record`` files (their last run per model and input) and the summary."""
+    """Print the rows of earlier runs' ``--record`` files (their last run per model and input) and of
+    ``brats_recipe_cv.py`` folds' ``eval.json`` files (their distributed held-out case), and the summary."""
     rows: dict[tuple[str, str], dict[str, Any]] = {}
-    gits = set()
     for f in files:
+        if f.name == "eval.json":  # a fold of brats_recipe_cv.py: its held-out case as distributed, one pass
+            ev = json.loads(f.read_text(encoding="utf-8"))
+            if "quality" not in ev:
+                continue
+            r = cv_row(ev, f.parent)
+            rows[(r["model_dir"], r["input"])] = r
+            continue
         for line in f.read_text(encoding="utf-8").splitlines():
             rec = json.loads(line) if line.strip() else {}
             if rec.get("bench") == "brats_ood" and "input" in rec:
                 rows[(rec.get("model_dir", rec["model"]), rec["input"])] = rec
-                gits.add(rec["conditions"]["git"])
+    gits = {r["conditions"]["git"] for r in rows.values()}
     if not rows:
         raise SystemExit(f"no brats_ood rows in {', '.join(map(str, files))}")
     print(f"{len(rows)} recorded row(s) from {len(files)} file(s); git {', '.join(sorted(gits))}")
@@ -329,7 +348,8 @@ def main() -> int:
     ap.add_argument("--models", type=Path, nargs="+", help="fold model folders")
     ap.add_argument("--data", type=Path, help="the BraTS 2013 case folders the folds came from")
     ap.add_argument("--from-records", type=Path, nargs="+", metavar="FILE",
-                    help="no prediction: print the rows recorded (--record) by earlier runs and their summary together")
+                    help="no prediction: print the rows recorded (--record) by earlier runs, or brats_recipe_cv.py "
+                         "folds' eval.json, and their summary together")
     ap.add_argument("--isles", default=str(DEFAULT_ISLES),
                     help="ISLES'22 case folder for the no-tumour input ('none' to skip)")
     ap.add_argument("--inputs", default=",".join(INPUT_NAMES),
