@@ -10,7 +10,7 @@ Each fold runs in its own process (so that peak memory is the fold's); finished 
 so the script can be stopped and started again::
 
     nice -n 10 python benchmarks/brats_recipe_cv.py --data ../shared/data/brats2013_flair_t1c \\
-        --work /tmp/brats_cv --recipes default,strong-aug --time-limit 840 --jobs 2
+        --work /tmp/cv6 --recipes default,strong-aug+time-lr --time-limit 840 --jobs 2
 
 Recipes (:data:`RECIPES`) are keyword overrides of ``train_brain_tumour``.
 
