@@ -56,11 +56,8 @@ def freeze_long_lived_objects() -> bool:
 
 
 def _watch_current_viewer() -> None:
-    try:
-        from napari import current_viewer
-    except ImportError:  # pragma: no cover - only called inside napari
-        return
-    viewer = current_viewer()
+    module = sys.modules.get("napari.viewer")  # never imported here: no viewer exists without it
+    viewer = module.current_viewer() if module is not None else None
     if viewer is None:
         return
     layers = viewer.layers

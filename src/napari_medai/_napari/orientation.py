@@ -29,6 +29,7 @@ from ..core.display import (
 )
 from ..core.errors import InvalidInputError, MedaiError
 from .layers import META_KEY
+from .long_lived import freeze_long_lived_objects
 
 #: canvas edge -> (key in ``viewer.canvas.overlays``, napari canvas position)
 EDGE_OVERLAYS: dict[str, tuple[str, str]] = {
@@ -195,6 +196,7 @@ def install_display_conventions(viewer: Any) -> DisplayConventions | None:
     """The viewer's :class:`DisplayConventions`, made on first call; None when ``viewer`` is None."""
     if viewer is None:
         return None
+    freeze_long_lived_objects()  # the first of napari-medai's hooks (reader, sample, dock) that napari calls
     real = _unwrap(viewer)
     found = _CONTROLLERS.get(real)
     if found is None:
