@@ -190,7 +190,7 @@ class ClassifyTrainingWidget(ClassifierTrainingWidget):
 
 class AlzheimerTrainingWidget(ClassifierTrainingWidget):
     """The training widget for Alzheimer's disease on a labelled T1 cohort (Plugins > napari-medai > Alzheimer
-    training): :func:`~napari_medai.core.tasks.alzheimer.classifier.train_alzheimer` with the labels CSV, the
+    training): :func:`~napari_medai.core.tasks.alzheimer.train.train_alzheimer` with the labels CSV, the
     model kind, L and the minimum distance (rows and words in :mod:`napari_medai._napari.alzheimer.training`);
     the model goes to the Alzheimer widget."""
 

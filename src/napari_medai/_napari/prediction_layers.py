@@ -2,7 +2,7 @@
 probability / uncertainty layers, and the hand-over to the agreement panel when ground truth is open.
 
 Any task's segmentation widget uses these (brain tumour today); they only wire layers, the numbers come
-from :func:`napari_medai.core.inference.predict`.
+from :func:`napari_medai.core.inference.segmentation.predict`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ PLUGIN = "napari-medai"
 
 
 def add_prediction(viewer: Any, pred: Any, *, name: str, convention: str) -> Any:
-    """Add ``pred`` (a :class:`~napari_medai.core.inference.Prediction`) as layers; returns the label layer.
+    """Add ``pred`` (a :class:`~napari_medai.core.inference.segmentation.Prediction`) as layers; returns the label layer.
 
     The label layer replaces an earlier one of the same name and carries ``role='prediction'``, the label
     ``convention`` and the model's name in its napari-medai metadata (the agreement panel reads them).

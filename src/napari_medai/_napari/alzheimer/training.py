@@ -4,8 +4,8 @@ The training widget's Alzheimer subclass (:class:`napari_medai._napari.classifie
 keeps its data folder (here the cohort folder), model folder, recipe, job runner and live plot; this module
 adds the rows only this task has (the
 labels CSV, the MNI152 template, the model kind, L, the minimum distance, the alignment), describes the
-cohort with the core's :func:`~napari_medai.core.tasks.alzheimer.classifier.describe_alzheimer_cohort`,
-turns the widget's settings into :func:`~napari_medai.core.tasks.alzheimer.classifier.train_alzheimer`'s
+cohort with the core's :func:`~napari_medai.core.tasks.alzheimer.subjects.describe_alzheimer_cohort`,
+turns the widget's settings into :func:`~napari_medai.core.tasks.alzheimer.train.train_alzheimer`'s
 arguments, and words a finished run. The core does everything else (the split by source scan, the
 landmarks found on the training subjects only, the one training loop).
 """
