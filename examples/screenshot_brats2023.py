@@ -56,8 +56,7 @@ def main() -> None:
         print(q.details())
     out = w.output_layer
     for ly in viewer.layers:
-        if ly is not out and not ly.name.endswith("t2f"):
-            ly.visible = False
+        ly.visible = ly.name == out.name or ly.name.endswith("t2f")
     z = int(np.argmax((np.asarray(out.data) > 0).sum(axis=(1, 2))))
     viewer.dims.set_point(0, out.data_to_world([z, 0, 0])[0])
     viewer.layers.selection.active = out
