@@ -20,10 +20,6 @@ import pytest
 import torch
 import torch.nn as nn
 
-# Writing a whole model in torch's legacy format (as the published files are) makes torch try to store
-# each module class's source; the test's own classes have none to give, which it reports as a warning.
-pytestmark = pytest.mark.filterwarnings("ignore:Couldn't retrieve source code for container:UserWarning")
-
 from napari_medai.core.errors import InvalidInputError
 from napari_medai.core.models.errors import ModelDownloadError, ModelLoadError
 from napari_medai.core.tasks.classify import CHEXNEXT_LABELS, XRV_LABELS, classify_image, init_state
@@ -41,6 +37,10 @@ from napari_medai.core.tasks.classify.xrv import (
 )
 
 from .test_models_support import one_torch_thread  # noqa: F401
+
+# Writing a whole model in torch's legacy format (as the published files are) makes torch try to store
+# each module class's source; the test's own classes have none to give, which it reports as a warning.
+pytestmark = pytest.mark.filterwarnings("ignore:Couldn't retrieve source code for container:UserWarning")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -41,7 +41,6 @@ from .networks import (
     XRV_LABELS,
     architecture_of,
     classify_contract,
-    init_state,
     map_torchvision_densenet,
     xrv_head_to_chexnext,
 )
@@ -56,6 +55,7 @@ from .predict import (
     load_classifier,
 )
 from .train import DEFAULTS, load_dataset, train_classify
+from .transfer import init_state
 from .xrv import (
     XRV_WEIGHTS,
     download_xrv_weights,

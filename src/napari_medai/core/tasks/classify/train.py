@@ -29,8 +29,8 @@ from .networks import (
     DEFAULT_SIZE,
     classify_contract,
     head_prefix,
-    init_state,
 )
+from .transfer import init_state
 
 __all__ = ["DEFAULTS", "load_dataset", "train_classify"]
 
