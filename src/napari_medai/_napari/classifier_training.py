@@ -134,10 +134,7 @@ class ClassifyTrainingWidget(ClassifierTrainingWidget):
         from ..core.tasks.classify import find_class_folders
         from .classify.training_words import dataset_rows
 
-        folder = self.data_edit.text().strip()
-        self._scanned = folder
-        self.cases = []
-        self.case_list.clear()
+        folder = self._start_scan()
         if not folder:
             return self._scan_result("Choose the folder of your labelled images.", ok=False)
         try:
@@ -209,10 +206,7 @@ class AlzheimerTrainingWidget(ClassifierTrainingWidget):
 
     def scan_data_folder(self) -> bool:
         """Describe the cohort in one line (the core's describe_alzheimer_cohort)."""
-        folder = self.data_edit.text().strip()
-        self._scanned = folder
-        self.cases = []
-        self.case_list.clear()
+        folder = self._start_scan()
         if not folder:
             return self._scan_result("Choose the cohort folder (t1/<subject>.nii.gz).", ok=False)
         text, ok = self.alzheimer.describe(folder)

@@ -236,10 +236,7 @@ class BrainTumourTrainingWidget(QWidget):
         """List the cases of the data folder, their naming layout and the sequences every case has."""
         from ..core.tasks.brain_tumour import describe_cases, find_cases
 
-        folder = self.data_edit.text().strip()
-        self._scanned = folder
-        self.cases = []
-        self.case_list.clear()
+        folder = self._start_scan()
         self._build_channel_checks(())
         self._no_channels.setText("(those of the data folder)")
         if not folder:
@@ -277,6 +274,14 @@ class BrainTumourTrainingWidget(QWidget):
                 "\n".join(str(f) for f in [*case.channels.values(), case.label] if f is not None))
         self._no_channels.setText(info.inputs)
         return self._scan_result(info.text, ok=True)
+
+    def _start_scan(self) -> str:
+        """The data folder typed in, remembered as scanned, with the previous scan's cases cleared."""
+        folder = self.data_edit.text().strip()
+        self._scanned = folder
+        self.cases = []
+        self.case_list.clear()
+        return folder
 
     def _scan_result(self, text: str, *, ok: bool) -> bool:
         self._scan_error = "" if ok else text
