@@ -43,6 +43,7 @@ RECIPES: dict[str, dict] = {
     "strong-aug-pos0.66": {"augmentation": "strong", "pos_fraction": 0.66},
     "time-lr": {"lr_schedule": "time"},
     "strong-aug+time-lr": {"augmentation": "strong", "lr_schedule": "time"},
+    "contrast-aug": {"augmentation": "contrast"},
 }
 #: Inference-time variants evaluated on every fold model.
 VARIANTS = ("plain", "tta", "cc0.1", "tta+cc0.1")

@@ -230,3 +230,28 @@ def test_bad_options_are_refused(setup, tmp_path, kw, fragment):
     opts = {**TINY, **kw}
     with pytest.raises(InvalidInputError, match=fragment):
         train(task, cases, out_dir=tmp_path / "x", **opts)
+
+
+def test_contrast_augmentation_remaps_each_sequence_on_its_own_and_keeps_the_labels(setup, tmp_path):
+    from napari_medai.core.recipes.segmentation import SegmentationRecipe
+
+    task, cases = setup
+    kw = dict(train_names=[c.name for c in cases], val_names=[], seed=0, patch_size=(32, 32, 32), batch_size=4,
+              iterations_per_epoch=1, learning_rate=1e-3, weight_decay=0.0, pos_fraction=0.5, val_overlap=0.0,
+              val_fraction=0.0, max_epochs=1, patience=1, time_limit_s=None, device="cpu", amp=False,
+              trained_on=None, model_name=None)
+    batches = {}
+    for aug in ("light", "contrast"):
+        r = SegmentationRecipe(task, cases, augmentation=aug, **kw)
+        r.prepare(None, None)
+        r.build("cpu")
+        r.start_epoch(0, 3)
+        batches[aug] = r.batch(np.random.default_rng(5), "cpu")
+    (xl, yl), (xc, yc) = batches["light"], batches["contrast"]
+    assert torch.equal(yl, yc)  # the same crops and flips: only intensities differ
+    assert xl.shape == xc.shape and not torch.equal(xl, xc)
+    # per channel and sample: a remapping, not one factor for all sequences
+    changed = [[not torch.allclose(xl[b, c], xc[b, c]) for c in range(xl.shape[1])] for b in range(xl.shape[0])]
+    assert any(any(row) for row in changed) and any(row[0] != row[1] for row in changed)
+    with pytest.raises(InvalidInputError, match="augmentation"):
+        SegmentationRecipe(task, cases, augmentation="extreme", **kw)

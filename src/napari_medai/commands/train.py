@@ -72,9 +72,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--window", type=int, default=None, metavar="W", help="inference window edge in voxels (default 96)")
     p.add_argument("--threads", type=int, default=None, metavar="N",
                    help="CPU threads for torch (default: torch's; on a busy shared machine 1 is often faster)")
-    p.add_argument("--augmentation", default=None, choices=("light", "strong"),
-                   help="training augmentation: light (the default) or strong (nnU-Net-style rotation, scaling, "
-                        "noise, blur, brightness, contrast, gamma, bias field, simulated low resolution)")
+    p.add_argument("--augmentation", default=None, choices=("light", "strong", "contrast"),
+                   help="training augmentation: light (the default), strong (nnU-Net-style rotation, scaling, "
+                        "noise, blur, brightness, contrast, gamma, bias field, simulated low resolution) or contrast "
+                        "(per-sequence random intensity remapping, gamma and bias field, no spatial change)")
     _add_ldct_arguments(sub)
     _add_lesion_arguments(sub)
     _add_stroke_arguments(sub)

@@ -57,6 +57,10 @@ AUGMENTATIONS: dict[str, str] = {
               "scaling +-15 %, p 0.2), RandGaussianNoise (sd 0.1, p 0.15), RandGaussianSmooth (sigma 0.5-1, p 0.2), "
               "RandScaleIntensity 0.25 (p 0.15), RandScaleIntensityFixedMean 0.25 (p 0.15), RandAdjustContrast "
               "(gamma 0.7-1.5, p 0.3), RandBiasField (p 0.3), RandSimulateLowResolution (zoom 0.5-1, p 0.25)",
+    "contrast": "RandFlip x/y/z p=0.5, RandScaleIntensity 0.1, RandShiftIntensity 0.1, and per channel (each its own "
+                "draw): RandHistogramShift (5-10 control points, p 0.5: a random monotone remapping that changes how "
+                "bright each tissue is relative to the others, as scanners and sequences do), RandAdjustContrast "
+                "(gamma 0.7-1.5, p 0.3), RandBiasField (coefficients 0-0.2, p 0.3); no spatial change",
 }
 
 
@@ -352,6 +356,7 @@ class SegmentationRecipe(Recipe):
         self._cropper = RandCropByPosNegLabel(spatial_size=self.patch, pos=self.pos_fraction,
                                               neg=1.0 - self.pos_fraction, num_samples=1)
         self._strong = self._strong_transforms(c0.spatial_dims) if self.augmentation == "strong" else []
+        self._contrast = self._contrast_transforms() if self.augmentation == "contrast" else []
         return net, opt
 
     @staticmethod
@@ -380,8 +385,20 @@ class SegmentationRecipe(Recipe):
             RandSimulateLowResolution(prob=0.25, zoom_range=(0.5, 1.0)),
         ]
 
+    @staticmethod
+    def _contrast_transforms() -> list[Any]:
+        """Per-channel tissue-contrast changes (applied to one channel at a time, see :meth:`batch`)."""
+        from monai.transforms import RandAdjustContrast, RandBiasField, RandHistogramShift
+
+        return [
+            RandHistogramShift(num_control_points=(5, 10), prob=0.5),
+            RandAdjustContrast(prob=0.3, gamma=(0.7, 1.5)),
+            RandBiasField(prob=0.3, coeff_range=(0.0, 0.2)),
+        ]
+
     def start_epoch(self, epoch: int, epoch_seed: int) -> None:
-        for k, tr in enumerate([*self._flips, self._scale, self._shift, self._cropper, *self._strong]):
+        for k, tr in enumerate([*self._flips, self._scale, self._shift, self._cropper, *self._strong,
+                                *self._contrast]):
             tr.set_random_state(seed=(epoch_seed * 31 + k) % (2**32))
 
     def learning_rate(self, epoch: int, max_epochs: int) -> float:
@@ -403,9 +420,23 @@ class SegmentationRecipe(Recipe):
             tgt = crop[n_img:]
             if self._strong:
                 img, tgt = self._augment_strong(img, tgt)
+            if self._contrast:
+                img = self._augment_contrast(img)
             xs.append(img)
             ys.append(tgt)
         return torch.stack(xs).float().to(device), torch.stack(ys).float().to(device)
+
+    def _augment_contrast(self, img: Any) -> Any:
+        import torch
+        from monai.utils import convert_to_tensor
+
+        chans = []
+        for c in range(img.shape[0]):
+            ch = img[c : c + 1]
+            for tr in self._contrast:  # each channel draws its own remapping
+                ch = convert_to_tensor(tr(ch), track_meta=False)
+            chans.append(ch)
+        return torch.cat(chans).float()
 
     def _augment_strong(self, img: Any, tgt: Any) -> tuple[Any, Any]:
         from monai.utils import convert_to_tensor
