@@ -184,7 +184,8 @@ def test_components_follow_edits_like_a_fresh_labelling():
 @pytest.mark.parametrize("spacing", [(1.0, 1.0, 1.0), (2.0, 0.8, 0.7), (1.3, 0.6, 0.45)])
 def test_nearest_is_the_same_by_lattice_walk_and_by_tree(spacing, monkeypatch):
     """Each distance is the smallest lattice-formula value, whichever path finds it."""
-    from napari_medai.core.metrics import surface as S
+    from napari_medai.core.metrics import surface_grid as G
+    from napari_medai.core.metrics import surface_walk as S
 
     rng = np.random.default_rng(11)
     shape = (30, 40, 40)
@@ -194,19 +195,19 @@ def test_nearest_is_the_same_by_lattice_walk_and_by_tree(spacing, monkeypatch):
     inner = tuple(slice(p, n - p) for p, n in zip(pad, shape))
     a[inner] = rng.random(a[inner].shape) < 0.002
     b[inner] = rng.random(b[inner].shape) < 0.01
-    src = S.MaskSurface(a, spacing)
-    walk = S.nearest_surface_distances(src.idx, S.MaskSurface(b, spacing), want_nn=True)
+    src = G.MaskSurface(a, spacing)
+    walk = S.nearest_surface_distances(src.idx, G.MaskSurface(b, spacing), want_nn=True)
     monkeypatch.setattr(S, "_MAX_OFFSETS", 1)  # the walk stops at once: the tree answers
     S._ring.cache_clear()
     try:
-        tree = S.nearest_surface_distances(src.idx, S.MaskSurface(b, spacing), want_nn=True)
+        tree = S.nearest_surface_distances(src.idx, G.MaskSurface(b, spacing), want_nn=True)
     finally:
         monkeypatch.undo()
         S._ring.cache_clear()
     assert np.array_equal(walk[0], tree[0])
     # the nearest voxels found are at those distances
-    off = S.unravel_flat(src.idx, shape) - S.unravel_flat(tree[1], shape)
-    assert np.array_equal(S.lattice_distance(off, spacing), tree[0])
+    off = G.unravel_flat(src.idx, shape) - G.unravel_flat(tree[1], shape)
+    assert np.array_equal(G.lattice_distance(off, spacing), tree[0])
 
 
 def test_one_cache_across_changed_settings_and_spacing():

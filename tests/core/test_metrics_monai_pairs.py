@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
-from napari_medai.core.metrics import hausdorff95, hausdorff_distance, surface_distances
+from napari_medai.core.metrics import hausdorff95, hausdorff_distance, mask_surface, surface_distances
 
 torch = pytest.importorskip("torch")
 monai_metrics = pytest.importorskip("monai.metrics")
@@ -109,15 +109,15 @@ def test_empty_mask_convention():
 def test_far_apart_percentile_measures_only_some_voxels_and_stays_exact(monkeypatch):
     """Surfaces far apart: the percentile measures a representative per block and the voxels near
     the order statistics, not every voxel, and still equals the percentile of all distances."""
-    from napari_medai.core.metrics import surface as S
+    from napari_medai.core.metrics import surface_select as S
 
     _, pred, gt, spacing = next(p for p in _pairs() if p[0] == "far apart")
     monkeypatch.setattr(S, "_SELECT_MIN", 16)
     asked = []
-    real = S._tree_nearest
-    monkeypatch.setattr(S, "_tree_nearest", lambda pts, target: asked.append(pts.size) or real(pts, target))
+    real = S.tree_nearest
+    monkeypatch.setattr(S, "tree_nearest", lambda pts, target: asked.append(pts.size) or real(pts, target))
     fast = hausdorff95(pred, gt, spacing=spacing)
-    n_surface = S.mask_surface(pred).sum() + S.mask_surface(gt).sum()
+    n_surface = mask_surface(pred).sum() + mask_surface(gt).sum()
     assert 0 < sum(asked) < 0.8 * n_surface
     monkeypatch.setattr(S, "_SELECT_MIN", 10**9)
     assert fast == surface_distances(pred, gt, spacing=spacing).hausdorff(percentile=95.0)

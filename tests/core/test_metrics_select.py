@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from napari_medai.core.metrics import hausdorff_distance, surface_distances
-from napari_medai.core.metrics import surface as S
+from napari_medai.core.metrics import surface_select as S
 
 
 def _blob(shape, rng, centre, radii):
@@ -25,8 +25,8 @@ def test_select_equals_all_distances(seed, spacing, monkeypatch):
     monkeypatch.setattr(S, "_SELECT_MIN", 64)
     monkeypatch.setattr(S, "_SELECT_BATCH", 16)  # several batches on these small surfaces
     asked = []
-    real = S._tree_nearest
-    monkeypatch.setattr(S, "_tree_nearest", lambda pts, target: asked.append(pts.size) or real(pts, target))
+    real = S.tree_nearest
+    monkeypatch.setattr(S, "tree_nearest", lambda pts, target: asked.append(pts.size) or real(pts, target))
     all_d = surface_distances(pred, gt, spacing=spacing)
     for q in (5.0, 50.0, 95.0, 99.0, 100.0):
         asked.clear()
@@ -46,14 +46,14 @@ def test_direction_below_the_other_is_not_measured_to_the_end(monkeypatch):
     pred = np.roll(gt, 24, axis=2) | _blob(shape, rng, (15, 22, 62), (6, 6, 5))
     monkeypatch.setattr(S, "_SELECT_MIN", 64)
     pruned = []
-    real = S._Selection.finish
+    real = S.PercentileSelection.finish
 
     def finish(self, floor=None):
         out = real(self, floor)
         pruned.append(floor is not None and self.hi < floor)
         return out
 
-    monkeypatch.setattr(S._Selection, "finish", finish)
+    monkeypatch.setattr(S.PercentileSelection, "finish", finish)
     got = hausdorff_distance(pred, gt, spacing=(1.0, 1.0, 1.0), percentile=95.0)
     assert got == surface_distances(pred, gt, spacing=(1.0, 1.0, 1.0)).hausdorff(percentile=95.0)
     assert pruned == [False, True]
@@ -96,8 +96,8 @@ def test_hd95_equals_monai_on_random_pairs_both_directions(seed, monkeypatch):
     if seed >= 4:
         monkeypatch.setattr(S, "_SELECT_MIN", 32)  # the coarse-to-fine selection on these small surfaces
         monkeypatch.setattr(S, "_SELECT_BATCH", 16)
-    real = S._Selection.refine
-    monkeypatch.setattr(S._Selection, "refine", lambda self: asked.append(1) or real(self))
+    real = S.PercentileSelection.refine
+    monkeypatch.setattr(S.PercentileSelection, "refine", lambda self: asked.append(1) or real(self))
     theirs = _monai_hd95(pred, gt, spacing)
     for a, b in ((pred, gt), (gt, pred)):
         ours = hausdorff_distance(a, b, spacing=spacing, percentile=95)

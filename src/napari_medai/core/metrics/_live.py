@@ -35,14 +35,9 @@ from scipy import ndimage as ndi
 
 from ._arrays import bounding_box, changed_box, union_box
 from .lesions import reference_lesions
-from .surface import (
-    MaskSurface,
-    SurfaceDistances,
-    lattice_distance,
-    nearest_surface_distances,
-    surface_voxels,
-    unravel_flat,
-)
+from .surface import SurfaceDistances
+from .surface_grid import MaskSurface, lattice_distance, surface_voxels, unravel_flat
+from .surface_walk import nearest_surface_distances
 
 Box = tuple[tuple[int, int], ...]
 _BIG = np.iinfo(np.int64).max
@@ -412,7 +407,7 @@ class SurfaceState:
     """Surface distances between a prediction and a fixed reference mask, kept up to date.
 
     Both masks live on one frame with a zero margin of at least
-    :func:`~napari_medai.core.metrics.surface.ring_pad` voxels around their foreground; both must
+    :func:`~napari_medai.core.metrics.surface_walk.ring_pad` voxels around their foreground; both must
     be non-empty.
     """
 

@@ -47,13 +47,9 @@ from ._arrays import (
     union_box,
 )
 from .conventions import BRATS_LESION_HD95_MISS_MM
-from .surface import (
-    MaskSurface,
-    SurfaceDistances,
-    nearest_surface_distances,
-    pair_hausdorff,
-    ring_pad,
-)
+from .surface import SurfaceDistances, pair_hausdorff
+from .surface_grid import MaskSurface
+from .surface_walk import nearest_surface_distances, ring_pad
 
 __all__ = ["LESION_STYLES", "LesionResult", "lesion_wise"]
 

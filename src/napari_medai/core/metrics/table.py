@@ -34,13 +34,9 @@ from ._live import Components, LesionCounts, SurfaceState
 from .conventions import BRATS_HD95_EMPTY_MM, Convention, get_convention
 from .lesions import LESION_STYLES, lesion_style_params, lesions_padded, scores_from_counts
 from .overlap import ConfusionCounts
-from .surface import (
-    MaskSurface,
-    SurfaceDistances,
-    check_tolerance,
-    nearest_surface_distances,
-    ring_pad,
-)
+from .surface import SurfaceDistances, check_tolerance
+from .surface_grid import MaskSurface
+from .surface_walk import nearest_surface_distances, ring_pad
 
 __all__ = ["METRICS", "TableCache", "compute_table", "empty_rule_values"]
 
