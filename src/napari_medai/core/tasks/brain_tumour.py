@@ -48,6 +48,10 @@ The nnU-Net-style ``augmentation="strong"`` and the time-budget learning-rate sc
 ``benchmarks/brats_recipe_cv.py`` on the four shared BraTS 2013 cases (14 minutes of one core per fold,
 about 10 epochs) the two together gave a mean held-out WT Dice of 0.577 against the default's 0.663
 (worse on 3 of 4 folds); strong augmentation slows learning, which a short CPU budget cannot repay.
+``augmentation="contrast"`` (a random monotone intensity remapping, gamma and bias field drawn per
+sequence, no spatial change: aimed at pat0005, whose bright cortex the default model calls oedema) gave
+0.645 / 0.389 / 0.353 (WT / TC / ET, plain prediction; default 0.663 / 0.406 / 0.486) and still failed on
+pat0005 (WT 0.168), so it is not the default either.
 The inference settings the same folds chose are :data:`DEFAULT_INFERENCE`.
 """
 
