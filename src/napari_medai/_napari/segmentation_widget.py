@@ -3,7 +3,13 @@
 The widget asks for exactly the input channels the chosen model declares and fills a channel only with an
 image named like it (:mod:`napari_medai.core.model_inputs`); one image in two channels is an error shown
 before Segment. Models load and segment off the GUI thread through the shared
-:class:`~napari_medai._napari._jobs.JobRunner`. The result is a Labels layer marked as a prediction (with
+:class:`~napari_medai._napari._jobs.JobRunner`.
+
+A task with a whole inference pipeline (:data:`TASK_PIPELINES`: brain tumour) runs that pipeline's
+``segment``, with the options its command line has and the defaults its cross-validation chose
+(``DEFAULT_INFERENCE``: test-time augmentation on, small tumour components dropped), so the widget shows the
+labels and volumes ``napari-medai brain-tumour`` writes for the same model and images; any other task runs the
+engine's :func:`~napari_medai.core.inference.segmentation.predict`. The result is a Labels layer marked as a prediction (with
 its label convention), its region volumes, whether the input is like the model's training cases (one line, the
 numbers in its tooltip: :mod:`napari_medai.core.ood`), a colour key and "Save segmentation…"; when a ground-truth
 Labels layer is open, the agreement panel (opened through the Plugins menu's entry) compares the pair.
@@ -12,7 +18,8 @@ Labels layer is open, the agreement panel (opened through the Plugins menu's ent
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +42,7 @@ from ..core.model_inputs import (
 )
 from ..core.models import REGISTRY
 from ..core.models.registry import DEFAULT_BRAIN_MODEL
+from ..core.tasks import brain_tumour
 from ._jobs import JobRunner
 from ._widgets import (
     RED,
@@ -55,6 +63,30 @@ if TYPE_CHECKING:
 
 #: The keys that run Segment (not used by napari itself).
 SEGMENT_SHORTCUT = "Ctrl+Shift+B"
+
+
+@dataclass(frozen=True)
+class TaskPipeline:
+    """A task's own inference: its ``segment`` function and the defaults of its options.
+
+    Attributes
+    ----------
+    segment
+        ``segment(channels, *, model, device, tta, uncertainty, return_probabilities, min_component_fraction,
+        progress, should_stop) -> Prediction``: prediction and post-processing, as the task's command runs it.
+    defaults
+        ``{"tta": bool, "min_component_fraction": float}``: the settings chosen by the task's cross-validation
+        (the task module's ``DEFAULT_INFERENCE``), which the widget's check boxes start from.
+    """
+
+    segment: Callable[..., Any]
+    defaults: Mapping[str, Any]
+
+
+#: Tasks that run their own pipeline rather than the engine's bare ``predict`` (see the module docstring).
+TASK_PIPELINES: dict[str, TaskPipeline] = {
+    "brain_tumour": TaskPipeline(brain_tumour.segment, brain_tumour.DEFAULT_INFERENCE),
+}
 
 
 def offline_bundle_hint(name: str, bundle: str) -> str:
@@ -81,6 +113,7 @@ class SegmentationWidget(QWidget):
         self.output_layer: Any = None
         self.agreement: Any = None
         self._pending_load = False
+        self.pipeline = TASK_PIPELINES.get(task)  # None: the engine's predict, no post-processing
 
         self.jobs = JobRunner("Choose a model, then an image for each of its channels.")
         self.status = self.jobs.status
@@ -97,7 +130,22 @@ class SegmentationWidget(QWidget):
         self.channels = ChannelRows(viewer)
         self.device_combo = device_combo()
         self.tta_check = QCheckBox("test-time augmentation")
-        self.tta_check.setToolTip("Average the prediction over flipped copies (slower, steadier)")
+        tta_tip = "Average the prediction over the 8 flipped copies of the images (slower, steadier)"
+        self.components_check: QCheckBox | None = None
+        if self.pipeline is not None:
+            defaults = self.pipeline.defaults
+            self.tta_check.setChecked(bool(defaults["tta"]))
+            tta_tip += "; on by default: chosen by cross-validation" if defaults["tta"] else ""
+            fraction = float(defaults["min_component_fraction"])
+            self.components_check = QCheckBox(f"remove small components (< {fraction:g} of the largest)")
+            self.components_check.setChecked(fraction > 0)
+            self.components_check.setEnabled(fraction > 0)
+            self.components_check.setToolTip(
+                f"Drop the tumour components (26-connected, all labels together) smaller than {fraction:g} of the "
+                "largest one: scattered false positives away from the tumour. A satellite lesion that small is "
+                "dropped too. On by default: chosen by cross-validation, as on the command line "
+                "(--min-component-fraction)")
+        self.tta_check.setToolTip(tta_tip)
         self.uncertainty_combo = QComboBox()
         self.uncertainty_combo.addItems(["variance", "entropy", "none"])
         self.probabilities_check = QCheckBox("add probability layers")
@@ -116,6 +164,8 @@ class SegmentationWidget(QWidget):
         for label, combo, check in (("device", self.device_combo, self.tta_check),
                                     ("uncertainty", self.uncertainty_combo, self.probabilities_check)):
             options.addRow(label, field_row(combo, check))
+        if self.components_check is not None:
+            options.addRow("post-processing", field_row(self.components_check))
         self.uncertainty_combo.setToolTip("With test-time augmentation: a layer of where the flips disagree")
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_button)
@@ -274,13 +324,19 @@ class SegmentationWidget(QWidget):
         kwargs = {"device": self.device_combo.currentText(), "tta": self.tta_check.isChecked(),
                   "uncertainty": None if unc == "none" else unc,
                   "return_probabilities": self.probabilities_check.isChecked()}
+        pipeline = self.pipeline
+        if pipeline is not None and self.components_check is not None:
+            keep = self.components_check.isChecked()
+            kwargs["min_component_fraction"] = float(pipeline.defaults["min_component_fraction"]) if keep else 0.0
 
         def work() -> tuple[str, Any, Any]:
+            m = model if model is not None else self._load(source)
+            run_options = {"progress": self.jobs.progress_callback, "should_stop": self.jobs.cancelled, **kwargs}
+            if pipeline is not None:
+                return source, m, pipeline.segment(channels, model=m, **run_options)
             from ..core.inference.segmentation import predict
 
-            m = model if model is not None else self._load(source)
-            return source, m, predict(m, channels, progress=self.jobs.progress_callback,
-                                      should_stop=self.jobs.cancelled, **kwargs)
+            return source, m, predict(m, channels, **run_options)
 
         return self.jobs.start(work, self._segmented, "segmenting…", on_error=lambda _e: self._after_job())
 
@@ -336,4 +392,5 @@ class BrainTumourWidget(SegmentationWidget):
         super().__init__(viewer, task="brain_tumour", convention="brats2021", parent=parent)
 
 
-__all__ = ["SEGMENT_SHORTCUT", "BrainTumourWidget", "SegmentationWidget", "offline_bundle_hint"]
+__all__ = ["SEGMENT_SHORTCUT", "TASK_PIPELINES", "BrainTumourWidget", "SegmentationWidget", "TaskPipeline",
+           "offline_bundle_hint"]
