@@ -87,3 +87,21 @@ def test_run_now_runs_every_part_at_once(qtbot):
 
     assert jobs.run_now(lambda: 1, done)
     assert seen == [1, 2] and not jobs.busy
+
+
+def test_the_status_is_not_red_any_more_after_an_error_is_followed_by_news(make_napari_viewer):
+    # under napari's style sheet Qt keeps a removed style sheet's colour in the label's palette: the user saw
+    # "24 case(s) matched." in red after the agreement dock's "no case matches" (a screenshot, issue 10)
+    viewer = make_napari_viewer()
+    jobs = JobRunner("idle")
+    viewer.window.add_dock_widget(jobs)
+    label = jobs.status
+
+    def colour() -> str:
+        return label.palette().color(label.foregroundRole()).name()
+
+    plain = colour()
+    jobs.refuse(ValueError("no case matches"))
+    assert colour() == "#ff7070"
+    jobs.set_status("24 case(s) matched.")
+    assert colour() == plain

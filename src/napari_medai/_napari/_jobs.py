@@ -241,7 +241,11 @@ class JobRunner(QWidget):
 
     def set_status(self, text: str, *, error: bool = False) -> None:
         self.status.setText(text)
+        was_red = bool(self.status.styleSheet())
         self.status.setStyleSheet(RED if error else "")
+        if was_red and not error:  # under napari's style sheet the removed red stays in the palette: polish again
+            self.status.style().unpolish(self.status)
+            self.status.style().polish(self.status)
 
     def _show_error(self, exc: BaseException, *, notify: bool | None = None) -> None:
         from ..core.models.errors import Cancelled
