@@ -293,4 +293,8 @@ def test_agreement_dock_refuses_bad_csv(tmp_path, qtbot):
     assert "needs columns 'case' and 'total'" in dock.jobs.status.text()
     ref = _write_scores(tmp_path / "ref.csv", [("a", (1, 0, 1, 0, 0)), ("b", (20, 0, 10, 10, 0))])
     assert dock.load_reference(ref)
+    assert dock.agreement is None and dock.jobs.status.text().startswith("Reference loaded: now load the automatic")
+    assert dock.jobs.last_error == ""  # the usual first step is no error
+    auto = _write_scores(tmp_path / "auto.csv", [("x", (1, 0, 1, 0, 0))])
+    assert dock.load_auto(auto)
     assert dock.agreement is None and "no case matches" in dock.jobs.status.text()

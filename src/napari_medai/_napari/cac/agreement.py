@@ -89,6 +89,7 @@ class CACAgreementWidget(QWidget):
         self.jobs.progress.setVisible(False)  # the statistics take milliseconds: no progress to show
         self.jobs.cancel_button.setVisible(False)
         self.stats_table = _table(0, list(STAT_COLUMNS))
+        self.stats_table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeToContents)  # "Pearson r"
         self.kappa_label = wrapped()
         cats = list(cac.RISK_CATEGORIES)
         self.confusion_table = _table(len(cats), cats)
@@ -196,6 +197,10 @@ class CACAgreementWidget(QWidget):
             self.jobs.set_status(HINT)
             return None
         auto = self.automatic_scores()
+        if not auto:  # the usual first step, not an error: say what comes next
+            self.jobs.set_status("Reference loaded: now load the automatic scores CSV, or tick 'add the current "
+                                 "case as' in a calcium scoring dock.")
+            return None
 
         def work() -> cac.CohortAgreement:
             if not set(auto) & set(self.reference):
