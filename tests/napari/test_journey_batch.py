@@ -47,7 +47,7 @@ def test_run_a_cohort_then_open_a_case(make_napari_viewer, qtbot, tmp_path, sche
     table = next(t for t in w.findChildren(QTableWidget) if t.isVisibleTo(w))
     rows = sorted(table_texts(table))
     assert [(r[0], r[1]) for r in rows] == [("broken", "failed"), ("case_000", "done"), ("case_001", "done")]
-    assert "broken.nii.gz" in rows[0][4] and rows[1][3].startswith("method gaussian, input_psnr")
+    assert "broken.nii.gz" in rows[0][4] and rows[1][3].startswith("psnr ") and " → " in rows[1][3]
     assert "2 of 3 case(s) done (0 reused), 1 failed" in w.summary.text()
     assert (tmp_path / "out" / "summary.csv").is_file()
     row = next(i for i, r in enumerate(table_texts(table)) if r[0] == "case_001")

@@ -18,6 +18,7 @@ from qtpy.QtWidgets import (
     QComboBox,
     QFileDialog,
     QFormLayout,
+    QHeaderView,
     QLineEdit,
     QPushButton,
     QTableWidget,
@@ -40,12 +41,24 @@ LABEL_OUTPUTS = ("segmentation", "lesions", "assignment")
 
 
 def result_text(record: dict[str, Any]) -> str:
-    """The headline of a case's record for its table row (the first three figures)."""
-    figs = record.get("figures") or {}
+    """The headline of a case's record for its table row: the first three figures, numbers before words (the
+    method is the run's), a measure taken before and after (``input_psnr``, ``output_psnr``) as one
+    "psnr 32.2 → 35.1"."""
+    figs = dict(sorted((record.get("figures") or {}).items(), key=lambda kv: isinstance(kv[1], str)))
+
+    def text(v: Any) -> str:
+        return f"{v:.3g}" if isinstance(v, float) else str(v)
+
     parts = []
-    for k, v in list(figs.items())[:3]:
-        parts.append(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}")
-    return ", ".join(parts)
+    for k, v in figs.items():
+        measure = k[len("output_"):]
+        if k.startswith("input_") and f"output_{k[len('input_'):]}" in figs:
+            continue  # shown with its output
+        if k.startswith("output_") and f"input_{measure}" in figs:
+            parts.append(f"{measure} {text(figs[f'input_{measure}'])} → {text(v)}")
+        else:
+            parts.append(f"{k} {text(v)}")
+    return ", ".join(parts[:3])
 
 
 class BatchWidget(QWidget):
@@ -85,6 +98,13 @@ class BatchWidget(QWidget):
         self.table.setEditTriggers(QTableWidget.NoEditTriggers)
         self.table.setSelectionBehavior(QTableWidget.SelectRows)
         self.table.setToolTip("click a case to open its images and results")
+        self.table.setWordWrap(False)  # one line a row, long texts elided (the full text is the cell's tooltip)
+        self.table.verticalHeader().setVisible(False)
+        header = self.table.horizontalHeader()
+        for col, mode in enumerate((QHeaderView.ResizeToContents,) * 3 + (QHeaderView.Stretch, QHeaderView.Interactive)):
+            header.setSectionResizeMode(col, mode)  # the result takes what is left; the reason is mostly empty
+        header.setStretchLastSection(False)
+        header.resizeSection(len(COLUMNS) - 1, 70)
         self.summary = wrapped()
         self._build()
         self.task_combo.currentTextChanged.connect(self._task_changed)
@@ -173,7 +193,9 @@ class BatchWidget(QWidget):
         cells = (record.get("case", ""), status, "" if seconds is None else f"{seconds:.1f}", result_text(record),
                  record.get("reason", ""))
         for col, text in enumerate(cells):
-            self.table.setItem(row, col, QTableWidgetItem(str(text)))
+            item = QTableWidgetItem(str(text))
+            item.setToolTip(str(text))
+            self.table.setItem(row, col, item)
 
     def _done(self, run: Any) -> None:
         self.run_result = run
@@ -222,7 +244,9 @@ class BatchWidget(QWidget):
                     if name in self.viewer.layers:
                         self.viewer.layers.remove(name)
                     getattr(self.viewer, f"add_{kind}")(data, **kw)
-            self.jobs.set_status(f"Opened case {record.get('case')}: " + ", ".join(n for n, _, _ in volumes) + ".")
+            figures = result_text(record)  # in full: the table's cell is one elided line
+            self.jobs.set_status(f"Opened case {record.get('case')}{f' ({figures})' if figures else ''}: "
+                                 + ", ".join(n for n, _, _ in volumes) + ".")
 
         return self.jobs.run_now(load, show)
 
