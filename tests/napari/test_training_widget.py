@@ -91,3 +91,17 @@ def test_stop_keeps_the_finished_epoch_and_resume_continues(make_napari_viewer, 
     assert widget.result.resumed_from == done and widget.result.epochs_run == done + 1
     # the earlier epochs are replayed into the fresh plot, then the new one
     assert widget.plot.series["train loss"][0] == [float(e) for e in range(1, done + 2)]
+
+
+def test_a_finished_runs_summary_is_scrolled_into_view_in_a_short_dock(make_napari_viewer):
+    # at 1280 x 800 the summary sits under the plot, out of view: the dock scrolls down to it (issue 10's screenshots)
+    from napari_medai._napari._widgets import process_events_until
+
+    viewer = make_napari_viewer(show=True)
+    viewer.window._qt_window.resize(1280, 800)
+    widget = open_widget(viewer, "Stroke training (your labelled cases)")
+    widget.recipe.advanced_check.setChecked(True)
+    process_events_until(lambda: False, 0.3)
+    assert widget.summary.visibleRegion().isEmpty()  # the summary starts out of view
+    widget.show_summary("<b>Reached the epoch limit</b> after 4 epoch(s).<br>Best epoch 4.", "Done.")
+    assert process_events_until(lambda: not widget.summary.visibleRegion().isEmpty(), 5)

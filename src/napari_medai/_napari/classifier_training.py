@@ -54,9 +54,7 @@ class ClassifierTrainingWidget(BrainTumourTrainingWidget):
         self.plot.fit()
         self.use_button.setEnabled(True)
         self._propose_out_folder()  # the next run goes into a fresh folder
-        html, status = self.run_summary(r)
-        self.summary.setText(html)
-        self.jobs.set_status(status)
+        self.show_summary(*self.run_summary(r))
 
     def use_in_segmentation(self) -> Any:
         """Open the widget that runs the model (its Plugins menu entry; the open one if any) with it chosen."""

@@ -392,8 +392,9 @@ class BrainTumourTrainingWidget(QWidget):
         x = m["epoch"]
         self._add("train loss", x, m.get("train_loss"))
         self._add("val Dice (mean)", x, m.get("val_mean_dice"), right=True)
-        for region in sorted(m.get("val_dice") or {}, key=lambda r: "WTCET".find(r)):
-            self._add(region, x, m["val_dice"][region], right=True)
+        regions = m.get("val_dice") or {}
+        for region in sorted(regions, key=lambda r: "WTCET".find(r)) if len(regions) > 1 else ():  # one is the mean
+            self._add(region, x, regions[region], right=True)
 
     def _add(self, name: str, x: float, y: float | None, *, right: bool = False) -> None:
         self.plot.add_point(name, x, y, right=right, color=COLOURS.get(name, "#7f7f7f"))
@@ -428,8 +429,15 @@ class BrainTumourTrainingWidget(QWidget):
         self.use_button.setEnabled(True)
         self._propose_out_folder()  # the next run goes into a fresh folder
         html, status = result_summary(r, self._last_step)
+        self.show_summary(html, status)
+
+    def show_summary(self, html: str, status: str) -> None:
+        """Show a finished run's summary and status, and scroll the dock down to the summary (under the plot, it
+        is out of view in a dock under about 1000 pixels)."""
         self.summary.setText(html)
         self.jobs.set_status(status)
+        # once the new text is laid out (a few turns of the event loop; at once the dock would not scroll yet)
+        QTimer.singleShot(100, self, lambda: self._scroll.ensureWidgetVisible(self.summary))
 
     # ------------------------------------------------------------------ hand-over
     def use_in_segmentation(self) -> Any:
