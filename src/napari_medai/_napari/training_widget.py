@@ -406,7 +406,7 @@ class BrainTumourTrainingWidget(QWidget):
             self.plot.clear()
         self.plot.ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         if self.plot.ax2 is not None:
-            self.plot.ax2.set_ylim(0.0, 1.0)
+            self.plot.ax2.set_ylim(-0.03, 1.03)  # a Dice or AUC of 0 or 1 is drawn inside the frame, not on it
         self.plot.redraw(force=True)
 
     def _failed(self, exc: BaseException) -> None:

@@ -70,6 +70,7 @@ class AlzheimerTraining:
                 if sub.indexOf(hidden) >= 0:
                     sub.setRowVisible(hidden, False)
         r.patch_spin.setToolTip("Edge of the patch cut around each landmark, in voxels of the 2 mm MNI grid")
+        r.advanced_check.setText("advanced: patch, steps, batch")  # no network rows for this task
         widget.data_edit.setPlaceholderText("cohort folder (t1/<subject>.nii.gz)")
         widget.use_button.setText("Use in the Alzheimer widget")
         if widget.plot.ax2 is not None:
