@@ -127,3 +127,22 @@ def test_points_inside_the_limits_are_blitted_and_limits_grow_with_headroom(qtbo
     p.add_point("loss", 0, 5.0)
     p.add_point("loss", 1, 6.0)
     assert p.ax.get_ylim()[1] < 7 and p.ax.get_xlim()[1] < 2
+
+
+def test_the_figure_is_made_at_the_first_point_with_the_labels_and_styles_given_before(qtbot):
+    p = LivePlot(ylabel="loss", y2label="Dice", empty_text="no epochs yet")
+    qtbot.addWidget(p)
+    p.show()
+    qtbot.waitExposed(p)
+    styled = []
+    p.when_built(lambda plot: (plot.ax2.set_ylim(0.0, 1.0), styled.append(plot)))
+    p.set_axis_labels(y2label="validation AUC")
+    p.clear()
+    p.fit()
+    assert not p.built and not styled and p.placeholder.text() == "no epochs yet" and p.placeholder.isVisible()
+    p.add_point("loss", 1, 0.5)
+    assert p.built and styled == [p] and p.canvas.isVisible() and not p.placeholder.isVisible()
+    assert p.ax2.get_ylabel() == "validation AUC" and p.ax2.get_ylim() == (0.0, 1.0)
+    assert p.ax.get_ylabel() == "loss" and not p.empty_note.get_visible() and p.draws["full"] == 1
+    p.when_built(lambda plot: styled.append("at once"))  # made already: runs now
+    assert styled == [p, "at once"]
