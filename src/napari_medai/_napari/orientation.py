@@ -30,6 +30,7 @@ from ..core.display import (
 from ..core.errors import InvalidInputError, MedaiError
 from .layers import META_KEY
 from .long_lived import freeze_long_lived_objects
+from .warm_imports import warm_up_layer_imports
 
 #: canvas edge -> (key in ``viewer.canvas.overlays``, napari canvas position)
 EDGE_OVERLAYS: dict[str, tuple[str, str]] = {
@@ -197,6 +198,7 @@ def install_display_conventions(viewer: Any) -> DisplayConventions | None:
     if viewer is None:
         return None
     freeze_long_lived_objects()  # the first of napari-medai's hooks (reader, sample, dock) that napari calls
+    warm_up_layer_imports()  # pandas, before the first Labels / Points / Shapes layer needs it on the GUI thread
     real = _unwrap(viewer)
     found = _CONTROLLERS.get(real)
     if found is None:
