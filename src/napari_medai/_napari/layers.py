@@ -243,3 +243,54 @@ def layer_to_volume(layer: Any, *, reference: Volume | None = None) -> Volume:
         meta=header,
         label_names=label_names or None,
     )
+
+
+def put_layer(viewer: Any, data: Any, kw: dict[str, Any], kind: str) -> Any:
+    """Add the layer ``(data, kw, kind)`` (a :func:`volume_to_layer_data` tuple), or, when a layer of its name
+    and kind lies on the same grid already, give that layer the new data, metadata and display in place; the
+    layer.
+
+    Replacing costs the GUI thread much more: napari runs a full garbage collection when it removes a layer,
+    then builds the new one's visuals, controls and list row (about 130 + 200 ms of CPU on a busy 2-core
+    machine, against about 30 ms for new data). The layer keeps its place in the layer list."""
+    from napari.layers import Image, Labels
+
+    name = kw.get("name")
+    old = viewer.layers[name] if isinstance(name, str) and name in viewer.layers else None
+    cls = {"image": Image, "labels": Labels}.get(kind)
+    if old is not None and cls is not None and isinstance(old, cls) and _same_grid(old, np.shape(data), kw) \
+            and not getattr(old, "multiscale", False) and not getattr(old, "rgb", False):
+        old.metadata = kw.get("metadata", {})
+        old.data = data
+        if "features" in kw:
+            old.features = kw["features"]
+        for attr in ("colormap", "blending", "opacity"):
+            if attr in kw:
+                setattr(old, attr, kw[attr])
+        if kind == "image":
+            if "contrast_limits" in kw:
+                lo, hi = (float(v) for v in kw["contrast_limits"])
+                rlo, rhi = old.contrast_limits_range
+                old.contrast_limits_range = (min(lo, rlo), max(hi, rhi))
+                old.contrast_limits = (lo, hi)
+            else:
+                old.reset_contrast_limits_range()
+                old.reset_contrast_limits()
+        old.visible = kw.get("visible", True)
+        return old
+    if old is not None:
+        viewer.layers.remove(old)
+    return getattr(viewer, f"add_{kind}")(data, **kw)
+
+
+def _same_grid(layer: Any, shape: tuple[int, ...], kw: dict[str, Any]) -> bool:
+    """Whether ``layer`` has the shape and the data-to-world transform that ``kw`` would give a new layer."""
+    if tuple(np.shape(layer.data)) != tuple(shape) or "channel_axis" in kw:
+        return False
+    nd = len(shape)
+    scale = np.asarray(kw.get("scale", np.ones(nd)), dtype=float)
+    translate = np.asarray(kw.get("translate", np.zeros(nd)), dtype=float)
+    affine = np.asarray(kw.get("affine", np.eye(nd + 1)), dtype=float)
+    return (np.allclose(layer.scale, scale) and np.allclose(layer.translate, translate)
+            and np.allclose(layer.affine.affine_matrix, affine) and np.allclose(layer.rotate, np.eye(nd))
+            and np.allclose(layer.shear, 0.0))

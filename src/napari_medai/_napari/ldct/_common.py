@@ -9,7 +9,7 @@ from napari.layers import Image, Shapes
 from qtpy.QtWidgets import QComboBox
 
 from ...core.errors import InvalidInputError
-from ..layers import META_KEY, layer_to_volume, volume_to_layer_data
+from ..layers import META_KEY, layer_to_volume, put_layer, volume_to_layer_data
 
 #: Combo-box entry for "no layer".
 NONE = "none"
@@ -71,13 +71,12 @@ def ct_volume(layer: Any) -> Any:
 
 
 def put_image(viewer: Any, vol: Any, like: Any, **extra: Any) -> Any:
-    """Add ``vol`` as an Image layer (replacing one of the same name), with ``like``'s contrast."""
+    """Add ``vol`` as an Image layer with ``like``'s contrast; a layer of its name on the same grid (an earlier
+    result's) gets the new data in place (:func:`~napari_medai._napari.layers.put_layer`)."""
     data, kw, _ = volume_to_layer_data(vol)[0]
     kw["contrast_limits"] = tuple(like.contrast_limits)
     kw.update(extra)
-    if kw["name"] in viewer.layers:
-        viewer.layers.remove(kw["name"])
-    return viewer.add_image(data, **kw)
+    return put_layer(viewer, data, kw, "image")
 
 
 #: Combo-box property holding the entry ``refill`` chose by itself (not the user).

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from qtpy.QtCore import QTimer
 
-from ..layers import META_KEY, volume_to_layer_data
+from ..layers import META_KEY, put_layer, volume_to_layer_data
 
 #: Label convention of the lesion layer (ISLES: 1 = lesion).
 CONVENTION = "isles"
@@ -46,13 +46,12 @@ def probability_volume(result: Any) -> Any:
 
 def add_result_layer(viewer: Any, vol: Any, *, role: str, model: str, convention: str | None = None,
                      **extra: Any) -> Any:
-    """Add ``vol`` to ``viewer`` as a layer (replacing one of its name) with the widget's metadata; the layer."""
+    """Add ``vol`` to ``viewer`` as a layer with the widget's metadata; the layer. A layer of its name on the
+    same grid (an earlier run's) gets the new data in place (:func:`~napari_medai._napari.layers.put_layer`)."""
     data, kw, kind = volume_to_layer_data(vol)[0]
     kw["metadata"][META_KEY].update(role=role, model=model, **({"convention": convention} if convention else {}))
     kw.update(extra)
-    if vol.name in viewer.layers:
-        viewer.layers.remove(vol.name)
-    return getattr(viewer, f"add_{kind}")(data, **kw)
+    return put_layer(viewer, data, kw, kind)
 
 
 def add_lesions(viewer: Any, result: Any) -> Any:
