@@ -116,8 +116,7 @@ class ClassifyTrainingWidget(ClassifierTrainingWidget):
                     form.setRowVisible(hidden, False)
         r.advanced_check.setText("advanced: image size, batch")
         r.val_spin.setToolTip("Fraction of the training images held out (by group) to pick the best epoch by AUC.")
-        if self.plot.ax2 is not None:
-            self.plot.ax2.set_ylabel("validation AUC")
+        self.plot.set_axis_labels(y2label="validation AUC")
         self.use_button.setText("Use in Classify image")
         self.jobs.set_status("Choose the folder of your labelled images (one sub-folder per class), then press Train.")
         self._propose_out_folder()

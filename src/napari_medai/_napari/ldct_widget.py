@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from qtpy.QtWidgets import QVBoxLayout, QWidget
 
 from ._jobs import JobRunner
+from ._plot import preload_matplotlib
 from ._widgets import CurrentPageTabWidget, scroll_vertically
 from .ldct._common import SIMULATE, image_names, shapes_names
 from .ldct.denoise import DenoiseTab
@@ -76,7 +77,7 @@ class LdctWidget(QWidget):
         for layer in viewer.layers:
             layer.events.name.connect(self._layers_changed)
         self._layers_changed()
-        _preload_plotting()
+        preload_matplotlib()  # the live curves (noise2self, Train) are made later without waiting for it
 
     # ------------------------------------------------------------------ the running job
     @property
@@ -107,19 +108,6 @@ class LdctWidget(QWidget):
         images, shapes = image_names(self.viewer), shapes_names(self.viewer)
         for tab in (self.simulate_tab, self.denoise_tab, self.train_tab, self.measure_tab):
             tab.refresh(images, shapes)
-
-
-def _preload_plotting() -> None:
-    """Import matplotlib off the GUI thread while the user looks at the dock, so the first live curve
-    (noise2self, Train) does not freeze the viewer for the second or two the import takes."""
-    import importlib
-    import threading
-
-    def load() -> None:
-        for name in ("matplotlib.figure", "matplotlib.backends.backend_agg"):
-            importlib.import_module(name)
-
-    threading.Thread(target=load, name="napari-medai-preload-matplotlib", daemon=True).start()
 
 
 __all__ = ["SIMULATE", "LdctWidget", "shapes_to_mask"]

@@ -400,14 +400,12 @@ class BrainTumourTrainingWidget(QWidget):
         self.plot.add_point(name, x, y, right=right, color=COLOURS.get(name, "#7f7f7f"))
 
     def _style_plot(self, *, clear: bool = False) -> None:
-        from matplotlib.ticker import MaxNLocator
-
+        """Whole epochs along x, Dice or AUC in [0, 1]: set when the plot makes its figure (at the first epoch's
+        point, so opening the dock imports no matplotlib on the GUI thread); ``clear``: a new run starts."""
         if clear:
             self.plot.clear()
-        self.plot.ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        if self.plot.ax2 is not None:
-            self.plot.ax2.set_ylim(-0.03, 1.03)  # a Dice or AUC of 0 or 1 is drawn inside the frame, not on it
-        self.plot.redraw(force=True)
+        else:
+            self.plot.when_built(_epochs_and_unit_scores)
 
     def _failed(self, exc: BaseException) -> None:
         """After a failure or a cancel (the runner has shown it): say what Stop or Cancel left behind."""
@@ -475,5 +473,13 @@ class StrokeTrainingWidget(BrainTumourTrainingWidget):
     def __init__(self, viewer: napari.viewer.Viewer, parent: QWidget | None = None) -> None:
         super().__init__(viewer, parent, task="stroke")
 
+
+
+def _epochs_and_unit_scores(plot: LivePlot) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    plot.ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if plot.ax2 is not None:
+        plot.ax2.set_ylim(-0.03, 1.03)  # a Dice or AUC of 0 or 1 is drawn inside the frame, not on it
 
 __all__ = ["BrainTumourTrainingWidget", "StrokeTrainingWidget"]

@@ -73,8 +73,7 @@ class AlzheimerTraining:
         r.advanced_check.setText("advanced: patch, steps, batch")  # no network rows for this task
         widget.data_edit.setPlaceholderText("cohort folder (t1/<subject>.nii.gz)")
         widget.use_button.setText("Use in the Alzheimer widget")
-        if widget.plot.ax2 is not None:
-            widget.plot.ax2.set_ylabel("validation AUC")
+        widget.plot.set_axis_labels(y2label="validation AUC")
         self.labels.changed.connect(lambda _p: widget.scan_data_folder())
         self.model_combo.currentIndexChanged.connect(lambda _i: self._model_changed())
         self._model_changed()

@@ -2,7 +2,10 @@
 drawn across it, the value written beside it (matplotlib in Qt, as :mod:`napari_medai._napari._plot`).
 
 Every number comes from :class:`~napari_medai.core.tasks.classify.ImageClassification`; nothing is computed
-here. Before a result (or for an untrained model) the axes are blank with a one-line note.
+here. Before a result (or for an untrained model) a grey one-line note stands in the chart's place; the
+matplotlib figure is made at the first result, so opening the dock imports no matplotlib on the GUI thread
+(:func:`napari_medai._napari._plot.preload_matplotlib` imports it in the background meanwhile). After a result,
+a note is written on blank axes in the figure, as before.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from qtpy.QtWidgets import QSizePolicy, QVBoxLayout, QWidget
+
+from .._plot import note_label, preload_matplotlib
 
 #: Bar colours: at or above the class's threshold (the model calls it), below it.
 CALLED = "#d62728"
@@ -31,6 +36,28 @@ class ProbabilityChart(QWidget):
 
     def __init__(self, empty_text: str = "no result yet", parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.figure: Any = None  # made at the first result
+        self.canvas: Any = None
+        self.ax: Any = None
+        #: What the chart shows now: ``[(class, probability, threshold)]`` (empty when blank).
+        self.bars: list[tuple[str, float, float]] = []
+        #: The note shown on blank axes (a matplotlib Text, None before the figure is made), and its text.
+        self.note: Any = None
+        self.note_text = empty_text
+        #: What stands in the figure's place until the first result: the note in grey.
+        self.placeholder = note_label(empty_text, self._height(2))
+        self.placeholder.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.placeholder.setFixedHeight(self._height(2))
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.placeholder)
+        preload_matplotlib()
+
+    @staticmethod
+    def _height(rows: int) -> int:
+        return max(110, 50 + ROW_PX * rows)
+
+    def _build(self) -> None:
         from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
         from matplotlib.figure import Figure
 
@@ -38,24 +65,24 @@ class ProbabilityChart(QWidget):
         self.canvas = FigureCanvasQTAgg(self.figure)
         self.canvas.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.ax = self.figure.add_subplot(1, 1, 1)
-        #: What the chart shows now: ``[(class, probability, threshold)]`` (empty when blank).
-        self.bars: list[tuple[str, float, float]] = []
-        #: The note shown on blank axes (a matplotlib Text), and its current text.
-        self.note: Any = None
-        self.note_text = empty_text
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
+        layout = self.layout()
+        layout.removeWidget(self.placeholder)
+        self.placeholder.hide()
+        self.placeholder.deleteLater()
         layout.addWidget(self.canvas)
-        self.clear(empty_text)
+        self.canvas.show()
 
     def _fit_height(self, rows: int) -> None:
-        self.canvas.setFixedHeight(max(110, 50 + ROW_PX * rows))
+        self.canvas.setFixedHeight(self._height(rows))
 
     def clear(self, text: str | None = None) -> None:
-        """Blank axes with ``text`` (the previous note when None)."""
+        """Blank axes with ``text`` (the previous note when None); before the first result, the grey note."""
         if text is not None:
             self.note_text = text
         self.bars = []
+        if self.figure is None:
+            self.placeholder.setText(self.note_text)
+            return
         self.figure.set_layout_engine("constrained")
         ax = self.ax
         ax.clear()
@@ -74,6 +101,8 @@ class ProbabilityChart(QWidget):
         """Draw one bar per class (first class on top) with its threshold and value."""
         from matplotlib.ticker import MultipleLocator
 
+        if self.figure is None:
+            self._build()
         bars = [(str(c), float(p), float(t)) for c, p, t in zip(classes, probabilities, thresholds, strict=True)]
         # the margins are laid out again (about half of a draw) only when the class names change
         same = [b[0] for b in bars] == [b[0] for b in self.bars] and self.note is None
