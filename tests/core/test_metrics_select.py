@@ -134,7 +134,7 @@ def test_block_representative_is_a_voxel_of_its_block_nearest_to_the_centre():
     shape = (17, 23, 29)
     coords = np.unique(rng.integers(0, (17, 23, 29), size=(400, 3)), axis=0)
     for side in (2, 3, 6):
-        reps, inv = S._block_representatives(coords, side, shape)
+        reps, inv = S.block_representatives(np.ascontiguousarray(coords.T), side, shape)
         assert np.array_equal(coords[reps][inv] // side, coords // side)  # same block as each voxel
         centre_dist = ((2 * (coords % side) - (side - 1)) ** 2).sum(axis=1)
         best = np.full(reps.size, np.iinfo(np.int64).max)

@@ -164,14 +164,16 @@ def pair_distances(
                             nearest_surface_distances(gs.idx, ps, src_box=gs.box))
 
 
-def pair_hausdorff(pm: np.ndarray, gm: np.ndarray, spacing: tuple[float, ...], *, percentile: float = 95.0) -> float:
+def pair_hausdorff(pm: np.ndarray, gm: np.ndarray, spacing: tuple[float, ...], *, percentile: float = 95.0,
+                   boxes: tuple[Any, Any] | None = None) -> float:
     """Percentile Hausdorff distance of two masks zero-padded by :func:`.surface_walk.ring_pad` (internal).
 
     Equal to ``pair_distances(pm, gm, spacing).hausdorff(percentile=percentile)``, but only the
     distances up to the percentile's order statistics are computed (see :func:`.surface_select.percentile_need`).
+    ``boxes``: the bounding boxes of ``pm`` and ``gm`` when the caller knows them.
     """
-    ps = MaskSurface(pm, spacing)
-    gs = MaskSurface(gm, spacing)
+    ps = MaskSurface(pm, spacing, box=boxes[0] if boxes else True)
+    gs = MaskSurface(gm, spacing, box=boxes[1] if boxes else True)
     if ps.empty or gs.empty:
         return SurfaceDistances(np.full(ps.idx.size, np.inf), np.full(gs.idx.size, np.inf)).hausdorff(
             percentile=percentile)
@@ -252,9 +254,14 @@ def hausdorff_distance(
         return math.nan if box_p is None and box_g is None else math.inf
     pad = ring_pad(sp, full=True)
     box = union_box(box_p, box_g)
+
+    def in_crop(b: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]:
+        return tuple((b0 - c0 + q, b1 - c0 + q) for (b0, b1), (c0, _), q in zip(b, box, pad))
+
     # only the distances up to the percentile's two order statistics are computed (the rest is
     # ``inf``, which sorts after them), so the far tail of a pair costs nothing
-    return pair_hausdorff(crop_padded(p, box, pad), crop_padded(g, box, pad), sp, percentile=float(percentile))
+    return pair_hausdorff(crop_padded(p, box, pad), crop_padded(g, box, pad), sp, percentile=float(percentile),
+                          boxes=(in_crop(box_p), in_crop(box_g)))
 
 
 def hausdorff95(pred: np.ndarray, gt: np.ndarray, *, spacing: object) -> float:

@@ -28,6 +28,7 @@ __all__ = [
     "surface_voxels",
     "tree_nearest",
     "unravel_flat",
+    "voxel_columns",
 ]
 
 
@@ -99,13 +100,16 @@ class MaskSurface:
         Boolean crop with a zero margin of at least :func:`.surface_walk.ring_pad` voxels.
     spacing
         Voxel size in mm per axis.
+    box
+        The half-open bounding box of ``mask`` when the caller knows it (None: empty), else found.
     """
 
-    def __init__(self, mask: np.ndarray, spacing: tuple[float, ...]) -> None:
+    def __init__(self, mask: np.ndarray, spacing: tuple[float, ...], *,
+                 box: tuple[tuple[int, int], ...] | None | bool = True) -> None:
         self.shape = tuple(mask.shape)
         self.spacing = tuple(float(s) for s in spacing)
-        #: bounding box of the mask, hence of its surface (None when empty)
-        self.box = bounding_box(mask)
+        #: bounding box of the mask, hence of its surface (None when empty); ``box``: already known
+        self.box = bounding_box(mask) if box is True else box  # type: ignore[assignment]
         self.idx = _surface_indices(mask, self.box)
         self._surface: np.ndarray | None = None
         self._guarded: np.ndarray | None = None
@@ -193,7 +197,7 @@ class MaskSurface:
         if self._tree is None:
             from scipy.spatial import cKDTree
 
-            self._tree = cKDTree(_coords_mm(self.idx, self.shape, self.spacing), leafsize=32,
+            self._tree = cKDTree(_coords_mm(self.idx, self.shape, self.spacing), leafsize=64,
                                  balanced_tree=False, compact_nodes=False, copy_data=False)
         return self._tree
 
@@ -228,12 +232,17 @@ def tree_nearest(pts: np.ndarray, target: MaskSurface) -> tuple[np.ndarray, np.n
     """
     shape, spacing = target.shape, target.spacing
     tree = target.tree()
-    xyz = _coords_mm(pts, shape, spacing)
-    coords = unravel_flat(pts, shape)
+    grid = voxel_columns(pts, shape)
+    xyz = np.empty((pts.size, len(shape)))
+    for ax, s in enumerate(spacing):
+        np.multiply(grid[ax], s, out=xyz[:, ax])
     if _exact_lattice(spacing, shape):
         i = tree.query(xyz, k=1)[1]
         nn = target.idx[i]
-        return lattice_distance(coords - unravel_flat(nn, shape), spacing), nn
+        near = voxel_columns(nn, shape)
+        np.subtract(grid, near, out=near)
+        return _lattice_length(near, spacing), nn
+    coords = grid.T
     out = np.empty(pts.size)
     nn = np.empty(pts.size, dtype=np.int64)
     rows = np.arange(pts.size)
@@ -263,6 +272,33 @@ def tree_nearest(pts: np.ndarray, target: MaskSurface) -> tuple[np.ndarray, np.n
         b = int(v.argmin())
         out[r], nn[r] = v[b], near[b]
     return out, nn
+
+
+def _lattice_length(offsets: np.ndarray, spacing: tuple[float, ...]) -> np.ndarray:
+    """:func:`lattice_distance` of ``(ndim, n)`` offsets (one row per axis), the same sums in the same order."""
+    out = None
+    for ax, s in enumerate(spacing):
+        o = offsets[ax] * s
+        o *= o
+        out = o if out is None else np.add(out, o, out=out)
+    return np.sqrt(out, out=out)
+
+
+def voxel_columns(flat: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """``(ndim, n)`` integer coordinates (one contiguous row per axis) of flat indices into ``shape``.
+
+    32-bit when the crop allows it: numpy divides 32-bit integers by a constant several times
+    faster than 64-bit ones.
+    """
+    dtype = np.int32 if math.prod(shape) < 2**31 else np.int64
+    out = np.empty((len(shape), flat.size), dtype=dtype)
+    rem = flat.astype(dtype)
+    for ax in range(len(shape) - 1):
+        stride = math.prod(shape[ax + 1 :])
+        np.floor_divide(rem, stride, out=out[ax])
+        rem -= out[ax] * stride
+    out[-1] = rem
+    return out
 
 
 def unravel_flat(flat: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

@@ -13,17 +13,14 @@ import math
 
 import numpy as np
 
-from .surface_grid import MaskSurface, tree_nearest, unravel_flat
+from .surface_grid import MaskSurface, tree_nearest, voxel_columns
 
-__all__ = ["PercentileSelection", "percentile_need"]
+__all__ = ["PercentileSelection", "block_representatives", "percentile_need"]
 
 #: Fewest voxels left to the k-d tree for which a percentile measures only some of them.
 _SELECT_MIN = 2048
 #: Sides of the blocks (voxels per axis) whose representatives are measured, coarse to fine.
 _SELECT_BLOCKS = (6, 3)
-#: On the first pass, blocks whose upper bound is below the representatives' estimate of the
-#: percentile minus this many median block radii keep their block bounds (no voxel-by-voxel bounds).
-_SELECT_TAU = 0.5
 _SELECT_BATCH = 256  # voxels measured at a time at the end (then the interval is narrowed again)
 
 
@@ -35,13 +32,17 @@ class PercentileSelection:
     voxels still undecided (the one nearest to the block's centre) is measured with the k-d tree;
     distance is 1-Lipschitz, so each other voxel ``w`` of the block, with its representative ``v``
     and ``v``'s nearest target voxel ``t``, lies in ``[d(v) - |w - v|, |w - t|]`` (each voxel keeps
-    the tightest bounds found); a block whose ``d(v)`` plus the distance from ``v`` to the block's
-    farthest corner is below the interval is bounded as a whole, without a bound per voxel.
-    The order statistics wanted lie between the ``a``-th smallest lower bound and the ``b``-th
-    smallest upper bound ``hi``; only voxels whose bounds meet that interval stay undecided, and
-    :meth:`finish` measures them (in batches that narrow the interval). Voxels surely below it get
-    their upper bound (still below), voxels surely above get ``inf``: every sorted position from
-    ``a`` to ``b`` keeps its true value.
+    the tightest bounds found). The order statistics wanted lie between the ``a``-th smallest lower
+    bound :attr:`lo` and the ``b``-th smallest upper bound :attr:`hi`; a voxel whose upper bound is
+    below that interval is *below* (it keeps its upper bound, still below), one whose lower bound is
+    above it is *above* (``inf``), and only the voxels between (the candidates) are bounded further;
+    :meth:`finish` measures the last of them (in batches that narrow the interval). Every sorted
+    position from ``a`` to ``b`` keeps its true value.
+
+    Only the candidates are carried from pass to pass: the voxels below are counted (``a`` and
+    ``b`` are ranks among the candidates once they are subtracted), the voxels above forgotten.
+    Coordinates are kept one row per axis (contiguous columns), which numpy handles several times
+    faster than ``(n, 3)`` rows.
     """
 
     def __init__(self, pts: np.ndarray, target: MaskSurface, want: int) -> None:
@@ -49,136 +50,133 @@ class PercentileSelection:
         m = pts.size
         self.b = min(want, m) - 1
         self.a = max(self.b - 2, 0)
-        self.coords = unravel_flat(pts, target.shape)
-        self.xyz = self.coords * np.asarray(target.spacing, dtype=float)  # voxel centres in mm
-        self.lb = np.zeros(m)
-        self.ub = np.full(m, np.inf)
-        self.exact = np.zeros(m, dtype=bool)
-        self.cand = np.arange(m)  # voxels whose bounds still meet the interval
-        self.sides = list(_SELECT_BLOCKS)
-        #: the ``b``-th smallest upper bound: no order statistic wanted is larger
-        self.hi = math.inf
+        #: the result: exact distances, upper bounds of the voxels below, ``inf`` above
+        self.val = np.full(m, np.inf)
+        self.n_below = 0  # voxels surely below the interval
         #: the ``a``-th smallest lower bound: no order statistic wanted is smaller
         self.lo = 0.0
+        #: the ``b``-th smallest upper bound: no order statistic wanted is larger
+        self.hi = math.inf
         if m <= _SELECT_MIN:  # few voxels: measuring them all costs less than bounding them
-            self.lb[:] = self.ub[:] = tree_nearest(pts, target)[0]
-            self.exact[:] = True
-            self.cand = self.cand[:0]
-            self.sides = []
-            self.lo = float(np.partition(self.lb, self.a)[self.a])
-            self.hi = float(np.partition(self.ub, self.b)[self.b])
+            d = tree_nearest(pts, target)[0]
+            self.val = d
+            self.cand = np.zeros(0, dtype=np.int64)  # no candidates: every value is exact
+            self.clb = self.cub = np.zeros(0)
+            self.cex = np.zeros(0, dtype=bool)
+            self.sides: list[int] = []
+            self.lo = float(np.partition(d, self.a)[self.a])
+            self.hi = float(np.partition(d, self.b)[self.b])
             return
+        self.grid = voxel_columns(pts, target.shape)  # (ndim, m) voxel coordinates
+        self.mm = self.grid * np.asarray(target.spacing, dtype=float)[:, None]  # voxel centres in mm
+        self.cand = np.arange(m)  # the candidates (positions in ``pts``), with their bounds
+        self.clb = np.zeros(m)
+        self.cub = np.full(m, np.inf)
+        self.cex = np.zeros(m, dtype=bool)  # measured exactly
+        self.sides = list(_SELECT_BLOCKS)
         self.refine()  # the coarsest blocks
 
     def refine(self) -> bool:
         """Measure the representatives of the next finer blocks; False when there are none left
         (or the blocks would hold too few undecided voxels to spare measurements)."""
-        cand, m = self.cand, self.pts.size
-        if not self.sides or cand.size < _SELECT_MIN // 4:
+        if not self.sides:
+            return False
+        open_ = np.flatnonzero(~self.cex)  # candidates not measured (positions in ``cand``)
+        if open_.size < _SELECT_MIN // 4:
             self.sides = []
             return False
         side = self.sides.pop(0)
-        shape, sp = self.target.shape, np.asarray(self.target.spacing, dtype=float)
-        lb, ub, exact, a, b = self.lb, self.ub, self.exact, self.a, self.b
-        c = self.coords if cand.size == m else self.coords[cand]
-        reps, inv = _block_representatives(c, side, shape)
-        if 2 * reps.size > cand.size:
+        first = open_.size == self.pts.size  # every voxel still open: no gathers needed
+        sel = self.cand[open_]
+        grid = self.grid if first else self.grid[:, sel]
+        reps, inv = block_representatives(grid, side, self.target.shape)
+        if 2 * reps.size > sel.size:
             self.sides = []
             return False
-        d_rep, nn_rep = tree_nearest(self.pts[cand[reps]], self.target)
-        # bounds, widened by a relative 1e-9 against rounding (they only choose who is measured).
-        # Block by block first: every voxel of a block lies within ``rho`` (the farthest corner
-        # of the block from its representative) of the representative
-        rc = c[reps]
-        corner = rc - rc % side
-        rho = np.sqrt((((np.maximum(rc - corner, corner + (side - 1) - rc)) * sp) ** 2).sum(axis=1))
-        lo_b = (d_rep - rho) * (1 - 1e-9) - 1e-9
-        hi_b = (d_rep + rho) * (1 + 1e-9) + 1e-9
-        lo_c = lo_b[inv]
-        hi_c = hi_b[inv]
-        # voxel by voxel only in the blocks that may reach the order statistics: not those whose
-        # upper bound is below the current lower end of the interval (they are surely below), nor,
-        # on the first pass, those well below an estimate of it from the representatives
-        tau = self.lo
-        if tau <= 0 and _SELECT_TAU is not None:
-            counts = np.bincount(inv, minlength=reps.size)
-            order = np.argsort(d_rep)
-            at = min(int(np.searchsorted(np.cumsum(counts[order]), b + 1)), order.size - 1)
-            tau = float(d_rep[order[at]]) - _SELECT_TAU * float(np.median(rho))
-        sub = np.flatnonzero(hi_b[inv] >= tau) if tau > 0 else None
-        x = self.xyz if cand.size == m else self.xyz[cand]
-        if sub is None:
-            xs, ri = x, inv
-        else:
-            xs, ri = x[sub], inv[sub]
-        lo_v = d_rep[ri] - _dist_rows(xs, x[reps][ri])
+        at = sel[reps]
+        d_rep, nn_rep = tree_nearest(self.pts[at], self.target)
+        # bounds, widened by a relative 1e-9 against rounding (they only choose who is measured)
+        x = self.mm if first else self.mm[:, sel]
+        lo_v = _dist_columns(x, self.mm[:, at], inv)
+        np.subtract(d_rep[inv], lo_v, out=lo_v)
         lo_v *= 1 - 1e-9
         lo_v -= 1e-9
-        hi_v = _dist_rows(xs, (unravel_flat(nn_rep, shape) * sp)[ri])
+        sp = np.asarray(self.target.spacing, dtype=float)[:, None]
+        hi_v = _dist_columns(x, voxel_columns(nn_rep, self.target.shape) * sp, inv)
         hi_v *= 1 + 1e-9
         hi_v += 1e-9
-        if sub is None:
-            lo_c, hi_c = lo_v, hi_v
+        clb, cub = self.clb, self.cub
+        if first:  # nothing was bounded before
+            self.clb, self.cub = clb, cub = lo_v, hi_v
         else:
-            lo_c[sub] = lo_v
-            hi_c[sub] = hi_v
-        np.maximum(lb[cand], lo_c, out=lo_c)
-        np.minimum(ub[cand], hi_c, out=hi_c)
-        lb[cand] = lo_c
-        ub[cand] = hi_c
-        r = cand[reps]
-        lb[r] = ub[r] = d_rep
-        exact[r] = True
-        lo = self.lo = float(np.partition(lb, a)[a])
-        self.hi = float(np.partition(ub, b)[b])
-        self.cand = cand[(hi_c >= lo) & (lo_c <= self.hi) & ~exact[cand]]
+            clb[open_] = np.maximum(clb[open_], lo_v, out=lo_v)
+            cub[open_] = np.minimum(cub[open_], hi_v, out=hi_v)
+        r = open_[reps]
+        clb[r] = cub[r] = d_rep
+        self.cex[r] = True
+        self._narrow()
         return True
 
+    def _narrow(self) -> None:
+        """Find the interval from the candidates' bounds; the voxels outside it leave the candidates."""
+        clb, cub = self.clb, self.cub
+        ka = self.a - self.n_below
+        kb = self.b - self.n_below
+        lo = self.lo = float(np.partition(clb, ka)[ka])
+        hi = self.hi = float(np.partition(cub, kb)[kb])
+        below = cub < lo
+        keep = clb <= hi
+        n = int(np.count_nonzero(below))
+        if n:
+            self.val[self.cand[below]] = cub[below]
+            self.n_below += n
+            keep &= ~below
+        if not keep.all():
+            self.cand, self.clb, self.cub, self.cex = self.cand[keep], clb[keep], cub[keep], self.cex[keep]
+
     def finish(self, floor: float | None = None) -> np.ndarray:
-        """The distances (see the class). With ``floor``: as soon as :attr:`hi` is below it, the
-        upper bounds only (no order statistic wanted, hence no percentile read from them, can then
-        reach ``floor``)."""
+        """The distances (see the class). With ``floor``: as soon as :attr:`hi` is below it, upper
+        bounds for the candidates (no order statistic wanted, hence no percentile read from them,
+        can then reach ``floor``)."""
         while floor is not None and self.hi >= floor and self.refine():
             pass
         if floor is not None and self.hi < floor:
-            return self.ub.copy()
+            out = self.val.copy()
+            out[self.cand] = self.cub
+            return out
         while self.refine():
             pass
-        a, b, lb, ub, exact = self.a, self.b, self.lb, self.ub, self.exact
-        pts, target = self.pts, self.target
-        while True:
-            lo = np.partition(lb, a)[a]
-            hi = np.partition(ub, b)[b]
-            measure = np.flatnonzero((ub >= lo) & (lb <= hi) & ~exact)
-            if measure.size <= _SELECT_BATCH:
+        while self.cand.size:
+            open_ = np.flatnonzero(~self.cex)
+            if open_.size <= _SELECT_BATCH:
+                if open_.size:
+                    self.clb[open_] = self.cub[open_] = tree_nearest(self.pts[self.cand[open_]], self.target)[0]
                 break
             # measured in batches, the widest bounds first: each batch narrows the interval
-            batch = measure[np.argpartition(lb[measure] - ub[measure], _SELECT_BATCH)[:_SELECT_BATCH]]
-            lb[batch] = ub[batch] = tree_nearest(pts[batch], target)[0]
-            exact[batch] = True
-        out = np.full(pts.size, np.inf)
-        below = ub < lo
-        out[below] = ub[below]
-        out[exact] = lb[exact]
-        if measure.size:
-            out[measure] = tree_nearest(pts[measure], target)[0]
-        return out
+            batch = open_[np.argpartition(self.clb[open_] - self.cub[open_], _SELECT_BATCH)[:_SELECT_BATCH]]
+            self.clb[batch] = self.cub[batch] = tree_nearest(self.pts[self.cand[batch]], self.target)[0]
+            self.cex[batch] = True
+            self._narrow()
+        self.val[self.cand] = self.clb
+        return self.val
 
 
-def _block_representatives(coords: np.ndarray, side: int, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """One voxel of each block of ``side`` voxels per axis that holds any of ``coords`` (its row),
-    and for each row the position of its block's representative in that list (no sort).
+def block_representatives(grid: np.ndarray, side: int, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """One voxel of each block of ``side`` voxels per axis that holds any of the voxels ``grid``
+    (``(ndim, n)`` coordinates; its column), and for each voxel the position of its block's
+    representative in that list (no sort).
 
     The representative is a voxel of the block nearest to the block's centre (its bounds are the
     tightest for the block); any voxel of the block would be correct.
     """
     nb = [(n + side - 1) // side for n in shape]
-    q, r = np.divmod(coords, side)
-    key = q[:, 0]
-    for ax in range(1, len(nb)):
-        key = key * nb[ax] + q[:, ax]
     centre = ((2 * np.arange(side) - (side - 1)) ** 2).astype(np.int16)  # squared, doubled
-    score = centre[r].sum(axis=1, dtype=np.int16)
+    key = score = None
+    for ax in range(len(nb)):
+        q = grid[ax] // side
+        r = grid[ax] - q * side
+        key = q if key is None else key * nb[ax] + q
+        score = centre[r] if score is None else score + centre[r]
     best = np.full(math.prod(nb), np.iinfo(np.int16).max, dtype=np.int16)
     np.minimum.at(best, key, score)
     win = np.flatnonzero(score == best[key])
@@ -190,11 +188,13 @@ def _block_representatives(coords: np.ndarray, side: int, shape: tuple[int, ...]
     return rep_of[blocks], pos[key]
 
 
-def _dist_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Euclidean length of each row of ``x - y`` (``(n, ndim)`` float arrays, in mm)."""
-    d = x - y
-    d *= d
-    out = d.sum(axis=1)
+def _dist_columns(x: np.ndarray, y: np.ndarray, inv: np.ndarray) -> np.ndarray:
+    """Euclidean length of ``x[:, i] - y[:, inv[i]]`` for each column ``i`` (``(ndim, n)`` mm)."""
+    out = None
+    for ax in range(x.shape[0]):
+        d = x[ax] - y[ax][inv]
+        d *= d
+        out = d if out is None else np.add(out, d, out=out)
     return np.sqrt(out, out=out)
 
 

@@ -224,7 +224,7 @@ def _walk(src: np.ndarray, target: MaskSurface, *, want_nn: bool, stop: int,
             j += 1
             c = int(np.count_nonzero(h))
             if c:
-                idx = np.flatnonzero(h)
+                idx = np.flatnonzero(h.view(bool))  # 0/1 bytes: nonzero is faster on bool
                 out[todo[idx]] = dists[j - 1]
                 if nn is not None:
                     nn[todo[idx]] = pts[idx] + off
