@@ -45,3 +45,14 @@ def test_pandas_is_what_napari_needs_for_a_features_table():
 
     assert "pandas" in warm_imports.MODULES
     assert layer_utils._validate_features({"a": [1]}).__class__.__module__.startswith("pandas")
+
+
+def test_dash_patterns_are_cached_for_the_first_line_visual():
+    from vispy.visuals.line import dash_atlas
+
+    dash_atlas._make_pattern.cache_clear()
+    warm_imports.warm_dash_patterns()
+    filled = dash_atlas._make_pattern.cache_info().currsize
+    assert filled >= 13  # one per named pattern of vispy's atlas
+    dash_atlas.DashAtlas()
+    assert dash_atlas._make_pattern.cache_info().hits >= 13  # a line visual's atlas now only reads the cache
