@@ -36,8 +36,9 @@ class PercentileSelection:
     bound :attr:`lo` and the ``b``-th smallest upper bound :attr:`hi`; a voxel whose upper bound is
     below that interval is *below* (it keeps its upper bound, still below), one whose lower bound is
     above it is *above* (``inf``), and only the voxels between (the candidates) are bounded further;
-    :meth:`finish` measures the last of them (in batches that narrow the interval). Every sorted
-    position from ``a`` to ``b`` keeps its true value.
+    :meth:`finish` measures the last of them (in batches that narrow the interval: first those whose
+    bounds straddle :attr:`hi`, which is close to the order statistic because upper bounds are
+    nearly exact). Every sorted position from ``a`` to ``b`` keeps its true value.
 
     Only the candidates are carried from pass to pass: the voxels below are counted (``a`` and
     ``b`` are ranks among the candidates once they are subtracted), the voxels above forgotten.
@@ -152,8 +153,13 @@ class PercentileSelection:
                 if open_.size:
                     self.clb[open_] = self.cub[open_] = tree_nearest(self.pts[self.cand[open_]], self.target)[0]
                 break
-            # measured in batches, the widest bounds first: each batch narrows the interval
-            batch = open_[np.argpartition(self.clb[open_] - self.cub[open_], _SELECT_BATCH)[:_SELECT_BATCH]]
+            # measured in batches: first the voxels whose bounds straddle :attr:`hi` (upper bounds are
+            # nearly exact, so it is close to the order statistic: these are the voxels that keep
+            # the interval open), else the widest bounds; each batch narrows the interval
+            lb, ub = self.clb[open_], self.cub[open_]
+            batch = open_[(lb <= self.hi) & (ub >= self.hi)]
+            if batch.size == 0:
+                batch = open_[np.argpartition(lb - ub, _SELECT_BATCH)[:_SELECT_BATCH]]
             self.clb[batch] = self.cub[batch] = tree_nearest(self.pts[self.cand[batch]], self.target)[0]
             self.cex[batch] = True
             self._narrow()
