@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.model_inputs import pick_ground_truth
-from .layers import META_KEY, volume_to_layer_data
+from .layers import META_KEY, put_layer, volume_to_layer_data
 
 #: The Plugins menu's name of the agreement panel (opened through it, so the menu and the widgets share one).
 AGREEMENT_WIDGET = "Agreement with ground truth"
@@ -20,7 +20,7 @@ PLUGIN = "napari-medai"
 def add_prediction(viewer: Any, pred: Any, *, name: str, convention: str) -> Any:
     """Add ``pred`` (a :class:`~napari_medai.core.inference.segmentation.Prediction`) as layers; returns the label layer.
 
-    The label layer replaces an earlier one of the same name and carries ``role='prediction'``, the label
+    The label layer replaces an earlier one of the same name (in place on the same grid) and carries ``role='prediction'``, the label
     ``convention`` and the model's name in its napari-medai metadata (the agreement panel reads them).
     Probability and uncertainty layers, when computed, are added hidden.
     """
@@ -28,9 +28,7 @@ def add_prediction(viewer: Any, pred: Any, *, name: str, convention: str) -> Any
     out = None
     for data, kw, kind in volume_to_layer_data(labels):
         kw["metadata"][META_KEY].update(role="prediction", convention=convention, model=pred.model_name)
-        if name in viewer.layers:
-            viewer.layers.remove(name)
-        out = getattr(viewer, f"add_{kind}")(data, **kw)
+        out = put_layer(viewer, data, kw, kind)  # an earlier prediction on the same grid gets the new labels in place
     for extra in (pred.probabilities, pred.uncertainty):
         for data, kw, kind in volume_to_layer_data(extra) if extra is not None else ():
             for n in kw["name"] if isinstance(kw["name"], list) else [kw["name"]]:

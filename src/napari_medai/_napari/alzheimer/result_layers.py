@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..layers import META_KEY, volume_to_layer_data
+from ..layers import META_KEY, put_layer, volume_to_layer_data
 from .words import CONTRIBUTIONS, LANDMARKS, P_MAP, SALIENCY, TEMPLATE, TEMPLATE_BRAIN, neg_log10
 
 #: Colour of the template (the aligned T1 stays grey): the two add up to white where they agree.
@@ -33,13 +33,12 @@ def aligned_name(t1_name: str) -> str:
 
 
 def add_volume(viewer: Any, vol: Any, *, role: str, as_label: bool = False, **extra: Any) -> Any:
-    """Add ``vol`` as a layer (replacing one of its name) with the widget's metadata; the layer."""
+    """Add ``vol`` as a layer with the widget's metadata; the layer. A layer of its name on the same grid (an
+    earlier run's) gets the new data in place (:func:`~napari_medai._napari.layers.put_layer`)."""
     data, kw, kind = volume_to_layer_data(vol, as_label=as_label)[0]
     kw["metadata"][META_KEY]["role"] = role
     kw.update(extra)
-    if vol.name in viewer.layers:
-        viewer.layers.remove(vol.name)
-    return getattr(viewer, f"add_{kind}")(data, **kw)
+    return put_layer(viewer, data, kw, kind)
 
 
 def _symmetric(values: np.ndarray) -> tuple[float, float]:
