@@ -78,13 +78,9 @@ def _surface_indices(m: np.ndarray, box: tuple[tuple[int, int], ...] | None | bo
     sub = surface_voxels(m[sl], padded=all(s.start > 0 and s.stop < n for s, n in zip(sl, m.shape)))
     idx = np.flatnonzero(sub)
     # flat indices of the sub-box -> flat indices of the crop
-    sub_shape = sub.shape
     flat = np.zeros(idx.size, dtype=np.int64)
-    rem = idx
-    for ax in range(m.ndim):
-        inner = math.prod(sub_shape[ax + 1 :])
-        coord, rem = np.divmod(rem, inner) if ax < m.ndim - 1 else (rem, None)
-        flat += (coord + sl[ax].start) * math.prod(m.shape[ax + 1 :])
+    for ax, coord in enumerate(voxel_columns(idx, sub.shape)):
+        flat += (coord + sl[ax].start).astype(np.int64) * math.prod(m.shape[ax + 1 :])
     return flat
 
 
