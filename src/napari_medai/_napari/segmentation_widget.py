@@ -8,11 +8,13 @@ before Segment. Models load and segment off the GUI thread through the shared
 A task with a whole inference pipeline (:data:`TASK_PIPELINES`: brain tumour) runs that pipeline's
 ``segment``, with the options its command line has and the defaults its cross-validation chose
 (``DEFAULT_INFERENCE``: test-time augmentation on, small tumour components dropped), so the widget shows the
-labels and volumes ``napari-medai brain-tumour`` writes for the same model and images; any other task runs the
-engine's :func:`~napari_medai.core.inference.segmentation.predict`. The result is a Labels layer marked as a prediction (with
-its label convention), its region volumes, whether the input is like the model's training cases (one line, the
-numbers in its tooltip: :mod:`napari_medai.core.ood`), a colour key and "Save segmentation…"; when a ground-truth
-Labels layer is open, the agreement panel (opened through the Plugins menu's entry) compares the pair.
+labels and volumes ``napari-medai brain-tumour`` writes for the same model and images; any other task runs
+the engine's :func:`~napari_medai.core.inference.segmentation.predict`.
+
+The result is a Labels layer marked as a prediction (with its label convention), its region volumes, whether
+the input is like the model's training cases (one line, the numbers in its tooltip: :mod:`napari_medai.core.ood`),
+a colour key and "Save segmentation…"; the status line says what post-processing ran. When a ground-truth Labels
+layer is open, the agreement panel (opened through the Plugins menu's entry) compares the pair.
 """
 
 from __future__ import annotations
