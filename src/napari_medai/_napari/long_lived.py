@@ -21,10 +21,9 @@ mostly), so the kept garbage is bounded by the few times a session imports somet
 Frozen objects are still freed when their last reference goes, but no longer by the cycle collector. Besides
 the modules' objects, a freeze catches the viewer, its docks and the layers open at that moment; a layer is
 held in reference cycles, so one removed later would stay in memory. The viewer's ``layers.events.removed``
-therefore unfreezes everything when such a layer goes; the next dock, file or job result runs a full
-collection, which walks everything and frees it (napari deletes the layer's controls, which hold it a little
-longer, in a later turn of the event loop), and then freezes again. A removed layer is never frozen again
-while alive, unless living code holds it past :data:`MAX_WAITS` tries.
+therefore frees such a layer :data:`RELEASE_AFTER_MS` after its removal (napari deletes the layer's
+controls, which hold it a little longer, in a later turn of the event loop): unfreeze, one full collection
+that walks everything, freeze again (:func:`release_removed_layers`).
 """
 
 from __future__ import annotations
@@ -40,20 +39,19 @@ FREEZE_AT = 50_000
 
 
 class _Frozen:
-    """What the freezes caught (the layers open then) and the removed ones that must be freed first."""
+    """What the freezes caught (the layers open then) and the removed ones waiting to be freed."""
 
     def __init__(self) -> None:
         self.layers: weakref.WeakSet[Any] = weakref.WeakSet()
         self.watched: weakref.WeakSet[Any] = weakref.WeakSet()  # layer lists whose removals are watched
-        self.removed: list[weakref.ref[Any]] = []  # frozen layers removed since the unfreeze
-        self.waited = 0  # freezes put off because a removed layer was still alive after a full collection
+        self.removed: list[weakref.ref[Any]] = []  # frozen layers removed since the last release
 
 
 _FROZEN = _Frozen()
 
-#: Freezes put off, at most, while a removed layer survives full collections (napari deletes its layer
-#: controls in a later turn of the event loop; a layer alive after that is held by living code).
-MAX_WAITS = 2
+#: How long after a frozen layer's removal the full collection that frees it runs: napari deletes the layer's
+#: controls, which hold it a little longer, in a later turn of the event loop.
+RELEASE_AFTER_MS = 250
 
 
 def freeze_long_lived_objects() -> bool:
@@ -62,20 +60,9 @@ def freeze_long_lived_objects() -> bool:
 
     Called when a napari-medai dock opens, when napari calls the reader or a sample, and when a job's result
     comes back (the first model loaded brings torch and MONAI): cheap when there is nothing to freeze (the
-    old generation is counted: about a millisecond per 13,000 unfrozen objects). After a frozen layer's
-    removal unfroze everything, the next call runs a full collection instead of the young one, and freezes
-    only once the removed layer is gone (or has outlived :data:`MAX_WAITS` such calls): a removed layer is
-    freed, never frozen again.
+    old generation is counted: about a millisecond per 13,000 unfrozen objects).
     """
-    if _FROZEN.removed:
-        gc.collect()  # walks everything once: the removed layers are freed before anything is frozen again
-        alive = [ref for ref in _FROZEN.removed if ref() is not None]
-        if alive and _FROZEN.waited < MAX_WAITS:
-            _FROZEN.removed, _FROZEN.waited = alive, _FROZEN.waited + 1
-            return False
-        _FROZEN.removed, _FROZEN.waited = [], 0
-    else:
-        gc.collect(1)  # the young garbage is freed, not frozen
+    gc.collect(1)  # the young garbage is freed, not frozen
     if len(gc.get_objects(generation=2)) <= FREEZE_AT:
         return False
     gc.freeze()
@@ -98,13 +85,34 @@ def _watch_current_viewer() -> None:
 
 
 def _on_layer_removed(event: Any) -> None:
-    """A layer open at a freeze was removed: unfreeze, so that a full collection can free it (napari's
+    """A layer open at a freeze was removed: :func:`release_removed_layers` frees it shortly (napari's
     collection on this removal has run already, with everything frozen and the layer still held by the event
-    and its controls); the next freeze runs a full collection first."""
-    if event.value in _FROZEN.layers:
-        gc.unfreeze()
-        _FROZEN.layers.clear()
-        _FROZEN.removed.append(weakref.ref(event.value))
+    and its controls). Several removals at once (a result replaced, the viewer closed) share one release."""
+    if event.value not in _FROZEN.layers:
+        return
+    _FROZEN.layers.discard(event.value)
+    if not _FROZEN.removed:
+        from qtpy.QtCore import QTimer
+
+        QTimer.singleShot(RELEASE_AFTER_MS, release_removed_layers)
+    _FROZEN.removed.append(weakref.ref(event.value))
 
 
-__all__ = ["FREEZE_AT", "MAX_WAITS", "freeze_long_lived_objects"]
+def release_removed_layers() -> bool:
+    """Free the frozen layers removed since the last call: unfreeze, one full collection (it walks everything:
+    the cost of a removal without any freeze, once per batch of removals), then freeze again. Returns whether
+    it ran (False when no removed layer is alive). A removed layer that living code still holds survives the
+    collection and is frozen again: it is not garbage then."""
+    alive = [ref for ref in _FROZEN.removed if ref() is not None]
+    _FROZEN.removed.clear()
+    if not alive:
+        return False
+    gc.unfreeze()
+    _FROZEN.layers.clear()
+    gc.collect()
+    gc.freeze()
+    _watch_current_viewer()
+    return True
+
+
+__all__ = ["FREEZE_AT", "RELEASE_AFTER_MS", "freeze_long_lived_objects", "release_removed_layers"]
