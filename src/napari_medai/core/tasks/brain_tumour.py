@@ -524,7 +524,9 @@ def drop_small_components(labels: Volume, *, fraction: float) -> tuple[Volume, i
 
     Scattered false-positive blobs far from the tumour inflate HD95 although they hardly change
     Dice; a glioma is usually one connected lesion. Satellite lesions smaller than the threshold
-    are removed too, so the option is off by default.
+    are removed too (the caller, the command line and the widget say how many); :func:`segment` applies
+    it by default with ``fraction`` 0.1 (:data:`DEFAULT_INFERENCE`: it raised WT Dice on 3 of 4
+    cross-validation folds), and ``min_component_fraction=0`` turns it off.
 
     Returns
     -------
