@@ -52,6 +52,9 @@ def _gui_gap_monitor(request):
 
     journey.start_monitor(request.node.nodeid)
     yield
+    from napari_medai._napari.long_lived import release_removed_layers
+
+    release_removed_layers()  # the closed viewer's frozen layers: freed in the teardown's window, not the next test's
     journey.stop_monitor()
 
 
