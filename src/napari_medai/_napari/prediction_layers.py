@@ -7,6 +7,7 @@ from :func:`napari_medai.core.inference.segmentation.predict`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from ..core.model_inputs import pick_ground_truth
@@ -20,23 +21,33 @@ PLUGIN = "napari-medai"
 def add_prediction(viewer: Any, pred: Any, *, name: str, convention: str) -> Any:
     """Add ``pred`` (a :class:`~napari_medai.core.inference.segmentation.Prediction`) as layers; returns the label layer.
 
-    The label layer replaces an earlier one of the same name (in place on the same grid) and carries ``role='prediction'``, the label
-    ``convention`` and the model's name in its napari-medai metadata (the agreement panel reads them).
-    Probability and uncertainty layers, when computed, are added hidden.
+    The label layer replaces an earlier one of the same name (in place on the same grid) and carries
+    ``role='prediction'``, the label ``convention`` and the model's name in its napari-medai metadata (the
+    agreement panel reads them). Probability and uncertainty layers, when computed, are added hidden. All in
+    one call; :func:`prediction_layers` adds them one per step.
     """
+    parts = prediction_layers(viewer, pred, name=name, convention=convention)
+    out = next(parts)
+    for _ in parts:
+        pass
+    return out
+
+
+def prediction_layers(viewer: Any, pred: Any, *, name: str, convention: str) -> Iterator[Any]:
+    """The layers of :func:`add_prediction`, one added per ``next()``: the label layer first, then each
+    probability / uncertainty layer (napari holds the GUI thread about 150 ms per new layer on a busy 2-core
+    machine, so a caller that yields between them, e.g. a job's generator ``done``, keeps each freeze short)."""
     labels = pred.labels.with_data(pred.labels.data, name=name)
-    out = None
     for data, kw, kind in volume_to_layer_data(labels):
         kw["metadata"][META_KEY].update(role="prediction", convention=convention, model=pred.model_name)
-        out = put_layer(viewer, data, kw, kind)  # an earlier prediction on the same grid gets the new labels in place
+        yield put_layer(viewer, data, kw, kind)  # an earlier prediction on the same grid gets the new labels in place
     for extra in (pred.probabilities, pred.uncertainty):
         for data, kw, kind in volume_to_layer_data(extra) if extra is not None else ():
             for n in kw["name"] if isinstance(kw["name"], list) else [kw["name"]]:
                 if n in viewer.layers:
                     viewer.layers.remove(n)
             kw.pop("contrast_limits", None)
-            getattr(viewer, f"add_{kind}")(data, **{**kw, "colormap": "magma", "visible": False})
-    return out
+            yield getattr(viewer, f"add_{kind}")(data, **{**kw, "colormap": "magma", "visible": False})
 
 
 def ground_truth_for(viewer: Any, prediction: Any) -> Any:
@@ -85,4 +96,5 @@ def share_height(widget: Any, dock: Any) -> None:
     QTimer.singleShot(0, dock, share)
 
 
-__all__ = ["AGREEMENT_WIDGET", "add_prediction", "compare_with_ground_truth", "ground_truth_for", "share_height"]
+__all__ = ["AGREEMENT_WIDGET", "add_prediction", "compare_with_ground_truth", "ground_truth_for", "prediction_layers",
+           "share_height"]
