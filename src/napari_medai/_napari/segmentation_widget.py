@@ -58,7 +58,7 @@ from ._widgets import (
 )
 from .channel_rows import ChannelRows
 from .layers import META_KEY, layer_to_volume
-from .prediction_layers import add_prediction, compare_with_ground_truth
+from .prediction_layers import compare_with_ground_truth, prediction_layers
 
 if TYPE_CHECKING:
     import napari
@@ -352,8 +352,11 @@ class SegmentationWidget(QWidget):
         """Show a prediction: its layer, then (after a turn of the event loop, so that napari's drawing of
         the new layer and the panel's are two short freezes) the agreement panel when ground truth is open."""
         convention = pred.labels.meta.get("convention") or model.contract.label_convention or self.convention
-        self.output_layer = add_prediction(self.viewer, pred, name=f"{self.task.replace('_', ' ')} ({pred.model_name})",
-                                           convention=convention)
+        # one layer per turn of the event loop (labels first, then each hidden probability / uncertainty layer):
+        # napari holds the GUI thread for each new layer, so several in one turn made one long freeze
+        parts = prediction_layers(self.viewer, pred, name=f"{self.task.replace('_', ' ')} ({pred.model_name})",
+                                  convention=convention)
+        self.output_layer = next(parts)
         vols = ", ".join(f"{k} {v:.2f} ml" for k, v in pred.region_volumes_ml.items())
         self.volumes.setText(f"Volumes: {vols}" if vols else "")
         q = pred.quality
@@ -370,6 +373,8 @@ class SegmentationWidget(QWidget):
         msg += "".join(f" {n.rstrip('.')}." for n in pred.notes if entry is None or entry.summary not in n)
         self.jobs.set_status(msg, error=not pred.is_trained)
         yield
+        for _layer in parts:
+            yield
         self.agreement = (compare_with_ground_truth(self.viewer, self.output_layer, convention, beside=self)
                           or self.agreement)
 
